@@ -1,0 +1,1 @@
+//! `config/allow.list`: GraphJin's single-file list of named operations.

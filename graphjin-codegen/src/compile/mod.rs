@@ -1,0 +1,1 @@
+//! The compiler: operation + schema + config + role -> one SQL statement.

@@ -1,0 +1,1 @@
+//! The build-time part of GraphJin's YAML config.

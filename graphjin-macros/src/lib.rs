@@ -1,0 +1,1 @@
+//! `include_allowlist!()`: a thin proc-macro over graphjin-codegen.
