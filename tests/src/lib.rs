@@ -1,1 +1,122 @@
 //! Shared helpers for the workspace end-to-end tests.
+//!
+//! Every test binary gets one throwaway PostgreSQL cluster ([`pg`]), started on first use
+//! and removed when the binary exits. The conformance database (GraphJin's
+//! `shared/conformance/postgres.sql`) is loaded once into a template
+//! ([`conformance_template`]); each test that needs it takes its own copy with
+//! [`fresh_database`], so tests can write freely and run in parallel.
+//!
+//! The helpers panic with a message saying what to fix: they are for tests only.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use graphjin_pg_tmp::TempPostgres;
+
+/// Name of the template database holding the conformance schema and data.
+const CONFORMANCE_TEMPLATE: &str = "conformance_tpl";
+
+/// The workspace root (the parent of the `tests` crate).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .expect("the tests crate lives inside the workspace")
+        .to_path_buf()
+}
+
+/// GraphJin's `shared/` directory (conformance data, vectors, ...): `$GRAPHJIN_SHARED_DIR`
+/// if set, else `shared/` beside the workspace (where CI puts a copy).
+///
+/// # Panics
+///
+/// If the directory does not exist.
+pub fn shared_dir() -> PathBuf {
+    let (dir, source) = match std::env::var_os("GRAPHJIN_SHARED_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => (PathBuf::from(dir), "GRAPHJIN_SHARED_DIR"),
+        None => (workspace_root().join("..").join("shared"), "the default"),
+    };
+    if !dir.is_dir() {
+        panic!(
+            "GraphJin's shared directory not found at {} ({source}): set GRAPHJIN_SHARED_DIR \
+             to it, or place a copy of shared/ beside the repository clone",
+            dir.display()
+        );
+    }
+    dir.canonicalize().unwrap_or(dir)
+}
+
+/// The PostgreSQL cluster shared by this test binary, started on first use.
+///
+/// # Panics
+///
+/// If the cluster cannot be started (PostgreSQL not installed, ...).
+pub fn pg() -> &'static TempPostgres {
+    graphjin_pg_tmp::shared()
+        .unwrap_or_else(|e| panic!("could not start the test PostgreSQL cluster: {e}"))
+}
+
+/// The name of a template database holding the conformance schema and data
+/// (`shared/conformance/postgres.sql`), created in [`pg`] on the first call.
+///
+/// Do not connect to it: a template with open connections cannot be copied. Use
+/// [`fresh_database`] instead.
+///
+/// # Panics
+///
+/// If the cluster cannot be started or the SQL cannot be loaded.
+pub fn conformance_template() -> &'static str {
+    static LOADED: OnceLock<()> = OnceLock::new();
+    LOADED.get_or_init(|| {
+        let sql = shared_dir().join("conformance").join("postgres.sql");
+        let pg = pg();
+        // Idempotent, in case an earlier attempt in this process panicked half-way.
+        pg.run_sql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {CONFORMANCE_TEMPLATE}"),
+        )
+        .and_then(|_| pg.create_database(CONFORMANCE_TEMPLATE, None))
+        .and_then(|()| pg.run_sql_file(CONFORMANCE_TEMPLATE, &sql))
+        .unwrap_or_else(|e| {
+            panic!(
+                "could not load {} into database {CONFORMANCE_TEMPLATE}: {e}",
+                sql.display()
+            )
+        });
+    });
+    CONFORMANCE_TEMPLATE
+}
+
+/// Creates a new database, a copy of the [conformance template](conformance_template),
+/// named `<prefix>_<n>`, and returns its URL
+/// (`postgres://postgres@127.0.0.1:PORT/NAME`; the database name is the last path segment).
+///
+/// `prefix` is reduced to lowercase letters, digits and `_`.
+///
+/// # Panics
+///
+/// If the cluster cannot be started or the database cannot be created.
+pub fn fresh_database(prefix: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let template = conformance_template();
+    let mut name: String = prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    if name.is_empty() {
+        name.push_str("db");
+    }
+    let name = format!("{name}_{}", COUNTER.fetch_add(1, Ordering::Relaxed));
+    let pg = pg();
+    pg.create_database(&name, Some(template))
+        .unwrap_or_else(|e| panic!("could not create database {name} from {template}: {e}"));
+    pg.url(&name)
+}
