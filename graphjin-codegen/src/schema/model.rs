@@ -161,6 +161,9 @@ mod tests {
         ] {
             assert_eq!(graphjin_to_pg_type(&pg_to_graphjin_type(pg)), pg);
         }
-        assert_eq!(pg_to_graphjin_type("timestamp with time zone"), "TimestampWithTimeZone");
+        assert_eq!(
+            pg_to_graphjin_type("timestamp with time zone"),
+            "TimestampWithTimeZone"
+        );
     }
 }
