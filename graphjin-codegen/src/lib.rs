@@ -1,12 +1,26 @@
 //! GraphJin for Rust, build-time half: everything that knows GraphQL.
 //!
-//! The pipeline reads like the product works:
-//! read the files ([`allowlist`], [`schema`], [`config`]) -> parse each operation ([`gql`]) ->
-//! check and plan it against the schema for every role -> render PostgreSQL ([`compile`]).
+//! The pipeline reads like the product works: read the config folder ([`allowlist`],
+//! [`schema`], [`config`]) -> parse each operation ([`gql`]) -> check it against the schema
+//! and plan it for every role -> render PostgreSQL ([`compile`]). [`Project`] runs it:
+//!
+//! ```no_run
+//! let project = graphjin_codegen::Project::load("config".as_ref())?;
+//! let operations = project.compile().map_err(|errors| errors.into_iter().next().unwrap())?;
+//! for op in &operations {
+//!     println!("{}: {}", op.name, op.roles[0].1.sql);
+//! }
+//! # Ok::<(), graphjin_codegen::Error>(())
+//! ```
 
 pub mod allowlist;
 pub mod compile;
 pub mod config;
+mod error;
 pub mod gql;
+mod project;
 pub mod schema;
 pub mod source;
+
+pub use error::Error;
+pub use project::{CompiledOperation, Project, normalize, parse_at};

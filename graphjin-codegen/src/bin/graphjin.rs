@@ -1,1 +1,187 @@
-fn main() {}
+//! `graphjin`: pull the schema snapshot, check the allow list, print an operation's SQL.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use graphjin_codegen::{Error, Project};
+
+const USAGE: &str = "\
+graphjin: GraphJin for Rust build tools
+
+USAGE:
+    graphjin schema pull --database-url URL [--schema public] [--config-dir config]
+    graphjin check [--config-dir config]
+    graphjin sql NAME [--role ROLE] [--config-dir config]
+
+    schema pull   introspect a live database and write <config-dir>/db.graphql
+    check         compile every operation for every role; errors as allow.list:LINE:COL
+    sql           print the SQL an operation compiles to (only the SQL, on stdout)
+
+The database URL may also come from DATABASE_URL.";
+
+/// Parsed command line.
+struct Args {
+    command: Vec<String>,
+    config_dir: PathBuf,
+    database_url: Option<String>,
+    schema: String,
+    role: String,
+}
+
+fn parse_args(raw: Vec<String>) -> Result<Args, String> {
+    let mut args = Args {
+        command: Vec::new(),
+        config_dir: PathBuf::from("config"),
+        database_url: std::env::var("DATABASE_URL").ok(),
+        schema: "public".into(),
+        role: "anon".into(),
+    };
+    let mut it = raw.into_iter();
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if a.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (a.clone(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "--config-dir" => args.config_dir = PathBuf::from(value("--config-dir")?),
+            "--database-url" => args.database_url = Some(value("--database-url")?),
+            "--schema" => args.schema = value("--schema")?,
+            "--role" => args.role = value("--role")?,
+            "-h" | "--help" => return Err(String::new()),
+            f if f.starts_with('-') => return Err(format!("unknown option `{f}`")),
+            _ => args.command.push(a),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1).collect()) {
+        Ok(a) => a,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("error: {msg}\n");
+            }
+            eprintln!("{USAGE}");
+            return if msg.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    let cmd: Vec<&str> = args.command.iter().map(String::as_str).collect();
+    let result = match cmd.as_slice() {
+        ["schema", "pull"] => schema_pull(&args),
+        ["check"] => check(&args),
+        ["sql", name] => sql(&args, name),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn schema_pull(args: &Args) -> Result<(), Vec<String>> {
+    let url = args.database_url.clone().ok_or_else(|| {
+        vec!["schema pull needs --database-url URL (or DATABASE_URL)".to_string()]
+    })?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| vec![format!("could not start the async runtime: {e}")])?;
+    let text = rt
+        .block_on(graphjin_codegen::schema::introspect::pull(
+            &url,
+            &args.schema,
+        ))
+        .map_err(|e| vec![e.to_string()])?;
+    std::fs::create_dir_all(&args.config_dir)
+        .map_err(|e| vec![format!("{}: {e}", args.config_dir.display())])?;
+    let path = args.config_dir.join("db.graphql");
+    let tmp = args.config_dir.join(".db.graphql.tmp");
+    std::fs::write(&tmp, &text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| vec![format!("{}: {e}", path.display())])?;
+    let tables = text.lines().filter(|l| l.starts_with("type ")).count();
+    eprintln!("wrote {} ({tables} types)", path.display());
+    Ok(())
+}
+
+fn load(args: &Args) -> Result<Project, Vec<String>> {
+    Project::load(&args.config_dir).map_err(|e| vec![located(&e)])
+}
+
+fn located(e: &Error) -> String {
+    e.to_string()
+}
+
+fn check(args: &Args) -> Result<(), Vec<String>> {
+    let project = load(args)?;
+    let ops = project
+        .compile()
+        .map_err(|errors| errors.iter().map(located).collect::<Vec<_>>())?;
+    let roles = project.compiler().map(|c| c.roles().len()).unwrap_or(0);
+    eprintln!("ok: {} operations compiled for {roles} roles", ops.len());
+    Ok(())
+}
+
+fn sql(args: &Args, name: &str) -> Result<(), Vec<String>> {
+    let project = load(args)?;
+    let Some(entry) = project.allow_list.find(name) else {
+        let names: Vec<&str> = project
+            .allow_list
+            .operations()
+            .map(|o| o.name.as_str())
+            .collect();
+        let hint = graphjin_codegen::compile::names::suggestion(name, names);
+        return Err(vec![format!("allow.list has no operation `{name}`{hint}")]);
+    };
+    let compiler = project.compiler().map_err(|e| vec![located(&e)])?;
+    let roles = compiler.roles();
+    if !roles.contains(&args.role) {
+        return Err(vec![format!(
+            "unknown role `{}` (roles: {})",
+            args.role,
+            roles.join(", ")
+        )]);
+    }
+    let mut doc =
+        graphjin_codegen::parse_at(&entry.text, entry.pos).map_err(|e| vec![located(&e)])?;
+    for f in project.allow_list.fragments() {
+        let d = graphjin_codegen::parse_at(&f.text, f.pos).map_err(|e| vec![located(&e)])?;
+        doc.fragments.extend(d.fragments);
+    }
+    let q = compiler.compile(&doc, 0, &args.role).map_err(|e| {
+        vec![format!(
+            "allow.list:{}: {} (operation `{}`, role `{}`)",
+            e.pos, e.message, entry.name, args.role
+        )]
+    })?;
+    println!("{};", q.sql);
+    if !q.params.is_empty() {
+        let list: Vec<String> = q
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("${} = ${} ({})", i + 1, p.name, p.pg_type))
+            .collect();
+        eprintln!("-- parameters: {}", list.join(", "));
+    }
+    Ok(())
+}

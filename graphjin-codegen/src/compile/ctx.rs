@@ -1,0 +1,300 @@
+//! The state carried while one operation is compiled for one role.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use super::catalog::Catalog;
+use super::error::{CompileError, Result};
+use super::names::{camel_to_snake, string_literal, suggestion};
+use super::values::{Params, literal_sql, param_sql, to_json};
+use crate::config::BuildConfig;
+use crate::gql::ast::{Directive, Field, Fragment, Selection, Value, ValueKind, VariableDef};
+use crate::source::Pos;
+
+/// Compilation state for one operation and one role.
+pub(super) struct Ctx<'a> {
+    pub cat: &'a Catalog,
+    pub config: &'a BuildConfig,
+    pub role: &'a str,
+    pub fragments: HashMap<&'a str, &'a Fragment>,
+    pub vars: HashMap<&'a str, &'a VariableDef>,
+    pub params: Params,
+    next_alias: usize,
+}
+
+/// What a field's directives decide.
+#[derive(Debug, Default)]
+pub(super) struct FieldDirectives {
+    /// Leave the field out entirely for this role.
+    pub removed: bool,
+    /// SQL condition; the field is `null` when it is false.
+    pub include_if: Option<String>,
+    /// `@object`: one object rather than a list.
+    pub object: bool,
+    /// `@through(table: ...)`.
+    pub through: Option<String>,
+}
+
+const DIRECTIVES: [&str; 6] = ["include", "skip", "add", "remove", "object", "through"];
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        cat: &'a Catalog,
+        config: &'a BuildConfig,
+        role: &'a str,
+        fragments: &'a [Fragment],
+        vars: &'a [VariableDef],
+    ) -> Self {
+        Ctx {
+            cat,
+            config,
+            role,
+            fragments: fragments
+                .iter()
+                .map(|f| (f.name.value.as_str(), f))
+                .collect(),
+            vars: vars.iter().map(|v| (v.name.value.as_str(), v)).collect(),
+            params: Params::default(),
+            next_alias: 0,
+        }
+    }
+
+    /// A fresh table alias.
+    pub fn alias(&mut self) -> String {
+        let a = format!("t{}", self.next_alias);
+        self.next_alias += 1;
+        a
+    }
+
+    /// A fresh number for helper aliases.
+    pub fn serial(&mut self) -> usize {
+        self.next_alias += 1;
+        self.next_alias
+    }
+
+    /// The database name for a name written in a query (camelCase folded when enabled).
+    pub fn db_name<'n>(&self, name: &'n str) -> Cow<'n, str> {
+        if self.config.enable_camelcase && name.chars().any(char::is_uppercase) {
+            Cow::Owned(camel_to_snake(name))
+        } else {
+            Cow::Borrowed(name)
+        }
+    }
+
+    /// SQL reading variable `name` as `cast`.
+    pub fn var_sql(&mut self, name: &str, cast: &str, pos: Pos) -> Result<String> {
+        if let Some(v) = self.config.variables.get(name) {
+            return Ok(match v.strip_prefix("sql:") {
+                Some(expr) => format!("({})::{cast}", expr.trim()),
+                None => format!("{}::{cast}", string_literal(v)),
+            });
+        }
+        let default = match self.vars.get(name).and_then(|d| d.default.as_ref()) {
+            Some(d) => Some(to_json(d)?),
+            None => None,
+        };
+        if name.is_empty() {
+            return Err(CompileError::new(pos, "empty variable name"));
+        }
+        let n = self.params.number(name, cast, default);
+        Ok(param_sql(n, cast))
+    }
+
+    /// SQL for any value (variable or constant) as `cast`.
+    pub fn value_sql(&mut self, v: &Value, cast: &str) -> Result<String> {
+        match &v.kind {
+            ValueKind::Variable(name) => self.var_sql(name, cast, v.pos),
+            ValueKind::List(items) if items.iter().any(has_variable) => {
+                let elem = cast.strip_suffix("[]").unwrap_or(cast).to_string();
+                let parts = items
+                    .iter()
+                    .map(|i| self.value_sql(i, &elem))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(format!("ARRAY[{}]::{elem}[]", parts.join(", ")))
+            }
+            _ => literal_sql(v, cast),
+        }
+    }
+
+    /// The fields of a selection set with fragments spread in, in order.
+    pub fn flatten(&self, sel: &'a [Selection]) -> Result<Vec<&'a Field>> {
+        let mut out = Vec::new();
+        let mut stack = Vec::new();
+        self.flatten_into(sel, &mut out, &mut stack)?;
+        Ok(out)
+    }
+
+    fn flatten_into(
+        &self,
+        sel: &'a [Selection],
+        out: &mut Vec<&'a Field>,
+        stack: &mut Vec<&'a str>,
+    ) -> Result<()> {
+        for s in sel {
+            match s {
+                Selection::Field(f) => out.push(f),
+                Selection::FragmentSpread(spread) => {
+                    if !self.static_include(&spread.directives)? {
+                        continue;
+                    }
+                    let name = spread.name.value.as_str();
+                    let frag = self.fragments.get(name).ok_or_else(|| {
+                        CompileError::new(
+                            spread.name.pos,
+                            format!(
+                                "unknown fragment `{name}`{}",
+                                suggestion(name, self.fragments.keys().copied())
+                            ),
+                        )
+                    })?;
+                    if stack.contains(&name) {
+                        let mut cycle: Vec<&str> = stack.clone();
+                        cycle.push(name);
+                        return Err(CompileError::new(
+                            spread.name.pos,
+                            format!("fragment cycle: {}", cycle.join(" -> ")),
+                        ));
+                    }
+                    stack.push(name);
+                    self.flatten_into(&frag.selection, out, stack)?;
+                    stack.pop();
+                }
+                Selection::InlineFragment(inline) => {
+                    if self.static_include(&inline.directives)? {
+                        self.flatten_into(&inline.selection, out, stack)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `@include(if: true|false)` / `@skip(if: ...)` with constants, as on fragments.
+    fn static_include(&self, dirs: &[Directive]) -> Result<bool> {
+        let mut keep = true;
+        for d in dirs {
+            let name = d.name.value.as_str();
+            if name != "include" && name != "skip" {
+                return Err(CompileError::new(
+                    d.name.pos,
+                    format!("directive `@{name}` is not supported on fragments"),
+                ));
+            }
+            let cond = match d.arguments.first().map(|a| &a.value.kind) {
+                Some(ValueKind::Boolean(b)) => *b,
+                _ => {
+                    return Err(CompileError::new(
+                        d.name.pos,
+                        format!("`@{name}` on a fragment needs a constant `if: true|false`"),
+                    ));
+                }
+            };
+            keep &= if name == "include" { cond } else { !cond };
+        }
+        Ok(keep)
+    }
+
+    /// Evaluates a field's directives for this role.
+    pub fn field_directives(&mut self, f: &Field) -> Result<FieldDirectives> {
+        let mut out = FieldDirectives::default();
+        for d in &f.directives {
+            let name = d.name.value.as_str();
+            let arg = |n: &str| {
+                d.arguments
+                    .iter()
+                    .find(|a| a.name.value == n)
+                    .map(|a| &a.value)
+            };
+            match name {
+                "include" | "skip" => {
+                    let v = arg("if").or_else(|| arg("ifVar")).ok_or_else(|| {
+                        CompileError::new(d.name.pos, format!("`@{name}` needs `if:` or `ifVar:`"))
+                    })?;
+                    let cond = match &v.kind {
+                        ValueKind::Boolean(b) => {
+                            if *b != (name == "include") {
+                                out.removed = true;
+                            }
+                            continue;
+                        }
+                        ValueKind::Variable(var) => {
+                            let p = self.var_sql(var, "boolean", v.pos)?;
+                            if name == "include" {
+                                format!("coalesce({p}, false)")
+                            } else {
+                                format!("NOT coalesce({p}, false)")
+                            }
+                        }
+                        _ => {
+                            return Err(CompileError::new(
+                                v.pos,
+                                format!("`@{name}` takes a boolean or a variable"),
+                            ));
+                        }
+                    };
+                    out.include_if = Some(match out.include_if.take() {
+                        Some(prev) => format!("{prev} AND {cond}"),
+                        None => cond,
+                    });
+                }
+                "add" | "remove" => {
+                    let role = match arg("ifRole").map(|v| &v.kind) {
+                        Some(ValueKind::String(s)) | Some(ValueKind::Enum(s)) => s.as_str(),
+                        _ => {
+                            return Err(CompileError::new(
+                                d.name.pos,
+                                format!("`@{name}` needs `ifRole: \"role\"`"),
+                            ));
+                        }
+                    };
+                    let matches = role == self.role;
+                    if (name == "add") != matches {
+                        out.removed = true;
+                    }
+                }
+                "object" => out.object = true,
+                "through" => match arg("table").map(|v| &v.kind) {
+                    Some(ValueKind::String(s)) | Some(ValueKind::Enum(s)) => {
+                        out.through = Some(s.clone())
+                    }
+                    _ => {
+                        return Err(CompileError::new(
+                            d.name.pos,
+                            "`@through` needs `table: \"join_table\"`",
+                        ));
+                    }
+                },
+                other => {
+                    return Err(CompileError::new(
+                        d.name.pos,
+                        format!(
+                            "unknown directive `@{other}`{}",
+                            suggestion(other, DIRECTIVES).replace(" `", " `@")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether a value mentions any variable.
+pub(super) fn has_variable(v: &Value) -> bool {
+    match &v.kind {
+        ValueKind::Variable(_) => true,
+        ValueKind::List(items) => items.iter().any(has_variable),
+        ValueKind::Object(fields) => fields.iter().any(|(_, v)| has_variable(v)),
+        _ => false,
+    }
+}
+
+/// Whether a value mentions variable `name`.
+pub(super) fn uses_variable(v: &Value, name: &str) -> bool {
+    match &v.kind {
+        ValueKind::Variable(n) => n == name,
+        ValueKind::List(items) => items.iter().any(|i| uses_variable(i, name)),
+        ValueKind::Object(fields) => fields.iter().any(|(_, v)| uses_variable(v, name)),
+        _ => false,
+    }
+}

@@ -1,0 +1,26 @@
+//! What can go wrong when an operation is checked against the schema and config.
+
+use crate::source::Pos;
+
+/// A compile error: where in the operation text, and what a user can do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{pos}: {message}")]
+pub struct CompileError {
+    /// Position in the operation's text (relative to the text given to the parser).
+    pub pos: Pos,
+    /// What is wrong, with a suggestion when there is one.
+    pub message: String,
+}
+
+impl CompileError {
+    /// An error at `pos`.
+    pub fn new(pos: Pos, message: impl Into<String>) -> Self {
+        CompileError {
+            pos,
+            message: message.into(),
+        }
+    }
+}
+
+/// Shorthand for compiler results.
+pub type Result<T, E = CompileError> = std::result::Result<T, E>;

@@ -1,0 +1,331 @@
+//! `where:` — GraphJin's filter language rendered as an SQL condition.
+
+use super::catalog::{ColumnInfo, TableInfo, TableSource};
+use super::ctx::Ctx;
+use super::error::{CompileError, Result};
+use super::names::{ident, suggestion};
+use super::relation::resolve;
+use crate::gql::ast::{Name, Value, ValueKind};
+
+/// The operators GraphJin accepts (each also with a leading `_`), and their spellings.
+pub const OPERATORS: [&str; 38] = [
+    "eq",
+    "equals",
+    "neq",
+    "not_equals",
+    "gt",
+    "greater_than",
+    "gte",
+    "greater_or_equals",
+    "lt",
+    "lesser_than",
+    "lte",
+    "lteq",
+    "lesser_or_equals",
+    "in",
+    "nin",
+    "not_in",
+    "like",
+    "nlike",
+    "not_like",
+    "ilike",
+    "nilike",
+    "not_ilike",
+    "similar",
+    "nsimilar",
+    "not_similar",
+    "regex",
+    "nregex",
+    "not_regex",
+    "iregex",
+    "niregex",
+    "not_iregex",
+    "is_null",
+    "has_key",
+    "has_key_any",
+    "has_key_all",
+    "contains",
+    "contained_in",
+    "has_in_common",
+];
+
+impl Ctx<'_> {
+    /// An SQL condition for a `where` object over `table` aliased `alias`.
+    pub fn where_sql(&mut self, table: &TableInfo, alias: &str, v: &Value) -> Result<String> {
+        match &v.kind {
+            ValueKind::Object(fields) => {
+                let mut parts = Vec::with_capacity(fields.len());
+                for (key, val) in fields {
+                    parts.push(self.where_entry(table, alias, key, val)?);
+                }
+                Ok(join(parts, "AND"))
+            }
+            ValueKind::List(items) => {
+                let mut parts = Vec::with_capacity(items.len());
+                for item in items {
+                    parts.push(self.where_sql(table, alias, item)?);
+                }
+                Ok(join(parts, "AND"))
+            }
+            _ => Err(CompileError::new(
+                v.pos,
+                "a filter must be an object such as `{ id: { eq: 1 } }`",
+            )),
+        }
+    }
+
+    fn where_entry(
+        &mut self,
+        table: &TableInfo,
+        alias: &str,
+        key: &Name,
+        val: &Value,
+    ) -> Result<String> {
+        let k = key.value.trim_start_matches('_');
+        match k {
+            "and" => return self.where_sql(table, alias, val),
+            "or" => {
+                let parts = match &val.kind {
+                    ValueKind::Object(fields) => fields
+                        .iter()
+                        .map(|(k, v)| self.where_entry(table, alias, k, v))
+                        .collect::<Result<Vec<_>>>()?,
+                    ValueKind::List(items) => items
+                        .iter()
+                        .map(|i| self.where_sql(table, alias, i))
+                        .collect::<Result<Vec<_>>>()?,
+                    _ => {
+                        return Err(CompileError::new(
+                            val.pos,
+                            "`or` takes an object or a list of objects",
+                        ));
+                    }
+                };
+                return Ok(join(parts, "OR"));
+            }
+            "not" => return Ok(format!("NOT ({})", self.where_sql(table, alias, val)?)),
+            _ => {}
+        }
+        let name = self.db_name(&key.value).into_owned();
+        if let Some(col) = table.column(&name) {
+            if col.blocked || self.cat.is_blocked(&col.name) {
+                return Err(CompileError::new(
+                    key.pos,
+                    format!("column `{name}` is blocked"),
+                ));
+            }
+            let col = col.clone();
+            let lhs = format!("{alias}.{}", ident(&col.name));
+            return self.column_condition(&col, &lhs, val);
+        }
+        if let Some((child, rel)) = resolve(self.cat, table, &name, None, None) {
+            if !matches!(child.source, TableSource::Relation { .. }) {
+                return Err(CompileError::new(
+                    key.pos,
+                    format!("cannot filter on `{name}` here"),
+                ));
+            }
+            let Some(_) = rel.condition("x", "y") else {
+                return Err(CompileError::new(
+                    key.pos,
+                    format!("cannot filter on the self-reference `{name}`"),
+                ));
+            };
+            let child = child.clone();
+            let ca = self.alias();
+            let cond = rel.condition(&ca, alias).unwrap_or_default();
+            let inner = self.where_sql(&child, &ca, val)?;
+            return Ok(format!(
+                "EXISTS (SELECT 1 FROM {} AS {ca} WHERE {cond} AND {inner})",
+                source_sql(&child)
+            ));
+        }
+        let names = table.columns.iter().map(|c| c.name.as_str());
+        Err(CompileError::new(
+            key.pos,
+            format!(
+                "table `{}` has no column `{}`{}",
+                table.name,
+                key.value,
+                suggestion(&name, names.chain(["and", "or", "not"]))
+            ),
+        ))
+    }
+
+    /// The condition for one column: `{ op: value, ... }`, a list (IN), or a value (=).
+    fn column_condition(&mut self, col: &ColumnInfo, lhs: &str, val: &Value) -> Result<String> {
+        match &val.kind {
+            ValueKind::Object(ops) => {
+                let mut parts = Vec::with_capacity(ops.len());
+                for (op, v) in ops {
+                    let o = op.value.trim_start_matches('_');
+                    let part = match o {
+                        "and" | "or" => {
+                            let items: Vec<&Value> = match &v.kind {
+                                ValueKind::List(items) => items.iter().collect(),
+                                ValueKind::Object(_) => vec![v],
+                                _ => {
+                                    return Err(CompileError::new(
+                                        v.pos,
+                                        format!("`{o}` takes an object or a list"),
+                                    ));
+                                }
+                            };
+                            let mut sub = Vec::new();
+                            for item in items {
+                                match &item.kind {
+                                    // `{ or: { gt: 1, lt: 5 } }`: each operator is one alternative.
+                                    ValueKind::Object(inner)
+                                        if o == "or"
+                                            && items_are_ops(inner)
+                                            && inner.len() > 1
+                                            && matches!(v.kind, ValueKind::Object(_)) =>
+                                    {
+                                        for (k, x) in inner {
+                                            let one = Value {
+                                                kind: ValueKind::Object(vec![(
+                                                    k.clone(),
+                                                    x.clone(),
+                                                )]),
+                                                pos: x.pos,
+                                            };
+                                            sub.push(self.column_condition(col, lhs, &one)?);
+                                        }
+                                    }
+                                    _ => sub.push(self.column_condition(col, lhs, item)?),
+                                }
+                            }
+                            join(sub, if o == "and" { "AND" } else { "OR" })
+                        }
+                        "not" => format!("NOT ({})", self.column_condition(col, lhs, v)?),
+                        _ => self.operator(col, lhs, op, v)?,
+                    };
+                    parts.push(part);
+                }
+                Ok(join(parts, "AND"))
+            }
+            ValueKind::List(_) => {
+                let op = Name {
+                    value: "in".into(),
+                    pos: val.pos,
+                };
+                self.operator(col, lhs, &op, val)
+            }
+            ValueKind::Null => Ok(format!("{lhs} IS NULL")),
+            _ => {
+                let op = Name {
+                    value: "eq".into(),
+                    pos: val.pos,
+                };
+                self.operator(col, lhs, &op, val)
+            }
+        }
+    }
+
+    fn operator(&mut self, col: &ColumnInfo, lhs: &str, op: &Name, v: &Value) -> Result<String> {
+        let t = col.cast_type();
+        let elem = col.pg_type.as_str();
+        let o = op.value.trim_start_matches('_');
+        if matches!(v.kind, ValueKind::Null) && !matches!(o, "is_null") {
+            return Ok(match o {
+                "eq" | "equals" => format!("{lhs} IS NULL"),
+                "neq" | "not_equals" => format!("{lhs} IS NOT NULL"),
+                _ => {
+                    return Err(CompileError::new(
+                        v.pos,
+                        format!("`{o}` cannot compare with null"),
+                    ));
+                }
+            });
+        }
+        let bin = |this: &mut Self, sym: &str, cast: &str| -> Result<String> {
+            Ok(format!("{lhs} {sym} {}", this.value_sql(v, cast)?))
+        };
+        Ok(match o {
+            "eq" | "equals" => bin(self, "=", &t)?,
+            "neq" | "not_equals" => bin(self, "<>", &t)?,
+            "gt" | "greater_than" => bin(self, ">", &t)?,
+            "gte" | "greater_or_equals" => bin(self, ">=", &t)?,
+            "lt" | "lesser_than" => bin(self, "<", &t)?,
+            "lte" | "lteq" | "lesser_or_equals" => bin(self, "<=", &t)?,
+            "in" | "nin" | "not_in" => {
+                let list = self.value_sql(v, &format!("{elem}[]"))?;
+                let neg = o != "in";
+                match (col.array, neg) {
+                    (true, false) => format!("{lhs} && {list}"),
+                    (true, true) => format!("NOT ({lhs} && {list})"),
+                    (false, false) => format!("{lhs} = ANY({list})"),
+                    (false, true) => format!("{lhs} <> ALL({list})"),
+                }
+            }
+            "like" => bin(self, "LIKE", "text")?,
+            "nlike" | "not_like" => bin(self, "NOT LIKE", "text")?,
+            "ilike" => bin(self, "ILIKE", "text")?,
+            "nilike" | "not_ilike" => bin(self, "NOT ILIKE", "text")?,
+            "similar" => bin(self, "SIMILAR TO", "text")?,
+            "nsimilar" | "not_similar" => bin(self, "NOT SIMILAR TO", "text")?,
+            "regex" => bin(self, "~", "text")?,
+            "nregex" | "not_regex" => bin(self, "!~", "text")?,
+            "iregex" => bin(self, "~*", "text")?,
+            "niregex" | "not_iregex" => bin(self, "!~*", "text")?,
+            "is_null" => match &v.kind {
+                ValueKind::Boolean(true) => format!("{lhs} IS NULL"),
+                ValueKind::Boolean(false) => format!("{lhs} IS NOT NULL"),
+                ValueKind::Variable(_) => {
+                    let p = self.value_sql(v, "boolean")?;
+                    format!("(({lhs} IS NULL) = {p})")
+                }
+                _ => {
+                    return Err(CompileError::new(
+                        v.pos,
+                        "`is_null` takes true, false or a variable",
+                    ));
+                }
+            },
+            "has_key" => bin(self, "?", "text")?,
+            "has_key_any" => bin(self, "?|", "text[]")?,
+            "has_key_all" => bin(self, "?&", "text[]")?,
+            "contains" => bin(self, "@>", &t)?,
+            "contained_in" => bin(self, "<@", &t)?,
+            "has_in_common" => bin(self, "&&", &t)?,
+            _ => {
+                return Err(CompileError::new(
+                    op.pos,
+                    format!(
+                        "unknown operator `{}` for column `{}`{}",
+                        op.value,
+                        col.name,
+                        suggestion(o, OPERATORS)
+                    ),
+                ));
+            }
+        })
+    }
+}
+
+fn items_are_ops(fields: &[(Name, Value)]) -> bool {
+    fields
+        .iter()
+        .all(|(k, _)| OPERATORS.contains(&k.value.trim_start_matches('_')))
+}
+
+/// `"schema"."table"` for a relation-backed table.
+pub(super) fn source_sql(t: &TableInfo) -> String {
+    match &t.source {
+        TableSource::Relation {
+            schema: Some(s),
+            name,
+        } => format!("{}.{}", ident(s), ident(name)),
+        TableSource::Relation { schema: None, name } => ident(name),
+        TableSource::JsonColumn { column, .. } => ident(column),
+    }
+}
+
+/// Joins conditions with AND/OR, parenthesised; an empty list is `true`.
+pub(super) fn join(parts: Vec<String>, op: &str) -> String {
+    match parts.len() {
+        0 => "true".into(),
+        1 => parts.into_iter().next().unwrap_or_default(),
+        _ => format!("(({}))", parts.join(&format!(") {op} ("))),
+    }
+}

@@ -1,0 +1,757 @@
+//! Selections: each table field becomes a correlated subquery that builds its JSON, so the
+//! whole operation is one statement returning one `json` value shaped like `data`.
+
+use super::catalog::{ColumnInfo, FunctionInfo, TableInfo, TableSource};
+use super::ctx::{Ctx, FieldDirectives, uses_variable};
+use super::error::{CompileError, Result};
+use super::filter::{join, source_sql};
+use super::names::{ident, singular, string_literal, suggestion};
+use super::relation::{Find, Relation, resolve};
+use crate::gql::ast::{Argument, Field, Operation, Selection, Value, ValueKind};
+
+/// How a table selection is reached.
+enum Link<'l> {
+    /// A top-level field.
+    Root,
+    /// A nested field joined to its parent (alias).
+    Rel(&'l Relation, &'l str),
+    /// A set-returning function call (`fn(args)`).
+    Function(String),
+}
+
+/// The arguments a table field accepts.
+#[derive(Default)]
+struct SelArgs<'f> {
+    id: Option<&'f Value>,
+    where_: Option<&'f Value>,
+    order_by: Option<&'f Value>,
+    limit: Option<&'f Value>,
+    offset: Option<&'f Value>,
+    distinct: Option<&'f Value>,
+    find: Option<&'f Value>,
+    args: Option<&'f Value>,
+    search: Option<&'f Value>,
+}
+
+const TABLE_ARGS: [&str; 10] = [
+    "id", "where", "order_by", "limit", "first", "offset", "distinct", "find", "args", "search",
+];
+
+fn sel_args(args: &[Argument]) -> Result<SelArgs<'_>> {
+    let mut a = SelArgs::default();
+    for arg in args {
+        let slot = match arg.name.value.as_str() {
+            "id" => &mut a.id,
+            "where" => &mut a.where_,
+            "order_by" => &mut a.order_by,
+            "limit" | "first" => &mut a.limit,
+            "offset" => &mut a.offset,
+            "distinct" => &mut a.distinct,
+            "find" => &mut a.find,
+            "args" => &mut a.args,
+            "search" => &mut a.search,
+            "before" | "after" | "last" => {
+                return Err(CompileError::new(
+                    arg.name.pos,
+                    format!(
+                        "cursor pagination (`{}`) is not supported yet; use `limit` and `offset`",
+                        arg.name.value
+                    ),
+                ));
+            }
+            other => {
+                return Err(CompileError::new(
+                    arg.name.pos,
+                    format!(
+                        "unknown argument `{other}`{}",
+                        suggestion(other, TABLE_ARGS)
+                    ),
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(CompileError::new(
+                arg.name.pos,
+                format!("argument `{}` is given twice", arg.name.value),
+            ));
+        }
+        *slot = Some(&arg.value);
+    }
+    Ok(a)
+}
+
+/// Builds `json_build_object(k1, v1, ...)`; PostgreSQL takes at most 100 arguments, so
+/// larger objects are merged from chunks.
+fn json_object(pairs: &[(String, String)]) -> String {
+    let chunk = |ps: &[(String, String)]| {
+        let args: Vec<String> = ps
+            .iter()
+            .map(|(k, v)| format!("{}, {v}", string_literal(k)))
+            .collect();
+        format!("json_build_object({})", args.join(", "))
+    };
+    if pairs.len() <= 50 {
+        chunk(pairs)
+    } else {
+        let parts: Vec<String> = pairs
+            .chunks(50)
+            .map(|c| format!("{}::jsonb", chunk(c)))
+            .collect();
+        format!("({})::json", parts.join(" || "))
+    }
+}
+
+fn aggregate(name: &str) -> Option<(&'static str, &str)> {
+    for (prefix, func) in [
+        ("count_", "count"),
+        ("sum_", "sum"),
+        ("avg_", "avg"),
+        ("min_", "min"),
+        ("max_", "max"),
+        ("stddev_", "stddev"),
+        ("variance_", "variance"),
+    ] {
+        if let Some(col) = name.strip_prefix(prefix) {
+            return Some((func, col));
+        }
+    }
+    None
+}
+
+fn wrap_include(expr: String, dirs: &FieldDirectives) -> String {
+    match &dirs.include_if {
+        Some(cond) => format!("CASE WHEN {cond} THEN {expr} END"),
+        None => expr,
+    }
+}
+
+fn field_uses_user_id(f: &Field) -> bool {
+    f.arguments
+        .iter()
+        .any(|a| uses_variable(&a.value, "user_id"))
+}
+
+impl<'a> Ctx<'a> {
+    /// The whole statement for a query operation.
+    pub fn query(&mut self, op: &'a Operation) -> Result<String> {
+        let fields = self.flatten(&op.selection)?;
+        let mut pairs = Vec::with_capacity(fields.len());
+        for f in fields {
+            let dirs = self.field_directives(f)?;
+            if dirs.removed {
+                continue;
+            }
+            let key = f.response_key().to_string();
+            if f.name.value == "__typename" {
+                let name = op
+                    .name
+                    .as_ref()
+                    .map(|n| n.value.as_str())
+                    .unwrap_or(op.kind.keyword());
+                pairs.push((key, string_literal(name)));
+                continue;
+            }
+            let expr = self.root_field(f, &dirs)?;
+            pairs.push((key, wrap_include(expr, &dirs)));
+        }
+        Ok(format!("SELECT {} AS \"__root\"", json_object(&pairs)))
+    }
+
+    fn root_field(&mut self, f: &'a Field, dirs: &FieldDirectives) -> Result<String> {
+        let name = self.db_name(&f.name.value).into_owned();
+        if self.cat.is_blocked(&name) {
+            return Err(CompileError::new(
+                f.name.pos,
+                format!("table `{name}` is blocked"),
+            ));
+        }
+        if let Some(t) = self.cat.table(&name) {
+            if matches!(t.source, TableSource::JsonColumn { .. }) {
+                return Err(CompileError::new(
+                    f.name.pos,
+                    format!("`{name}` is stored in a JSON column; select it under its table"),
+                ));
+            }
+            let t = t.clone();
+            return self.table_select(f, &t, Link::Root, dirs.object);
+        }
+        if let Some(func) = self.cat.function(&name).filter(|x| x.returns_set) {
+            let func = func.clone();
+            let args = sel_args(&f.arguments)?;
+            let call = self.function_call(&func, args.args, f.name.pos)?;
+            let table = TableInfo {
+                name: func.name.clone(),
+                source: TableSource::Relation {
+                    schema: func.schema.clone(),
+                    name: func.name.clone(),
+                },
+                columns: func.outputs.clone(),
+                order_by: Vec::new(),
+            };
+            return self.table_select(f, &table, Link::Function(call), dirs.object);
+        }
+        if let Some(t) = self
+            .cat
+            .tables
+            .iter()
+            .find(|t| singular(&t.name) == name && t.name != name)
+        {
+            let t = t.clone();
+            return self.table_select(f, &t, Link::Root, true);
+        }
+        let candidates = self.cat.tables.iter().map(|t| t.name.as_str()).chain(
+            self.cat
+                .functions
+                .iter()
+                .filter(|f| f.returns_set)
+                .map(|f| f.name.as_str()),
+        );
+        Err(CompileError::new(
+            f.name.pos,
+            format!(
+                "unknown table `{}`{}",
+                f.name.value,
+                suggestion(&name, candidates)
+            ),
+        ))
+    }
+
+    /// `fn(arg, ...)` with inputs matched by name or position (`a0`, `a1`...).
+    fn function_call(
+        &mut self,
+        func: &FunctionInfo,
+        args: Option<&Value>,
+        pos: crate::source::Pos,
+    ) -> Result<String> {
+        let given: &[(crate::gql::ast::Name, Value)] = match args.map(|a| &a.kind) {
+            Some(ValueKind::Object(fields)) => fields,
+            None => &[],
+            Some(_) => {
+                return Err(CompileError::new(
+                    args.map(|a| a.pos).unwrap_or(pos),
+                    "`args` takes an object such as `{ a0: 1 }` or `{ name: value }`",
+                ));
+            }
+        };
+        for (k, _) in given {
+            let known = func
+                .inputs
+                .iter()
+                .enumerate()
+                .any(|(i, (n, _))| *n == k.value || k.value == format!("a{i}"));
+            if !known {
+                let names = func.inputs.iter().map(|(n, _)| n.as_str());
+                return Err(CompileError::new(
+                    k.pos,
+                    format!(
+                        "function `{}` has no argument `{}`{}",
+                        func.name,
+                        k.value,
+                        suggestion(&k.value, names)
+                    ),
+                ));
+            }
+        }
+        let mut parts = Vec::with_capacity(func.inputs.len());
+        for (i, (n, ty)) in func.inputs.iter().enumerate() {
+            let positional = format!("a{i}");
+            let v = given
+                .iter()
+                .find(|(k, _)| k.value == *n || k.value == positional);
+            match v {
+                Some((_, v)) => parts.push(self.value_sql(v, ty)?),
+                None => {
+                    return Err(CompileError::new(
+                        pos,
+                        format!(
+                            "function `{}` needs argument `{n}` (or `{positional}`) in `args`",
+                            func.name
+                        ),
+                    ));
+                }
+            }
+        }
+        let name = match &func.schema {
+            Some(s) => format!("{}.{}", ident(s), ident(&func.name)),
+            None => ident(&func.name),
+        };
+        Ok(format!("{name}({})", parts.join(", ")))
+    }
+
+    /// The JSON-producing subquery for one table field.
+    fn table_select(
+        &mut self,
+        f: &'a Field,
+        table: &TableInfo,
+        link: Link<'_>,
+        force_one: bool,
+    ) -> Result<String> {
+        if self.role == "anon" && field_uses_user_id(f) {
+            // GraphJin skips selectors that need a signed-in user for anonymous callers.
+            return Ok("NULL".into());
+        }
+        if f.selection.is_empty() {
+            return Err(CompileError::new(
+                f.name.pos,
+                format!(
+                    "`{}` is a table: select some of its fields, e.g. `{} {{ id }}`",
+                    f.name.value, f.name.value
+                ),
+            ));
+        }
+        let args = sel_args(&f.arguments)?;
+        let alias = self.alias();
+        let mut conds = Vec::new();
+        let mut with = String::new();
+        let mut default_order = None;
+        let mut one = force_one;
+        let from = match &link {
+            Link::Root => format!("{} AS {alias}", source_sql(table)),
+            Link::Function(call) => format!("{call} AS {alias}"),
+            Link::Rel(rel, parent) => match rel {
+                Relation::JsonColumn { column, binary } => {
+                    let defs: Vec<String> = table
+                        .columns
+                        .iter()
+                        .map(|c| format!("{} {}", ident(&c.name), c.cast_type()))
+                        .collect();
+                    let func = if *binary {
+                        "jsonb_to_recordset"
+                    } else {
+                        "json_to_recordset"
+                    };
+                    format!(
+                        "{func}({parent}.{}) AS {alias}({})",
+                        ident(column),
+                        defs.join(", ")
+                    )
+                }
+                Relation::Recursive {
+                    fk_col,
+                    key_col,
+                    find,
+                } => {
+                    let n = self.serial();
+                    let rc = format!("__rc{n}");
+                    let src = source_sql(table);
+                    let (fk, key) = (ident(fk_col), ident(key_col));
+                    let (anchor, step) = match find {
+                        Find::Parents => (
+                            format!("SELECT {parent}.{fk}, 1 WHERE {parent}.{fk} IS NOT NULL"),
+                            format!(
+                                "SELECT __r.{fk}, {rc}.__depth + 1 FROM {src} AS __r JOIN {rc} ON __r.{key} = {rc}.__id WHERE __r.{fk} IS NOT NULL"
+                            ),
+                        ),
+                        Find::Children => (
+                            format!(
+                                "SELECT __r.{key}, 1 FROM {src} AS __r WHERE __r.{fk} = {parent}.{key}"
+                            ),
+                            format!(
+                                "SELECT __r.{key}, {rc}.__depth + 1 FROM {src} AS __r JOIN {rc} ON __r.{fk} = {rc}.__id"
+                            ),
+                        ),
+                    };
+                    with = format!(
+                        "WITH RECURSIVE {rc}(__id, __depth) AS ({anchor} UNION ALL {step}) CYCLE __id SET __cycle USING __path "
+                    );
+                    default_order = Some(format!("{rc}.__depth ASC"));
+                    format!(
+                        "{src} AS {alias} JOIN {rc} ON {alias}.{key} = {rc}.__id AND NOT {rc}.__cycle"
+                    )
+                }
+                other => {
+                    if let Some(c) = other.condition(&alias, parent) {
+                        conds.push(c);
+                    }
+                    if other.is_one() {
+                        one = true;
+                    }
+                    format!("{} AS {alias}", source_sql(table))
+                }
+            },
+        };
+        if let Some(id) = args.id {
+            let pk = table.primary_key().ok_or_else(|| {
+                CompileError::new(
+                    id.pos,
+                    format!(
+                        "table `{}` has no primary key to look up by `id`",
+                        table.name
+                    ),
+                )
+            })?;
+            let pk = pk.clone();
+            conds.push(format!(
+                "{alias}.{} = {}",
+                ident(&pk.name),
+                self.value_sql(id, &pk.cast_type())?
+            ));
+            one = true;
+        }
+        if let Some(w) = args.where_ {
+            conds.push(self.where_sql(table, &alias, w)?);
+        }
+        if let Some(s) = args.search {
+            let col = table.columns.iter().find(|c| c.full_text).ok_or_else(|| {
+                CompileError::new(
+                    s.pos,
+                    format!(
+                        "table `{}` has no full-text (tsvector) column to `search`",
+                        table.name
+                    ),
+                )
+            })?;
+            let col = ident(&col.name);
+            let q = self.value_sql(s, "text")?;
+            conds.push(format!("{alias}.{col} @@ websearch_to_tsquery({q})"));
+        }
+        if let Some(find) = args.find
+            && !matches!(link, Link::Rel(Relation::Recursive { .. }, _))
+        {
+            return Err(CompileError::new(
+                find.pos,
+                "`find` only applies to a table nested under itself (a self-reference)",
+            ));
+        }
+        if let Some(a) = args.args
+            && !matches!(link, Link::Function(_))
+        {
+            return Err(CompileError::new(a.pos, "`args` only applies to functions"));
+        }
+
+        let out = self.output_fields(&f.selection, table, &alias)?;
+        let json = json_object(&out.pairs);
+
+        let mut order = match args.order_by {
+            Some(o) => self.order_sql(table, &alias, o)?,
+            None => Vec::new(),
+        };
+        if order.is_empty()
+            && let Some(d) = default_order
+        {
+            order.push(d);
+        }
+        let mut distinct = String::new();
+        if let Some(d) = args.distinct {
+            let cols = self.distinct_columns(table, &alias, d)?;
+            // DISTINCT ON needs its expressions to lead the ORDER BY.
+            let mut lead: Vec<String> = cols
+                .iter()
+                .filter(|c| !order.iter().any(|o| o.starts_with(c.as_str())))
+                .map(|c| format!("{c} ASC"))
+                .collect();
+            lead.append(&mut order);
+            order = lead;
+            distinct = format!("DISTINCT ON ({}) ", cols.join(", "));
+        }
+        let mut group = String::new();
+        if out.aggregate && !out.plain.is_empty() {
+            group = format!(" GROUP BY {}", out.plain.join(", "));
+        } else if out.aggregate {
+            order.clear();
+        }
+
+        let limit = if one {
+            " LIMIT 1".to_string()
+        } else {
+            let default = self.config.limit();
+            let mut s = match args.limit {
+                Some(v) => format!(
+                    " LIMIT coalesce({}, {default})",
+                    self.value_sql(v, "integer")?
+                ),
+                None => format!(" LIMIT {default}"),
+            };
+            if let Some(v) = args.offset {
+                s.push_str(&format!(
+                    " OFFSET coalesce({}, 0)",
+                    self.value_sql(v, "integer")?
+                ));
+            }
+            s
+        };
+        let where_sql = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", join(conds, "AND"))
+        };
+        let order_sql = if order.is_empty() {
+            String::new()
+        } else {
+            format!(" ORDER BY {}", order.join(", "))
+        };
+        let inner = format!(
+            "{with}SELECT {distinct}{json} AS \"json\" FROM {from}{where_sql}{group}{order_sql}{limit}"
+        );
+        if one {
+            Ok(format!("({inner})"))
+        } else {
+            let n = self.serial();
+            Ok(format!(
+                "(SELECT coalesce(json_agg(__sj{n}.\"json\"), '[]') FROM ({inner}) AS __sj{n})"
+            ))
+        }
+    }
+
+    fn distinct_columns(
+        &mut self,
+        table: &TableInfo,
+        alias: &str,
+        v: &Value,
+    ) -> Result<Vec<String>> {
+        let items: Vec<&Value> = match &v.kind {
+            ValueKind::List(items) => items.iter().collect(),
+            _ => vec![v],
+        };
+        items
+            .into_iter()
+            .map(|i| match &i.kind {
+                ValueKind::Enum(s) | ValueKind::String(s) => {
+                    let name = self.db_name(s).into_owned();
+                    table
+                        .column(&name)
+                        .map(|c| format!("{alias}.{}", ident(&c.name)))
+                        .ok_or_else(|| {
+                            CompileError::new(
+                                i.pos,
+                                format!(
+                                    "table `{}` has no column `{s}` for `distinct`",
+                                    table.name
+                                ),
+                            )
+                        })
+                }
+                _ => Err(CompileError::new(
+                    i.pos,
+                    "`distinct` takes column names, e.g. `distinct: [price]`",
+                )),
+            })
+            .collect()
+    }
+
+    fn output_fields(
+        &mut self,
+        sel: &'a [Selection],
+        table: &TableInfo,
+        alias: &str,
+    ) -> Result<Output> {
+        let mut out = Output::default();
+        for f in self.flatten(sel)? {
+            let dirs = self.field_directives(f)?;
+            if dirs.removed {
+                continue;
+            }
+            let key = f.response_key().to_string();
+            let name = self.db_name(&f.name.value).into_owned();
+            let expr = if name == "__typename" {
+                string_literal(&table.name)
+            } else if let Some(col) = table
+                .column(&name)
+                .filter(|_| !self.is_json_table(table, &name))
+            {
+                let e = self.column_expr(f, col, alias)?;
+                out.plain.push(e.clone());
+                e
+            } else if let Some((func, cname)) = aggregate(&name)
+                && let Some(col) = table.column(cname)
+            {
+                if col.blocked {
+                    return Err(CompileError::new(
+                        f.name.pos,
+                        format!("column `{}` is blocked", col.name),
+                    ));
+                }
+                out.aggregate = true;
+                format!("{func}({alias}.{})", ident(&col.name))
+            } else if let Some(func) = self.cat.function(&name).filter(|x| !x.returns_set) {
+                let func = func.clone();
+                let args = sel_args(&f.arguments)?;
+                self.function_call(&func, args.args, f.name.pos)?
+            } else if let Some(poly) = self
+                .cat
+                .polymorphic(&name)
+                .filter(|p| table.column(&p.id_column).is_some())
+            {
+                let poly = poly.clone();
+                self.union_select(f, &poly, alias)?
+            } else {
+                let find = self.find_arg(f)?;
+                match resolve(self.cat, table, &name, dirs.through.as_deref(), find) {
+                    Some((child, rel)) => {
+                        if self.cat.is_blocked(&child.name) {
+                            return Err(CompileError::new(
+                                f.name.pos,
+                                format!("table `{}` is blocked", child.name),
+                            ));
+                        }
+                        let child = child.clone();
+                        out.plain.extend(parent_columns(&rel, alias));
+                        self.table_select(f, &child, Link::Rel(&rel, alias), dirs.object)?
+                    }
+                    None => {
+                        let candidates: Vec<&str> = table
+                            .columns
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .chain(self.cat.tables.iter().map(|t| t.name.as_str()))
+                            .collect();
+                        return Err(CompileError::new(
+                            f.name.pos,
+                            format!(
+                                "table `{}` has no column or relation `{}`{}",
+                                table.name,
+                                f.name.value,
+                                suggestion(&name, candidates)
+                            ),
+                        ));
+                    }
+                }
+            };
+            out.pairs.push((key, wrap_include(expr, &dirs)));
+        }
+        out.plain.dedup();
+        Ok(out)
+    }
+
+    /// A JSON column that the config declares as a table of its own (`type: json`).
+    fn is_json_table(&self, host: &TableInfo, column: &str) -> bool {
+        self.cat.table(column).is_some_and(|t| {
+            matches!(&t.source, TableSource::JsonColumn { host: h, .. }
+                if self.cat.table(h).is_some_and(|h| h.source == host.source))
+        })
+    }
+
+    fn find_arg(&self, f: &Field) -> Result<Option<Find>> {
+        let Some(arg) = f.arguments.iter().find(|a| a.name.value == "find") else {
+            return Ok(None);
+        };
+        match &arg.value.kind {
+            ValueKind::String(s) | ValueKind::Enum(s) => match s.as_str() {
+                "parents" | "parent" => Ok(Some(Find::Parents)),
+                "children" | "child" => Ok(Some(Find::Children)),
+                _ => Err(CompileError::new(
+                    arg.value.pos,
+                    format!("`find` must be \"parents\" or \"children\", found \"{s}\""),
+                )),
+            },
+            _ => Err(CompileError::new(
+                arg.value.pos,
+                "`find` must be \"parents\" or \"children\"",
+            )),
+        }
+    }
+
+    fn column_expr(&mut self, f: &Field, col: &ColumnInfo, alias: &str) -> Result<String> {
+        if col.blocked || self.cat.is_blocked(&col.name) {
+            return Err(CompileError::new(
+                f.name.pos,
+                format!("column `{}` is blocked", col.name),
+            ));
+        }
+        if let Some(a) = f.arguments.first() {
+            return Err(CompileError::new(
+                a.name.pos,
+                format!("column `{}` takes no arguments", col.name),
+            ));
+        }
+        if !f.selection.is_empty() {
+            return Err(CompileError::new(
+                f.name.pos,
+                format!(
+                    "`{}` is a column, not a relation: remove its `{{ ... }}`",
+                    f.name.value
+                ),
+            ));
+        }
+        Ok(format!("{alias}.{}", ident(&col.name)))
+    }
+
+    /// A polymorphic field: one branch per `... on table` fragment, chosen by the type column.
+    fn union_select(
+        &mut self,
+        f: &'a Field,
+        poly: &super::catalog::Polymorphic,
+        parent: &str,
+    ) -> Result<String> {
+        let mut branches = Vec::new();
+        for s in &f.selection {
+            let Selection::InlineFragment(frag) = s else {
+                return Err(CompileError::new(
+                    f.name.pos,
+                    format!(
+                        "`{}` is a union: select fields inside `... on table {{ }}` fragments",
+                        f.name.value
+                    ),
+                ));
+            };
+            let Some(on) = &frag.type_condition else {
+                return Err(CompileError::new(
+                    frag.pos,
+                    "a union member needs a type: `... on users { }`",
+                ));
+            };
+            let tname = self.db_name(&on.value).into_owned();
+            let table = self
+                .cat
+                .table(&tname)
+                .or_else(|| self.cat.tables.iter().find(|t| singular(&t.name) == tname))
+                .ok_or_else(|| {
+                    CompileError::new(
+                        on.pos,
+                        format!(
+                            "unknown table `{}`{}",
+                            on.value,
+                            self.cat.table_suggestion(&tname)
+                        ),
+                    )
+                })?
+                .clone();
+            let key = table.column(&poly.target_column).ok_or_else(|| {
+                CompileError::new(
+                    on.pos,
+                    format!(
+                        "table `{}` has no column `{}`",
+                        table.name, poly.target_column
+                    ),
+                )
+            })?;
+            let key = key.clone();
+            let alias = self.alias();
+            let out = self.output_fields(&frag.selection, &table, &alias)?;
+            let json = json_object(&out.pairs);
+            branches.push(format!(
+                "WHEN {} THEN (SELECT {json} FROM {} AS {alias} WHERE {alias}.{} = {parent}.{} LIMIT 1)",
+                string_literal(table.relation_name().unwrap_or(&table.name)),
+                source_sql(&table),
+                ident(&key.name),
+                ident(&poly.id_column)
+            ));
+        }
+        Ok(format!(
+            "CASE {parent}.{} {} END",
+            ident(&poly.type_column),
+            branches.join(" ")
+        ))
+    }
+}
+
+/// Parent columns a nested relation reads (they must be grouped when aggregating).
+fn parent_columns(rel: &Relation, alias: &str) -> Vec<String> {
+    let col = match rel {
+        Relation::ToOne { parent_col, .. }
+        | Relation::ToManyByArray { parent_col, .. }
+        | Relation::ToMany { parent_col, .. }
+        | Relation::ToManyInArray { parent_col, .. }
+        | Relation::Through { parent_col, .. } => parent_col,
+        Relation::Recursive { key_col, .. } => key_col,
+        Relation::JsonColumn { column, .. } => column,
+    };
+    vec![format!("{alias}.{}", ident(col))]
+}
+
+#[derive(Default)]
+struct Output {
+    pairs: Vec<(String, String)>,
+    aggregate: bool,
+    plain: Vec<String>,
+}

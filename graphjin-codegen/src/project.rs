@@ -1,0 +1,311 @@
+//! The whole build in two steps: [`Project::load`] reads the config folder, and
+//! [`Project::compile`] checks and compiles every operation for every role.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::allowlist::{self, AllowList, OperationEntry};
+use crate::compile::{CompiledQuery, Compiler};
+use crate::config::{self, BuildConfig};
+use crate::error::Error;
+use crate::gql::ast::{Document, OpKind};
+use crate::gql::parse_document;
+use crate::schema::{self, DbSchema};
+use crate::source::Pos;
+
+/// The files of a user's `config` folder, read and parsed.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The folder.
+    pub dir: PathBuf,
+    /// `allow.list`.
+    pub allow_list: AllowList,
+    /// `db.graphql`.
+    pub schema: DbSchema,
+    /// The build-time config (`prod.yml`, else `dev.yml`, else defaults).
+    pub config: BuildConfig,
+    /// The config file's name for messages.
+    pub config_name: String,
+    /// Every file read, so builds can rebuild when one changes.
+    pub files: Vec<PathBuf>,
+}
+
+/// One allow-listed operation compiled for every role.
+#[derive(Debug, Clone)]
+pub struct CompiledOperation {
+    /// Its name as written.
+    pub name: String,
+    /// Query, mutation or subscription.
+    pub kind: OpKind,
+    /// Where it starts in allow.list.
+    pub pos: Pos,
+    /// Its text with comments and insignificant whitespace removed.
+    pub normalized: String,
+    /// Lower-case hex sha256 of `normalized`.
+    pub sha256: String,
+    /// The statement per role, in [`Compiler::roles`] order.
+    pub roles: Vec<(String, CompiledQuery)>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl Project {
+    /// Reads `allow.list`, `db.graphql` and the config from `dir`.
+    pub fn load(dir: &Path) -> Result<Project, Error> {
+        let mut files = Vec::new();
+        let al_path = dir.join("allow.list");
+        if !al_path.is_file() {
+            return Err(Error::Missing {
+                path: al_path,
+                hint: "create it, or record operations with `graphjin dev`",
+            });
+        }
+        let allow_list = allowlist::parse(&read(&al_path)?)?;
+        files.push(al_path);
+
+        let db_path = dir.join("db.graphql");
+        if !db_path.is_file() {
+            return Err(Error::Missing {
+                path: db_path,
+                hint: "run `graphjin schema pull --database-url URL` to write it",
+            });
+        }
+        let text = String::from_utf8(read(&db_path)?).map_err(|e| Error::Io {
+            path: db_path.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })?;
+        let schema = schema::parse_schema(&text)?;
+        files.push(db_path);
+
+        let (config, config_name) = match config::config_path(dir) {
+            Some(path) => {
+                let (c, read_files) = config::load_config(&path)?;
+                files.extend(read_files);
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (c, name)
+            }
+            None => (BuildConfig::default(), "(no config)".to_string()),
+        };
+        Ok(Project {
+            dir: dir.to_path_buf(),
+            allow_list,
+            schema,
+            config,
+            config_name,
+            files,
+        })
+    }
+
+    /// A compiler for this project's schema and config.
+    pub fn compiler(&self) -> Result<Compiler, Error> {
+        Compiler::new(&self.schema, &self.config).map_err(|source| Error::Catalog {
+            file: self.config_name.clone(),
+            source,
+        })
+    }
+
+    /// Parses every fragment of the allow list once (positions are allow.list positions).
+    fn fragments(&self) -> Result<Document, Vec<Error>> {
+        let mut doc = Document::default();
+        let mut errors = Vec::new();
+        for f in self.allow_list.fragments() {
+            match parse_at(&f.text, f.pos) {
+                Ok(d) => doc.fragments.extend(d.fragments),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(doc)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Compiles every operation for every role; returns all errors, not just the first.
+    pub fn compile(&self) -> Result<Vec<CompiledOperation>, Vec<Error>> {
+        let compiler = self.compiler().map_err(|e| vec![e])?;
+        let fragments = self.fragments()?;
+        let roles = compiler.roles();
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for entry in self.allow_list.operations() {
+            match compile_entry(&compiler, &roles, entry, &fragments) {
+                Ok(op) => out.push(op),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Parses a snippet that starts at `origin` in allow.list so every position in the tree (and
+/// in a syntax error) is an allow.list position.
+pub fn parse_at(text: &str, origin: Pos) -> Result<Document, Error> {
+    let mut padded = String::with_capacity(text.len() + origin.line as usize + origin.col as usize);
+    for _ in 1..origin.line {
+        padded.push('\n');
+    }
+    for _ in 1..origin.col {
+        padded.push(' ');
+    }
+    padded.push_str(text);
+    parse_document(&padded).map_err(|e| Error::Syntax {
+        pos: e.pos,
+        message: e.message,
+    })
+}
+
+fn compile_entry(
+    compiler: &Compiler,
+    roles: &[String],
+    entry: &OperationEntry,
+    fragments: &Document,
+) -> Result<CompiledOperation, Error> {
+    let mut doc = parse_at(&entry.text, entry.pos)?;
+    if doc.operations.len() != 1 {
+        return Err(Error::Syntax {
+            pos: entry.pos,
+            message: "an allow.list entry must hold exactly one operation".into(),
+        });
+    }
+    doc.fragments.extend(fragments.fragments.iter().cloned());
+    let mut compiled = Vec::with_capacity(roles.len());
+    for role in roles {
+        let q = compiler
+            .compile(&doc, 0, role)
+            .map_err(|e| Error::Operation {
+                pos: e.pos,
+                operation: entry.name.clone(),
+                role: role.clone(),
+                message: e.message,
+            })?;
+        compiled.push((role.clone(), q));
+    }
+    let normalized = normalize(&entry.text);
+    let sha256 = hex(&Sha256::digest(normalized.as_bytes()));
+    Ok(CompiledOperation {
+        name: entry.name.clone(),
+        kind: entry.kind,
+        pos: entry.pos,
+        normalized,
+        sha256,
+        roles: compiled,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The query text with `#` comments removed and whitespace (and commas) outside strings
+/// collapsed, so two texts that differ only in layout compare equal.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut pending_space = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '#' => {
+                for n in chars.by_ref() {
+                    if n == '\n' || n == '\r' {
+                        break;
+                    }
+                }
+                pending_space = true;
+            }
+            c if c.is_whitespace() || c == ',' || c == '\u{feff}' => pending_space = true,
+            '"' => {
+                if pending_space && needs_space(&out, c) {
+                    out.push(' ');
+                }
+                pending_space = false;
+                out.push('"');
+                let block = chars.peek() == Some(&'"') && {
+                    let mut look = chars.clone();
+                    look.next();
+                    look.next() == Some('"')
+                };
+                if block {
+                    out.push(chars.next().unwrap_or('"'));
+                    out.push(chars.next().unwrap_or('"'));
+                    let mut quotes = 0;
+                    for n in chars.by_ref() {
+                        out.push(n);
+                        quotes = if n == '"' { quotes + 1 } else { 0 };
+                        if quotes == 3 {
+                            break;
+                        }
+                    }
+                } else {
+                    let mut escaped = false;
+                    for n in chars.by_ref() {
+                        out.push(n);
+                        if escaped {
+                            escaped = false;
+                        } else if n == '\\' {
+                            escaped = true;
+                        } else if n == '"' {
+                            break;
+                        }
+                    }
+                }
+            }
+            c => {
+                if pending_space && needs_space(&out, c) {
+                    out.push(' ');
+                }
+                pending_space = false;
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// A space is kept only between two name-like tokens (`query getUser`, `1 2`).
+fn needs_space(out: &str, next: char) -> bool {
+    let word =
+        |c: char| c.is_alphanumeric() || c == '_' || c == '$' || c == '"' || c == '-' || c == '.';
+    out.chars().last().is_some_and(|p| word(p) && word(next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn layout_and_comments_do_not_count() {
+        let a = "query getUser($id: ID!) {\n  users(id: $id) { id # the key\n email }\n}";
+        let b = "query   getUser( $id : ID! ){users(id:$id){id,email}}";
+        assert_eq!(normalize(a), normalize(b));
+        assert_eq!(
+            normalize(b),
+            "query getUser($id:ID!){users(id:$id){id email}}"
+        );
+    }
+
+    #[test]
+    fn strings_keep_their_spaces() {
+        assert_ne!(
+            normalize(r#"{ a(x: "a  b") { id } }"#),
+            normalize(r#"{ a(x: "a b") { id } }"#)
+        );
+        assert_eq!(
+            normalize("{ a(x: \"# not a comment\") { id } }"),
+            "{a(x:\"# not a comment\"){id}}"
+        );
+    }
+}

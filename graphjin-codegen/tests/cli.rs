@@ -1,0 +1,254 @@
+//! The `graphjin` command line, run as a real process: `schema pull` against a real
+//! PostgreSQL, `check` on good and bad allow lists, `sql` piped into psql.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use graphjin_pg_tmp::TempPostgres;
+
+const FIXTURE_SCHEMA: &str = include_str!("fixtures/db.graphql");
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_graphjin"));
+    c.env_remove("DATABASE_URL");
+    c
+}
+
+fn shared_dir() -> PathBuf {
+    std::env::var_os("GRAPHJIN_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+}
+
+/// The conformance database, loaded once per test process.
+fn conformance_db() -> (&'static TempPostgres, &'static str) {
+    static DB: OnceLock<()> = OnceLock::new();
+    let pg = graphjin_pg_tmp::shared().expect("start PostgreSQL");
+    DB.get_or_init(|| {
+        pg.create_database("cli_conformance", None)
+            .expect("create database");
+        pg.run_sql_file(
+            "cli_conformance",
+            &shared_dir().join("conformance/postgres.sql"),
+        )
+        .expect("load conformance data");
+    });
+    (pg, "cli_conformance")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gj-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A config folder with the fixture schema and the given allow.list bytes.
+fn project(name: &str, allow_list: &[u8]) -> PathBuf {
+    let dir = temp_dir(name);
+    std::fs::write(dir.join("db.graphql"), FIXTURE_SCHEMA).unwrap();
+    std::fs::write(dir.join("allow.list"), allow_list).unwrap();
+    std::fs::write(dir.join("dev.yml"), "default_limit: 20\n").unwrap();
+    dir
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("run graphjin");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+#[test]
+fn schema_pull_writes_a_snapshot_that_round_trips() {
+    let (pg, db) = conformance_db();
+    let dir = temp_dir("pull");
+    let (out, _, stderr) = run(bin()
+        .args([
+            "schema",
+            "pull",
+            "--database-url",
+            &pg.url(db),
+            "--config-dir",
+        ])
+        .arg(&dir));
+    assert!(out.status.success(), "schema pull failed: {stderr}");
+    let text = std::fs::read_to_string(dir.join("db.graphql")).expect("db.graphql written");
+    assert!(
+        text.starts_with("# dbinfo:postgres,15"),
+        "{}",
+        &text[..40.min(text.len())]
+    );
+    let parsed = graphjin_codegen::schema::parse_schema(&text).expect("pulled schema parses");
+    assert_eq!(
+        graphjin_codegen::schema::write_schema(&parsed),
+        text,
+        "parse -> write changes the file"
+    );
+    // The committed fixture is this same pull (only the server version may differ).
+    let body = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        body(&text),
+        body(FIXTURE_SCHEMA),
+        "tests/fixtures/db.graphql is stale: re-pull it"
+    );
+    for t in [
+        "type products",
+        "type hot_products",
+        "type get_oldest_users",
+    ] {
+        assert!(text.contains(t), "missing {t}");
+    }
+}
+
+#[test]
+fn schema_pull_without_a_url_says_what_to_pass() {
+    let (out, _, stderr) = run(bin().args(["schema", "pull"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("--database-url"), "{stderr}");
+}
+
+const GOOD: &str = "\
+# Products with their owner.
+query getProducts {
+  products(where: { price: { gt: 10 } }, order_by: { id: asc }, limit: 3) {
+    id
+    name
+    owner { email }
+  }
+}
+
+query getUser {
+  users(id: $id) { id email }
+}
+";
+
+#[test]
+fn check_compiles_every_operation_for_every_role() {
+    let dir = project("good", GOOD.as_bytes());
+    let (out, _, stderr) = run(bin().arg("check").arg("--config-dir").arg(&dir));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ok: 2 operations compiled for 2 roles"),
+        "{stderr}"
+    );
+}
+
+/// Every kind of bad input gives `allow.list:LINE:COL: message`, exit 1, and no panic.
+#[test]
+fn check_reports_located_errors() {
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("unterminated", b"query a {\n  products { id\n".to_vec(), "allow.list:1:9:"),
+        ("unknown_table", b"query a {\n  prodcts { id }\n}\n".to_vec(), "allow.list:2:3: unknown table `prodcts` (did you mean `products`?)"),
+        ("unknown_field", b"query a {\n  products { id nmae }\n}\n".to_vec(), "allow.list:2:17: table `products` has no column or relation `nmae` (did you mean `name`?)"),
+        ("unknown_argument", b"query a {\n  products(limt: 3) { id }\n}\n".to_vec(), "allow.list:2:12: unknown argument `limt` (did you mean `limit`?)"),
+        ("wrong_operator", b"query a {\n  products(where: { id: { eqq: 3 } }) { id }\n}\n".to_vec(), "allow.list:2:27: unknown operator `eqq` for column `id` (did you mean `eq`?)"),
+        ("unknown_where_column", b"query a {\n  products(where: { prize: { eq: 3 } }) { id }\n}\n".to_vec(), "allow.list:2:21: table `products` has no column `prize` (did you mean `price`?)"),
+        ("duplicate", b"query a {\n  products { id }\n}\n\nquery A {\n  users { id }\n}\n".to_vec(), "allow.list:5:7: duplicate operation name"),
+        ("fragment_cycle", b"fragment f on products {\n  id\n  ...g\n}\n\nfragment g on products {\n  ...f\n}\n\nquery a {\n  products { ...f }\n}\n".to_vec(), "fragment cycle: f -> g -> f"),
+        ("unknown_fragment", b"query a {\n  products { ...nope }\n}\n".to_vec(), "allow.list:2:17: unknown fragment `nope`"),
+        ("empty", b"".to_vec(), "allow.list has no operations"),
+        ("only_comments", b"# nothing here\n".to_vec(), "allow.list has no operations"),
+        ("non_utf8", b"query a {\n  products { id \xff }\n}\n".to_vec(), "allow.list:2:17:"),
+        ("unnamed", b"query {\n  products { id }\n}\n".to_vec(), "must be named"),
+        ("bad_variables", b"variables { \"a\": }\n\nquery a {\n  products { id }\n}\n".to_vec(), "allow.list:1:"),
+        ("scalar_with_selection", b"query a {\n  products { name { x } }\n}\n".to_vec(), "allow.list:2:14: `name` is a column, not a relation"),
+        ("table_without_selection", b"query a {\n  products\n}\n".to_vec(), "allow.list:2:3: `products` is a table"),
+        ("syntax", b"query a {\n  products(limit: ) { id }\n}\n".to_vec(), "allow.list:2:19:"),
+        ("bad_direction", b"query a {\n  products(order_by: { id: up }) { id }\n}\n".to_vec(), "allow.list:2:28: unknown order direction `up`"),
+        ("unknown_directive", b"query a {\n  products @objekt { id }\n}\n".to_vec(), "allow.list:2:13: unknown directive `@objekt` (did you mean `@object`?)"),
+    ];
+    let mut failures = Vec::new();
+    for (name, src, want) in &cases {
+        let dir = project(name, src);
+        let (out, _, stderr) = run(bin().arg("check").arg("--config-dir").arg(&dir));
+        let ok =
+            out.status.code() == Some(1) && stderr.contains(want) && !stderr.contains("panicked");
+        if !ok {
+            failures.push(format!(
+                "{name}: exit {:?}, want `{want}`, got:\n{stderr}",
+                out.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn check_reports_every_broken_operation_not_just_the_first() {
+    let src = b"query a {\n  prodcts { id }\n}\n\nquery b {\n  users { emial }\n}\n";
+    let dir = project("many", src);
+    let (out, _, stderr) = run(bin().arg("check").arg("--config-dir").arg(&dir));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("allow.list:2:3:"), "{stderr}");
+    assert!(stderr.contains("allow.list:6:11:"), "{stderr}");
+}
+
+#[test]
+fn missing_files_say_what_to_run() {
+    let dir = temp_dir("missing");
+    std::fs::write(dir.join("allow.list"), GOOD).unwrap();
+    let (out, _, stderr) = run(bin().arg("check").arg("--config-dir").arg(&dir));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("db.graphql: not found") && stderr.contains("graphjin schema pull"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sql_prints_only_sql_that_psql_can_run() {
+    let (pg, db) = conformance_db();
+    let dir = project("sql", GOOD.as_bytes());
+    let (out, stdout, stderr) = run(bin().args(["sql", "getProducts", "--config-dir"]).arg(&dir));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.trim_end().ends_with(';'));
+    let psql = Command::new("psql")
+        .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", &pg.url(db)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql");
+    use std::io::Write;
+    psql.stdin
+        .as_ref()
+        .unwrap()
+        .write_all(stdout.as_bytes())
+        .unwrap();
+    let res = psql.wait_with_output().unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&res.stdout).expect("psql printed JSON");
+    assert_eq!(
+        json,
+        serde_json::json!({"products": [
+            {"id": 1, "name": "Product 1", "owner": {"email": "user1@test.com"}},
+            {"id": 2, "name": "Product 2", "owner": {"email": "user2@test.com"}},
+            {"id": 3, "name": "Product 3", "owner": {"email": "user3@test.com"}}
+        ]})
+    );
+}
+
+#[test]
+fn sql_names_parameters_on_stderr_and_suggests_names() {
+    let dir = project("sqlparams", GOOD.as_bytes());
+    let (out, stdout, stderr) = run(bin()
+        .args(["sql", "getUser", "--role", "user", "--config-dir"])
+        .arg(&dir));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("$1::bigint"), "{stdout}");
+    assert!(stderr.contains("$1 = $id (bigint)"), "{stderr}");
+    let (out, _, stderr) = run(bin().args(["sql", "getUsr", "--config-dir"]).arg(&dir));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("did you mean `getUser`?"), "{stderr}");
+    let (out, _, stderr) = run(bin()
+        .args(["sql", "getUser", "--role", "admin", "--config-dir"])
+        .arg(&dir));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("unknown role `admin`"), "{stderr}");
+}
