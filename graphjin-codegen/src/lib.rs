@@ -23,4 +23,5 @@ pub mod schema;
 pub mod source;
 
 pub use error::Error;
-pub use project::{CompiledOperation, Project, normalize, parse_at};
+pub use graphjin_normalize::normalize;
+pub use project::{CompiledOperation, Project, parse_at};

@@ -1,0 +1,62 @@
+//! The static table the build emits: every allow-listed operation with its SQL per role.
+//! Generated code builds these as `static` data; nothing here knows GraphQL.
+
+/// What an operation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    /// A read.
+    Query,
+    /// A write.
+    Mutation,
+    /// A read repeated while the client listens.
+    Subscription,
+}
+
+/// One bind parameter of a statement. Every parameter is sent to PostgreSQL as text (or
+/// NULL): strings as their contents, numbers and booleans as their JSON text, arrays and
+/// objects as JSON text; the SQL casts each use to `pg_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    /// The variable's name without `$`.
+    pub name: &'static str,
+    /// The PostgreSQL type the variable is used as, e.g. `bigint`, `text[]`, `jsonb`.
+    pub pg_type: &'static str,
+    /// Filled from the caller's identity (`user_id`, `user_id_provider`, `user_role`),
+    /// never from the client's variables.
+    pub builtin: bool,
+    /// The operation's default for the variable, as JSON text.
+    pub default: Option<&'static str>,
+}
+
+/// An operation's statement for one role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleStatement {
+    /// The role's name (`anon`, `user`, or a configured role).
+    pub role: &'static str,
+    /// The SQL: one row with one `json` column shaped like the response's `data`.
+    pub sql: &'static str,
+    /// Its bind parameters in `$1..$n` order.
+    pub params: &'static [Param],
+}
+
+/// One allow-listed operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// The operation's name as written in allow.list.
+    pub name: &'static str,
+    /// Query, mutation or subscription.
+    pub kind: OpKind,
+    /// The operation's text normalized with `graphjin_normalize::normalize`.
+    pub query: &'static str,
+    /// Lower-case hex sha256 of `query` (what persisted-query clients send).
+    pub sha256: &'static str,
+    /// One statement per role.
+    pub roles: &'static [RoleStatement],
+}
+
+impl Operation {
+    /// The statement for `role`, if the operation was compiled for it.
+    pub fn for_role(&self, role: &str) -> Option<&RoleStatement> {
+        self.roles.iter().find(|r| r.role == role)
+    }
+}
