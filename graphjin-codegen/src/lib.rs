@@ -24,4 +24,5 @@ pub mod source;
 
 pub use error::Error;
 pub use graphjin_normalize::normalize;
-pub use project::{CompiledOperation, Project, parse_at};
+pub use project::{CompiledOperation, Project, VariableSpec, parse_at};
+pub mod emit;

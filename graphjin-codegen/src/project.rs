@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::allowlist::{self, AllowList, OperationEntry};
-use crate::compile::{CompiledQuery, Compiler};
+use crate::compile::{CompiledQuery, Compiler, Shape};
+use crate::gql::ast::TypeRef;
 use crate::config::{self, BuildConfig};
 use crate::error::Error;
 use crate::gql::ast::{Document, OpKind};
@@ -47,6 +48,23 @@ pub struct CompiledOperation {
     pub sha256: String,
     /// The statement per role, in [`Compiler::roles`] order.
     pub roles: Vec<(String, CompiledQuery)>,
+    /// The response's shape, merged over all roles.
+    pub shape: Shape,
+    /// The client-supplied variables over all roles, in order of first use.
+    pub variables: Vec<VariableSpec>,
+}
+
+/// A variable a client may send, with the type it is used as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariableSpec {
+    /// Name without `$`.
+    pub name: String,
+    /// PostgreSQL type of its first use.
+    pub pg_type: String,
+    /// Declared non-null (`$id: ID!`) without a default: the client must send it.
+    pub required: bool,
+    /// The declared default.
+    pub default: Option<serde_json::Value>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
@@ -195,6 +213,29 @@ fn compile_entry(
             })?;
         compiled.push((role.clone(), q));
     }
+    let shape = compiled
+        .iter()
+        .map(|(_, q)| q.shape.clone())
+        .reduce(|a, b| a.merge(&b))
+        .unwrap_or(Shape::Any);
+    let mut variables: Vec<VariableSpec> = Vec::new();
+    for (_, q) in &compiled {
+        for p in q.params.iter().filter(|p| !p.builtin) {
+            if variables.iter().any(|v| v.name == p.name) {
+                continue;
+            }
+            let declared = doc.operations[0].variables.iter().find(|v| v.name.value == p.name);
+            let required = declared.is_some_and(|d| {
+                matches!(d.ty, Some(TypeRef::NonNull(_))) && d.default.is_none()
+            });
+            variables.push(VariableSpec {
+                name: p.name.clone(),
+                pg_type: p.pg_type.clone(),
+                required,
+                default: p.default.clone(),
+            });
+        }
+    }
     let normalized = normalize(&entry.text);
     let sha256 = hex(&Sha256::digest(normalized.as_bytes()));
     Ok(CompiledOperation {
@@ -204,6 +245,8 @@ fn compile_entry(
         normalized,
         sha256,
         roles: compiled,
+        shape,
+        variables,
     })
 }
 

@@ -13,10 +13,12 @@ pub mod names;
 mod order;
 pub mod relation;
 mod select;
+pub mod shape;
 pub mod values;
 
 pub use catalog::{Catalog, CatalogError};
 pub use error::CompileError;
+pub use shape::Shape;
 pub use values::Param;
 
 use crate::config::BuildConfig;
@@ -30,6 +32,8 @@ pub struct CompiledQuery {
     pub sql: String,
     /// Bind parameters in `$1..$n` order; each is sent as text.
     pub params: Vec<Param>,
+    /// The shape of the JSON the statement returns.
+    pub shape: Shape,
 }
 
 /// Compiles operations against one schema and config; build it once, reuse it for every
@@ -88,10 +92,11 @@ impl Compiler {
             &doc.fragments,
             &op.variables,
         );
-        let sql = ctx.query(op)?;
+        let (sql, shape) = ctx.query(op)?;
         Ok(CompiledQuery {
             sql,
             params: ctx.params.list,
+            shape,
         })
     }
 }

@@ -7,6 +7,7 @@ use super::error::{CompileError, Result};
 use super::filter::{join, source_sql};
 use super::names::{ident, singular, string_literal, suggestion};
 use super::relation::{Find, Relation, resolve};
+use super::shape::Shape;
 use crate::gql::ast::{Argument, Field, Operation, Selection, Value, ValueKind};
 
 /// How a table selection is reached.
@@ -133,9 +134,10 @@ fn field_uses_user_id(f: &Field) -> bool {
 
 impl<'a> Ctx<'a> {
     /// The whole statement for a query operation.
-    pub fn query(&mut self, op: &'a Operation) -> Result<String> {
+    pub fn query(&mut self, op: &'a Operation) -> Result<(String, Shape)> {
         let fields = self.flatten(&op.selection)?;
         let mut pairs = Vec::with_capacity(fields.len());
+        let mut shapes = Vec::with_capacity(fields.len());
         for f in fields {
             let dirs = self.field_directives(f)?;
             if dirs.removed {
@@ -148,16 +150,20 @@ impl<'a> Ctx<'a> {
                     .as_ref()
                     .map(|n| n.value.as_str())
                     .unwrap_or(op.kind.keyword());
-                pairs.push((key, string_literal(name)));
+                pairs.push((key.clone(), string_literal(name)));
+                shapes.push((key, Shape::scalar("text", false)));
                 continue;
             }
-            let expr = self.root_field(f, &dirs)?;
-            pairs.push((key, wrap_include(expr, &dirs)));
+            let (expr, shape) = self.root_field(f, &dirs)?;
+            let shape = if dirs.include_if.is_some() { shape.nullable() } else { shape };
+            pairs.push((key.clone(), wrap_include(expr, &dirs)));
+            shapes.push((key, shape));
         }
-        Ok(format!("SELECT {} AS \"__root\"", json_object(&pairs)))
+        let shape = Shape::Object { fields: shapes, list: false, nullable: false };
+        Ok((format!("SELECT {} AS \"__root\"", json_object(&pairs)), shape))
     }
 
-    fn root_field(&mut self, f: &'a Field, dirs: &FieldDirectives) -> Result<String> {
+    fn root_field(&mut self, f: &'a Field, dirs: &FieldDirectives) -> Result<(String, Shape)> {
         let name = self.db_name(&f.name.value).into_owned();
         if self.cat.is_blocked(&name) {
             return Err(CompileError::new(
@@ -285,11 +291,25 @@ impl<'a> Ctx<'a> {
         table: &TableInfo,
         link: Link<'_>,
         force_one: bool,
-    ) -> Result<String> {
+    ) -> Result<(String, Shape)> {
         if self.role == "anon" && field_uses_user_id(f) {
-            // GraphJin skips selectors that need a signed-in user for anonymous callers.
-            return Ok("NULL".into());
+            // GraphJin skips selectors that need a signed-in user for anonymous callers:
+            // compile for the shape, then drop the SQL and its parameters.
+            let params = self.params.list.len();
+            let (_, shape) = self.table_select_inner(f, table, link, force_one)?;
+            self.params.list.truncate(params);
+            return Ok(("NULL".into(), shape.nullable()));
         }
+        self.table_select_inner(f, table, link, force_one)
+    }
+
+    fn table_select_inner(
+        &mut self,
+        f: &'a Field,
+        table: &TableInfo,
+        link: Link<'_>,
+        force_one: bool,
+    ) -> Result<(String, Shape)> {
         if f.selection.is_empty() {
             return Err(CompileError::new(
                 f.name.pos,
@@ -483,13 +503,15 @@ impl<'a> Ctx<'a> {
         let inner = format!(
             "{with}SELECT {distinct}{json} AS \"json\" FROM {from}{where_sql}{group}{order_sql}{limit}"
         );
+        let shape = Shape::Object { fields: out.fields, list: !one, nullable: one };
         if one {
-            Ok(format!("({inner})"))
+            Ok((format!("({inner})"), shape))
         } else {
             let n = self.serial();
-            Ok(format!(
+            let sql = format!(
                 "(SELECT coalesce(json_agg(__sj{n}.\"json\"), '[]') FROM ({inner}) AS __sj{n})"
-            ))
+            );
+            Ok((sql, shape))
         }
     }
 
@@ -543,15 +565,15 @@ impl<'a> Ctx<'a> {
             }
             let key = f.response_key().to_string();
             let name = self.db_name(&f.name.value).into_owned();
-            let expr = if name == "__typename" {
-                string_literal(&table.name)
+            let (expr, shape) = if name == "__typename" {
+                (string_literal(&table.name), Shape::scalar("text", false))
             } else if let Some(col) = table
                 .column(&name)
                 .filter(|_| !self.is_json_table(table, &name))
             {
                 let e = self.column_expr(f, col, alias)?;
                 out.plain.push(e.clone());
-                e
+                (e, Shape::scalar(col.cast_type(), col.nullable))
             } else if let Some((func, cname)) = aggregate(&name)
                 && let Some(col) = table.column(cname)
             {
@@ -562,18 +584,19 @@ impl<'a> Ctx<'a> {
                     ));
                 }
                 out.aggregate = true;
-                format!("{func}({alias}.{})", ident(&col.name))
+                (format!("{func}({alias}.{})", ident(&col.name)), aggregate_shape(func, col))
             } else if let Some(func) = self.cat.function(&name).filter(|x| !x.returns_set) {
                 let func = func.clone();
                 let args = sel_args(&f.arguments)?;
-                self.function_call(&func, args.args, f.name.pos)?
+                let call = self.function_call(&func, args.args, f.name.pos)?;
+                (call, Shape::scalar(func.return_type.clone(), true))
             } else if let Some(poly) = self
                 .cat
                 .polymorphic(&name)
                 .filter(|p| table.column(&p.id_column).is_some())
             {
                 let poly = poly.clone();
-                self.union_select(f, &poly, alias)?
+                (self.union_select(f, &poly, alias)?, Shape::Any)
             } else {
                 let find = self.find_arg(f)?;
                 match resolve(self.cat, table, &name, dirs.through.as_deref(), find) {
@@ -607,7 +630,9 @@ impl<'a> Ctx<'a> {
                     }
                 }
             };
-            out.pairs.push((key, wrap_include(expr, &dirs)));
+            let shape = if dirs.include_if.is_some() { shape.nullable() } else { shape };
+            out.pairs.push((key.clone(), wrap_include(expr, &dirs)));
+            out.fields.push((key, shape));
         }
         out.plain.dedup();
         Ok(out)
@@ -735,6 +760,19 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// The JSON type an aggregate returns, as PostgreSQL computes it.
+fn aggregate_shape(func: &str, col: &ColumnInfo) -> Shape {
+    let t = col.pg_type.as_str();
+    let float = matches!(t, "real" | "double precision");
+    match func {
+        "count" => Shape::scalar("bigint", false),
+        "min" | "max" => Shape::scalar(col.cast_type(), true),
+        "sum" if matches!(t, "integer" | "smallint") => Shape::scalar("bigint", true),
+        "sum" | "avg" | "stddev" | "variance" if float => Shape::scalar("double precision", true),
+        _ => Shape::scalar("numeric", true),
+    }
+}
+
 /// Parent columns a nested relation reads (they must be grouped when aggregating).
 fn parent_columns(rel: &Relation, alias: &str) -> Vec<String> {
     let col = match rel {
@@ -752,6 +790,7 @@ fn parent_columns(rel: &Relation, alias: &str) -> Vec<String> {
 #[derive(Default)]
 struct Output {
     pairs: Vec<(String, String)>,
+    fields: Vec<(String, Shape)>,
     aggregate: bool,
     plain: Vec<String>,
 }

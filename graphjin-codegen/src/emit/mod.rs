@@ -1,0 +1,196 @@
+//! Rust code for a compiled allow list: per operation a module with `Variables`, the
+//! response structs and `run()`, plus the static `OPERATIONS` table, `connect()` and
+//! `router()`. The same tokens serve `include_allowlist!()` and the `build.rs` helper.
+
+mod idents;
+mod structs;
+mod types;
+
+use std::path::{Path, PathBuf};
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::compile::Param;
+use crate::gql::ast::OpKind;
+use crate::project::{CompiledOperation, Project};
+use crate::Error;
+
+pub use idents::{pascal_ident, snake_ident};
+
+/// Reads the config folder, compiles every operation for every role and returns the Rust
+/// code, or every error found (each `allow.list:LINE:COL: message`).
+pub fn generate(dir: &Path) -> Result<(TokenStream, Vec<PathBuf>), Vec<Error>> {
+    let project = Project::load(dir).map_err(|e| vec![e])?;
+    let ops = project.compile()?;
+    Ok((emit(&ops), project.files.clone()))
+}
+
+/// The same code as [`generate`], formatted for reading (what `build.rs` writes).
+pub fn pretty(tokens: &TokenStream) -> String {
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        Err(_) => tokens.to_string(),
+    }
+}
+
+/// Rust code for compiled operations.
+pub fn emit(ops: &[CompiledOperation]) -> TokenStream {
+    let table: Vec<TokenStream> = ops.iter().map(operation_literal).collect();
+    let modules: Vec<TokenStream> = ops.iter().enumerate().map(|(i, op)| module(i, op)).collect();
+    let count = ops.len();
+    quote! {
+        /// Every allow-listed operation with its SQL per role, as compiled at build time.
+        pub static OPERATIONS: [::graphjin_runtime::Operation; #count] = [#(#table),*];
+
+        #(#modules)*
+
+        /// Connects to PostgreSQL and prepares every operation for every role on each
+        /// connection; fails (naming the operation and role) when the database does not
+        /// match the schema snapshot the build used.
+        pub async fn connect(
+            database_url: &str,
+            options: ::graphjin_runtime::PoolOptions,
+        ) -> ::std::result::Result<::graphjin_runtime::Db, ::graphjin_runtime::Error> {
+            ::graphjin_runtime::Db::connect(database_url, &OPERATIONS, options).await
+        }
+
+        /// The HTTP routes serving exactly the allow-listed operations.
+        pub fn router(service: ::graphjin_runtime::Service) -> ::graphjin_runtime::axum::Router {
+            ::graphjin_runtime::router(service)
+        }
+    }
+}
+
+fn kind_tokens(kind: OpKind) -> TokenStream {
+    match kind {
+        OpKind::Query => quote!(::graphjin_runtime::OpKind::Query),
+        OpKind::Mutation => quote!(::graphjin_runtime::OpKind::Mutation),
+        OpKind::Subscription => quote!(::graphjin_runtime::OpKind::Subscription),
+    }
+}
+
+fn param_literal(p: &Param) -> TokenStream {
+    let name = &p.name;
+    let ty = &p.pg_type;
+    let builtin = p.builtin;
+    let default = match &p.default {
+        Some(v) => {
+            let text = v.to_string();
+            quote!(::std::option::Option::Some(#text))
+        }
+        None => quote!(::std::option::Option::None),
+    };
+    quote! {
+        ::graphjin_runtime::Param { name: #name, pg_type: #ty, builtin: #builtin, default: #default }
+    }
+}
+
+fn operation_literal(op: &CompiledOperation) -> TokenStream {
+    let name = &op.name;
+    let kind = kind_tokens(op.kind);
+    let query = &op.normalized;
+    let sha = &op.sha256;
+    let roles = op.roles.iter().map(|(role, q)| {
+        let sql = &q.sql;
+        let params = q.params.iter().map(param_literal);
+        quote! {
+            ::graphjin_runtime::RoleStatement { role: #role, sql: #sql, params: &[#(#params),*] }
+        }
+    });
+    quote! {
+        ::graphjin_runtime::Operation {
+            name: #name,
+            kind: #kind,
+            query: #query,
+            sha256: #sha,
+            roles: &[#(#roles),*],
+        }
+    }
+}
+
+fn module(index: usize, op: &CompiledOperation) -> TokenStream {
+    let module = snake_ident(&op.name);
+    let name = &op.name;
+    let doc = format!(
+        " `{} {}` (allow.list:{}): typed variables, response and `run()`.",
+        op.kind.keyword(),
+        op.name,
+        op.pos
+    );
+    let variables = structs::variables(&op.variables);
+    let data = structs::data(&op.shape);
+    let run = match op.kind {
+        OpKind::Subscription => quote! {},
+        _ => quote! {
+            /// Runs the operation as `who` and returns its typed `data`.
+            pub async fn run(
+                db: &::graphjin_runtime::Db,
+                who: &::graphjin_runtime::Auth,
+                vars: &Variables,
+            ) -> ::std::result::Result<Data, ::graphjin_runtime::Error> {
+                db.run(operation(), who, vars).await
+            }
+        },
+    };
+    let _ = format_ident!("unused");
+    quote! {
+        #[doc = #doc]
+        pub mod #module {
+            /// The operation's name in allow.list.
+            pub const NAME: &str = #name;
+            /// Its position in [`OPERATIONS`](super::OPERATIONS).
+            pub const INDEX: usize = #index;
+
+            /// The compiled operation.
+            pub fn operation() -> &'static ::graphjin_runtime::Operation {
+                &super::OPERATIONS[INDEX]
+            }
+
+            #variables
+            #data
+            #run
+        }
+    }
+}
+
+/// An error as a build shows it: allow.list positions prefixed with the config folder
+/// (`config/allow.list:12:5: unknown table ...`).
+pub fn located(e: &Error, dir: &str) -> String {
+    let text = e.to_string();
+    let dir = dir.trim_end_matches('/');
+    if text.starts_with("allow.list:") {
+        format!("{dir}/{text}")
+    } else {
+        text
+    }
+}
+
+/// For `build.rs`: compiles `dir` (relative to the crate) into `$OUT_DIR/graphjin.rs`,
+/// tells cargo to rebuild when a config file changes, and on errors prints every one and
+/// exits with status 1. Include the result with
+/// `include!(concat!(env!("OUT_DIR"), "/graphjin.rs"));`.
+pub fn build(dir: &str) {
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
+    let path = root.join(dir);
+    println!("cargo:rerun-if-changed={}", path.display());
+    match generate(&path) {
+        Ok((tokens, files)) => {
+            for f in &files {
+                println!("cargo:rerun-if-changed={}", f.display());
+            }
+            let out = std::env::var_os("OUT_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+            let target = out.join("graphjin.rs");
+            if let Err(e) = std::fs::write(&target, pretty(&tokens)) {
+                eprintln!("error: could not write {}: {e}", target.display());
+                std::process::exit(1);
+            }
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {}", located(e, dir));
+            }
+            std::process::exit(1);
+        }
+    }
+}

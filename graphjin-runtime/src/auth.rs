@@ -1,0 +1,73 @@
+//! Who is calling: the identity a request runs as, and the role it maps to.
+//!
+//! Authentication itself (JWT, Rails cookies, headers, ...) is middleware that inserts an
+//! [`Auth`] into the request's extensions; the HTTP handlers read it from there and fall back
+//! to [`Auth::anon`] when none is present. Typed callers pass one to [`crate::Db::run`].
+
+/// The caller's identity. Builtin statement parameters (`$user_id`, `$user_id_provider`,
+/// `$user_role`) are filled from here, never from the client's variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Auth {
+    /// The signed-in user's id, or `None` for an anonymous caller.
+    pub user_id: Option<String>,
+    /// Which identity provider vouched for `user_id` (e.g. a JWT issuer), if known.
+    pub user_id_provider: Option<String>,
+    /// An explicit role; when `None` the role is `user` for a signed-in caller, else `anon`.
+    pub role: Option<String>,
+}
+
+impl Auth {
+    /// The role of a caller without a user.
+    pub const ANON: &'static str = "anon";
+    /// The default role of a signed-in caller.
+    pub const USER: &'static str = "user";
+
+    /// An anonymous caller (role `anon`).
+    pub fn anon() -> Self {
+        Self::default()
+    }
+
+    /// A signed-in caller with this user id (role `user` unless [`Auth::with_role`] says
+    /// otherwise).
+    pub fn user(id: impl Into<String>) -> Self {
+        Self {
+            user_id: Some(id.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The same caller with an explicit role, e.g. one picked by a `roles_query`.
+    pub fn with_role(mut self, role: impl Into<String>) -> Self {
+        self.role = Some(role.into());
+        self
+    }
+
+    /// The same caller with the provider that vouched for the user id.
+    pub fn with_provider(mut self, provider: impl Into<String>) -> Self {
+        self.user_id_provider = Some(provider.into());
+        self
+    }
+
+    /// The role the caller's statements run as: the explicit role, else `user` when a user
+    /// id is set, else `anon`.
+    pub fn role(&self) -> &str {
+        match (&self.role, &self.user_id) {
+            (Some(role), _) => role,
+            (None, Some(_)) => Self::USER,
+            (None, None) => Self::ANON,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_defaults() {
+        assert_eq!(Auth::anon().role(), "anon");
+        assert_eq!(Auth::user("7").role(), "user");
+        assert_eq!(Auth::user("7").with_role("admin").role(), "admin");
+        assert_eq!(Auth::anon().with_role("bot").role(), "bot");
+    }
+}
