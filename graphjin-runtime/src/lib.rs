@@ -1,5 +1,38 @@
 //! GraphJin for Rust, run-time half: everything that runs in production and knows no GraphQL.
+//!
+//! The build turns each allow-listed operation into one SQL statement per role and emits
+//! them as a static [`Operation`] table. This crate serves that table:
+//!
+//! - [`Db`]: a connection pool on which every statement is prepared for every role at
+//!   start-up; [`Db::execute`] returns an operation's `data` as raw JSON bytes and
+//!   [`Db::run`] deserializes it into the generated types.
+//! - [`Auth`]: who is calling, and so which role's statement runs.
+//! - [`router`]: the HTTP routes (GraphQL over HTTP, REST by operation name, health).
+//! - [`types::Numeric`]: exact `numeric` values for generated structs.
 
+#![warn(missing_docs)]
+
+mod auth;
+mod catalog;
+mod db;
+mod error;
+pub mod http;
 pub mod operation;
+mod pgtype;
+mod pool;
+pub mod types;
+mod vars;
 
+pub use auth::Auth;
+pub use db::{Db, PoolOptions};
+pub use error::Error;
+pub use http::{ApiError, Service, router};
 pub use operation::{OpKind, Operation, Param, RoleStatement};
+
+/// axum, re-exported so apps and generated code use the version [`router`] is built with
+/// (`graphjin_runtime::axum::serve(listener, app)`).
+pub use axum;
+/// serde, re-exported for the derives in generated code.
+pub use serde;
+/// serde_json, re-exported for generated code (`serde_json::Value` fields).
+pub use serde_json;

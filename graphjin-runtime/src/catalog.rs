@@ -1,0 +1,215 @@
+//! The operation table, indexed: lookups by name, persisted-query hash and normalized text,
+//! and per statement the parameter kinds binding needs. Built once at start-up, after
+//! checking the table for mistakes that would otherwise surface on a request.
+
+use std::collections::HashMap;
+
+use crate::operation::{Operation, Param};
+use crate::pgtype::Kind;
+use crate::{Error, vars};
+
+/// The builtin parameters the runtime fills from [`crate::Auth`].
+pub(crate) const BUILTINS: [&str; 3] = ["user_id", "user_id_provider", "user_role"];
+
+/// The indexed operation table.
+#[derive(Debug)]
+pub(crate) struct Catalog {
+    pub(crate) operations: &'static [Operation],
+    /// Index of each operation's first statement in the flattened statement list.
+    offsets: Vec<usize>,
+    /// Per flattened statement, its parameters' kinds.
+    kinds: Vec<Box<[Kind]>>,
+    by_name: HashMap<&'static str, usize>,
+    by_lower_name: HashMap<String, usize>,
+    by_hash: HashMap<String, usize>,
+    by_query: HashMap<&'static str, usize>,
+}
+
+impl Catalog {
+    /// Indexes and checks the table: builtin names, parameter defaults.
+    pub(crate) fn new(operations: &'static [Operation]) -> Result<Catalog, Error> {
+        let mut catalog = Catalog {
+            operations,
+            offsets: Vec::with_capacity(operations.len()),
+            kinds: Vec::new(),
+            by_name: HashMap::new(),
+            by_lower_name: HashMap::new(),
+            by_hash: HashMap::new(),
+            by_query: HashMap::new(),
+        };
+        for (i, op) in operations.iter().enumerate() {
+            catalog.offsets.push(catalog.kinds.len());
+            for rs in op.roles {
+                let kinds = rs
+                    .params
+                    .iter()
+                    .map(|p| check_param(op, rs.role, p))
+                    .collect::<Result<Box<[Kind]>, Error>>()?;
+                catalog.kinds.push(kinds);
+            }
+            catalog.by_name.entry(op.name).or_insert(i);
+            catalog
+                .by_lower_name
+                .entry(op.name.to_lowercase())
+                .or_insert(i);
+            catalog
+                .by_hash
+                .entry(op.sha256.to_ascii_lowercase())
+                .or_insert(i);
+            catalog.by_query.entry(op.query).or_insert(i);
+        }
+        Ok(catalog)
+    }
+
+    /// How many statements there are in all.
+    pub(crate) fn statement_count(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// The flattened index of operation `op`'s statement number `role`.
+    pub(crate) fn statement_index(&self, op: usize, role: usize) -> usize {
+        self.offsets[op] + role
+    }
+
+    /// The parameter kinds of a flattened statement.
+    pub(crate) fn kinds(&self, statement: usize) -> &[Kind] {
+        &self.kinds[statement]
+    }
+
+    /// The index of `op` in the table: found by address when `op` is an entry of the
+    /// table (the generated code's case, no hashing), else by name and content.
+    pub(crate) fn index_of(&self, op: &Operation) -> Option<usize> {
+        let size = std::mem::size_of::<Operation>();
+        let base = self.operations.as_ptr() as usize;
+        let addr = op as *const Operation as usize;
+        if size > 0 && addr >= base {
+            let i = (addr - base) / size;
+            if self.operations.get(i).is_some_and(|o| std::ptr::eq(o, op)) {
+                return Some(i);
+            }
+        }
+        let i = *self.by_name.get(op.name)?;
+        (self.operations[i] == *op).then_some(i)
+    }
+
+    /// The operation called `name`: the exact name first, else ignoring case.
+    pub(crate) fn by_name(&self, name: &str) -> Option<usize> {
+        self.by_name
+            .get(name)
+            .or_else(|| self.by_lower_name.get(&name.to_lowercase()))
+            .copied()
+    }
+
+    /// The operation whose normalized text hashes to `sha256` (hex, any case).
+    pub(crate) fn by_hash(&self, sha256: &str) -> Option<usize> {
+        self.by_hash.get(&sha256.to_ascii_lowercase()).copied()
+    }
+
+    /// The operation whose normalized text is `normalized`.
+    pub(crate) fn by_query(&self, normalized: &str) -> Option<usize> {
+        self.by_query.get(normalized).copied()
+    }
+}
+
+fn check_param(op: &Operation, role: &str, p: &Param) -> Result<Kind, Error> {
+    let invalid = |problem: String| Error::InvalidOperation {
+        operation: op.name.to_owned(),
+        role: role.to_owned(),
+        problem,
+    };
+    if p.builtin && !BUILTINS.contains(&p.name) {
+        return Err(invalid(format!(
+            "\"{}\" is marked builtin, but the runtime only fills {}",
+            p.name,
+            BUILTINS.join(", ")
+        )));
+    }
+    let kind = Kind::of(p.pg_type);
+    if let Some(default) = p.default {
+        vars::check_default(p.name, &kind, default).map_err(invalid)?;
+    }
+    Ok(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operation::{OpKind, RoleStatement};
+
+    static OPS: &[Operation] = &[
+        Operation {
+            name: "getThings",
+            kind: OpKind::Query,
+            query: "query getThings { things { id } }",
+            sha256: "ABC",
+            roles: &[
+                RoleStatement {
+                    role: "anon",
+                    sql: "SELECT 1",
+                    params: &[],
+                },
+                RoleStatement {
+                    role: "user",
+                    sql: "SELECT 2",
+                    params: &[Param {
+                        name: "user_id",
+                        pg_type: "bigint",
+                        builtin: true,
+                        default: None,
+                    }],
+                },
+            ],
+        },
+        Operation {
+            name: "other",
+            kind: OpKind::Mutation,
+            query: "mutation other { x }",
+            sha256: "def",
+            roles: &[],
+        },
+    ];
+
+    #[test]
+    fn lookups() {
+        let c = Catalog::new(OPS).unwrap();
+        assert_eq!(c.by_name("getThings"), Some(0));
+        assert_eq!(c.by_name("GETTHINGS"), Some(0));
+        assert_eq!(c.by_name("nope"), None);
+        assert_eq!(c.by_hash("abc"), Some(0));
+        assert_eq!(c.by_query("mutation other { x }"), Some(1));
+        assert_eq!(c.index_of(&OPS[1]), Some(1));
+        let copy = OPS[0];
+        assert_eq!(c.index_of(&copy), Some(0));
+        let mut changed = OPS[0];
+        changed.query = "query getThings { other }";
+        assert_eq!(c.index_of(&changed), None);
+        assert_eq!(c.statement_count(), 2);
+        assert_eq!(c.statement_index(0, 1), 1);
+        assert_eq!(c.kinds(1).len(), 1);
+    }
+
+    #[test]
+    fn rejects_bad_tables() {
+        static BAD: &[Operation] = &[Operation {
+            name: "op",
+            kind: OpKind::Query,
+            query: "",
+            sha256: "",
+            roles: &[RoleStatement {
+                role: "anon",
+                sql: "",
+                params: &[Param {
+                    name: "limit",
+                    pg_type: "integer",
+                    builtin: false,
+                    default: Some("\"ten\""),
+                }],
+            }],
+        }];
+        let e = Catalog::new(BAD).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "operation \"op\", role \"anon\": the default of variable \"limit\" must be an integer (integer), got a string"
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! The executor: a pool of connections with every statement prepared, and the calls that
+//! run an operation for a caller.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use deadpool::Runtime;
+use deadpool::managed::{Object, Pool, PoolError, TimeoutType, Timeouts};
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio_postgres::Row;
+
+use crate::catalog::Catalog;
+use crate::error::pg_message;
+use crate::pool::Manager;
+use crate::types::RawJson;
+use crate::vars::{RawVariables, Source};
+use crate::{Auth, Error, Operation};
+
+/// How the connection pool behaves.
+///
+/// ```
+/// let options = graphjin_runtime::PoolOptions { max_size: 8, ..Default::default() };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Most connections open at once. Default: four per CPU core.
+    pub max_size: usize,
+    /// How long a call waits for a free connection before failing with
+    /// [`Error::Unavailable`]. `None` waits forever. Default: 5 s.
+    pub wait_timeout: Option<Duration>,
+    /// How long opening a connection may take, unless the URL sets `connect_timeout`.
+    /// Default: 5 s.
+    pub connect_timeout: Option<Duration>,
+    /// How long [`Db::health`] waits for the database's answer. Default: 2 s.
+    pub health_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        PoolOptions {
+            max_size: cores * 4,
+            wait_timeout: Some(Duration::from_secs(5)),
+            connect_timeout: Some(Duration::from_secs(5)),
+            health_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The executor: a connection pool on which every statement of the operation table is
+/// prepared for every role. Cheap to clone (one `Arc`).
+///
+/// ```no_run
+/// # async fn demo(ops: &'static [graphjin_runtime::Operation]) -> Result<(), graphjin_runtime::Error> {
+/// use graphjin_runtime::{Auth, Db, PoolOptions};
+/// let db = Db::connect("postgres://app@localhost/shop", ops, PoolOptions::default()).await?;
+/// let data = db.execute(&ops[0], &Auth::anon(), None).await?; // the `data` JSON
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool<Manager>,
+    catalog: Arc<Catalog>,
+    target: String,
+    health_timeout: Duration,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db")
+            .field("target", &self.inner.target)
+            .field("operations", &self.inner.catalog.operations.len())
+            .field("pool", &self.inner.pool.status())
+            .finish()
+    }
+}
+
+impl Db {
+    /// Connects, and prepares every statement of `operations` for every role on a first
+    /// connection, so a statement that does not fit the database stops start-up with an
+    /// error naming the operation, the role and PostgreSQL's message.
+    ///
+    /// Connections are plain TCP or Unix sockets (no TLS). Error messages show the target
+    /// as `postgres://user@host:port/db`, never the password.
+    pub async fn connect(
+        database_url: &str,
+        operations: &'static [Operation],
+        options: PoolOptions,
+    ) -> Result<Db, Error> {
+        let mut config: tokio_postgres::Config =
+            database_url.parse().map_err(|e| Error::InvalidUrl {
+                message: pg_message(&e),
+            })?;
+        if config.get_connect_timeout().is_none()
+            && let Some(t) = options.connect_timeout
+        {
+            config.connect_timeout(t);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("graphjin");
+        }
+        let catalog = Arc::new(Catalog::new(operations)?);
+        let manager = Manager::new(config, catalog.clone());
+        let target = manager.target().to_owned();
+        let pool = Pool::builder(manager)
+            .max_size(options.max_size.max(1))
+            .wait_timeout(options.wait_timeout)
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| Error::Unavailable {
+                message: format!("cannot build the connection pool: {e}"),
+            })?;
+        // Open (and prepare on) the first connection now; it goes back into the pool.
+        drop(pool.get().await.map_err(pool_error)?);
+        Ok(Db {
+            inner: Arc::new(Inner {
+                pool,
+                catalog,
+                target,
+                health_timeout: options.health_timeout,
+            }),
+        })
+    }
+
+    /// The operation table this `Db` serves.
+    pub fn operations(&self) -> &'static [Operation] {
+        self.inner.catalog.operations
+    }
+
+    /// The operation called `name` (exact name first, else ignoring case).
+    pub fn operation(&self, name: &str) -> Option<&'static Operation> {
+        let ops = self.operations();
+        self.inner.catalog.by_name(name).map(|i| &ops[i])
+    }
+
+    /// Runs `op` as `auth` with client `variables` (a JSON object, or `None`/`null` for
+    /// none) and returns the response's `data` as raw JSON bytes.
+    ///
+    /// Variables are checked against the types their statement uses them as; builtins
+    /// (`user_id`, `user_id_provider`, `user_role`) come from `auth` only.
+    pub async fn execute(
+        &self,
+        op: &Operation,
+        auth: &Auth,
+        variables: Option<&serde_json::Value>,
+    ) -> Result<Bytes, Error> {
+        let index = self.index_of(op)?;
+        let source = Source::from_value(variables)?;
+        let row = self.fetch(index, auth, source).await?;
+        Ok(Bytes::copy_from_slice(data(&row, op.name)?))
+    }
+
+    /// Runs `op` as `auth` with typed variables and deserializes the `data` into `D`:
+    /// what generated `run()` functions call. `vars` must serialize to a JSON object (or
+    /// to `null`/`()` for none); numbers keep their exact text on the way.
+    pub async fn run<V, D>(&self, op: &Operation, auth: &Auth, vars: &V) -> Result<D, Error>
+    where
+        V: Serialize + ?Sized,
+        D: DeserializeOwned,
+    {
+        let index = self.index_of(op)?;
+        let json = serde_json::to_vec(vars).map_err(Error::VariablesJson)?;
+        let raw = RawVariables::parse(&json)?;
+        let row = self.fetch(index, auth, Source::Raw(&raw)).await?;
+        serde_json::from_slice(data(&row, op.name)?).map_err(|source| Error::Decode {
+            operation: op.name,
+            source,
+        })
+    }
+
+    /// Checks the database answers `SELECT 1` within the health timeout.
+    pub async fn health(&self) -> Result<(), Error> {
+        let check = async {
+            let conn = self.connection().await?;
+            conn.client
+                .simple_query("SELECT 1")
+                .await
+                .map_err(|e| Error::Unavailable {
+                    message: pg_message(&e),
+                })?;
+            Ok(())
+        };
+        tokio::time::timeout(self.inner.health_timeout, check)
+            .await
+            .map_err(|_| Error::Unavailable {
+                message: format!(
+                    "no answer from {} within {:?}",
+                    self.inner.target, self.inner.health_timeout
+                ),
+            })?
+    }
+
+    /// A pooled connection: a free one without arming a timer when there is one, else
+    /// waiting up to the wait timeout.
+    async fn connection(&self) -> Result<Object<Manager>, Error> {
+        const NO_WAIT: Timeouts = Timeouts {
+            wait: Some(Duration::ZERO),
+            create: None,
+            recycle: None,
+        };
+        match self.inner.pool.timeout_get(&NO_WAIT).await {
+            Err(PoolError::Timeout(TimeoutType::Wait)) => {
+                self.inner.pool.get().await.map_err(pool_error)
+            }
+            other => other.map_err(pool_error),
+        }
+    }
+
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    fn index_of(&self, op: &Operation) -> Result<usize, Error> {
+        self.inner
+            .catalog
+            .index_of(op)
+            .ok_or_else(|| Error::UnknownOperation(op.name.to_owned()))
+    }
+
+    /// Binds and runs operation number `index` for `auth`'s role; the row holds the data.
+    pub(crate) async fn fetch(
+        &self,
+        index: usize,
+        auth: &Auth,
+        vars: Source<'_>,
+    ) -> Result<Row, Error> {
+        let catalog = &self.inner.catalog;
+        let op = &catalog.operations[index];
+        let role = auth.role();
+        let r = op
+            .roles
+            .iter()
+            .position(|rs| rs.role == role)
+            .ok_or_else(|| Error::Forbidden {
+                operation: op.name,
+                role: role.to_owned(),
+            })?;
+        let statement = catalog.statement_index(index, r);
+        let params = bind(op.roles[r].params, catalog.kinds(statement), auth, vars)?;
+
+        let conn = self.connection().await?;
+        let failed = |e| Error::from_query(op.name, e);
+        let rows = conn
+            .client
+            .query_raw(&conn.statements[statement], params.iter())
+            .await
+            .map_err(failed)?;
+        let mut rows = pin!(rows);
+        let row = rows.try_next().await.map_err(failed)?;
+        while rows.try_next().await.map_err(failed)?.is_some() {}
+        drop(conn);
+        row.ok_or_else(|| Error::Database {
+            operation: op.name,
+            message: "the statement returned no row".to_owned(),
+        })
+    }
+}
+
+/// The bind text of every parameter: builtins from `auth`, the rest from `vars`.
+fn bind<'a>(
+    params: &[crate::Param],
+    kinds: &[crate::pgtype::Kind],
+    auth: &'a Auth,
+    vars: Source<'a>,
+) -> Result<Vec<Option<Cow<'a, str>>>, Error> {
+    params
+        .iter()
+        .zip(kinds)
+        .map(|(p, kind)| {
+            if p.builtin {
+                Ok(match p.name {
+                    "user_id" => auth.user_id.as_deref().map(Cow::Borrowed),
+                    "user_id_provider" => auth.user_id_provider.as_deref().map(Cow::Borrowed),
+                    "user_role" => Some(Cow::Borrowed(auth.role())),
+                    _ => None, // rejected when the table was checked
+                })
+            } else {
+                vars.bind(p.name, kind, p.default)
+            }
+        })
+        .collect()
+}
+
+/// The data JSON of a statement's row (`null` when the column is NULL).
+pub(crate) fn data<'r>(row: &'r Row, operation: &'static str) -> Result<&'r [u8], Error> {
+    match row.try_get::<_, Option<RawJson<'r>>>(0) {
+        Ok(Some(json)) => Ok(json.0),
+        Ok(None) => Ok(b"null"),
+        Err(e) => Err(Error::Database {
+            operation,
+            message: pg_message(&e),
+        }),
+    }
+}
+
+fn pool_error(e: PoolError<Error>) -> Error {
+    match e {
+        PoolError::Backend(e) => e,
+        PoolError::Timeout(TimeoutType::Wait) => Error::Unavailable {
+            message: "timed out waiting for a free database connection".to_owned(),
+        },
+        PoolError::Timeout(_) => Error::Unavailable {
+            message: "timed out opening a database connection".to_owned(),
+        },
+        PoolError::Closed => Error::Unavailable {
+            message: "the connection pool is closed".to_owned(),
+        },
+        other => Error::Unavailable {
+            message: other.to_string(),
+        },
+    }
+}

@@ -1,0 +1,289 @@
+//! The executor's error: start-up problems (connecting, preparing), problems with what a
+//! caller sent (variables), and database failures, each with the HTTP status and GraphQL
+//! error code it maps to.
+
+use axum::http::StatusCode;
+
+/// Everything [`crate::Db`] can fail with.
+///
+/// Messages are meant for the people who can fix them: start-up errors name the
+/// operation, role and PostgreSQL's message; request errors name the variable and the
+/// type it needs. None of them contain the database password.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database URL could not be parsed.
+    #[error(
+        "invalid database URL: {message} (expected postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME)"
+    )]
+    InvalidUrl {
+        /// What is wrong with it (never the URL itself, which may hold a password).
+        message: String,
+    },
+
+    /// A connection could not be opened.
+    #[error("cannot connect to the database at {target}: {message}")]
+    Connect {
+        /// `user@host:port/dbname`, without the password.
+        target: String,
+        /// Why.
+        message: String,
+    },
+
+    /// A statement of the operation table did not prepare: the SQL does not fit the
+    /// database (a stale `db.graphql`, a missing migration).
+    #[error("operation \"{operation}\", role \"{role}\": {message}")]
+    Prepare {
+        /// The operation's name.
+        operation: String,
+        /// The role whose statement failed.
+        role: String,
+        /// PostgreSQL's message.
+        message: String,
+    },
+
+    /// An entry of the operation table is unusable (wrong result shape, parameter count or
+    /// default), which means the generated code and this runtime disagree.
+    #[error("operation \"{operation}\", role \"{role}\": {problem}")]
+    InvalidOperation {
+        /// The operation's name.
+        operation: String,
+        /// The role of the faulty statement.
+        role: String,
+        /// What is wrong.
+        problem: String,
+    },
+
+    /// [`crate::Db::execute`] was given an operation that is not in the table the `Db` was
+    /// connected with.
+    #[error(
+        "operation \"{0}\" is not in the operation table this Db was connected with; pass an entry of the OPERATIONS slice given to Db::connect"
+    )]
+    UnknownOperation(String),
+
+    /// The operation has no statement for the caller's role.
+    #[error("operation \"{operation}\" is not available to role \"{role}\"")]
+    Forbidden {
+        /// The operation's name.
+        operation: &'static str,
+        /// The caller's role.
+        role: String,
+    },
+
+    /// A variable does not fit the type its statement uses it as.
+    #[error("variable \"{name}\" must be {expected}, got {got}")]
+    Variable {
+        /// The variable's name without `$`.
+        name: String,
+        /// What it must be, e.g. `an integer (bigint)`.
+        expected: String,
+        /// What was sent, e.g. `a string`.
+        got: &'static str,
+    },
+
+    /// The variables are not a JSON object.
+    #[error("variables must be a JSON object, got {got}")]
+    VariablesNotObject {
+        /// What was sent instead.
+        got: &'static str,
+    },
+
+    /// The variables are not valid JSON, or a typed caller's variables could not be
+    /// serialized.
+    #[error("variables are not valid JSON: {0}")]
+    VariablesJson(#[source] serde_json::Error),
+
+    /// PostgreSQL rejected a value the caller sent (SQLSTATE class 22, data exception).
+    #[error("a variable's value was rejected by the database: {message}")]
+    InvalidValue {
+        /// PostgreSQL's message, which describes the value, not the data.
+        message: String,
+    },
+
+    /// The statement would break an integrity constraint (SQLSTATE class 23).
+    #[error("{message}")]
+    Constraint {
+        /// Which kind of constraint and its name.
+        message: String,
+    },
+
+    /// No connection could be had in time, or the connection broke.
+    #[error("the database is unavailable: {message}")]
+    Unavailable {
+        /// Why.
+        message: String,
+    },
+
+    /// Any other database failure.
+    #[error("operation \"{operation}\" failed in the database: {message}")]
+    Database {
+        /// The operation's name.
+        operation: &'static str,
+        /// PostgreSQL's (or the driver's) message.
+        message: String,
+    },
+
+    /// The statement's JSON does not deserialize into the caller's type: the generated
+    /// types and the SQL disagree.
+    #[error("operation \"{operation}\": the result does not match the Rust type: {source}")]
+    Decode {
+        /// The operation's name.
+        operation: &'static str,
+        /// serde_json's error, with line and column in the result.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Error {
+    /// The HTTP status this error maps to: 4xx for what a client sent, 5xx otherwise.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Variable { .. }
+            | Error::VariablesNotObject { .. }
+            | Error::VariablesJson(_)
+            | Error::InvalidValue { .. }
+            | Error::Constraint { .. } => StatusCode::BAD_REQUEST,
+            Error::Forbidden { role, .. } if role == crate::Auth::ANON => StatusCode::UNAUTHORIZED,
+            Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Error::Unavailable { .. } | Error::Connect { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::InvalidUrl { .. }
+            | Error::Prepare { .. }
+            | Error::InvalidOperation { .. }
+            | Error::UnknownOperation(_)
+            | Error::Database { .. }
+            | Error::Decode { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The GraphQL error code (`extensions.code`) this error maps to.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Variable { .. } | Error::InvalidValue { .. } => "BAD_USER_INPUT",
+            Error::VariablesNotObject { .. } | Error::VariablesJson(_) => "BAD_REQUEST",
+            Error::Constraint { .. } => "CONSTRAINT_VIOLATION",
+            Error::Forbidden { role, .. } if role == crate::Auth::ANON => "UNAUTHENTICATED",
+            Error::Forbidden { .. } => "FORBIDDEN",
+            Error::Unavailable { .. } | Error::Connect { .. } => "SERVICE_UNAVAILABLE",
+            _ => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// The message a client may see: the full message for 4xx errors, a generic one for
+    /// 5xx errors (whose detail belongs in the server's log).
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Forbidden { operation, role } if role == crate::Auth::ANON => {
+                format!("operation \"{operation}\" needs a signed-in user")
+            }
+            e if e.status().is_client_error() => e.to_string(),
+            Error::Unavailable { .. } | Error::Connect { .. } => {
+                "the database is unavailable; try again later".to_owned()
+            }
+            _ => "internal server error; the details are in the server's log".to_owned(),
+        }
+    }
+
+    /// Classifies a failure of running a statement.
+    pub(crate) fn from_query(operation: &'static str, e: tokio_postgres::Error) -> Error {
+        if let Some(db) = e.as_db_error() {
+            let code = db.code().code();
+            if code.starts_with("22") {
+                return Error::InvalidValue {
+                    message: db.message().to_owned(),
+                };
+            }
+            if code.starts_with("23") {
+                return Error::Constraint {
+                    message: constraint_message(code, db.constraint(), db.column()),
+                };
+            }
+            return Error::Database {
+                operation,
+                message: pg_message(&e),
+            };
+        }
+        if e.is_closed() || e.code().is_none() && is_io(&e) {
+            return Error::Unavailable {
+                message: pg_message(&e),
+            };
+        }
+        Error::Database {
+            operation,
+            message: pg_message(&e),
+        }
+    }
+}
+
+fn is_io(e: &tokio_postgres::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+}
+
+fn constraint_message(code: &str, constraint: Option<&str>, column: Option<&str>) -> String {
+    let kind = match code {
+        "23502" => {
+            return match column {
+                Some(c) => format!("the value for column \"{c}\" must not be null"),
+                None => "a required value is null".to_owned(),
+            };
+        }
+        "23503" => "foreign key",
+        "23505" => "unique",
+        "23514" => "check",
+        "23P01" => "exclusion",
+        _ => "integrity",
+    };
+    match constraint {
+        Some(name) => format!("the data violates the {kind} constraint \"{name}\""),
+        None => format!("the data violates a {kind} constraint"),
+    }
+}
+
+/// The driver's message with its causes, and for database errors PostgreSQL's message and
+/// hint. tokio-postgres never puts the password into these.
+pub(crate) fn pg_message(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return match db.hint() {
+            Some(hint) => format!("{} (hint: {hint})", db.message()),
+            None => db.message().to_owned(),
+        };
+    }
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_message() {
+        let e = Error::Variable {
+            name: "id".into(),
+            expected: "an integer (bigint)".into(),
+            got: "a string",
+        };
+        assert_eq!(
+            e.to_string(),
+            "variable \"id\" must be an integer (bigint), got a string"
+        );
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.code(), "BAD_USER_INPUT");
+    }
+
+    #[test]
+    fn server_errors_hide_detail() {
+        let e = Error::Database {
+            operation: "x",
+            message: "secret detail".into(),
+        };
+        assert!(!e.public_message().contains("secret"));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

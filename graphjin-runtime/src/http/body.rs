@@ -1,0 +1,99 @@
+//! Request bodies in, `{"data": ...}` responses out.
+
+use axum::body::Body;
+use axum::extract::rejection::BytesRejection;
+use axum::http::header::{CONTENT_TYPE, HeaderValue};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use bytes::{Bytes, BytesMut};
+
+use super::ApiError;
+
+/// The body, if any, after checking it arrived whole, within `limit`, and as JSON.
+/// An empty body is `None` whatever its content type.
+pub(crate) fn json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Option<Bytes>, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::BadRequest(format!(
+                "cannot read the request body: {}",
+                rejection.body_text()
+            ))
+        }
+    })?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let content_type = headers.get(CONTENT_TYPE);
+    if !content_type.is_some_and(is_json) {
+        return Err(ApiError::UnsupportedMediaType {
+            got: content_type
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_else(|| "none".to_owned()),
+        });
+    }
+    Ok(Some(body))
+}
+
+/// `application/json`, `application/graphql-response+json` and the like, with any
+/// parameters (`; charset=utf-8`).
+fn is_json(value: &HeaderValue) -> bool {
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// A description of a JSON parse failure for a 400.
+pub(crate) fn malformed(what: &str, e: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest(format!("{what} is not valid JSON: {e}"))
+}
+
+/// `{"data": <raw>}`, copying the statement's bytes in without parsing them.
+pub(crate) fn data_response(raw: &[u8]) -> Response {
+    const HEAD: &[u8] = b"{\"data\":";
+    let mut buf = BytesMut::with_capacity(HEAD.len() + raw.len() + 1);
+    buf.extend_from_slice(HEAD);
+    buf.extend_from_slice(raw);
+    buf.extend_from_slice(b"}");
+    let mut response = Response::new(Body::from(buf.freeze()));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/graphql-response+json",
+        ] {
+            assert!(is_json(&HeaderValue::from_static(ok)), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "json",
+            "",
+        ] {
+            assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The HTTP error: every way a request can fail, rendered as GraphQL-over-HTTP errors
+//! (`{"errors":[{"message","extensions":{"code"}}]}`) with a fitting status.
+//!
+//! | code | status | when |
+//! | --- | --- | --- |
+//! | `BAD_REQUEST` | 400 | malformed JSON, variables not an object, no operation named, batches |
+//! | `BAD_USER_INPUT` | 400 | a variable of the wrong type; a value PostgreSQL rejects (SQLSTATE class 22) |
+//! | `CONSTRAINT_VIOLATION` | 400 | the write breaks a constraint (SQLSTATE class 23) |
+//! | `OPERATION_NOT_ALLOWED` | 400 | the operation (by name or text) is not in the allow list |
+//! | `PERSISTED_QUERY_NOT_FOUND` | 400 | an unknown persisted-query hash without query text |
+//! | `QUERY_MISMATCH` | 400 | the request's query text (or hash) differs from the listed operation's |
+//! | `SUBSCRIPTION_OVER_HTTP` | 400 | a subscription sent as a plain HTTP request |
+//! | `UNAUTHENTICATED` | 401 | the operation has no statement for `anon`: sign in |
+//! | `FORBIDDEN` | 403 | the operation has no statement for the caller's role |
+//! | `METHOD_NOT_ALLOWED` | 405 | a mutation via GET, or a method the route does not serve |
+//! | `PAYLOAD_TOO_LARGE` | 413 | the body is over the limit |
+//! | `UNSUPPORTED_MEDIA_TYPE` | 415 | a body that is not `application/json` |
+//! | `INTERNAL_SERVER_ERROR` | 500 | anything else; the detail goes to the log, not the client |
+//! | `SERVICE_UNAVAILABLE` | 503 | no database connection could be had |
+//!
+//! An operation missing from the allow list is a 400 (not a 404) on both the GraphQL and the
+//! REST route: the endpoint exists, the request asks for something it does not serve.
+
+use axum::http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::Error;
+
+/// A failed request. Implements [`IntoResponse`], so handlers of your own can return it
+/// too (`?` converts an executor [`Error`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+
+    /// The body is larger than the configured limit.
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+
+    /// The body is not JSON.
+    #[error("the request body must be JSON: send Content-Type: application/json (got {got})")]
+    UnsupportedMediaType {
+        /// The content type sent, or `none`.
+        got: String,
+    },
+
+    /// The named operation is not in the allow list.
+    #[error("operation \"{name}\" is not in the allow list")]
+    NotAllowed {
+        /// The name the request used.
+        name: String,
+    },
+
+    /// Query text without a name matched no operation.
+    #[error(
+        "this query is not in the allow list: send the text of a listed operation, or its operationName"
+    )]
+    QueryNotAllowed,
+
+    /// A persisted-query hash matched no operation and no query text came with it.
+    #[error("persisted query {hash} is not in the allow list")]
+    PersistedQueryNotFound {
+        /// The hash sent.
+        hash: String,
+    },
+
+    /// The request's query text or hash differs from the listed operation's.
+    #[error("the query {what} for {name} differs from the allow list's")]
+    QueryMismatch {
+        /// The operation's name.
+        name: &'static str,
+        /// `text` or `hash`.
+        what: &'static str,
+    },
+
+    /// A mutation sent with GET.
+    #[error("operation \"{name}\" is a mutation: send it with POST")]
+    MutationViaGet {
+        /// The operation's name.
+        name: &'static str,
+    },
+
+    /// A subscription sent as a plain HTTP request.
+    #[error(
+        "operation \"{name}\" is a subscription: subscribe over a WebSocket at GET {path} (protocol graphql-transport-ws)"
+    )]
+    SubscriptionOverHttp {
+        /// The operation's name.
+        name: &'static str,
+        /// The GraphQL endpoint's path.
+        path: String,
+    },
+
+    /// The route does not serve this HTTP method.
+    #[error("method {method} is not allowed here")]
+    MethodNotAllowed {
+        /// The method used.
+        method: Method,
+    },
+
+    /// The executor failed.
+    #[error(transparent)]
+    Db(#[from] Error),
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_)
+            | ApiError::NotAllowed { .. }
+            | ApiError::QueryNotAllowed
+            | ApiError::PersistedQueryNotFound { .. }
+            | ApiError::QueryMismatch { .. }
+            | ApiError::SubscriptionOverHttp { .. } => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MutationViaGet { .. } | ApiError::MethodNotAllowed { .. } => {
+                StatusCode::METHOD_NOT_ALLOWED
+            }
+            ApiError::Db(e) => e.status(),
+        }
+    }
+
+    /// The GraphQL error code (`extensions.code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "BAD_REQUEST",
+            ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            ApiError::UnsupportedMediaType { .. } => "UNSUPPORTED_MEDIA_TYPE",
+            ApiError::NotAllowed { .. } | ApiError::QueryNotAllowed => "OPERATION_NOT_ALLOWED",
+            ApiError::PersistedQueryNotFound { .. } => "PERSISTED_QUERY_NOT_FOUND",
+            ApiError::QueryMismatch { .. } => "QUERY_MISMATCH",
+            ApiError::SubscriptionOverHttp { .. } => "SUBSCRIPTION_OVER_HTTP",
+            ApiError::MutationViaGet { .. } | ApiError::MethodNotAllowed { .. } => {
+                "METHOD_NOT_ALLOWED"
+            }
+            ApiError::Db(e) => e.code(),
+        }
+    }
+
+    /// The message the client sees (generic for 5xx).
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Db(e) => e.public_message(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let code = self.code();
+        if status.is_server_error() {
+            tracing::error!(code, error = %self, "request failed");
+        } else {
+            tracing::debug!(code, error = %self, "request rejected");
+        }
+        let body = serde_json::json!({
+            "errors": [{ "message": self.public_message(), "extensions": { "code": code } }]
+        });
+        let mut response = (
+            status,
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            body.to_string(),
+        )
+            .into_response();
+        if let ApiError::MutationViaGet { .. } = self {
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}

@@ -1,0 +1,135 @@
+//! The HTTP surface, as an axum [`Router`]:
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `POST {prefix}/v1/graphql`, `GET` for queries | GraphQL over HTTP: `operationName`, `query`, `variables`, `extensions.persistedQuery.sha256Hash` |
+//! | `GET/POST {prefix}/v1/rest/{operation}` | the same operation by name; variables as `?variables=<JSON>` or as the POST body itself |
+//! | `GET /health` | 200 `{"status":"ok"}`, or 503 `{"status":"unavailable"}` when the database does not answer |
+//!
+//! The caller's identity is the [`Auth`] in the request's extensions, put there by an
+//! authentication layer of yours (or a later part of this crate); without one, requests run
+//! as `anon`. Errors and their codes are listed on [`ApiError`].
+//!
+//! ```no_run
+//! # async fn demo(db: graphjin_runtime::Db) {
+//! use graphjin_runtime::{Auth, Service, router};
+//! let app = router(Service::new(db)).layer(axum::middleware::from_fn(
+//!     |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+//!         req.extensions_mut().insert(Auth::user("42")); // your auth here
+//!         next.run(req).await
+//!     },
+//! ));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
+//! axum::serve(listener, app).await.unwrap();
+//! # }
+//! ```
+
+mod body;
+mod error;
+mod graphql;
+mod health;
+mod rest;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::response::Response;
+use axum::routing::get;
+
+pub use error::ApiError;
+
+use crate::vars::Source;
+use crate::{Auth, Db};
+
+/// The HTTP service's settings and its executor; turn it into routes with [`router`].
+#[derive(Debug, Clone)]
+pub struct Service {
+    db: Db,
+    api_prefix: String,
+    body_limit: usize,
+}
+
+impl Service {
+    /// The default API prefix.
+    pub const DEFAULT_API_PREFIX: &'static str = "/api";
+    /// The default request body limit: 1 MiB.
+    pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+    /// A service over `db` with the API under `/api` and a 1 MiB body limit.
+    pub fn new(db: Db) -> Self {
+        Service {
+            db,
+            api_prefix: Self::DEFAULT_API_PREFIX.to_owned(),
+            body_limit: Self::DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Serves the API under `prefix` (e.g. `/api`, `/v2/api`; `""` or `/` for the root).
+    /// A missing leading slash is added, trailing slashes are dropped. It must be a plain
+    /// path: axum refuses (panics on) route syntax such as `{name}` or `*` in it.
+    pub fn api_prefix(mut self, prefix: &str) -> Self {
+        let trimmed = prefix.trim().trim_matches('/');
+        self.api_prefix = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        };
+        self
+    }
+
+    /// Refuses request bodies over `bytes` with 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The executor.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The GraphQL endpoint's path, e.g. `/api/v1/graphql`.
+    pub fn graphql_path(&self) -> String {
+        format!("{}/v1/graphql", self.api_prefix)
+    }
+}
+
+/// The routes of `service`; merge them into your app or serve them as they are.
+pub fn router(service: Service) -> Router {
+    let graphql_path = service.graphql_path();
+    let rest_path = format!("{}/v1/rest/{{operation}}", service.api_prefix);
+    let limit = service.body_limit;
+    let state = Arc::new(service);
+    Router::new()
+        .route(
+            &graphql_path,
+            get(graphql::get)
+                .post(graphql::post)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            &rest_path,
+            get(rest::get).post(rest::post).fallback(method_not_allowed),
+        )
+        .route("/health", get(health::health).fallback(method_not_allowed))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed { method }
+}
+
+/// Runs operation `index` and answers `{"data": ...}` with the statement's bytes.
+async fn respond(
+    service: &Service,
+    index: usize,
+    auth: &Auth,
+    vars: Source<'_>,
+) -> Result<Response, ApiError> {
+    let row = service.db.fetch(index, auth, vars).await?;
+    let op = &service.db.operations()[index];
+    Ok(body::data_response(crate::db::data(&row, op.name)?))
+}

@@ -1,0 +1,159 @@
+//! Connections: opening one, preparing every statement of the operation table on it, and
+//! telling the pool whether a connection can be reused.
+
+use std::sync::Arc;
+
+use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use futures_util::future::try_join_all;
+use postgres_types::Type;
+use tokio_postgres::{Client, NoTls, Statement};
+
+use crate::Error;
+use crate::catalog::Catalog;
+use crate::error::pg_message;
+
+/// A connection with every statement prepared, indexed like [`Catalog`]'s flattened
+/// statement list.
+pub(crate) struct Conn {
+    pub(crate) client: Client,
+    pub(crate) statements: Box<[Statement]>,
+}
+
+/// Opens connections for the pool.
+pub(crate) struct Manager {
+    config: tokio_postgres::Config,
+    target: String,
+    catalog: Arc<Catalog>,
+}
+
+impl Manager {
+    pub(crate) fn new(config: tokio_postgres::Config, catalog: Arc<Catalog>) -> Manager {
+        Manager {
+            target: describe(&config),
+            config,
+            catalog,
+        }
+    }
+
+    /// Where connections go, without the password (for messages).
+    pub(crate) fn target(&self) -> &str {
+        &self.target
+    }
+}
+
+impl managed::Manager for Manager {
+    type Type = Conn;
+    type Error = Error;
+
+    async fn create(&self) -> Result<Conn, Error> {
+        let (client, connection) =
+            self.config
+                .connect(NoTls)
+                .await
+                .map_err(|e| Error::Connect {
+                    target: self.target.clone(),
+                    message: pg_message(&e),
+                })?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %pg_message(&e), "database connection closed");
+            }
+        });
+        let statements = prepare_all(&client, &self.catalog).await?;
+        Ok(Conn { client, statements })
+    }
+
+    async fn recycle(&self, conn: &mut Conn, _: &Metrics) -> RecycleResult<Error> {
+        if conn.client.is_closed() {
+            Err(RecycleError::message("the connection is closed"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Prepares every statement of every operation for every role, pipelined on one
+/// connection, and checks each returns one `json` column and takes the listed parameters.
+async fn prepare_all(client: &Client, catalog: &Catalog) -> Result<Box<[Statement]>, Error> {
+    let mut jobs = Vec::with_capacity(catalog.statement_count());
+    for op in catalog.operations {
+        for rs in op.roles {
+            let types = vec![Type::TEXT; rs.params.len()];
+            jobs.push(async move {
+                let fail = |message: String| Error::Prepare {
+                    operation: op.name.to_owned(),
+                    role: rs.role.to_owned(),
+                    message,
+                };
+                let stmt = client
+                    .prepare_typed(rs.sql, &types)
+                    .await
+                    .map_err(|e| fail(pg_message(&e)))?;
+                let columns = stmt.columns();
+                if columns.len() != 1 || !matches!(*columns[0].type_(), Type::JSON | Type::JSONB) {
+                    let got: Vec<String> = columns
+                        .iter()
+                        .map(|c| format!("{} {}", c.name(), c.type_()))
+                        .collect();
+                    return Err(fail(format!(
+                        "the statement must return one json column, it returns ({})",
+                        got.join(", ")
+                    )));
+                }
+                if stmt.params().len() != rs.params.len() {
+                    return Err(fail(format!(
+                        "the SQL uses {} parameters but the operation table lists {}",
+                        stmt.params().len(),
+                        rs.params.len()
+                    )));
+                }
+                Ok(stmt)
+            });
+        }
+    }
+    Ok(try_join_all(jobs).await?.into_boxed_slice())
+}
+
+/// `postgres://user@host:port/dbname` without the password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    use tokio_postgres::config::Host;
+    let user = config.get_user().unwrap_or("(default user)");
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let host = match h {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.display().to_string(),
+            };
+            match ports.get(i).or(ports.first()) {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            }
+        })
+        .collect();
+    let hosts = if hosts.is_empty() {
+        "localhost".to_owned()
+    } else {
+        hosts.join(",")
+    };
+    let db = config.get_dbname().unwrap_or(user);
+    format!("postgres://{user}@{hosts}/{db}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn description_has_no_password() {
+        let config: tokio_postgres::Config = "postgres://app:s3cret@db.example:5433/shop"
+            .parse()
+            .unwrap();
+        let d = describe(&config);
+        assert_eq!(d, "postgres://app@db.example:5433/shop");
+        assert!(!d.contains("s3cret"));
+    }
+}
