@@ -1,1 +1,64 @@
-fn main() {}
+//! `cargo run -p example-app`: serves the webshop on 127.0.0.1:8080 (`LISTEN` to change it).
+//! With `DATABASE_URL` unset it starts a throwaway PostgreSQL from the installed binaries,
+//! loads the schema and demo data, and removes it all again on Ctrl-C.
+
+use std::process::ExitCode;
+
+use graphjin_pg_tmp::TempPostgres;
+use graphjin_runtime::{PoolOptions, Service};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match serve().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+    let (url, throwaway) = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => (url, None),
+        _ => {
+            eprintln!("DATABASE_URL is not set: starting a throwaway PostgreSQL...");
+            let pg = tokio::task::spawn_blocking(start_throwaway).await??;
+            eprintln!("PostgreSQL is up on port {}, demo data loaded", pg.port());
+            (pg.url("shop"), Some(pg))
+        }
+    };
+    let db = example_app::connect(&url, PoolOptions::default()).await?;
+    let app = example_app::router(Service::new(db));
+    let addr = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".to_string());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let addr = listener.local_addr()?;
+    println!(
+        "webshop ready on http://{addr} ({} operations). Try:",
+        example_app::OPERATIONS.len()
+    );
+    println!(
+        "  curl -s http://{addr}/api/v1/graphql -H 'content-type: application/json' \
+         -d '{{\"operationName\":\"listProducts\",\"variables\":{{\"limit\":3}}}}'"
+    );
+    println!("Press Ctrl-C to stop.");
+    graphjin_runtime::axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("stopping...");
+        })
+        .await?;
+    if let Some(pg) = throwaway {
+        tokio::task::spawn_blocking(move || pg.stop()).await??;
+        eprintln!("throwaway PostgreSQL stopped and removed");
+    }
+    Ok(())
+}
+
+fn start_throwaway() -> Result<TempPostgres, graphjin_pg_tmp::Error> {
+    let pg = TempPostgres::start()?;
+    pg.create_database("shop", None)?;
+    pg.run_sql("shop", example_app::SCHEMA_SQL)?;
+    pg.run_sql("shop", example_app::SEED_SQL)?;
+    Ok(pg)
+}

@@ -7,9 +7,9 @@ use sha2::{Digest, Sha256};
 
 use crate::allowlist::{self, AllowList, OperationEntry};
 use crate::compile::{CompiledQuery, Compiler, Shape};
-use crate::gql::ast::TypeRef;
 use crate::config::{self, BuildConfig};
 use crate::error::Error;
+use crate::gql::ast::TypeRef;
 use crate::gql::ast::{Document, OpKind};
 use crate::gql::parse_document;
 use crate::schema::{self, DbSchema};
@@ -224,10 +224,12 @@ fn compile_entry(
             if variables.iter().any(|v| v.name == p.name) {
                 continue;
             }
-            let declared = doc.operations[0].variables.iter().find(|v| v.name.value == p.name);
-            let required = declared.is_some_and(|d| {
-                matches!(d.ty, Some(TypeRef::NonNull(_))) && d.default.is_none()
-            });
+            let declared = doc.operations[0]
+                .variables
+                .iter()
+                .find(|v| v.name.value == p.name);
+            let required = declared
+                .is_some_and(|d| matches!(d.ty, Some(TypeRef::NonNull(_))) && d.default.is_none());
             variables.push(VariableSpec {
                 name: p.name.clone(),
                 pg_type: p.pg_type.clone(),
@@ -253,4 +255,3 @@ fn compile_entry(
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
-

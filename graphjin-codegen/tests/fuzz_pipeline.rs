@@ -47,13 +47,48 @@ tables:
 "#;
 
 const TOKENS: &[&str] = &[
-    "{", "}", "(", ")", "[", "]", ":", "$", "...", "@", "query", "fragment", "on", "where", "id",
-    "products", "users", "owner", "eq", "in", "order_by", "limit", "desc", "\"", "#", "\n", "1",
-    "-1.5e3", "null", "true", "variables", "{\"a\":1}", "find", "\"parents\"", "__typename", ",",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ":",
+    "$",
+    "...",
+    "@",
+    "query",
+    "fragment",
+    "on",
+    "where",
+    "id",
+    "products",
+    "users",
+    "owner",
+    "eq",
+    "in",
+    "order_by",
+    "limit",
+    "desc",
+    "\"",
+    "#",
+    "\n",
+    "1",
+    "-1.5e3",
+    "null",
+    "true",
+    "variables",
+    "{\"a\":1}",
+    "find",
+    "\"parents\"",
+    "__typename",
+    ",",
 ];
 
 fn compile_everything(src: &[u8], compiler: &Compiler) {
-    let Ok(list) = allowlist::parse(src) else { return };
+    let Ok(list) = allowlist::parse(src) else {
+        return;
+    };
     let mut frags = Vec::new();
     for f in list.fragments() {
         if let Ok(d) = parse_at(&f.text, f.pos) {
@@ -61,7 +96,9 @@ fn compile_everything(src: &[u8], compiler: &Compiler) {
         }
     }
     for entry in list.operations() {
-        let Ok(mut doc) = parse_at(&entry.text, entry.pos) else { continue };
+        let Ok(mut doc) = parse_at(&entry.text, entry.pos) else {
+            continue;
+        };
         doc.fragments.extend(frags.iter().cloned());
         for role in compiler.roles() {
             let _ = compiler.compile(&doc, 0, &role);
@@ -70,7 +107,10 @@ fn compile_everything(src: &[u8], compiler: &Compiler) {
 }
 
 fn cases() -> u32 {
-    std::env::var("GRAPHJIN_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+    std::env::var("GRAPHJIN_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
 }
 
 fn compiler() -> Compiler {
@@ -86,9 +126,11 @@ fn the_valid_file_compiles() {
     let entry = list.operations().next().expect("one operation");
     let mut doc = parse_at(&entry.text, entry.pos).expect("parses");
     let f = list.fragments().next().expect("fragment");
-    doc.fragments.extend(parse_at(&f.text, f.pos).expect("fragment parses").fragments);
+    doc.fragments
+        .extend(parse_at(&f.text, f.pos).expect("fragment parses").fragments);
     for role in c.roles() {
-        c.compile(&doc, 0, &role).unwrap_or_else(|e| panic!("{role}: {e}"));
+        c.compile(&doc, 0, &role)
+            .unwrap_or_else(|e| panic!("{role}: {e}"));
     }
 }
 

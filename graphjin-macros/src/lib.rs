@@ -31,7 +31,9 @@ pub fn include_allowlist(input: TokenStream) -> TokenStream {
         Ok((code, files)) => {
             let tracked = files.iter().map(|f| {
                 let f = f.to_string_lossy().into_owned();
-                quote!(const _: &[u8] = include_bytes!(#f);)
+                quote!(
+                    const _: &[u8] = include_bytes!(#f);
+                )
             });
             quote!(#code #(#tracked)*).into()
         }

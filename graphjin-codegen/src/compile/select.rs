@@ -155,12 +155,23 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             let (expr, shape) = self.root_field(f, &dirs)?;
-            let shape = if dirs.include_if.is_some() { shape.nullable() } else { shape };
+            let shape = if dirs.include_if.is_some() {
+                shape.nullable()
+            } else {
+                shape
+            };
             pairs.push((key.clone(), wrap_include(expr, &dirs)));
             shapes.push((key, shape));
         }
-        let shape = Shape::Object { fields: shapes, list: false, nullable: false };
-        Ok((format!("SELECT {} AS \"__root\"", json_object(&pairs)), shape))
+        let shape = Shape::Object {
+            fields: shapes,
+            list: false,
+            nullable: false,
+        };
+        Ok((
+            format!("SELECT {} AS \"__root\"", json_object(&pairs)),
+            shape,
+        ))
     }
 
     fn root_field(&mut self, f: &'a Field, dirs: &FieldDirectives) -> Result<(String, Shape)> {
@@ -503,7 +514,11 @@ impl<'a> Ctx<'a> {
         let inner = format!(
             "{with}SELECT {distinct}{json} AS \"json\" FROM {from}{where_sql}{group}{order_sql}{limit}"
         );
-        let shape = Shape::Object { fields: out.fields, list: !one, nullable: one };
+        let shape = Shape::Object {
+            fields: out.fields,
+            list: !one,
+            nullable: one,
+        };
         if one {
             Ok((format!("({inner})"), shape))
         } else {
@@ -584,7 +599,10 @@ impl<'a> Ctx<'a> {
                     ));
                 }
                 out.aggregate = true;
-                (format!("{func}({alias}.{})", ident(&col.name)), aggregate_shape(func, col))
+                (
+                    format!("{func}({alias}.{})", ident(&col.name)),
+                    aggregate_shape(func, col),
+                )
             } else if let Some(func) = self.cat.function(&name).filter(|x| !x.returns_set) {
                 let func = func.clone();
                 let args = sel_args(&f.arguments)?;
@@ -609,7 +627,31 @@ impl<'a> Ctx<'a> {
                         }
                         let child = child.clone();
                         out.plain.extend(parent_columns(&rel, alias));
-                        self.table_select(f, &child, Link::Rel(&rel, alias), dirs.object)?
+                        let (sql, shape) =
+                            self.table_select(f, &child, Link::Rel(&rel, alias), dirs.object)?;
+                        // A NOT NULL foreign key always finds its row (unless filtered).
+                        let filtered = f.arguments.iter().any(|a| a.name.value == "where");
+                        let required = match &rel {
+                            Relation::ToOne { parent_col, .. } if !filtered => {
+                                table.column(parent_col).is_some_and(|c| !c.nullable)
+                            }
+                            _ => false,
+                        };
+                        match shape {
+                            Shape::Object {
+                                fields,
+                                list: false,
+                                ..
+                            } if required && sql != "NULL" => (
+                                sql,
+                                Shape::Object {
+                                    fields,
+                                    list: false,
+                                    nullable: false,
+                                },
+                            ),
+                            shape => (sql, shape),
+                        }
                     }
                     None => {
                         let candidates: Vec<&str> = table
@@ -630,7 +672,11 @@ impl<'a> Ctx<'a> {
                     }
                 }
             };
-            let shape = if dirs.include_if.is_some() { shape.nullable() } else { shape };
+            let shape = if dirs.include_if.is_some() {
+                shape.nullable()
+            } else {
+                shape
+            };
             out.pairs.push((key.clone(), wrap_include(expr, &dirs)));
             out.fields.push((key, shape));
         }

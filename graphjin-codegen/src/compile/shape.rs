@@ -27,14 +27,24 @@ pub enum Shape {
 impl Shape {
     /// A scalar shape.
     pub fn scalar(pg_type: impl Into<String>, nullable: bool) -> Shape {
-        Shape::Scalar { pg_type: pg_type.into(), nullable }
+        Shape::Scalar {
+            pg_type: pg_type.into(),
+            nullable,
+        }
     }
 
     /// The same shape, allowed to be `null`.
     pub fn nullable(self) -> Shape {
         match self {
-            Shape::Scalar { pg_type, .. } => Shape::Scalar { pg_type, nullable: true },
-            Shape::Object { fields, list, .. } => Shape::Object { fields, list, nullable: true },
+            Shape::Scalar { pg_type, .. } => Shape::Scalar {
+                pg_type,
+                nullable: true,
+            },
+            Shape::Object { fields, list, .. } => Shape::Object {
+                fields,
+                list,
+                nullable: true,
+            },
             Shape::Any => Shape::Any,
         }
     }
@@ -51,14 +61,27 @@ impl Shape {
     /// missing on one side becomes nullable, a conflict becomes [`Shape::Any`].
     pub fn merge(&self, other: &Shape) -> Shape {
         match (self, other) {
-            (Shape::Scalar { pg_type: a, nullable: na }, Shape::Scalar { pg_type: b, nullable: nb })
-                if a == b =>
-            {
-                Shape::scalar(a.clone(), *na || *nb)
-            }
             (
-                Shape::Object { fields: fa, list: la, nullable: na },
-                Shape::Object { fields: fb, list: lb, nullable: nb },
+                Shape::Scalar {
+                    pg_type: a,
+                    nullable: na,
+                },
+                Shape::Scalar {
+                    pg_type: b,
+                    nullable: nb,
+                },
+            ) if a == b => Shape::scalar(a.clone(), *na || *nb),
+            (
+                Shape::Object {
+                    fields: fa,
+                    list: la,
+                    nullable: na,
+                },
+                Shape::Object {
+                    fields: fb,
+                    list: lb,
+                    nullable: nb,
+                },
             ) if la == lb => {
                 let mut fields: Vec<(String, Shape)> = Vec::with_capacity(fa.len().max(fb.len()));
                 for (k, s) in fa {
@@ -72,7 +95,11 @@ impl Shape {
                         fields.push((k.clone(), s.clone().nullable()));
                     }
                 }
-                Shape::Object { fields, list: *la, nullable: *na || *nb }
+                Shape::Object {
+                    fields,
+                    list: *la,
+                    nullable: *na || *nb,
+                }
             }
             _ => Shape::Any,
         }
@@ -99,9 +126,14 @@ mod tests {
             nullable: false,
         };
         let m = a.merge(&b);
-        let Shape::Object { fields, .. } = m else { panic!("object expected") };
+        let Shape::Object { fields, .. } = m else {
+            panic!("object expected")
+        };
         assert_eq!(fields[0].1, Shape::scalar("bigint", false));
         assert_eq!(fields[1].1, Shape::scalar("text", true));
-        assert_eq!(Shape::scalar("text", false).merge(&Shape::scalar("bigint", false)), Shape::Any);
+        assert_eq!(
+            Shape::scalar("text", false).merge(&Shape::scalar("bigint", false)),
+            Shape::Any
+        );
     }
 }

@@ -18,7 +18,13 @@ const STRICT_KEYWORDS: [&str; 52] = [
 pub fn snake_ident(name: &str) -> Ident {
     let mut s: String = camel_to_snake(name)
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     s = s.trim_start_matches('_').to_string();
     if s.is_empty() {
@@ -77,7 +83,10 @@ mod tests {
         assert_eq!(snake_ident("__typename").to_string(), "typename");
         assert_eq!(snake_ident("type").to_string(), "r#type");
         assert_eq!(snake_ident("self").to_string(), "self_");
-        assert_eq!(pascal_ident(&["products", "owner"]).to_string(), "ProductsOwner");
+        assert_eq!(
+            pascal_ident(&["products", "owner"]).to_string(),
+            "ProductsOwner"
+        );
         assert_eq!(pascal_ident(&["getUser"]).to_string(), "GetUser");
         assert_eq!(serde_name(&snake_ident("type")), "type");
     }

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use crate::Error;
 use crate::compile::Param;
 use crate::gql::ast::OpKind;
 use crate::project::{CompiledOperation, Project};
-use crate::Error;
 
 pub use idents::{pascal_ident, snake_ident};
 
@@ -37,7 +37,11 @@ pub fn pretty(tokens: &TokenStream) -> String {
 /// Rust code for compiled operations.
 pub fn emit(ops: &[CompiledOperation]) -> TokenStream {
     let table: Vec<TokenStream> = ops.iter().map(operation_literal).collect();
-    let modules: Vec<TokenStream> = ops.iter().enumerate().map(|(i, op)| module(i, op)).collect();
+    let modules: Vec<TokenStream> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| module(i, op))
+        .collect();
     let count = ops.len();
     quote! {
         /// Every allow-listed operation with its SQL per role, as compiled at build time.
@@ -171,7 +175,9 @@ pub fn located(e: &Error, dir: &str) -> String {
 /// exits with status 1. Include the result with
 /// `include!(concat!(env!("OUT_DIR"), "/graphjin.rs"));`.
 pub fn build(dir: &str) {
-    let root = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
+    let root = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let path = root.join(dir);
     println!("cargo:rerun-if-changed={}", path.display());
     match generate(&path) {
@@ -179,7 +185,9 @@ pub fn build(dir: &str) {
             for f in &files {
                 println!("cargo:rerun-if-changed={}", f.display());
             }
-            let out = std::env::var_os("OUT_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+            let out = std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."));
             let target = out.join("graphjin.rs");
             if let Err(e) = std::fs::write(&target, pretty(&tokens)) {
                 eprintln!("error: could not write {}: {e}", target.display());

@@ -11,7 +11,11 @@ use crate::project::VariableSpec;
 const SERDE: &str = "::graphjin_runtime::serde";
 
 fn derives(default: bool) -> TokenStream {
-    let default = if default { quote!(::std::default::Default,) } else { quote!() };
+    let default = if default {
+        quote!(::std::default::Default,)
+    } else {
+        quote!()
+    };
     quote! {
         #[derive(
             ::std::fmt::Debug,
@@ -71,8 +75,17 @@ pub fn data(shape: &Shape) -> TokenStream {
     quote! { #(#out)* }
 }
 
-fn object_struct(name: &str, path: &[&str], fields: &[(String, Shape)], out: &mut Vec<TokenStream>) {
-    let ident = if path.is_empty() { pascal_ident(&[name]) } else { pascal_ident(path) };
+fn object_struct(
+    name: &str,
+    path: &[&str],
+    fields: &[(String, Shape)],
+    out: &mut Vec<TokenStream>,
+) {
+    let ident = if path.is_empty() {
+        pascal_ident(&[name])
+    } else {
+        pascal_ident(path)
+    };
     let mut members = Vec::new();
     for (key, shape) in fields {
         let field = snake_ident(key);
@@ -80,7 +93,11 @@ fn object_struct(name: &str, path: &[&str], fields: &[(String, Shape)], out: &mu
         let mut child_path = path.to_vec();
         child_path.push(key);
         let ty = field_type(shape, &child_path, out);
-        let default = if shape.is_nullable() { quote!(#[serde(default)]) } else { quote!() };
+        let default = if shape.is_nullable() {
+            quote!(#[serde(default)])
+        } else {
+            quote!()
+        };
         members.push(quote! { #rename #default pub #field: #ty, });
     }
     let doc = if path.is_empty() {
@@ -100,13 +117,29 @@ fn field_type(shape: &Shape, path: &[&str], out: &mut Vec<TokenStream>) -> Token
     match shape {
         Shape::Scalar { pg_type, nullable } => {
             let t = rust_type(pg_type);
-            if *nullable { quote!(::std::option::Option<#t>) } else { t }
+            if *nullable {
+                quote!(::std::option::Option<#t>)
+            } else {
+                t
+            }
         }
-        Shape::Object { fields, list, nullable } => {
+        Shape::Object {
+            fields,
+            list,
+            nullable,
+        } => {
             object_struct("", path, fields, out);
             let ident = pascal_ident(path);
-            let t = if *list { quote!(::std::vec::Vec<#ident>) } else { quote!(#ident) };
-            if *nullable { quote!(::std::option::Option<#t>) } else { t }
+            let t = if *list {
+                quote!(::std::vec::Vec<#ident>)
+            } else {
+                quote!(#ident)
+            };
+            if *nullable {
+                quote!(::std::option::Option<#t>)
+            } else {
+                t
+            }
         }
         Shape::Any => quote!(::graphjin_runtime::serde_json::Value),
     }

@@ -19,11 +19,29 @@ pub fn rust_type(pg: &str) -> TokenStream {
         "numeric" | "decimal" | "money" => quote!(::graphjin_runtime::types::Numeric),
         "boolean" | "bool" => quote!(bool),
         "json" | "jsonb" => quote!(::graphjin_runtime::serde_json::Value),
-        "text" | "character varying" | "varchar" | "character" | "char" | "bpchar" | "name"
-        | "citext" | "uuid" | "date" | "time" | "time with time zone"
-        | "time without time zone" | "timestamp" | "timestamp with time zone"
-        | "timestamp without time zone" | "interval" | "tsvector" | "inet" | "cidr"
-        | "macaddr" | "bytea" | "xml" => quote!(::std::string::String),
+        "text"
+        | "character varying"
+        | "varchar"
+        | "character"
+        | "char"
+        | "bpchar"
+        | "name"
+        | "citext"
+        | "uuid"
+        | "date"
+        | "time"
+        | "time with time zone"
+        | "time without time zone"
+        | "timestamp"
+        | "timestamp with time zone"
+        | "timestamp without time zone"
+        | "interval"
+        | "tsvector"
+        | "inet"
+        | "cidr"
+        | "macaddr"
+        | "bytea"
+        | "xml" => quote!(::std::string::String),
         _ => quote!(::graphjin_runtime::serde_json::Value),
     }
 }
