@@ -46,8 +46,11 @@ pub struct CompiledOperation {
     pub normalized: String,
     /// Lower-case hex sha256 of `normalized`.
     pub sha256: String,
-    /// The statement per role, in [`Compiler::roles`] order.
+    /// The statement per role, in [`Compiler::roles`] order; roles that may not run the
+    /// operation are absent.
     pub roles: Vec<(String, CompiledQuery)>,
+    /// Roles that may not run the operation, and why (the runtime refuses them).
+    pub refused: Vec<(String, String)>,
     /// The response's shape, merged over all roles.
     pub shape: Shape,
     /// The client-supplied variables over all roles, in order of first use.
@@ -202,16 +205,20 @@ fn compile_entry(
     }
     doc.fragments.extend(fragments.fragments.iter().cloned());
     let mut compiled = Vec::with_capacity(roles.len());
+    let mut refused = Vec::new();
     for role in roles {
-        let q = compiler
-            .compile(&doc, 0, role)
-            .map_err(|e| Error::Operation {
-                pos: e.pos,
-                operation: entry.name.clone(),
-                role: role.clone(),
-                message: e.message,
-            })?;
-        compiled.push((role.clone(), q));
+        match compiler.compile(&doc, 0, role) {
+            Ok(q) => compiled.push((role.clone(), q)),
+            Err(e) if e.refused => refused.push((role.clone(), e.message)),
+            Err(e) => {
+                return Err(Error::Operation {
+                    pos: e.pos,
+                    operation: entry.name.clone(),
+                    role: role.clone(),
+                    message: e.message,
+                });
+            }
+        }
     }
     let shape = compiled
         .iter()
@@ -247,6 +254,7 @@ fn compile_entry(
         normalized,
         sha256,
         roles: compiled,
+        refused,
         shape,
         variables,
     })

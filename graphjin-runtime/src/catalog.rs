@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::operation::{Operation, Param};
+use crate::operation::{Operation, Param, RoleQuery};
 use crate::pgtype::Kind;
 use crate::{Error, vars};
 
@@ -23,6 +23,8 @@ pub(crate) struct Catalog {
     by_lower_name: HashMap<String, usize>,
     by_hash: HashMap<String, usize>,
     by_query: HashMap<&'static str, usize>,
+    /// How a signed-in user's role is found, when roles are configured.
+    pub(crate) role_query: Option<&'static RoleQuery>,
 }
 
 impl Catalog {
@@ -36,6 +38,7 @@ impl Catalog {
             by_lower_name: HashMap::new(),
             by_hash: HashMap::new(),
             by_query: HashMap::new(),
+            role_query: None,
         };
         for (i, op) in operations.iter().enumerate() {
             catalog.offsets.push(catalog.kinds.len());

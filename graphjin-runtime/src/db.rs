@@ -20,7 +20,7 @@ use crate::error::pg_message;
 use crate::pool::Manager;
 use crate::types::RawJson;
 use crate::vars::{RawVariables, Source};
-use crate::{Auth, Error, Operation};
+use crate::{Auth, Error, Operation, RoleQuery};
 
 /// How the connection pool behaves.
 ///
@@ -97,6 +97,18 @@ impl Db {
         operations: &'static [Operation],
         options: PoolOptions,
     ) -> Result<Db, Error> {
+        Self::connect_with_roles(database_url, operations, None, options).await
+    }
+
+    /// [`Db::connect`] for an app whose config matches roles with `roles_query`: the
+    /// role statement is prepared on every connection too, and each signed-in caller's
+    /// role is looked up with it before their operation runs.
+    pub async fn connect_with_roles(
+        database_url: &str,
+        operations: &'static [Operation],
+        role_query: Option<&'static RoleQuery>,
+        options: PoolOptions,
+    ) -> Result<Db, Error> {
         let mut config: tokio_postgres::Config =
             database_url.parse().map_err(|e| Error::InvalidUrl {
                 message: pg_message(&e),
@@ -109,7 +121,9 @@ impl Db {
         if config.get_application_name().is_none() {
             config.application_name("graphjin");
         }
-        let catalog = Arc::new(Catalog::new(operations)?);
+        let mut catalog = Catalog::new(operations)?;
+        catalog.role_query = role_query;
+        let catalog = Arc::new(catalog);
         let manager = Manager::new(config, catalog.clone());
         let target = manager.target().to_owned();
         let pool = Pool::builder(manager)
@@ -236,20 +250,20 @@ impl Db {
     ) -> Result<Row, Error> {
         let catalog = &self.inner.catalog;
         let op = &catalog.operations[index];
-        let role = auth.role();
+        let conn = self.connection().await?;
+        let failed = |e| Error::from_query(op.name, e);
+        let role = resolve_role(&conn, auth).await.map_err(failed)?;
         let r = op
             .roles
             .iter()
             .position(|rs| rs.role == role)
             .ok_or_else(|| Error::Forbidden {
                 operation: op.name,
-                role: role.to_owned(),
+                role: role.to_string(),
             })?;
         let statement = catalog.statement_index(index, r);
-        let params = bind(op.roles[r].params, catalog.kinds(statement), auth, vars)?;
+        let params = bind(op.roles[r].params, catalog.kinds(statement), auth, &role, vars)?;
 
-        let conn = self.connection().await?;
-        let failed = |e| Error::from_query(op.name, e);
         let rows = conn
             .client
             .query_raw(&conn.statements[statement], params.iter())
@@ -271,6 +285,7 @@ fn bind<'a>(
     params: &[crate::Param],
     kinds: &[crate::pgtype::Kind],
     auth: &'a Auth,
+    role: &'a str,
     vars: Source<'a>,
 ) -> Result<Vec<Option<Cow<'a, str>>>, Error> {
     params
@@ -281,7 +296,7 @@ fn bind<'a>(
                 Ok(match p.name {
                     "user_id" => auth.user_id.as_deref().map(Cow::Borrowed),
                     "user_id_provider" => auth.user_id_provider.as_deref().map(Cow::Borrowed),
-                    "user_role" => Some(Cow::Borrowed(auth.role())),
+                    "user_role" => Some(Cow::Borrowed(role)),
                     _ => None, // rejected when the table was checked
                 })
             } else {
@@ -289,6 +304,26 @@ fn bind<'a>(
             }
         })
         .collect()
+}
+
+/// The caller's role: set by a trusted layer, else `anon` without a user, else the role
+/// statement's answer (when roles are configured), else `user`.
+async fn resolve_role<'a>(
+    conn: &Object<Manager>,
+    auth: &'a Auth,
+) -> Result<Cow<'a, str>, tokio_postgres::Error> {
+    if let Some(role) = &auth.role {
+        return Ok(Cow::Borrowed(role));
+    }
+    let (Some(user_id), Some(stmt)) = (&auth.user_id, &conn.role_statement) else {
+        return Ok(Cow::Borrowed(auth.role()));
+    };
+    let row = conn
+        .client
+        .query_one(stmt, &[&crate::roles::UserIdParam(user_id)])
+        .await?;
+    let role: Option<String> = row.try_get(0)?;
+    Ok(Cow::Owned(role.unwrap_or_else(|| Auth::USER.to_owned())))
 }
 
 /// The data JSON of a statement's row (`null` when the column is NULL).

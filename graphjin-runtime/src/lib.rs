@@ -20,6 +20,7 @@ pub mod http;
 pub mod operation;
 mod pgtype;
 mod pool;
+mod roles;
 pub mod types;
 mod vars;
 
@@ -27,7 +28,7 @@ pub use auth::Auth;
 pub use db::{Db, PoolOptions};
 pub use error::Error;
 pub use http::{ApiError, Service, router};
-pub use operation::{OpKind, Operation, Param, RoleStatement};
+pub use operation::{Access, OpKind, Operation, Param, RoleQuery, RoleStatement};
 
 /// axum, re-exported so apps and generated code use the version [`router`] is built with
 /// (`graphjin_runtime::axum::serve(listener, app)`).

@@ -60,3 +60,27 @@ impl Operation {
         self.roles.iter().find(|r| r.role == role)
     }
 }
+
+/// How a signed-in user's role is found: the config's `roles_query` and each role's `match`
+/// compiled into one statement that takes the user id as `$1` and returns the role's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleQuery {
+    /// The statement: one row, one text column.
+    pub sql: &'static str,
+    /// The roles it can answer besides `user`.
+    pub roles: &'static [&'static str],
+}
+
+/// What one operation touches for one role: the manifest behind `graphjin audit`, so a
+/// test can check that a column is never exposed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// The operation's name.
+    pub operation: &'static str,
+    /// The role.
+    pub role: &'static str,
+    /// Columns read, per table.
+    pub reads: &'static [(&'static str, &'static [&'static str])],
+    /// Why the role may not run the operation, when it may not.
+    pub refused: Option<&'static str>,
+}

@@ -10,6 +10,7 @@ use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::Error;
 use crate::catalog::Catalog;
+use crate::operation::RoleQuery;
 use crate::error::pg_message;
 
 /// A connection with every statement prepared, indexed like [`Catalog`]'s flattened
@@ -17,6 +18,8 @@ use crate::error::pg_message;
 pub(crate) struct Conn {
     pub(crate) client: Client,
     pub(crate) statements: Box<[Statement]>,
+    /// The role statement, when roles are matched with `roles_query`.
+    pub(crate) role_statement: Option<Statement>,
 }
 
 /// Opens connections for the pool.
@@ -60,7 +63,11 @@ impl managed::Manager for Manager {
             }
         });
         let statements = prepare_all(&client, &self.catalog).await?;
-        Ok(Conn { client, statements })
+        let role_statement = match self.catalog.role_query {
+            Some(rq) => Some(prepare_role_query(&client, rq).await?),
+            None => None,
+        };
+        Ok(Conn { client, statements, role_statement })
     }
 
     async fn recycle(&self, conn: &mut Conn, _: &Metrics) -> RecycleResult<Error> {
@@ -112,6 +119,27 @@ async fn prepare_all(client: &Client, catalog: &Catalog) -> Result<Box<[Statemen
         }
     }
     Ok(try_join_all(jobs).await?.into_boxed_slice())
+}
+
+/// Prepares the role statement; its `$1` (the user id) takes whatever type `roles_query`
+/// compares it with.
+async fn prepare_role_query(client: &Client, rq: &RoleQuery) -> Result<Statement, Error> {
+    let fail = |message: String| Error::Prepare {
+        operation: "roles_query".to_owned(),
+        role: "(role selection)".to_owned(),
+        message,
+    };
+    let stmt = client.prepare(rq.sql).await.map_err(|e| fail(pg_message(&e)))?;
+    match stmt.params() {
+        [t] if crate::roles::UserIdParam::accepts_type(t) => Ok(stmt),
+        [t] => Err(fail(format!(
+            "roles_query compares $user_id with a {t}; supported: integers, text, uuid"
+        ))),
+        other => Err(fail(format!(
+            "roles_query must use $user_id exactly as its one parameter, it has {}",
+            other.len()
+        ))),
+    }
 }
 
 /// `postgres://user@host:port/dbname` without the password.

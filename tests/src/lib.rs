@@ -120,3 +120,81 @@ pub fn fresh_database(prefix: &str) -> String {
         .unwrap_or_else(|e| panic!("could not create database {name} from {template}: {e}"));
     pg.url(&name)
 }
+
+/// Turns operations compiled at test time into the runtime's static table (leaking them:
+/// tests only), so the real runtime can serve what a test just compiled.
+pub fn leak_operations(
+    ops: &[graphjin_codegen::CompiledOperation],
+) -> &'static [graphjin_runtime::Operation] {
+    fn leak(s: &str) -> &'static str {
+        Box::leak(s.to_owned().into_boxed_str())
+    }
+    let table: Vec<graphjin_runtime::Operation> = ops
+        .iter()
+        .map(|op| {
+            let roles: Vec<graphjin_runtime::RoleStatement> = op
+                .roles
+                .iter()
+                .map(|(role, q)| {
+                    let params: Vec<graphjin_runtime::Param> = q
+                        .params
+                        .iter()
+                        .map(|p| graphjin_runtime::Param {
+                            name: leak(&p.name),
+                            pg_type: leak(&p.pg_type),
+                            builtin: p.builtin,
+                            default: p.default.as_ref().map(|d| leak(&d.to_string())),
+                        })
+                        .collect();
+                    graphjin_runtime::RoleStatement {
+                        role: leak(role),
+                        sql: leak(&q.sql),
+                        params: Box::leak(params.into_boxed_slice()),
+                    }
+                })
+                .collect();
+            graphjin_runtime::Operation {
+                name: leak(&op.name),
+                kind: match op.kind {
+                    graphjin_codegen::gql::ast::OpKind::Query => graphjin_runtime::OpKind::Query,
+                    graphjin_codegen::gql::ast::OpKind::Mutation => graphjin_runtime::OpKind::Mutation,
+                    graphjin_codegen::gql::ast::OpKind::Subscription => {
+                        graphjin_runtime::OpKind::Subscription
+                    }
+                },
+                query: leak(&op.normalized),
+                sha256: leak(&op.sha256),
+                roles: Box::leak(roles.into_boxed_slice()),
+            }
+        })
+        .collect();
+    Box::leak(table.into_boxed_slice())
+}
+
+/// A config folder in a temp dir: the example app's `db.graphql`, plus the given
+/// `allow.list` and `dev.yml`.
+pub fn shop_config(name: &str, allow_list: &str, dev_yml: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gj-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp config dir");
+    std::fs::copy(
+        workspace_root().join("example-app/config/db.graphql"),
+        dir.join("db.graphql"),
+    )
+    .expect("copy db.graphql");
+    std::fs::write(dir.join("allow.list"), allow_list).expect("write allow.list");
+    std::fs::write(dir.join("dev.yml"), dev_yml).expect("write dev.yml");
+    dir
+}
+
+/// A fresh database holding the example shop's schema and seed; returns its URL.
+pub fn shop_database(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let pg = pg();
+    let name = format!("{prefix}_shop_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    pg.create_database(&name, None).expect("create database");
+    let db = workspace_root().join("example-app/db");
+    pg.run_sql_file(&name, &db.join("schema.sql")).expect("schema");
+    pg.run_sql_file(&name, &db.join("seed.sql")).expect("seed");
+    pg.url(&name)
+}

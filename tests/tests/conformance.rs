@@ -25,12 +25,28 @@ struct Case {
     multi_call: bool,
 }
 
-/// Cases whose config needs no more than `tables`, `order_by` and `default_limit`.
-fn in_scope(c: &Case) -> bool {
+/// Query cases whose config needs no more than `tables`, `order_by` and `default_limit`
+/// (the compiler's core).
+fn core_scope(c: &Case) -> bool {
     c.kind == "query"
         && c.config_fields
             .iter()
             .all(|f| f == "DefaultLimit" || f == "Tables")
+}
+
+/// Query cases this build supports: the core plus roles, role tables, config variables and
+/// camelCase names. Out of scope: remote joins (`Resolvers`), cursor pagination (`SecretKey`).
+fn in_scope(c: &Case) -> bool {
+    const SUPPORTED: [&str; 7] = [
+        "DefaultLimit",
+        "Tables",
+        "AddRoleTable",
+        "RolesQuery",
+        "Roles",
+        "Vars",
+        "EnableCamelcase",
+    ];
+    c.kind == "query" && c.config_fields.iter().all(|f| SUPPORTED.contains(&f.as_str()))
 }
 
 fn case_config(c: &Case, configs: &BTreeMap<String, Value>) -> BuildConfig {
@@ -49,7 +65,16 @@ fn case_config(c: &Case, configs: &BTreeMap<String, Value>) -> BuildConfig {
     parse_config(&text, std::path::Path::new("case.yml")).expect("config")
 }
 
-/// A parameter's text form: strings as-is, everything else as JSON text, null as NULL.
+/// A parameter's text form as the runtime sends it: strings as-is (JSON text for json
+/// types), everything else as JSON text, null as NULL.
+fn param_for(v: Option<&Value>, pg_type: &str) -> Option<String> {
+    match v? {
+        Value::String(s) if pg_type == "json" || pg_type == "jsonb" => Some(Value::String(s.clone()).to_string()),
+        other => param_text(Some(other)),
+    }
+}
+
+/// Strings as-is, everything else as JSON text, null as NULL.
 fn param_text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::Null => None,
@@ -67,10 +92,13 @@ async fn run_case(
     let config = case_config(c, configs);
     let compiler = Compiler::new(schema, &config).map_err(|e| format!("config: {e}"))?;
     let doc = parse_document(&c.gql).map_err(|e| format!("parse: {e}"))?;
-    let role = if c.user_id.is_some() { "user" } else { "anon" };
-    let q = compiler
-        .compile(&doc, 0, role)
-        .map_err(|e| format!("compile: {e}"))?;
+    let role = resolve_role(client, &compiler, c.user_id.as_ref()).await?;
+    let q = match compiler.compile(&doc, 0, &role) {
+        Ok(q) => q,
+        // GraphJin answers some cases with an error; a refusal with the same text passes.
+        Err(e) if e.refused && c.expected.as_deref() == Some(e.message.as_str()) => return Ok(()),
+        Err(e) => return Err(format!("compile: {e}")),
+    };
     let vars: Value = match &c.vars {
         Some(v) => serde_json::from_str(v).map_err(|e| format!("vars: {e}"))?,
         None => Value::Object(Default::default()),
@@ -82,7 +110,7 @@ async fn run_case(
             if p.name == "user_id" {
                 param_text(c.user_id.as_ref())
             } else {
-                param_text(vars.get(&p.name).or(p.default.as_ref()))
+                param_for(vars.get(&p.name).or(p.default.as_ref()), &p.pg_type)
             }
         })
         .collect();
@@ -107,6 +135,28 @@ async fn run_case(
             q.sql
         ))
     }
+}
+
+/// The role the runtime would pick: `anon` without a user, else the configured
+/// `roles_query` + `match` statement's answer, else `user`.
+async fn resolve_role(
+    client: &tokio_postgres::Client,
+    compiler: &Compiler,
+    user_id: Option<&Value>,
+) -> Result<String, String> {
+    let Some(user_id) = user_id else { return Ok("anon".into()) };
+    let Some(sql) = compiler.role_statement() else { return Ok("user".into()) };
+    let stmt = client.prepare(&sql).await.map_err(|e| format!("role statement: {}", db_error(&e)))?;
+    let text = param_text(Some(user_id)).unwrap_or_default();
+    let row = match stmt.params().first() {
+        Some(t) if *t == Type::INT8 => {
+            let id: i64 = text.parse().map_err(|_| "user id is not an integer".to_string())?;
+            client.query_one(&stmt, &[&id]).await
+        }
+        _ => client.query_one(&stmt, &[&text]).await,
+    }
+    .map_err(|e| format!("role statement: {}", db_error(&e)))?;
+    Ok(row.get(0))
 }
 
 fn db_error(e: &tokio_postgres::Error) -> String {
@@ -147,29 +197,29 @@ async fn conformance_queries() {
             run_case(&client, &schema, c, &configs).await
         };
         match outcome {
-            Ok(()) => passed.push(c.name.clone()),
-            Err(why) => failed.push((c.name.clone(), why)),
+            Ok(()) => passed.push(c),
+            Err(why) => failed.push((c, why)),
         }
     }
-    for name in &passed {
-        println!("PASS {name}");
+    for c in &passed {
+        println!("PASS {}", c.name);
     }
-    for (name, why) in &failed {
-        println!("FAIL {name}: {why}");
+    for (c, why) in &failed {
+        println!("FAIL {}: {why}", c.name);
     }
+    let core_passed = passed.iter().filter(|c| core_scope(c)).count();
+    let core_total = core_passed + failed.iter().filter(|(c, _)| core_scope(c)).count();
+    println!("conformance core (tables, order_by, default_limit): {core_passed} of {core_total} pass");
     let total = passed.len() + failed.len();
-    println!(
-        "conformance: {} passed, {} failed",
-        passed.len(),
-        failed.len()
-    );
+    println!("conformance: {} passed, {} failed", passed.len(), failed.len());
+    assert!(core_total >= 30, "expected the core query cases, found {core_total}");
     assert!(
-        total >= 30,
-        "expected the query cases in scope, found {total}"
+        core_passed * 10 >= core_total * 9,
+        "fewer than 90% of the core conformance query cases pass ({core_passed}/{core_total})"
     );
     assert!(
         passed.len() * 10 >= total * 9,
-        "fewer than 90% of the conformance query cases pass ({}/{total})",
+        "fewer than 90% of the in-scope conformance query cases pass ({}/{total})",
         passed.len()
     );
 }

@@ -12,10 +12,12 @@ USAGE:
     graphjin schema pull --database-url URL [--schema public] [--config-dir config]
     graphjin check [--config-dir config]
     graphjin sql NAME [--role ROLE] [--config-dir config]
+    graphjin audit [--config-dir config]
 
     schema pull   introspect a live database and write <config-dir>/db.graphql
     check         compile every operation for every role; errors as allow.list:LINE:COL
     sql           print the SQL an operation compiles to (only the SQL, on stdout)
+    audit         per operation and role: the tables and columns read, or why refused
 
 The database URL may also come from DATABASE_URL.";
 
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         ["schema", "pull"] => schema_pull(&args),
         ["check"] => check(&args),
         ["sql", name] => sql(&args, name),
+        ["audit"] => audit(&args),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -173,7 +176,7 @@ fn sql(args: &Args, name: &str) -> Result<(), Vec<String>> {
             e.pos, e.message, entry.name, args.role
         )]
     })?;
-    println!("{};", q.sql);
+    print_stdout(&format!("{};\n", q.sql))?;
     if !q.params.is_empty() {
         let list: Vec<String> = q
             .params
@@ -184,4 +187,41 @@ fn sql(args: &Args, name: &str) -> Result<(), Vec<String>> {
         eprintln!("-- parameters: {}", list.join(", "));
     }
     Ok(())
+}
+
+/// Writes to stdout; a closed pipe (`graphjin audit | head`) ends quietly, not in a panic.
+fn print_stdout(text: &str) -> Result<(), Vec<String>> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(vec![format!("cannot write to stdout: {e}")]),
+    }
+}
+
+fn audit(args: &Args) -> Result<(), Vec<String>> {
+    let project = load(args)?;
+    let ops = project
+        .compile()
+        .map_err(|errors| errors.iter().map(located).collect::<Vec<_>>())?;
+    let roles = project.compiler().map(|c| c.roles()).unwrap_or_default();
+    let mut text = String::new();
+    for op in &ops {
+        text.push_str(&format!("{} ({})\n", op.name, op.kind.keyword()));
+        for role in &roles {
+            if let Some((_, q)) = op.roles.iter().find(|(r, _)| r == role) {
+                let reads: Vec<String> = q
+                    .reads
+                    .iter()
+                    .map(|(t, cols)| format!("{t}({})", cols.join(", ")))
+                    .collect();
+                let reads = if reads.is_empty() { "nothing".to_string() } else { reads.join(" ") };
+                text.push_str(&format!("  {role}: reads {reads}\n"));
+            } else if let Some((_, why)) = op.refused.iter().find(|(r, _)| r == role) {
+                text.push_str(&format!("  {role}: blocked ({why})\n"));
+            }
+        }
+    }
+    print_stdout(&text)
 }

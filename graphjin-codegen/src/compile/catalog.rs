@@ -126,16 +126,21 @@ pub struct FunctionInfo {
     pub return_type: String,
 }
 
-/// Why the schema and config do not fit together.
+/// Why the schema and config do not fit together: the config key and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("config `tables[{index}]` ({name}): {message}")]
+#[error("`{key}`: {message}")]
 pub struct CatalogError {
-    /// Index into `tables:`.
-    pub index: usize,
-    /// The entry's name.
-    pub name: String,
+    /// The config key, e.g. `tables[2].columns[0].related_to` or `roles[1].tables[0].name`.
+    pub key: String,
     /// What is wrong.
     pub message: String,
+}
+
+impl CatalogError {
+    /// An error about config key `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        CatalogError { key: key.into(), message: message.into() }
+    }
 }
 
 /// Tables, functions and relations known to the compiler.
@@ -241,11 +246,7 @@ impl Catalog {
     }
 
     fn apply_table_config(&mut self, index: usize, tc: &TableConfig) -> Result<(), CatalogError> {
-        let err = |message: String| CatalogError {
-            index,
-            name: tc.name.clone(),
-            message,
-        };
+        let err = |message: String| CatalogError::new(format!("tables[{index}] ({})", tc.name), message);
         let kind = tc.kind.as_deref().map(str::to_lowercase);
         match kind.as_deref() {
             Some("polymorphic") => {

@@ -3,7 +3,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, ColumnInfo, TableInfo};
+use super::roles::{OpRules, RoleSet};
 use super::error::{CompileError, Result};
 use super::names::{camel_to_snake, string_literal, suggestion};
 use super::values::{Params, literal_sql, param_sql, to_json};
@@ -19,6 +20,12 @@ pub(super) struct Ctx<'a> {
     pub fragments: HashMap<&'a str, &'a Fragment>,
     pub vars: HashMap<&'a str, &'a VariableDef>,
     pub params: Params,
+    pub roles: &'a RoleSet,
+    /// Set while compiling something the role rules must not apply to (a role's own
+    /// filters, the shape of a blocked field).
+    pub ignore_rules: bool,
+    /// Columns read, per table (for `graphjin audit`).
+    pub reads: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
     next_alias: usize,
 }
 
@@ -41,6 +48,7 @@ impl<'a> Ctx<'a> {
     pub fn new(
         cat: &'a Catalog,
         config: &'a BuildConfig,
+        roles: &'a RoleSet,
         role: &'a str,
         fragments: &'a [Fragment],
         vars: &'a [VariableDef],
@@ -55,8 +63,64 @@ impl<'a> Ctx<'a> {
                 .collect(),
             vars: vars.iter().map(|v| (v.name.value.as_str(), v)).collect(),
             params: Params::default(),
+            roles,
+            ignore_rules: false,
+            reads: Default::default(),
             next_alias: 0,
         }
+    }
+
+    /// This role's read rules for `table`, if any apply.
+    pub fn rules(&self, table: &str) -> Option<&'a OpRules> {
+        if self.ignore_rules {
+            return None;
+        }
+        self.roles.role(self.role)?.query.get(table)
+    }
+
+    /// Whether this role may not read `table` at all (`block: true`, or `default_block`
+    /// for `anon` and a table its config does not list).
+    pub fn table_blocked(&self, table: &str) -> bool {
+        if self.ignore_rules {
+            return false;
+        }
+        if self.rules(table).is_some_and(|r| r.block) {
+            return true;
+        }
+        self.role == "anon"
+            && self.roles.default_block
+            && !self.roles.role("anon").is_some_and(|r| r.listed.iter().any(|t| t == table))
+    }
+
+    /// Refuses a column this role may not use.
+    pub fn check_column(&mut self, table: &TableInfo, col: &ColumnInfo, pos: Pos) -> Result<()> {
+        self.reads
+            .entry(table.relation_name().unwrap_or(&table.name).to_string())
+            .or_default()
+            .insert(col.name.clone());
+        if col.blocked || self.cat.is_blocked(&col.name) {
+            return Err(CompileError::new(pos, format!("column `{}` is blocked", col.name)));
+        }
+        if let Some(r) = self.rules(&table.name)
+            && !r.allows_column(&col.name)
+        {
+            return Err(CompileError::refused(
+                pos,
+                format!("db column blocked: {} (role: '{}')", col.name, self.role),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses aggregates and function fields when the role's rules disable them.
+    pub fn check_function(&self, table: &TableInfo, func: &str, pos: Pos) -> Result<()> {
+        if self.rules(&table.name).is_some_and(|r| r.disable_functions) {
+            return Err(CompileError::refused(
+                pos,
+                format!("all db functions blocked: {func} (role: '{}')", self.role),
+            ));
+        }
+        Ok(())
     }
 
     /// A fresh table alias.
@@ -247,6 +311,15 @@ impl<'a> Ctx<'a> {
                             ));
                         }
                     };
+                    if self.roles.role(role).is_none() {
+                        return Err(CompileError::new(
+                            d.name.pos,
+                            format!(
+                                "unknown role `{role}` in `@{name}` (roles: {})",
+                                self.roles.names().join(", ")
+                            ),
+                        ));
+                    }
                     let matches = role == self.role;
                     if (name == "add") != matches {
                         out.removed = true;

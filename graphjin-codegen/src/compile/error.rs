@@ -10,6 +10,9 @@ pub struct CompileError {
     pub pos: Pos,
     /// What is wrong, with a suggestion when there is one.
     pub message: String,
+    /// The operation is valid but this role may not run it (a blocked column, function...):
+    /// the build goes on without a statement for the role, and the runtime refuses it.
+    pub refused: bool,
 }
 
 impl CompileError {
@@ -18,6 +21,16 @@ impl CompileError {
         CompileError {
             pos,
             message: message.into(),
+            refused: false,
+        }
+    }
+
+    /// The role may not run the operation: `message` says why.
+    pub fn refused(pos: Pos, message: impl Into<String>) -> Self {
+        CompileError {
+            pos,
+            message: message.into(),
+            refused: true,
         }
     }
 }

@@ -108,12 +108,7 @@ impl Ctx<'_> {
         }
         let name = self.db_name(&key.value).into_owned();
         if let Some(col) = table.column(&name) {
-            if col.blocked || self.cat.is_blocked(&col.name) {
-                return Err(CompileError::new(
-                    key.pos,
-                    format!("column `{name}` is blocked"),
-                ));
-            }
+            self.check_column(table, col, key.pos)?;
             let col = col.clone();
             let lhs = format!("{alias}.{}", ident(&col.name));
             return self.column_condition(&col, &lhs, val);

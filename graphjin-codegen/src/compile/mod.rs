@@ -12,11 +12,13 @@ mod filter;
 pub mod names;
 mod order;
 pub mod relation;
+pub mod roles;
 mod select;
 pub mod shape;
 pub mod values;
 
 pub use catalog::{Catalog, CatalogError};
+pub use roles::RoleSet;
 pub use error::CompileError;
 pub use shape::Shape;
 pub use values::Param;
@@ -34,6 +36,8 @@ pub struct CompiledQuery {
     pub params: Vec<Param>,
     /// The shape of the JSON the statement returns.
     pub shape: Shape,
+    /// Columns read, per table, sorted.
+    pub reads: Vec<(String, Vec<String>)>,
 }
 
 /// Compiles operations against one schema and config; build it once, reuse it for every
@@ -42,15 +46,47 @@ pub struct CompiledQuery {
 pub struct Compiler {
     catalog: Catalog,
     config: BuildConfig,
+    roles: RoleSet,
 }
 
 impl Compiler {
     /// Merges the schema snapshot and the config; fails when they do not fit together.
     pub fn new(schema: &DbSchema, config: &BuildConfig) -> Result<Self, CatalogError> {
-        Ok(Compiler {
-            catalog: Catalog::new(schema, config)?,
-            config: config.clone(),
-        })
+        let catalog = Catalog::new(schema, config)?;
+        let roles = RoleSet::new(config, &catalog)?;
+        let compiler = Compiler { catalog, config: config.clone(), roles };
+        compiler.check_role_filters()?;
+        Ok(compiler)
+    }
+
+    /// Compiles every role filter once so a filter naming an unknown column fails the
+    /// build with its config key.
+    fn check_role_filters(&self) -> Result<(), CatalogError> {
+        for role in &self.roles.roles {
+            for rules_by_table in [&role.query, &role.insert, &role.update, &role.delete] {
+                for (table, rules) in rules_by_table {
+                    let Some(t) = self.catalog.table(table) else { continue };
+                    for (filter, key) in rules.filters.iter().zip(&rules.filter_keys) {
+                        let mut ctx = ctx::Ctx::new(&self.catalog, &self.config, &self.roles, &role.name, &[], &[]);
+                        ctx.ignore_rules = true;
+                        ctx.where_sql(t, "t", filter)
+                            .map_err(|e| CatalogError::new(key.clone(), e.message))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The role rules.
+    pub fn role_set(&self) -> &RoleSet {
+        &self.roles
+    }
+
+    /// The statement that picks a signed-in user's role (`$1` = user id), if roles are
+    /// matched with `roles_query`.
+    pub fn role_statement(&self) -> Option<String> {
+        self.roles.role_statement()
     }
 
     /// The merged catalog.
@@ -60,13 +96,7 @@ impl Compiler {
 
     /// The roles every operation is compiled for: `anon`, `user`, then configured roles.
     pub fn roles(&self) -> Vec<String> {
-        let mut roles = vec!["anon".to_string(), "user".to_string()];
-        for r in &self.config.roles {
-            if !roles.contains(&r.name) {
-                roles.push(r.name.clone());
-            }
-        }
-        roles
+        self.roles.names()
     }
 
     /// Compiles operation `index` of `doc` (its fragments available) for `role`.
@@ -82,12 +112,16 @@ impl Compiler {
                 "the document has no such operation",
             )
         })?;
+        if self.roles.role(role).is_none() {
+            return Err(CompileError::new(op.pos, format!("unknown role `{role}`")));
+        }
         if op.kind == OpKind::Mutation {
             return Err(CompileError::new(op.pos, "mutations are not supported yet"));
         }
         let mut ctx = ctx::Ctx::new(
             &self.catalog,
             &self.config,
+            &self.roles,
             role,
             &doc.fragments,
             &op.variables,
@@ -97,6 +131,7 @@ impl Compiler {
             sql,
             params: ctx.params.list,
             shape,
+            reads: ctx.reads.into_iter().map(|(t, c)| (t, c.into_iter().collect())).collect(),
         })
     }
 }

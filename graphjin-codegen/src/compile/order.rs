@@ -52,6 +52,7 @@ impl Ctx<'_> {
                 for (key, val) in fields {
                     let name = self.db_name(&key.value).into_owned();
                     if let Some(col) = table.column(&name) {
+                        self.check_column(table, col, key.pos)?;
                         let lhs = format!("{alias}.{}", ident(&col.name));
                         match &val.kind {
                             // `id: [$list, "asc"]`: the order of the values in a list.

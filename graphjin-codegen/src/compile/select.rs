@@ -303,12 +303,23 @@ impl<'a> Ctx<'a> {
         link: Link<'_>,
         force_one: bool,
     ) -> Result<(String, Shape)> {
+        if self.table_blocked(&table.name) {
+            // A blocked table reads as null (GraphJin's behaviour), keeping the shape.
+            let (params, ignore, reads) = (self.params.list.len(), self.ignore_rules, self.reads.clone());
+            self.ignore_rules = true;
+            let shaped = self.table_select_inner(f, table, link, force_one);
+            self.ignore_rules = ignore;
+            self.params.list.truncate(params);
+            self.reads = reads;
+            return Ok(("NULL".into(), shaped?.1.nullable()));
+        }
         if self.role == "anon" && field_uses_user_id(f) {
             // GraphJin skips selectors that need a signed-in user for anonymous callers:
             // compile for the shape, then drop the SQL and its parameters.
-            let params = self.params.list.len();
+            let (params, reads) = (self.params.list.len(), self.reads.clone());
             let (_, shape) = self.table_select_inner(f, table, link, force_one)?;
             self.params.list.truncate(params);
+            self.reads = reads;
             return Ok(("NULL".into(), shape.nullable()));
         }
         self.table_select_inner(f, table, link, force_one)
@@ -422,6 +433,18 @@ impl<'a> Ctx<'a> {
         if let Some(w) = args.where_ {
             conds.push(self.where_sql(table, &alias, w)?);
         }
+        let rules = self.rules(&table.name);
+        if let Some(rules) = rules {
+            let ignore = self.ignore_rules;
+            self.ignore_rules = true;
+            for filter in &rules.filters {
+                let cond = self.where_sql(table, &alias, filter);
+                self.ignore_rules = ignore;
+                conds.push(cond?);
+                self.ignore_rules = true;
+            }
+            self.ignore_rules = ignore;
+        }
         if let Some(s) = args.search {
             let col = table.columns.iter().find(|c| c.full_text).ok_or_else(|| {
                 CompileError::new(
@@ -485,13 +508,21 @@ impl<'a> Ctx<'a> {
         let limit = if one {
             " LIMIT 1".to_string()
         } else {
-            let default = self.config.limit();
-            let mut s = match args.limit {
-                Some(v) => format!(
+            let role_limit = rules.and_then(|r| r.limit);
+            let default = match role_limit {
+                Some(l) => l.min(self.config.limit()),
+                None => self.config.limit(),
+            };
+            let mut s = match (args.limit, role_limit) {
+                (Some(v), None) => format!(
                     " LIMIT coalesce({}, {default})",
                     self.value_sql(v, "integer")?
                 ),
-                None => format!(" LIMIT {default}"),
+                (Some(v), Some(max)) => format!(
+                    " LIMIT least(coalesce({}, {default}), {max})",
+                    self.value_sql(v, "integer")?
+                ),
+                (None, _) => format!(" LIMIT {default}"),
             };
             if let Some(v) = args.offset {
                 s.push_str(&format!(
@@ -545,18 +576,14 @@ impl<'a> Ctx<'a> {
             .map(|i| match &i.kind {
                 ValueKind::Enum(s) | ValueKind::String(s) => {
                     let name = self.db_name(s).into_owned();
-                    table
-                        .column(&name)
-                        .map(|c| format!("{alias}.{}", ident(&c.name)))
-                        .ok_or_else(|| {
-                            CompileError::new(
-                                i.pos,
-                                format!(
-                                    "table `{}` has no column `{s}` for `distinct`",
-                                    table.name
-                                ),
-                            )
-                        })
+                    let col = table.column(&name).ok_or_else(|| {
+                        CompileError::new(
+                            i.pos,
+                            format!("table `{}` has no column `{s}` for `distinct`", table.name),
+                        )
+                    })?;
+                    self.check_column(table, col, i.pos)?;
+                    Ok(format!("{alias}.{}", ident(&col.name)))
                 }
                 _ => Err(CompileError::new(
                     i.pos,
@@ -586,18 +613,14 @@ impl<'a> Ctx<'a> {
                 .column(&name)
                 .filter(|_| !self.is_json_table(table, &name))
             {
-                let e = self.column_expr(f, col, alias)?;
+                let e = self.column_expr(f, table, col, alias)?;
                 out.plain.push(e.clone());
                 (e, Shape::scalar(col.cast_type(), col.nullable))
             } else if let Some((func, cname)) = aggregate(&name)
                 && let Some(col) = table.column(cname)
             {
-                if col.blocked {
-                    return Err(CompileError::new(
-                        f.name.pos,
-                        format!("column `{}` is blocked", col.name),
-                    ));
-                }
+                self.check_column(table, col, f.name.pos)?;
+                self.check_function(table, func, f.name.pos)?;
                 out.aggregate = true;
                 (
                     format!("{func}({alias}.{})", ident(&col.name)),
@@ -605,6 +628,7 @@ impl<'a> Ctx<'a> {
                 )
             } else if let Some(func) = self.cat.function(&name).filter(|x| !x.returns_set) {
                 let func = func.clone();
+                self.check_function(table, &func.name, f.name.pos)?;
                 let args = sel_args(&f.arguments)?;
                 let call = self.function_call(&func, args.args, f.name.pos)?;
                 (call, Shape::scalar(func.return_type.clone(), true))
@@ -712,13 +736,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn column_expr(&mut self, f: &Field, col: &ColumnInfo, alias: &str) -> Result<String> {
-        if col.blocked || self.cat.is_blocked(&col.name) {
-            return Err(CompileError::new(
-                f.name.pos,
-                format!("column `{}` is blocked", col.name),
-            ));
-        }
+    fn column_expr(
+        &mut self,
+        f: &Field,
+        table: &TableInfo,
+        col: &ColumnInfo,
+        alias: &str,
+    ) -> Result<String> {
+        self.check_column(table, col, f.name.pos)?;
         if let Some(a) = f.arguments.first() {
             return Err(CompileError::new(
                 a.name.pos,

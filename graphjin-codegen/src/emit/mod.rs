@@ -23,7 +23,16 @@ pub use idents::{pascal_ident, snake_ident};
 pub fn generate(dir: &Path) -> Result<(TokenStream, Vec<PathBuf>), Vec<Error>> {
     let project = Project::load(dir).map_err(|e| vec![e])?;
     let ops = project.compile()?;
-    Ok((emit(&ops), project.files.clone()))
+    let compiler = project.compiler().map_err(|e| vec![e])?;
+    let roles = compiler.role_set();
+    let matched: Vec<String> = roles
+        .roles
+        .iter()
+        .filter(|r| r.match_.is_some())
+        .map(|r| r.name.clone())
+        .collect();
+    let role_query = compiler.role_statement().map(|sql| (sql, matched));
+    Ok((emit(&ops, role_query.as_ref()), project.files.clone()))
 }
 
 /// The same code as [`generate`], formatted for reading (what `build.rs` writes).
@@ -34,9 +43,17 @@ pub fn pretty(tokens: &TokenStream) -> String {
     }
 }
 
-/// Rust code for compiled operations.
-pub fn emit(ops: &[CompiledOperation]) -> TokenStream {
+/// Rust code for compiled operations; `role_query` is the role statement and the roles it
+/// can answer, when the config matches roles with `roles_query`.
+pub fn emit(ops: &[CompiledOperation], role_query: Option<&(String, Vec<String>)>) -> TokenStream {
     let table: Vec<TokenStream> = ops.iter().map(operation_literal).collect();
+    let access: Vec<TokenStream> = ops.iter().flat_map(access_literals).collect();
+    let role_query = match role_query {
+        Some((sql, roles)) => quote! {
+            ::std::option::Option::Some(&::graphjin_runtime::RoleQuery { sql: #sql, roles: &[#(#roles),*] })
+        },
+        None => quote!(::std::option::Option::None),
+    };
     let modules: Vec<TokenStream> = ops
         .iter()
         .enumerate()
@@ -47,6 +64,12 @@ pub fn emit(ops: &[CompiledOperation]) -> TokenStream {
         /// Every allow-listed operation with its SQL per role, as compiled at build time.
         pub static OPERATIONS: [::graphjin_runtime::Operation; #count] = [#(#table),*];
 
+        /// How a signed-in user's role is found (`roles_query` + `match`), if configured.
+        pub static ROLE_QUERY: ::std::option::Option<&::graphjin_runtime::RoleQuery> = #role_query;
+
+        /// Per operation and role: the columns read, or why the role is refused.
+        pub static ACCESS: &[::graphjin_runtime::Access] = &[#(#access),*];
+
         #(#modules)*
 
         /// Connects to PostgreSQL and prepares every operation for every role on each
@@ -56,7 +79,7 @@ pub fn emit(ops: &[CompiledOperation]) -> TokenStream {
             database_url: &str,
             options: ::graphjin_runtime::PoolOptions,
         ) -> ::std::result::Result<::graphjin_runtime::Db, ::graphjin_runtime::Error> {
-            ::graphjin_runtime::Db::connect(database_url, &OPERATIONS, options).await
+            ::graphjin_runtime::Db::connect_with_roles(database_url, &OPERATIONS, ROLE_QUERY, options).await
         }
 
         /// The HTTP routes serving exactly the allow-listed operations.
@@ -111,6 +134,26 @@ fn operation_literal(op: &CompiledOperation) -> TokenStream {
             roles: &[#(#roles),*],
         }
     }
+}
+
+fn access_literals(op: &CompiledOperation) -> Vec<TokenStream> {
+    let name = &op.name;
+    let mut out: Vec<TokenStream> = op
+        .roles
+        .iter()
+        .map(|(role, q)| {
+            let reads = q.reads.iter().map(|(table, cols)| quote!((#table, &[#(#cols),*])));
+            quote! {
+                ::graphjin_runtime::Access { operation: #name, role: #role, reads: &[#(#reads),*], refused: ::std::option::Option::None }
+            }
+        })
+        .collect();
+    out.extend(op.refused.iter().map(|(role, why)| {
+        quote! {
+            ::graphjin_runtime::Access { operation: #name, role: #role, reads: &[], refused: ::std::option::Option::Some(#why) }
+        }
+    }));
+    out
 }
 
 fn module(index: usize, op: &CompiledOperation) -> TokenStream {
