@@ -68,6 +68,8 @@ pub struct VariableSpec {
     pub required: bool,
     /// The declared default.
     pub default: Option<serde_json::Value>,
+    /// For mutation data: the shape of the object(s) it carries.
+    pub input: Option<crate::compile::InputShape>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
@@ -204,10 +206,17 @@ fn compile_entry(
         });
     }
     doc.fragments.extend(fragments.fragments.iter().cloned());
+    let examples: Option<serde_json::Value> = match &entry.variables {
+        Some(text) => Some(serde_json::from_str(text).map_err(|e| Error::Syntax {
+            pos: entry.pos,
+            message: format!("the variables block is not valid JSON: {e}"),
+        })?),
+        None => None,
+    };
     let mut compiled = Vec::with_capacity(roles.len());
     let mut refused = Vec::new();
     for role in roles {
-        match compiler.compile(&doc, 0, role) {
+        match compiler.compile_with(&doc, 0, role, examples.as_ref()) {
             Ok(q) => compiled.push((role.clone(), q)),
             Err(e) if e.refused => refused.push((role.clone(), e.message)),
             Err(e) => {
@@ -237,11 +246,13 @@ fn compile_entry(
                 .find(|v| v.name.value == p.name);
             let required = declared
                 .is_some_and(|d| matches!(d.ty, Some(TypeRef::NonNull(_))) && d.default.is_none());
+            let input = q.inputs.iter().find(|(n, _)| n == &p.name).map(|(_, s)| s.clone());
             variables.push(VariableSpec {
                 name: p.name.clone(),
                 pg_type: p.pg_type.clone(),
                 required,
                 default: p.default.clone(),
+                input,
             });
         }
     }

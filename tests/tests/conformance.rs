@@ -46,7 +46,8 @@ fn in_scope(c: &Case) -> bool {
         "Vars",
         "EnableCamelcase",
     ];
-    c.kind == "query" && c.config_fields.iter().all(|f| SUPPORTED.contains(&f.as_str()))
+    (c.kind == "query" || c.kind == "mutation")
+        && c.config_fields.iter().all(|f| SUPPORTED.contains(&f.as_str()))
 }
 
 fn case_config(c: &Case, configs: &BTreeMap<String, Value>) -> BuildConfig {
@@ -92,16 +93,16 @@ async fn run_case(
     let config = case_config(c, configs);
     let compiler = Compiler::new(schema, &config).map_err(|e| format!("config: {e}"))?;
     let doc = parse_document(&c.gql).map_err(|e| format!("parse: {e}"))?;
+    let vars: Value = match &c.vars {
+        Some(v) => serde_json::from_str(v).map_err(|e| format!("vars: {e}"))?,
+        None => Value::Object(Default::default()),
+    };
     let role = resolve_role(client, &compiler, c.user_id.as_ref()).await?;
-    let q = match compiler.compile(&doc, 0, &role) {
+    let q = match compiler.compile_with(&doc, 0, &role, Some(&vars)) {
         Ok(q) => q,
         // GraphJin answers some cases with an error; a refusal with the same text passes.
         Err(e) if e.refused && c.expected.as_deref() == Some(e.message.as_str()) => return Ok(()),
         Err(e) => return Err(format!("compile: {e}")),
-    };
-    let vars: Value = match &c.vars {
-        Some(v) => serde_json::from_str(v).map_err(|e| format!("vars: {e}"))?,
-        None => Value::Object(Default::default()),
     };
     let values: Vec<Option<String>> = q
         .params
@@ -194,7 +195,17 @@ async fn conformance_queries() {
         let outcome = if c.multi_call {
             Err("multi-call example: only the printed output is recorded".to_string())
         } else {
-            run_case(&client, &schema, c, &configs).await
+            if c.kind == "mutation" {
+                // Mutations change the data: each gets its own copy of the database.
+                let url = graphjin_tests::fresh_database("conformance_mut");
+                let (mclient, mconn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect");
+                tokio::spawn(mconn);
+                run_case(&mclient, &schema, c, &configs).await
+            } else {
+                run_case(&client, &schema, c, &configs).await
+            }
         };
         match outcome {
             Ok(()) => passed.push(c),
@@ -211,6 +222,9 @@ async fn conformance_queries() {
     let core_total = core_passed + failed.iter().filter(|(c, _)| core_scope(c)).count();
     println!("conformance core (tables, order_by, default_limit): {core_passed} of {core_total} pass");
     let total = passed.len() + failed.len();
+    let muts = |v: &[&Case]| v.iter().filter(|c| c.kind == "mutation").count();
+    let mut_failed = failed.iter().filter(|(c, _)| c.kind == "mutation").count();
+    println!("conformance mutations: {} of {} pass", muts(&passed), muts(&passed) + mut_failed);
     println!("conformance: {} passed, {} failed", passed.len(), failed.len());
     assert!(core_total >= 30, "expected the core query cases, found {core_total}");
     assert!(

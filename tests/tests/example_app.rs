@@ -307,8 +307,8 @@ async fn every_operation_over_http_and_typed() {
 
     assert_eq!(
         shop::OPERATIONS.len(),
-        12,
-        "a new operation needs a check above"
+        16,
+        "a new operation needs a check here or in `mutations_typed_and_refused_over_http`"
     );
 }
 
@@ -380,4 +380,48 @@ async fn refusals() {
         .await
         .expect("health");
     assert_eq!(res.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutations_typed_and_refused_over_http() {
+    let app = start().await;
+    let me = Auth::user("4");
+    // A review: typed nested input, the preset makes it customer 4's.
+    let vars = shop::create_review::Variables {
+        data: Some(shop::create_review::DataInput { product_id: Some(7), rating: Some(5), body: Some("Lovely".into()) }),
+    };
+    let made = shop::create_review::run(&app.db, &me, &vars).await.expect("createReview");
+    let review = &made.reviews[0];
+    assert_eq!((review.rating, review.body.as_deref()), (5, Some("Lovely")));
+    assert_eq!(review.product.name, "Mug 7");
+    let author = app.sql(&format!("SELECT customer_id FROM reviews WHERE id = {}", review.id));
+    assert_eq!(author[0]["customer_id"], json!(4));
+
+    // Someone else cannot edit or delete it; the author can.
+    let edit = |id| shop::update_review::Variables { id, body: "Edited".into() };
+    let other = shop::update_review::run(&app.db, &Auth::user("5"), &edit(review.id)).await.expect("runs");
+    assert!(other.reviews.is_none(), "a stranger's update touches nothing");
+    let mine = shop::update_review::run(&app.db, &me, &edit(review.id)).await.expect("runs");
+    assert_eq!(mine.reviews.map(|r| r.body), Some(Some("Edited".to_string())));
+    let gone = shop::delete_review::run(&app.db, &me, &shop::delete_review::Variables { id: review.id }).await.expect("delete");
+    assert_eq!(gone.reviews.map(|r| r.id), Some(review.id));
+
+    // An order with two lines in one statement.
+    let line = |product_id, quantity| shop::place_order::DataOrderItemsInput {
+        product_id: Some(product_id),
+        quantity: Some(quantity),
+        unit_price: Some("9.99".parse().expect("numeric")),
+    };
+    let vars = shop::place_order::Variables {
+        data: Some(shop::place_order::DataInput { status: Some("pending".into()), order_items: Some(vec![line(1, 2), line(2, 1)]) }),
+    };
+    let order = shop::place_order::run(&app.db, &me, &vars).await.expect("placeOrder");
+    let items = &order.orders[0].order_items;
+    assert_eq!(items.len(), 2);
+    assert_eq!((items[0].quantity, items[0].unit_price.as_str(), items[0].product.name.as_str()), (2, "9.99", "Coffee 1"));
+
+    // Anonymous callers may not write: 401 over HTTP.
+    let body = json!({"operationName": "createReview", "variables": {"data": {"product_id": 1, "rating": 1, "body": "x"}}}).to_string();
+    let (status, v) = app.post("/api/v1/graphql", &body).await;
+    assert_eq!(status, 401, "{v}");
 }

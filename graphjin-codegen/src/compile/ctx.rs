@@ -24,6 +24,11 @@ pub(super) struct Ctx<'a> {
     /// Set while compiling something the role rules must not apply to (a role's own
     /// filters, the shape of a blocked field).
     pub ignore_rules: bool,
+    /// Tables written earlier in the statement (mutations): real name -> a subquery that
+    /// reads them as they are after the writes.
+    pub overlays: HashMap<String, String>,
+    /// Shapes of JSON variables that carry mutation data (for typed `Variables`).
+    pub inputs: super::mutate::Inputs,
     /// Columns read, per table (for `graphjin audit`).
     pub reads: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
     next_alias: usize,
@@ -66,6 +71,8 @@ impl<'a> Ctx<'a> {
             roles,
             ignore_rules: false,
             reads: Default::default(),
+            overlays: HashMap::new(),
+            inputs: HashMap::new(),
             next_alias: 0,
         }
     }
@@ -147,6 +154,9 @@ impl<'a> Ctx<'a> {
 
     /// SQL reading variable `name` as `cast`.
     pub fn var_sql(&mut self, name: &str, cast: &str, pos: Pos) -> Result<String> {
+        if let Some(expr) = name.strip_prefix(JSON_PATH) {
+            return Ok(json_leaf_sql(expr, cast));
+        }
         if let Some(v) = self.config.variables.get(name) {
             return Ok(match v.strip_prefix("sql:") {
                 Some(expr) => format!("({})::{cast}", expr.trim()),
@@ -349,6 +359,38 @@ impl<'a> Ctx<'a> {
             }
         }
         Ok(out)
+    }
+}
+
+/// Variables named with this prefix stand for a JSON expression (a path into mutation
+/// data), not a client variable: `{JSON_PATH}<sql of type json>`.
+pub(super) const JSON_PATH: &str = "\u{1}json:";
+
+/// A JSON value (SQL expression of type json) read as `cast`; arrays take a JSON array (or
+/// a single value).
+pub(super) fn json_leaf_sql(expr: &str, cast: &str) -> String {
+    if let Some(elem) = cast.strip_suffix("[]") {
+        format!(
+            "ARRAY(SELECT json_array_elements_text(CASE WHEN json_typeof({expr}) = 'array' THEN {expr} ELSE json_build_array({expr}) END))::{elem}[]"
+        )
+    } else if cast == "json" {
+        format!("({expr})")
+    } else if cast == "jsonb" {
+        format!("({expr})::jsonb")
+    } else {
+        format!("({expr} #>> '{{}}')::{cast}")
+    }
+}
+
+impl Ctx<'_> {
+    /// The SQL a table is read from: itself, or how it stands after this statement's writes.
+    pub fn source(&self, t: &TableInfo) -> String {
+        if let Some(rel) = t.relation_name()
+            && let Some(o) = self.overlays.get(rel)
+        {
+            return o.clone();
+        }
+        super::filter::source_sql(t)
     }
 }
 

@@ -132,7 +132,7 @@ impl Ctx<'_> {
             let inner = self.where_sql(&child, &ca, val)?;
             return Ok(format!(
                 "EXISTS (SELECT 1 FROM {} AS {ca} WHERE {cond} AND {inner})",
-                source_sql(&child)
+                self.source(&child)
             ));
         }
         let names = table.columns.iter().map(|c| c.name.as_str());

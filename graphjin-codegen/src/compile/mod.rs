@@ -9,6 +9,7 @@ pub mod catalog;
 mod ctx;
 mod error;
 mod filter;
+mod mutate;
 pub mod names;
 mod order;
 pub mod relation;
@@ -20,6 +21,7 @@ pub mod values;
 pub use catalog::{Catalog, CatalogError};
 pub use roles::RoleSet;
 pub use error::CompileError;
+pub use mutate::InputShape;
 pub use shape::Shape;
 pub use values::Param;
 
@@ -38,6 +40,8 @@ pub struct CompiledQuery {
     pub shape: Shape,
     /// Columns read, per table, sorted.
     pub reads: Vec<(String, Vec<String>)>,
+    /// Shapes of the JSON variables that carry mutation data.
+    pub inputs: Vec<(String, InputShape)>,
 }
 
 /// Compiles operations against one schema and config; build it once, reuse it for every
@@ -106,6 +110,18 @@ impl Compiler {
         index: usize,
         role: &str,
     ) -> Result<CompiledQuery, CompileError> {
+        self.compile_with(doc, index, role, None)
+    }
+
+    /// [`Compiler::compile`] with example variables (allow.list's `variables` block), which
+    /// give mutations the shape of their JSON data.
+    pub fn compile_with(
+        &self,
+        doc: &Document,
+        index: usize,
+        role: &str,
+        examples: Option<&serde_json::Value>,
+    ) -> Result<CompiledQuery, CompileError> {
         let op = doc.operations.get(index).ok_or_else(|| {
             CompileError::new(
                 crate::source::Pos::new(1, 1),
@@ -115,9 +131,6 @@ impl Compiler {
         if self.roles.role(role).is_none() {
             return Err(CompileError::new(op.pos, format!("unknown role `{role}`")));
         }
-        if op.kind == OpKind::Mutation {
-            return Err(CompileError::new(op.pos, "mutations are not supported yet"));
-        }
         let mut ctx = ctx::Ctx::new(
             &self.catalog,
             &self.config,
@@ -126,12 +139,21 @@ impl Compiler {
             &doc.fragments,
             &op.variables,
         );
-        let (sql, shape) = ctx.query(op)?;
+        let (sql, shape) = if op.kind == OpKind::Mutation {
+            ctx.mutation(op, examples)?
+        } else {
+            ctx.query(op)?
+        };
         Ok(CompiledQuery {
             sql,
             params: ctx.params.list,
             shape,
             reads: ctx.reads.into_iter().map(|(t, c)| (t, c.into_iter().collect())).collect(),
+            inputs: {
+                let mut inputs: Vec<(String, InputShape)> = ctx.inputs.into_iter().collect();
+                inputs.sort_by(|a, b| a.0.cmp(&b.0));
+                inputs
+            },
         })
     }
 }

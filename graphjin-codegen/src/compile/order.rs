@@ -3,7 +3,6 @@
 use super::catalog::{TableInfo, TableSource};
 use super::ctx::Ctx;
 use super::error::{CompileError, Result};
-use super::filter::source_sql;
 use super::names::{ident, string_literal, suggestion};
 use super::relation::resolve;
 use crate::gql::ast::{Value, ValueKind};
@@ -92,7 +91,7 @@ impl Ctx<'_> {
                             out.push(format!(
                                 "(SELECT {ca}.{} FROM {} AS {ca} WHERE {cond} LIMIT 1) {}",
                                 ident(&col.name),
-                                source_sql(&child),
+                                self.source(&child),
                                 direction(cv)?
                             ));
                         }

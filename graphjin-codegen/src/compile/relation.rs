@@ -9,7 +9,7 @@ use super::names::{ident, singular};
 pub enum Find {
     /// Follow the key upward: the row's parent, its parent, ...
     Parents,
-    /// Follow the key downward: rows pointing at this one, recursively.
+    /// Follow the key downward: the rows pointing at this one (one level).
     Children,
 }
 

@@ -4,7 +4,7 @@
 use super::catalog::{ColumnInfo, FunctionInfo, TableInfo, TableSource};
 use super::ctx::{Ctx, FieldDirectives, uses_variable};
 use super::error::{CompileError, Result};
-use super::filter::{join, source_sql};
+use super::filter::join;
 use super::names::{ident, singular, string_literal, suggestion};
 use super::relation::{Find, Relation, resolve};
 use super::shape::Shape;
@@ -18,6 +18,8 @@ enum Link<'l> {
     Rel(&'l Relation, &'l str),
     /// A set-returning function call (`fn(args)`).
     Function(String),
+    /// The rows a mutation's CTE returned (its `id`/`where` picked them already).
+    Cte(String),
 }
 
 /// The arguments a table field accepts.
@@ -32,6 +34,7 @@ struct SelArgs<'f> {
     find: Option<&'f Value>,
     args: Option<&'f Value>,
     search: Option<&'f Value>,
+    mutation: Option<&'f Value>,
 }
 
 const TABLE_ARGS: [&str; 10] = [
@@ -51,6 +54,7 @@ fn sel_args(args: &[Argument]) -> Result<SelArgs<'_>> {
             "find" => &mut a.find,
             "args" => &mut a.args,
             "search" => &mut a.search,
+            "insert" | "update" | "upsert" | "delete" => &mut a.mutation,
             "before" | "after" | "last" => {
                 return Err(CompileError::new(
                     arg.name.pos,
@@ -83,7 +87,7 @@ fn sel_args(args: &[Argument]) -> Result<SelArgs<'_>> {
 
 /// Builds `json_build_object(k1, v1, ...)`; PostgreSQL takes at most 100 arguments, so
 /// larger objects are merged from chunks.
-fn json_object(pairs: &[(String, String)]) -> String {
+pub(super) fn json_object(pairs: &[(String, String)]) -> String {
     let chunk = |ps: &[(String, String)]| {
         let args: Vec<String> = ps
             .iter()
@@ -348,8 +352,9 @@ impl<'a> Ctx<'a> {
         let mut default_order = None;
         let mut one = force_one;
         let from = match &link {
-            Link::Root => format!("{} AS {alias}", source_sql(table)),
+            Link::Root => format!("{} AS {alias}", self.source(table)),
             Link::Function(call) => format!("{call} AS {alias}"),
+            Link::Cte(cte) => format!("{} AS {alias}", ident(cte)),
             Link::Rel(rel, parent) => match rel {
                 Relation::JsonColumn { column, binary } => {
                     let defs: Vec<String> = table
@@ -371,11 +376,20 @@ impl<'a> Ctx<'a> {
                 Relation::Recursive {
                     fk_col,
                     key_col,
+                    find: Find::Children,
+                } => {
+                    // Children are the rows pointing at this one (one level, as GraphJin).
+                    conds.push(format!("{alias}.{} = {parent}.{}", ident(fk_col), ident(key_col)));
+                    format!("{} AS {alias}", self.source(table))
+                }
+                Relation::Recursive {
+                    fk_col,
+                    key_col,
                     find,
                 } => {
                     let n = self.serial();
                     let rc = format!("__rc{n}");
-                    let src = source_sql(table);
+                    let src = self.source(table);
                     let (fk, key) = (ident(fk_col), ident(key_col));
                     let (anchor, step) = match find {
                         Find::Parents => (
@@ -408,11 +422,12 @@ impl<'a> Ctx<'a> {
                     if other.is_one() {
                         one = true;
                     }
-                    format!("{} AS {alias}", source_sql(table))
+                    format!("{} AS {alias}", self.source(table))
                 }
             },
         };
-        if let Some(id) = args.id {
+        let from_cte = matches!(link, Link::Cte(_));
+        if let Some(id) = args.id.filter(|_| !from_cte) {
             let pk = table.primary_key().ok_or_else(|| {
                 CompileError::new(
                     id.pos,
@@ -430,8 +445,11 @@ impl<'a> Ctx<'a> {
             ));
             one = true;
         }
-        if let Some(w) = args.where_ {
+        if let Some(w) = args.where_.filter(|_| !from_cte) {
             conds.push(self.where_sql(table, &alias, w)?);
+        }
+        if args.mutation.is_some() && matches!(link, Link::Rel(..)) {
+            return Err(CompileError::new(f.name.pos, "nested fields cannot take insert/update/upsert/delete; nest the data instead"));
         }
         let rules = self.rules(&table.name);
         if let Some(rules) = rules {
@@ -559,6 +577,16 @@ impl<'a> Ctx<'a> {
             );
             Ok((sql, shape))
         }
+    }
+
+    /// A mutation's selection over the rows its write returned.
+    pub(super) fn select_from_cte(&mut self, f: &'a Field, table: &TableInfo, cte: &str, one: bool) -> Result<(String, Shape)> {
+        self.table_select(f, table, Link::Cte(cte.to_string()), one)
+    }
+
+    /// A mutation's selection over the table as it stands after the writes.
+    pub(super) fn table_select_root(&mut self, f: &'a Field, table: &TableInfo, one: bool) -> Result<(String, Shape)> {
+        self.table_select(f, table, Link::Root, one)
     }
 
     fn distinct_columns(
@@ -818,7 +846,7 @@ impl<'a> Ctx<'a> {
             branches.push(format!(
                 "WHEN {} THEN (SELECT {json} FROM {} AS {alias} WHERE {alias}.{} = {parent}.{} LIMIT 1)",
                 string_literal(table.relation_name().unwrap_or(&table.name)),
-                source_sql(&table),
+                self.source(&table),
                 ident(&key.name),
                 ident(&poly.id_column)
             ));

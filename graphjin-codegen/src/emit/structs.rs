@@ -5,7 +5,7 @@ use quote::quote;
 
 use super::idents::{pascal_ident, serde_name, snake_ident};
 use super::types::rust_type;
-use crate::compile::Shape;
+use crate::compile::{InputShape, Shape};
 use crate::project::VariableSpec;
 
 const SERDE: &str = "::graphjin_runtime::serde";
@@ -32,10 +32,14 @@ fn derives(default: bool) -> TokenStream {
 /// The `Variables` struct: one field per client variable; optional unless declared `T!`
 /// without a default.
 pub fn variables(vars: &[VariableSpec]) -> TokenStream {
-    let fields = vars.iter().map(|v| {
+    let mut inputs = Vec::new();
+    let fields: Vec<TokenStream> = vars.iter().map(|v| {
         let ident = snake_ident(&v.name);
         let rename = rename_attr(&ident, &v.name);
-        let ty = rust_type(&v.pg_type);
+        let ty = match &v.input {
+            Some(shape) => input_type(shape, &[&v.name], &mut inputs),
+            None => rust_type(&v.pg_type),
+        };
         let doc = format!(" `${}`, used as `{}`.", v.name, v.pg_type);
         if v.required {
             quote! { #[doc = #doc] #rename pub #ident: #ty, }
@@ -47,12 +51,50 @@ pub fn variables(vars: &[VariableSpec]) -> TokenStream {
                 pub #ident: ::std::option::Option<#ty>,
             }
         }
-    });
+    }).collect();
     let derive = derives(true);
     quote! {
         /// The operation's variables (`$user_id` and friends come from the caller's identity).
         #derive
         pub struct Variables { #(#fields)* }
+        #(#inputs)*
+    }
+}
+
+/// The Rust type of mutation data: a struct per object level, named by its path
+/// (`DataInput`, `DataCustomerInput`), every field optional (an omitted key writes NULL).
+fn input_type(shape: &InputShape, path: &[&str], out: &mut Vec<TokenStream>) -> TokenStream {
+    match shape {
+        InputShape::Scalar(pg) => rust_type(pg),
+        InputShape::Any => quote!(::graphjin_runtime::serde_json::Value),
+        InputShape::Object { fields, list } => {
+            let mut name_parts = path.to_vec();
+            name_parts.push("input");
+            let ident = pascal_ident(&name_parts);
+            let members: Vec<TokenStream> = fields
+                .iter()
+                .map(|(key, sub)| {
+                    let field = snake_ident(key);
+                    let rename = rename_attr(&field, key);
+                    let mut child = path.to_vec();
+                    child.push(key);
+                    let ty = input_type(sub, &child, out);
+                    quote! {
+                        #rename
+                        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+                        pub #field: ::std::option::Option<#ty>,
+                    }
+                })
+                .collect();
+            let doc = format!(" Data written through `{}`.", path.join("."));
+            let derive = derives(true);
+            out.push(quote! {
+                #[doc = #doc]
+                #derive
+                pub struct #ident { #(#members)* }
+            });
+            if *list { quote!(::std::vec::Vec<#ident>) } else { quote!(#ident) }
+        }
     }
 }
 

@@ -1,0 +1,823 @@
+//! Mutations: `insert`, `update`, `upsert` and `delete`, with nested writes through
+//! relationships (insert a parent with its children, a child with its parent, `connect` and
+//! `disconnect` existing rows, nested updates). One operation is one statement: a chain of
+//! data-modifying CTEs, then the selection, which reads every written table as it stands
+//! after the writes. PostgreSQL runs it atomically: nothing is half-written.
+//!
+//! Which columns a `$data` variable writes is known at build time from the operation's
+//! saved `variables { ... }` block in allow.list (GraphJin keeps it for this reason); a key
+//! the saved shape has but a request omits is written as NULL.
+
+use std::collections::HashMap;
+
+use serde_json::Value as Json;
+
+use super::catalog::{TableInfo, TableSource};
+use super::ctx::{Ctx, JSON_PATH};
+use super::error::{CompileError, Result};
+use super::filter::join;
+use super::names::{ident, string_literal, suggestion};
+use super::relation::{Find, Relation, resolve};
+use super::roles::OpRules;
+use super::shape::Shape;
+use crate::gql::ast::{Field, Name, Operation, Value, ValueKind};
+use crate::source::Pos;
+
+/// What a mutation field does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Action {
+    Insert,
+    Update,
+    Upsert,
+    Delete,
+}
+
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Action::Insert => "insert",
+            Action::Update => "update",
+            Action::Upsert => "upsert",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// The CTEs planned so far and which tables they write.
+#[derive(Default)]
+struct Writes {
+    ctes: Vec<String>,
+    /// Real table name -> CTEs whose rows are the table's new or changed rows.
+    written: Vec<(String, String)>,
+    /// Real table name -> CTEs whose rows were deleted.
+    deleted: Vec<(String, String)>,
+}
+
+/// The shape of the data a mutation writes, for typed `Variables`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputShape {
+    /// A column value of this PostgreSQL type.
+    Scalar(String),
+    /// An object (or list of objects) with these keys.
+    Object {
+        /// Keys in order.
+        fields: Vec<(String, InputShape)>,
+        /// A list of such objects.
+        list: bool,
+    },
+    /// Anything (`connect` filters, `where` objects).
+    Any,
+}
+
+fn as_array(expr: &str) -> String {
+    if expr.starts_with("json_build_array(") {
+        expr.to_string()
+    } else if expr.starts_with("json_build_object(") {
+        format!("json_build_array({expr})")
+    } else {
+        format!("(CASE WHEN json_typeof({expr}) = 'array' THEN {expr} ELSE json_build_array({expr}) END)")
+    }
+}
+
+/// A JSON example's object: itself, or the union of the keys of an array's objects.
+fn object_keys(example: &Json) -> (Vec<(String, Json)>, bool) {
+    match example {
+        Json::Object(m) => (m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), false),
+        Json::Array(items) => {
+            let mut keys: Vec<(String, Json)> = Vec::new();
+            for item in items {
+                if let Json::Object(m) = item {
+                    for (k, v) in m {
+                        if !keys.iter().any(|(x, _)| x == k) {
+                            keys.push((k.clone(), v.clone()));
+                        }
+                    }
+                }
+            }
+            (keys, true)
+        }
+        _ => (Vec::new(), false),
+    }
+}
+
+const DATA_KEYWORDS: [&str; 4] = ["connect", "disconnect", "where", "find"];
+
+impl<'a> Ctx<'a> {
+    /// The whole statement for a mutation. `examples` are the saved variables (allow.list's
+    /// `variables` block) giving the shape of JSON variables.
+    pub fn mutation(&mut self, op: &'a Operation, examples: Option<&Json>) -> Result<(String, Shape)> {
+        let fields = self.flatten(&op.selection)?;
+        let mut writes = Writes::default();
+        let mut roots = Vec::new();
+        for f in &fields {
+            let dirs = self.field_directives(f)?;
+            if dirs.removed || f.name.value == "__typename" {
+                roots.push(None);
+                continue;
+            }
+            let table = self.mutation_table(f)?;
+            let (action, data) = mutation_action(f)?;
+            let cte = self.plan_root(f, &table, action, data, examples, &mut writes)?;
+            roots.push(Some((table, action, cte)));
+        }
+        self.install_overlays(&writes);
+
+        let mut pairs = Vec::new();
+        let mut shapes = Vec::new();
+        for (f, root) in fields.iter().zip(roots) {
+            let key = f.response_key().to_string();
+            let Some((table, action, cte)) = root else {
+                if f.name.value == "__typename" {
+                    let name = op.name.as_ref().map(|n| n.value.as_str()).unwrap_or("mutation");
+                    pairs.push((key.clone(), string_literal(name)));
+                    shapes.push((key, Shape::scalar("text", false)));
+                }
+                continue;
+            };
+            let dirs = self.field_directives(f)?;
+            let has_where = f.arguments.iter().any(|a| a.name.value == "where");
+            // An insert with `where` selects from the table as it stands after the writes
+            // (GraphJin's way to return rows written by nested inserts too); otherwise the
+            // selection is the rows the root write returned.
+            let (sql, shape) = if action == Action::Insert && has_where {
+                self.mutation_select(f, &table, None, dirs.object)?
+            } else {
+                self.mutation_select(f, &table, Some(&cte), dirs.object)?
+            };
+            pairs.push((key.clone(), sql));
+            shapes.push((key, shape));
+        }
+        let shape = Shape::Object { fields: shapes, list: false, nullable: false };
+        let with = format!("WITH {} ", writes.ctes.join(", "));
+        Ok((format!("{with}SELECT {} AS \"__root\"", super::select::json_object(&pairs)), shape))
+    }
+
+    fn mutation_table(&self, f: &Field) -> Result<TableInfo> {
+        let name = self.db_name(&f.name.value).into_owned();
+        if self.cat.is_blocked(&name) {
+            return Err(CompileError::new(f.name.pos, format!("table `{name}` is blocked")));
+        }
+        match self.cat.table(&name) {
+            Some(t) if matches!(t.source, TableSource::Relation { .. }) => Ok(t.clone()),
+            _ => Err(CompileError::new(
+                f.name.pos,
+                format!("unknown table `{}`{}", f.name.value, self.cat.table_suggestion(&name)),
+            )),
+        }
+    }
+
+    /// Reads written tables through subqueries that show them after the writes.
+    fn install_overlays(&mut self, writes: &Writes) {
+        let mut tables: Vec<&str> = writes.written.iter().chain(&writes.deleted).map(|(t, _)| t.as_str()).collect();
+        tables.dedup();
+        for rel in tables {
+            let Some(info) = self.cat.tables.iter().find(|t| t.relation_name() == Some(rel)) else { continue };
+            let base = super::filter::source_sql(info);
+            let changed: Vec<&str> = writes.written.iter().filter(|(t, _)| t == rel).map(|(_, c)| c.as_str()).collect();
+            let gone: Vec<&str> = writes.deleted.iter().filter(|(t, _)| t == rel).map(|(_, c)| c.as_str()).collect();
+            let mut parts: Vec<String> = changed.iter().map(|c| format!("SELECT * FROM {}", ident(c))).collect();
+            match info.primary_key() {
+                Some(pk) => {
+                    let pk = ident(&pk.name);
+                    let keys: Vec<String> = changed.iter().chain(&gone).map(|c| format!("SELECT {pk} FROM {}", ident(c))).collect();
+                    parts.push(format!("SELECT * FROM {base} WHERE {pk} NOT IN ({})", keys.join(" UNION ALL ")));
+                }
+                None => parts.push(format!("SELECT * FROM {base}")),
+            }
+            self.overlays.insert(rel.to_string(), format!("({})", parts.join(" UNION ALL ")));
+        }
+    }
+
+    /// The write rules of this role for `table`; `anon` may write only where its config
+    /// says so.
+    fn write_rules(&self, table: &TableInfo, action: Action, pos: Pos) -> Result<OpRules> {
+        let role = self.roles.role(self.role);
+        let rules = role.and_then(|r| match action {
+            Action::Insert => r.insert.get(&table.name),
+            Action::Update => r.update.get(&table.name),
+            Action::Upsert => r.insert.get(&table.name).or_else(|| r.update.get(&table.name)),
+            Action::Delete => r.delete.get(&table.name),
+        });
+        match rules {
+            Some(r) if r.block => Err(CompileError::refused(
+                pos,
+                format!("{} on `{}` is blocked for role '{}'", action.name(), table.name, self.role),
+            )),
+            Some(r) => Ok(r.clone()),
+            None if self.role == "anon" => Err(CompileError::refused(
+                pos,
+                format!(
+                    "anonymous callers may not {} `{}` (allow it under roles: anon, tables: {}, {})",
+                    action.name(),
+                    table.name,
+                    table.name,
+                    action.name()
+                ),
+            )),
+            None => Ok(OpRules::default()),
+        }
+    }
+
+    fn plan_root(
+        &mut self,
+        f: &Field,
+        table: &TableInfo,
+        action: Action,
+        data: Option<&Value>,
+        examples: Option<&Json>,
+        w: &mut Writes,
+    ) -> Result<String> {
+        let args = RootArgs::of(f)?;
+        if action == Action::Delete {
+            let mut conds = self.root_conditions(table, "u", &args)?;
+            let rules = self.write_rules(table, action, f.name.pos)?;
+            conds.extend(self.rule_filters(table, "u", &rules)?);
+            if conds.is_empty() {
+                return Err(CompileError::new(
+                    f.name.pos,
+                    "`delete` needs `id:` or `where:` (deleting every row is not allowed)",
+                ));
+            }
+            let cte = self.cte_name(table);
+            w.ctes.push(format!(
+                "{} AS (DELETE FROM {} AS u WHERE {} RETURNING u.*)",
+                ident(&cte),
+                super::filter::source_sql(table),
+                join(conds, "AND")
+            ));
+            w.deleted.push((rel(table), cte.clone()));
+            return Ok(cte);
+        }
+        let data = data.ok_or_else(|| CompileError::new(f.name.pos, format!("`{}` needs data", action.name())))?;
+        let (jexpr, example) = self.data_expr(table, data, examples)?;
+        match action {
+            Action::Insert | Action::Upsert => {
+                if args.id.is_some() {
+                    return Err(CompileError::new(f.name.pos, "`id:` does not apply to an insert; put the id in the data"));
+                }
+                self.insert_rows(table, &example, &jexpr, Vec::new(), action, f.name.pos, w)
+            }
+            Action::Update => {
+                let mut conds = self.root_conditions(table, "u", &args)?;
+                if conds.is_empty() {
+                    return Err(CompileError::new(
+                        f.name.pos,
+                        "`update` needs `id:` or `where:` (updating every row is not allowed)",
+                    ));
+                }
+                let rules = self.write_rules(table, action, f.name.pos)?;
+                conds.extend(self.rule_filters(table, "u", &rules)?);
+                self.update_rows(table, &example, &jexpr, conds, f.name.pos, w)
+            }
+            Action::Delete => unreachable_delete(f.name.pos),
+        }
+    }
+
+    fn root_conditions(&mut self, table: &TableInfo, alias: &str, args: &RootArgs) -> Result<Vec<String>> {
+        let mut conds = Vec::new();
+        if let Some(id) = args.id {
+            let pk = table.primary_key().ok_or_else(|| {
+                CompileError::new(id.pos, format!("table `{}` has no primary key to look up by `id`", table.name))
+            })?;
+            let (name, cast) = (pk.name.clone(), pk.cast_type());
+            conds.push(format!("{alias}.{} = {}", ident(&name), self.value_sql(id, &cast)?));
+        }
+        if let Some(w) = args.where_ {
+            conds.push(self.where_sql(table, alias, w)?);
+        }
+        Ok(conds)
+    }
+
+    fn rule_filters(&mut self, table: &TableInfo, alias: &str, rules: &OpRules) -> Result<Vec<String>> {
+        let ignore = self.ignore_rules;
+        self.ignore_rules = true;
+        let out = rules.filters.iter().map(|f| self.where_sql(table, alias, f)).collect();
+        self.ignore_rules = ignore;
+        out
+    }
+
+    /// The data as an SQL json expression, and its example shape.
+    fn data_expr(&mut self, table: &TableInfo, data: &Value, examples: Option<&Json>) -> Result<(String, Json)> {
+        match &data.kind {
+            ValueKind::Variable(name) => {
+                let example = examples.and_then(|e| e.get(name)).cloned().ok_or_else(|| {
+                    CompileError::new(
+                        data.pos,
+                        format!(
+                            "`${name}` is mutation data: save its shape in a `variables {{ \"{name}\": {{ ... }} }}` block above the operation in allow.list (the dev server records it)"
+                        ),
+                    )
+                })?;
+                if !matches!(example, Json::Object(_) | Json::Array(_)) {
+                    return Err(CompileError::new(data.pos, format!("the saved `${name}` must be an object or a list of objects")));
+                }
+                let expr = self.var_sql(name, "json", data.pos)?;
+                self.record_input(name, table, &example)?;
+                Ok((expr, example))
+            }
+            ValueKind::Object(_) | ValueKind::List(_) => {
+                let expr = self.literal_json(table, data)?;
+                Ok((expr, literal_example(data)))
+            }
+            _ => Err(CompileError::new(data.pos, "mutation data must be an object, a list of objects or a variable")),
+        }
+    }
+
+    /// A literal data object as a json expression; variables inside are cast to their
+    /// column's type.
+    fn literal_json(&mut self, table: &TableInfo, v: &Value) -> Result<String> {
+        match &v.kind {
+            ValueKind::List(items) => {
+                let parts = items.iter().map(|i| self.literal_json(table, i)).collect::<Result<Vec<_>>>()?;
+                Ok(format!("json_build_array({})", parts.join(", ")))
+            }
+            ValueKind::Object(fields) => {
+                let mut parts = Vec::new();
+                for (k, val) in fields {
+                    let name = self.db_name(&k.value).into_owned();
+                    let sql = if let Some(col) = table.column(&name) {
+                        let cast = col.cast_type();
+                        format!("to_json({})", self.value_sql(val, &cast)?)
+                    } else if let Some((child, _)) = resolve(self.cat, table, &name, None, None) {
+                        let child = child.clone();
+                        self.literal_json(&child, val)?
+                    } else {
+                        format!("to_json({})", self.value_sql(val, "text")?)
+                    };
+                    parts.push(format!("{}, {sql}", string_literal(&k.value)));
+                }
+                Ok(format!("json_build_object({})", parts.join(", ")))
+            }
+            _ => Err(CompileError::new(v.pos, "expected an object in mutation data")),
+        }
+    }
+
+    fn cte_name(&mut self, table: &TableInfo) -> String {
+        let n = self.serial();
+        format!("w{n}_{}", table.name)
+    }
+
+    /// Splits a data object's keys into columns and relations, checking each.
+    fn classify(&mut self, table: &TableInfo, keys: &[(String, Json)], rules: &OpRules, pos: Pos) -> Result<Classified> {
+        let mut out = Classified::default();
+        for (key, val) in keys {
+            if DATA_KEYWORDS.contains(&key.as_str()) {
+                continue;
+            }
+            let name = self.db_name(key).into_owned();
+            if let Some(col) = table.column(&name) {
+                let col = col.clone();
+                self.check_column(table, &col, pos)?;
+                if !rules.allows_column(&col.name) {
+                    return Err(CompileError::refused(
+                        pos,
+                        format!("column `{}` of `{}` may not be written by role '{}'", col.name, table.name, self.role),
+                    ));
+                }
+                out.columns.push((key.clone(), col.name.clone(), col.cast_type()));
+                continue;
+            }
+            let find = match val.get("find").and_then(Json::as_str) {
+                Some("parents") | Some("parent") => Some(Find::Parents),
+                Some(_) => Some(Find::Children),
+                None => None,
+            };
+            match resolve(self.cat, table, &name, None, find) {
+                Some((child, rel)) => out.relations.push((key.clone(), child.clone(), rel, val.clone())),
+                None => {
+                    let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).chain(self.cat.tables.iter().map(|t| t.name.as_str())).collect();
+                    return Err(CompileError::new(
+                        pos,
+                        format!("the data for `{}` has a key `{key}` that is not a column or relation{}", table.name, suggestion(&name, names)),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `WHERE` conditions over alias `r` of `table` for a `connect`/`disconnect` object.
+    fn connect_conditions(&mut self, table: &TableInfo, r: &str, example: &Json, expr: &str, pos: Pos) -> Result<String> {
+        let Json::Object(m) = example else {
+            return Err(CompileError::new(pos, format!("`connect` for `{}` needs an object such as {{ \"id\": 1 }}", table.name)));
+        };
+        let mut conds = Vec::new();
+        for key in m.keys() {
+            let name = self.db_name(key).into_owned();
+            let col = table.column(&name).ok_or_else(|| {
+                CompileError::new(pos, format!("`connect` names `{key}`, which is not a column of `{}`", table.name))
+            })?;
+            let leaf = super::ctx::json_leaf_sql(&format!("{expr}->{}", string_literal(key)), &format!("{}[]", col.pg_type));
+            conds.push(format!("{r}.{} = ANY({leaf})", ident(&col.name)));
+        }
+        if conds.is_empty() {
+            return Err(CompileError::new(pos, "`connect` needs at least one column to match"));
+        }
+        Ok(join(conds, "AND"))
+    }
+
+    /// A preset value (`now`, `$user_id`, `sql:...` or a literal) as SQL of type `cast`.
+    fn preset_sql(&mut self, value: &str, cast: &str, pos: Pos) -> Result<String> {
+        let v = value.trim();
+        if v.eq_ignore_ascii_case("now") {
+            return Ok(format!("now()::{cast}"));
+        }
+        if let Some(var) = v.strip_prefix('$') {
+            return self.var_sql(var, cast, pos);
+        }
+        if let Some(sql) = v.strip_prefix("sql:") {
+            return Ok(format!("({})::{cast}", sql.trim()));
+        }
+        Ok(format!("{}::{cast}", string_literal(v)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_rows(
+        &mut self,
+        table: &TableInfo,
+        example: &Json,
+        jexpr: &str,
+        mut assigned: Vec<(String, String)>,
+        action: Action,
+        pos: Pos,
+        w: &mut Writes,
+    ) -> Result<String> {
+        let rules = self.write_rules(table, if action == Action::Upsert { Action::Upsert } else { Action::Insert }, pos)?;
+        let (keys, is_list) = object_keys(example);
+        let parts = self.classify(table, &keys, &rules, pos)?;
+        if is_list && !parts.relations.is_empty() {
+            return Err(CompileError::new(pos, format!("nested writes under `{}` need a single object, not a list", table.name)));
+        }
+        if action == Action::Upsert && !parts.relations.is_empty() {
+            return Err(CompileError::new(pos, "`upsert` writes one table; nested data is not supported"));
+        }
+        // Parents first: rows this one points at.
+        let mut after = Vec::new();
+        for (key, child, rel, val) in &parts.relations {
+            let sub = format!("{jexpr}->{}", string_literal(key));
+            match rel {
+                Relation::ToOne { parent_col, child_col } => {
+                    let expr = if let Some(c) = val.get("connect") {
+                        let cond = self.connect_conditions(child, "r", c, &format!("{sub}->'connect'"), pos)?;
+                        format!("(SELECT r.{} FROM {} AS r WHERE {cond} LIMIT 1)", ident(child_col), self.source(child))
+                    } else {
+                        let cte = self.insert_rows(child, val, &sub, Vec::new(), Action::Insert, pos, w)?;
+                        format!("(SELECT {} FROM {} LIMIT 1)", ident(child_col), ident(&cte))
+                    };
+                    assigned.push((parent_col.clone(), expr));
+                }
+                Relation::ToManyByArray { parent_col, child_col } => {
+                    let expr = if let Some(c) = val.get("connect") {
+                        let cond = self.connect_conditions(child, "r", c, &format!("{sub}->'connect'"), pos)?;
+                        format!("ARRAY(SELECT r.{} FROM {} AS r WHERE {cond})", ident(child_col), self.source(child))
+                    } else {
+                        let cte = self.insert_rows(child, val, &sub, Vec::new(), Action::Insert, pos, w)?;
+                        format!("ARRAY(SELECT {} FROM {})", ident(child_col), ident(&cte))
+                    };
+                    assigned.push((parent_col.clone(), expr));
+                }
+                _ => after.push((key, child, rel, val)),
+            }
+        }
+        for (col, value) in &rules.presets {
+            let Some(c) = table.column(&self.db_name(col)).cloned() else { continue };
+            let sql = self.preset_sql(value, &c.cast_type(), pos)?;
+            assigned.retain(|(a, _)| a != &c.name);
+            assigned.push((c.name.clone(), sql));
+        }
+        let columns: Vec<&(String, String, String)> =
+            parts.columns.iter().filter(|(_, c, _)| !assigned.iter().any(|(a, _)| a == c)).collect();
+        let mut names: Vec<String> = columns.iter().map(|(_, c, _)| ident(c)).collect();
+        let mut values: Vec<String> = columns
+            .iter()
+            .map(|(key, _, cast)| super::ctx::json_leaf_sql(&format!("__x.j->{}", string_literal(key)), cast))
+            .collect();
+        for (c, v) in &assigned {
+            names.push(ident(c));
+            values.push(v.clone());
+        }
+        let cte = self.cte_name(table);
+        let target = super::filter::source_sql(table);
+        let insert = if names.is_empty() {
+            format!("INSERT INTO {target} DEFAULT VALUES RETURNING *")
+        } else {
+            let conflict = if action == Action::Upsert {
+                self.on_conflict(table, &columns, pos)?
+            } else {
+                String::new()
+            };
+            format!(
+                "INSERT INTO {target} ({}) SELECT {} FROM json_array_elements({}) AS __x(j){conflict} RETURNING *",
+                names.join(", "),
+                values.join(", "),
+                as_array(jexpr)
+            )
+        };
+        w.ctes.push(format!("{} AS ({insert})", ident(&cte)));
+        w.written.push((rel(table), cte.clone()));
+
+        // Then rows pointing at this one.
+        for (key, child, relation, val) in after {
+            let sub = format!("{jexpr}->{}", string_literal(key));
+            let (fk, parent_key) = match relation {
+                Relation::ToMany { child_col, parent_col } => (child_col.clone(), parent_col.clone()),
+                Relation::Recursive { fk_col, key_col, find: Find::Children } => (fk_col.clone(), key_col.clone()),
+                _ => {
+                    return Err(CompileError::new(
+                        pos,
+                        format!("writing `{key}` through this kind of relationship is not supported yet"),
+                    ));
+                }
+            };
+            let parent_value = format!("(SELECT {} FROM {} LIMIT 1)", ident(&parent_key), ident(&cte));
+            if let Some(c) = val.get("connect") {
+                let cond = self.connect_conditions(child, "u", c, &format!("{sub}->'connect'"), pos)?;
+                self.write_rules(child, Action::Update, pos)?;
+                let ucte = self.cte_name(child);
+                w.ctes.push(format!(
+                    "{} AS (UPDATE {} AS u SET {} = {parent_value} WHERE {cond} RETURNING u.*)",
+                    ident(&ucte),
+                    super::filter::source_sql(child),
+                    ident(&fk)
+                ));
+                w.written.push((rel(child), ucte));
+                let (rest, _) = object_keys(val);
+                if rest.iter().any(|(k, _)| !DATA_KEYWORDS.contains(&k.as_str())) {
+                    return Err(CompileError::new(pos, format!("`{key}` has `connect` and data at once; use one")));
+                }
+            } else {
+                self.insert_rows(child, val, &sub, vec![(fk, parent_value)], Action::Insert, pos, w)?;
+            }
+        }
+        Ok(cte)
+    }
+
+    fn on_conflict(&mut self, table: &TableInfo, columns: &[&(String, String, String)], pos: Pos) -> Result<String> {
+        let pk = table.primary_key().map(|c| c.name.clone());
+        let target = columns
+            .iter()
+            .map(|(_, c, _)| c.clone())
+            .find(|c| Some(c) == pk.as_ref())
+            .ok_or_else(|| {
+                CompileError::new(pos, format!("`upsert` needs the primary key of `{}` in its data", table.name))
+            })?;
+        let sets: Vec<String> = columns
+            .iter()
+            .filter(|(_, c, _)| *c != target)
+            .map(|(_, c, _)| format!("{} = EXCLUDED.{}", ident(c), ident(c)))
+            .collect();
+        Ok(if sets.is_empty() {
+            format!(" ON CONFLICT ({}) DO NOTHING", ident(&target))
+        } else {
+            format!(" ON CONFLICT ({}) DO UPDATE SET {}", ident(&target), sets.join(", "))
+        })
+    }
+
+    fn update_rows(
+        &mut self,
+        table: &TableInfo,
+        example: &Json,
+        jexpr: &str,
+        conds: Vec<String>,
+        pos: Pos,
+        w: &mut Writes,
+    ) -> Result<String> {
+        let rules = self.write_rules(table, Action::Update, pos)?;
+        let (keys, is_list) = object_keys(example);
+        if is_list {
+            return Err(CompileError::new(pos, format!("`update` of `{}` takes one object", table.name)));
+        }
+        let parts = self.classify(table, &keys, &rules, pos)?;
+        let mut sets: Vec<(String, String)> = parts
+            .columns
+            .iter()
+            .map(|(key, col, cast)| (col.clone(), super::ctx::json_leaf_sql(&format!("{jexpr}->{}", string_literal(key)), cast)))
+            .collect();
+        let mut after = Vec::new();
+        for (key, child, relation, val) in &parts.relations {
+            let sub = format!("{jexpr}->{}", string_literal(key));
+            match relation {
+                Relation::ToOne { parent_col, child_col } if val.get("connect").is_some() => {
+                    let c = val.get("connect").cloned().unwrap_or(Json::Null);
+                    let cond = self.connect_conditions(child, "r", &c, &format!("{sub}->'connect'"), pos)?;
+                    let expr = format!("(SELECT r.{} FROM {} AS r WHERE {cond} LIMIT 1)", ident(child_col), self.source(child));
+                    sets.push((parent_col.clone(), expr));
+                }
+                Relation::ToOne { parent_col, .. } if val.get("disconnect").is_some() => {
+                    sets.push((parent_col.clone(), "NULL".into()));
+                }
+                _ => after.push((key, child, relation, val)),
+            }
+        }
+        for (col, value) in &rules.presets {
+            let Some(c) = table.column(&self.db_name(col)).cloned() else { continue };
+            let sql = self.preset_sql(value, &c.cast_type(), pos)?;
+            sets.retain(|(a, _)| a != &c.name);
+            sets.push((c.name.clone(), sql));
+        }
+        if sets.is_empty() {
+            let pk = table.primary_key().or(table.columns.first()).map(|c| c.name.clone()).unwrap_or_default();
+            sets.push((pk.clone(), format!("u.{}", ident(&pk))));
+        }
+        let cte = self.cte_name(table);
+        let set_sql: Vec<String> = sets.iter().map(|(c, v)| format!("{} = {v}", ident(c))).collect();
+        w.ctes.push(format!(
+            "{} AS (UPDATE {} AS u SET {} WHERE {} RETURNING u.*)",
+            ident(&cte),
+            super::filter::source_sql(table),
+            set_sql.join(", "),
+            join(conds, "AND")
+        ));
+        w.written.push((rel(table), cte.clone()));
+
+        for (key, child, relation, val) in after {
+            let sub = format!("{jexpr}->{}", string_literal(key));
+            let mut child_conds = match relation {
+                Relation::ToOne { parent_col, child_col } => {
+                    vec![format!("u.{} IN (SELECT {} FROM {})", ident(child_col), ident(parent_col), ident(&cte))]
+                }
+                Relation::ToMany { child_col, parent_col }
+                | Relation::Recursive { fk_col: child_col, key_col: parent_col, find: Find::Children } => {
+                    if let Some(c) = val.get("connect") {
+                        let cond = self.connect_conditions(child, "u", c, &format!("{sub}->'connect'"), pos)?;
+                        self.write_rules(child, Action::Update, pos)?;
+                        let ucte = self.cte_name(child);
+                        w.ctes.push(format!(
+                            "{} AS (UPDATE {} AS u SET {} = (SELECT {} FROM {} LIMIT 1) WHERE {cond} RETURNING u.*)",
+                            ident(&ucte),
+                            super::filter::source_sql(child),
+                            ident(child_col),
+                            ident(parent_col),
+                            ident(&cte)
+                        ));
+                        w.written.push((rel(child), ucte));
+                        continue;
+                    }
+                    if let Some(d) = val.get("disconnect") {
+                        let cond = self.connect_conditions(child, "u", d, &format!("{sub}->'disconnect'"), pos)?;
+                        self.write_rules(child, Action::Update, pos)?;
+                        let ucte = self.cte_name(child);
+                        w.ctes.push(format!(
+                            "{} AS (UPDATE {} AS u SET {} = NULL WHERE {cond} AND u.{} IN (SELECT {} FROM {}) RETURNING u.*)",
+                            ident(&ucte),
+                            super::filter::source_sql(child),
+                            ident(child_col),
+                            ident(child_col),
+                            ident(parent_col),
+                            ident(&cte)
+                        ));
+                        w.written.push((rel(child), ucte));
+                        continue;
+                    }
+                    vec![format!("u.{} IN (SELECT {} FROM {})", ident(child_col), ident(parent_col), ident(&cte))]
+                }
+                _ => {
+                    return Err(CompileError::new(
+                        pos,
+                        format!("updating `{key}` through this kind of relationship is not supported yet"),
+                    ));
+                }
+            };
+            if let Some(wh) = val.get("where") {
+                let filter = json_filter(wh, &format!("{sub}->'where'"), pos)?;
+                child_conds.push(self.where_sql(child, "u", &filter)?);
+            }
+            let child_rules = self.write_rules(child, Action::Update, pos)?;
+            child_conds.extend(self.rule_filters(child, "u", &child_rules)?);
+            self.update_rows(child, val, &sub, child_conds, pos, w)?;
+        }
+        Ok(cte)
+    }
+
+    /// The selection of a mutation field: from the written rows (`cte`), or from the table
+    /// as it stands after the writes.
+    fn mutation_select(&mut self, f: &'a Field, table: &TableInfo, cte: Option<&str>, object: bool) -> Result<(String, Shape)> {
+        let one = object || f.arguments.iter().any(|a| a.name.value == "id");
+        match cte {
+            Some(cte) => self.select_from_cte(f, table, cte, one),
+            None => self.table_select_root(f, table, one),
+        }
+    }
+
+    fn record_input(&mut self, name: &str, table: &TableInfo, example: &Json) -> Result<()> {
+        let shape = self.input_shape(table, example);
+        self.inputs.insert(name.to_string(), shape);
+        Ok(())
+    }
+
+    fn input_shape(&self, table: &TableInfo, example: &Json) -> InputShape {
+        let (keys, list) = object_keys(example);
+        let mut fields = Vec::new();
+        for (key, val) in &keys {
+            if DATA_KEYWORDS.contains(&key.as_str()) {
+                fields.push((key.clone(), if key == "find" { InputShape::Scalar("text".into()) } else { InputShape::Any }));
+                continue;
+            }
+            let name = self.db_name(key).into_owned();
+            let shape = if let Some(col) = table.column(&name) {
+                InputShape::Scalar(col.cast_type())
+            } else if let Some((child, _)) = resolve(self.cat, table, &name, None, None) {
+                self.input_shape(child, val)
+            } else {
+                InputShape::Any
+            };
+            fields.push((key.clone(), shape));
+        }
+        InputShape::Object { fields, list }
+    }
+}
+
+fn unreachable_delete(pos: Pos) -> Result<String> {
+    Err(CompileError::new(pos, "internal: delete planned twice"))
+}
+
+fn rel(t: &TableInfo) -> String {
+    t.relation_name().unwrap_or(&t.name).to_string()
+}
+
+#[derive(Default)]
+struct Classified {
+    /// (data key, column, cast type)
+    columns: Vec<(String, String, String)>,
+    /// (data key, related table, relation, example value)
+    relations: Vec<(String, TableInfo, Relation, Json)>,
+}
+
+/// The arguments of a mutation field that pick rows.
+struct RootArgs<'f> {
+    id: Option<&'f Value>,
+    where_: Option<&'f Value>,
+}
+
+impl<'f> RootArgs<'f> {
+    fn of(f: &'f Field) -> Result<RootArgs<'f>> {
+        let get = |n: &str| f.arguments.iter().find(|a| a.name.value == n).map(|a| &a.value);
+        Ok(RootArgs { id: get("id"), where_: get("where") })
+    }
+}
+
+/// Which of insert/update/upsert/delete a field does, and its data.
+fn mutation_action(f: &Field) -> Result<(Action, Option<&Value>)> {
+    let mut found = None;
+    for a in &f.arguments {
+        let action = match a.name.value.as_str() {
+            "insert" => Action::Insert,
+            "update" => Action::Update,
+            "upsert" => Action::Upsert,
+            "delete" => Action::Delete,
+            _ => continue,
+        };
+        if found.is_some() {
+            return Err(CompileError::new(a.name.pos, "a mutation field takes one of insert, update, upsert or delete"));
+        }
+        found = Some((action, a));
+    }
+    match found {
+        Some((Action::Delete, a)) => match a.value.kind {
+            ValueKind::Boolean(true) => Ok((Action::Delete, None)),
+            _ => Err(CompileError::new(a.value.pos, "write `delete: true`")),
+        },
+        Some((action, a)) => Ok((action, Some(&a.value))),
+        None => Err(CompileError::new(
+            f.name.pos,
+            format!("mutation field `{}` needs insert:, update:, upsert: or delete:", f.name.value),
+        )),
+    }
+}
+
+/// The example shape of literal data.
+fn literal_example(v: &Value) -> Json {
+    match &v.kind {
+        ValueKind::Object(fields) => {
+            Json::Object(fields.iter().map(|(k, v)| (k.value.clone(), literal_example(v))).collect())
+        }
+        ValueKind::List(items) => Json::Array(items.iter().map(literal_example).collect()),
+        _ => Json::Null,
+    }
+}
+
+/// A `where` object inside mutation data as a filter whose leaves read the JSON at run time.
+fn json_filter(example: &Json, expr: &str, pos: Pos) -> Result<Value> {
+    let kind = match example {
+        Json::Object(m) => {
+            let mut fields = Vec::new();
+            for (k, v) in m {
+                let sub = format!("{expr}->{}", string_literal(k));
+                fields.push((Name { value: k.clone(), pos }, json_filter(v, &sub, pos)?));
+            }
+            ValueKind::Object(fields)
+        }
+        _ => ValueKind::Variable(format!("{JSON_PATH}{expr}")),
+    };
+    Ok(Value { kind, pos })
+}
+
+impl InputShape {
+    /// Merges the shapes of two uses of the same variable.
+    pub fn merge(&self, other: &InputShape) -> InputShape {
+        if self == other { self.clone() } else { InputShape::Any }
+    }
+}
+
+/// Shorthand so `HashMap` stays imported where the context stores inputs.
+pub(super) type Inputs = HashMap<String, InputShape>;
