@@ -6,14 +6,16 @@
 //! - [`Db`]: a connection pool on which every statement is prepared for every role at
 //!   start-up; [`Db::execute`] returns an operation's `data` as raw JSON bytes and
 //!   [`Db::run`] deserializes it into the generated types.
-//! - [`Auth`]: who is calling, and so which role's statement runs.
+//! - [`Auth`]: who is calling, and so which role's statement runs; [`auth`] establishes it
+//!   (JWT, header, named auths) and [`Config`] reads the run-time part of the YAML config.
 //! - [`router`]: the HTTP routes (GraphQL over HTTP, REST by operation name, health).
 //! - [`types::Numeric`]: exact `numeric` values for generated structs.
 
 #![warn(missing_docs)]
 
-mod auth;
+pub mod auth;
 mod catalog;
+pub mod config;
 mod db;
 mod error;
 pub mod http;
@@ -24,7 +26,8 @@ mod roles;
 pub mod types;
 mod vars;
 
-pub use auth::Auth;
+pub use auth::{Auth, AuthError, AuthLayer, AuthRegistry, Authenticator};
+pub use config::{Config, ConfigError};
 pub use db::{Db, PoolOptions};
 pub use error::Error;
 pub use http::{ApiError, Service, router};

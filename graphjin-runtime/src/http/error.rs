@@ -10,7 +10,7 @@
 //! | `PERSISTED_QUERY_NOT_FOUND` | 400 | an unknown persisted-query hash without query text |
 //! | `QUERY_MISMATCH` | 400 | the request's query text (or hash) differs from the listed operation's |
 //! | `SUBSCRIPTION_OVER_HTTP` | 400 | a subscription sent as a plain HTTP request |
-//! | `UNAUTHENTICATED` | 401 | the operation has no statement for `anon`: sign in |
+//! | `UNAUTHENTICATED` | 401 | the operation has no statement for `anon`: sign in; or, under `auth_fail_block`, the credential sent is invalid |
 //! | `FORBIDDEN` | 403 | the operation has no statement for the caller's role |
 //! | `METHOD_NOT_ALLOWED` | 405 | a mutation via GET, or a method the route does not serve |
 //! | `PAYLOAD_TOO_LARGE` | 413 | the body is over the limit |
@@ -104,6 +104,10 @@ pub enum ApiError {
         method: Method,
     },
 
+    /// The credential is invalid (under `auth_fail_block`) or missing where required.
+    #[error("{0}")]
+    Unauthenticated(#[from] crate::auth::AuthError),
+
     /// The executor failed.
     #[error(transparent)]
     Db(#[from] Error),
@@ -124,6 +128,7 @@ impl ApiError {
             ApiError::MutationViaGet { .. } | ApiError::MethodNotAllowed { .. } => {
                 StatusCode::METHOD_NOT_ALLOWED
             }
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Db(e) => e.status(),
         }
     }
@@ -141,6 +146,7 @@ impl ApiError {
             ApiError::MutationViaGet { .. } | ApiError::MethodNotAllowed { .. } => {
                 "METHOD_NOT_ALLOWED"
             }
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
             ApiError::Db(e) => e.code(),
         }
     }
@@ -149,6 +155,7 @@ impl ApiError {
     pub fn public_message(&self) -> String {
         match self {
             ApiError::Db(e) => e.public_message(),
+            ApiError::Unauthenticated(e) => e.public_message(),
             other => other.to_string(),
         }
     }

@@ -6,9 +6,20 @@
 //! | `GET/POST {prefix}/v1/rest/{operation}` | the same operation by name; variables as `?variables=<JSON>` or as the POST body itself |
 //! | `GET /health` | 200 `{"status":"ok"}`, or 503 `{"status":"unavailable"}` when the database does not answer |
 //!
-//! The caller's identity is the [`Auth`] in the request's extensions, put there by an
-//! authentication layer of yours (or a later part of this crate); without one, requests run
-//! as `anon`. Errors and their codes are listed on [`ApiError`].
+//! The caller's identity is the [`Auth`] in the request's extensions, put there by the
+//! service's [`AuthLayer`] (see [`Service::auth`], which guards the GraphQL and REST routes
+//! but not `/health`) or by an authentication layer of yours; without one, requests run as
+//! `anon`. Errors and their codes are listed on [`ApiError`].
+//!
+//! ```no_run
+//! # async fn demo(db: graphjin_runtime::Db) -> Result<(), graphjin_runtime::ConfigError> {
+//! use graphjin_runtime::{Config, Service, router};
+//! let config = Config::load("config")?;
+//! let app = router(Service::new(db).auth(config.auth_layer()?));
+//! # Ok(()) }
+//! ```
+//!
+//! Or with an authentication layer of your own:
 //!
 //! ```no_run
 //! # async fn demo(db: graphjin_runtime::Db) {
@@ -40,6 +51,8 @@ use axum::routing::get;
 
 pub use error::ApiError;
 
+use crate::auth::AuthLayer;
+use crate::config::{Config, ConfigError};
 use crate::vars::Source;
 use crate::{Auth, Db};
 
@@ -49,6 +62,7 @@ pub struct Service {
     db: Db,
     api_prefix: String,
     body_limit: usize,
+    auth: Option<AuthLayer>,
 }
 
 impl Service {
@@ -63,7 +77,22 @@ impl Service {
             db,
             api_prefix: Self::DEFAULT_API_PREFIX.to_owned(),
             body_limit: Self::DEFAULT_BODY_LIMIT,
+            auth: None,
         }
+    }
+
+    /// A service over `db` authenticating with the config's default `auth` and its
+    /// `auth_fail_block` (see [`Config::auth_layer`]).
+    pub fn from_config(db: Db, config: &Config) -> Result<Self, ConfigError> {
+        Ok(Service::new(db).auth(config.auth_layer()?))
+    }
+
+    /// Authenticates requests to the GraphQL and REST routes with `layer` (not `/health`).
+    /// Without it, requests run as whatever [`Auth`] an outer layer of yours inserted, else
+    /// as `anon`.
+    pub fn auth(mut self, layer: AuthLayer) -> Self {
+        self.auth = Some(layer);
+        self
     }
 
     /// Serves the API under `prefix` (e.g. `/api`, `/v2/api`; `""` or `/` for the root).
@@ -101,8 +130,9 @@ pub fn router(service: Service) -> Router {
     let graphql_path = service.graphql_path();
     let rest_path = format!("{}/v1/rest/{{operation}}", service.api_prefix);
     let limit = service.body_limit;
+    let auth = service.auth.clone();
     let state = Arc::new(service);
-    Router::new()
+    let mut api = Router::new()
         .route(
             &graphql_path,
             get(graphql::get)
@@ -112,8 +142,11 @@ pub fn router(service: Service) -> Router {
         .route(
             &rest_path,
             get(rest::get).post(rest::post).fallback(method_not_allowed),
-        )
-        .route("/health", get(health::health).fallback(method_not_allowed))
+        );
+    if let Some(layer) = auth {
+        api = api.route_layer(layer);
+    }
+    api.route("/health", get(health::health).fallback(method_not_allowed))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

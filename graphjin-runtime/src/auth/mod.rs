@@ -1,8 +1,42 @@
-//! Who is calling: the identity a request runs as, and the role it maps to.
+//! Who is calling: the identity a request runs as, and how it is established.
 //!
-//! Authentication itself (JWT, Rails cookies, headers, ...) is middleware that inserts an
-//! [`Auth`] into the request's extensions; the HTTP handlers read it from there and fall back
-//! to [`Auth::anon`] when none is present. Typed callers pass one to [`crate::Db::run`].
+//! - [`Auth`]: the identity (user id, its provider, an explicit role). Typed callers pass
+//!   one to [`crate::Db::run`]; HTTP handlers take it from the request's extensions (it is
+//!   also an axum extractor, `anon` when absent).
+//! - [`Authenticator`]: one configured auth (`auth:` or an entry of `auths:`): JWT (HS256
+//!   secret, RS256/ES256 public key file, Auth0, Firebase, JWKS), header, or none; plus
+//!   development headers when `creds_in_header` allows them outside production.
+//! - [`AuthLayer`]: the `tower::Layer` that runs an authenticator for every request and
+//!   inserts the [`Auth`]; [`crate::router`] applies the service's default one.
+//! - [`AuthRegistry`]: every auth by name, for actions and routes of your own.
+//!
+//! ```no_run
+//! # async fn demo(db: graphjin_runtime::Db) -> Result<(), Box<dyn std::error::Error>> {
+//! use graphjin_runtime::{Config, Service, router};
+//! let config = Config::load("config")?;            // prod.yml else dev.yml, GJ_* overrides
+//! let app = router(Service::new(db).auth(config.auth_layer()?));
+//! # Ok(()) }
+//! ```
+//!
+//! The Rails cookie authenticator is not here yet: `type: rails` parses and fails at
+//! start-up with [`crate::ConfigError::Unsupported`]; it plugs in as another
+//! authentication method next to JWT and header.
+
+mod authenticator;
+mod error;
+mod jwt;
+mod keys;
+mod layer;
+mod registry;
+mod remote;
+
+pub use authenticator::{
+    AuthOptions, Authenticator, DEV_USER_ID, DEV_USER_ID_PROVIDER, DEV_USER_ROLE,
+};
+pub use error::AuthError;
+pub use jwt::{FIREBASE_CERTS_URL, FIREBASE_ISSUER_PREFIX, self_test};
+pub use layer::{AuthLayer, AuthMiddleware};
+pub use registry::AuthRegistry;
 
 /// The caller's identity. Builtin statement parameters (`$user_id`, `$user_id_provider`,
 /// `$user_role`) are filled from here, never from the client's variables.

@@ -1,0 +1,431 @@
+//! JWT authentication with `jsonwebtoken` (RustCrypto backend): the token comes from the
+//! configured cookie or `Authorization: Bearer`; the algorithm comes from the configured key
+//! (HS256 for a secret, RS256 / ES256 / ES384 for a public key, the key's own for a JWKS),
+//! never from the token; `exp` is required, `nbf` is checked, `iss` and `aud` when
+//! configured, all with 60 s leeway.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::Deserialize;
+
+use super::keys::{VerifyKey, parse_pem};
+use super::remote::{DEFAULT_MIN_REFRESH, KeySetFormat, RefreshPolicy, RemoteKeys};
+use super::{Auth, AuthError, AuthOptions};
+use crate::config::{AuthConfig, ConfigError, JwtProvider, PublicKeyType};
+
+/// Where Google publishes the certificates that sign Firebase ID tokens.
+pub const FIREBASE_CERTS_URL: &str =
+    "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
+/// The prefix of a Firebase ID token's issuer; the project id follows.
+pub const FIREBASE_ISSUER_PREFIX: &str = "https://securetoken.google.com/";
+
+/// Seconds of clock skew tolerated for `exp` and `nbf`.
+const LEEWAY_SECS: u64 = 60;
+
+enum KeySource {
+    Static(Arc<VerifyKey>),
+    Remote(Arc<RemoteKeys>),
+}
+
+/// A configured JWT verifier.
+pub(crate) struct JwtVerifier {
+    cookie: Option<String>,
+    provider: JwtProvider,
+    keys: KeySource,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    #[serde(default)]
+    sub: Option<serde_json::Value>,
+}
+
+impl JwtVerifier {
+    /// Builds the verifier for `config` (whose keys are named `{key}.jwt.*` in errors).
+    pub(crate) fn build(
+        config: &AuthConfig,
+        key: &str,
+        options: &AuthOptions,
+    ) -> Result<Self, ConfigError> {
+        self_test()?;
+        let jwt = &config.jwt;
+        let mut issuer = nonempty(&jwt.issuer).map(str::to_owned);
+        let audience = nonempty(&jwt.audience).map(str::to_owned);
+        let jwks_url = nonempty(&jwt.jwks_url);
+        let secret = jwt.secret.as_ref().filter(|s| !s.is_empty());
+        let policy = RefreshPolicy {
+            fixed: jwt.jwks_refresh.filter(|d| !d.is_zero()),
+            floor: jwt
+                .jwks_min_refresh
+                .filter(|d| !d.is_zero())
+                .unwrap_or(DEFAULT_MIN_REFRESH),
+        };
+        let remote =
+            |url: &str, format: KeySetFormat, what: &str| -> Result<KeySource, ConfigError> {
+                let parsed = reqwest::Url::parse(url).map_err(|_| ConfigError::Invalid {
+                    key: format!("{key}.jwt.{what}"),
+                    message: "not a valid URL".to_owned(),
+                })?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(ConfigError::Invalid {
+                        key: format!("{key}.jwt.{what}"),
+                        message: "the URL must be http:// or https://".to_owned(),
+                    });
+                }
+                Ok(KeySource::Remote(Arc::new(RemoteKeys::new(
+                    url.to_owned(),
+                    format,
+                    http_client(options)?,
+                    policy,
+                ))))
+            };
+
+        let keys = match jwt.provider {
+            JwtProvider::Firebase => {
+                let Some(project) = audience.as_deref() else {
+                    return Err(ConfigError::Invalid {
+                        key: format!("{key}.jwt.audience"),
+                        message: "provider firebase needs the Firebase project id as audience"
+                            .to_owned(),
+                    });
+                };
+                issuer.get_or_insert_with(|| format!("{FIREBASE_ISSUER_PREFIX}{project}"));
+                let url = nonempty(&jwt.firebase_certs_url).unwrap_or(FIREBASE_CERTS_URL);
+                remote(url, KeySetFormat::X509Map, "firebase_certs_url")?
+            }
+            JwtProvider::Jwks => match jwks_url {
+                Some(url) => remote(url, KeySetFormat::Jwks, "jwks_url")?,
+                None => {
+                    return Err(ConfigError::Invalid {
+                        key: format!("{key}.jwt.jwks_url"),
+                        message: "provider jwks needs jwks_url (the key set's address)".to_owned(),
+                    });
+                }
+            },
+            JwtProvider::None | JwtProvider::Auth0 => {
+                if let Some(file) = &jwt.public_key_file {
+                    KeySource::Static(Arc::new(load_key_file(
+                        file,
+                        jwt.public_key_type,
+                        &format!("{key}.jwt.public_key_file"),
+                        options.base_dir_path(),
+                    )?))
+                } else if let Some(secret) = secret {
+                    if secret.expose().len() < 32 {
+                        tracing::warn!(
+                            auth = key,
+                            "the JWT secret is shorter than 32 bytes; use a long random secret"
+                        );
+                    }
+                    KeySource::Static(Arc::new(VerifyKey {
+                        key: DecodingKey::from_secret(secret.expose().as_bytes()),
+                        alg: Algorithm::HS256,
+                    }))
+                } else if let Some(url) = jwks_url {
+                    remote(url, KeySetFormat::Jwks, "jwks_url")?
+                } else {
+                    let env = if key == "auth" {
+                        "GJ_AUTH_JWT_SECRET".to_owned()
+                    } else {
+                        "GJ_AUTHS_<NAME>_JWT_SECRET".to_owned()
+                    };
+                    return Err(ConfigError::Invalid {
+                        key: format!("{key}.jwt"),
+                        message: format!(
+                            "no verification key: set secret (or {env}), public_key_file, or jwks_url"
+                        ),
+                    });
+                }
+            }
+        };
+        let cookie = config
+            .cookie
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        Ok(JwtVerifier {
+            cookie,
+            provider: jwt.provider,
+            keys,
+            issuer,
+            audience,
+        })
+    }
+
+    /// The token: the configured cookie first, else `Authorization: Bearer`.
+    pub(crate) fn token<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        if let Some(name) = &self.cookie
+            && let Some(token) = cookie(headers, name)
+        {
+            return Some(token);
+        }
+        bearer(headers)
+    }
+
+    /// Verifies `token` and reads the identity from its claims.
+    pub(crate) async fn verify(&self, token: &str) -> Result<Auth, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| match header_alg(token) {
+            Some(alg) if !KNOWN_ALGS.contains(&alg.as_str()) => AuthError::Malformed(format!(
+                "algorithm \"{}\" is never accepted",
+                alg.chars()
+                    .filter(char::is_ascii_graphic)
+                    .take(16)
+                    .collect::<String>()
+            )),
+            _ => from_jwt_error(e),
+        })?;
+        let key = match &self.keys {
+            KeySource::Static(key) => key.clone(),
+            KeySource::Remote(remote) => {
+                let kid = header.kid.as_deref().ok_or(AuthError::NoKeyId)?;
+                remote.key(kid).await?
+            }
+        };
+        if header.alg != key.alg {
+            return Err(AuthError::WrongAlgorithm {
+                expected: format!("{:?}", key.alg),
+                got: format!("{:?}", header.alg),
+            });
+        }
+        let mut validation = Validation::new(key.alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        let mut required = vec!["exp"];
+        if let Some(issuer) = &self.issuer {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        match &self.audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key.key, &validation).map_err(from_jwt_error)?;
+        let sub = match data.claims.sub {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => s,
+            _ => return Err(AuthError::MissingClaim("sub".to_owned())),
+        };
+        if self.provider == JwtProvider::Auth0
+            && let Some((provider, id)) = sub.split_once('|')
+            && !provider.is_empty()
+            && !id.is_empty()
+        {
+            return Ok(Auth::user(id).with_provider(provider));
+        }
+        Ok(Auth::user(sub))
+    }
+
+    /// The key set's URL for logs, when keys are downloaded.
+    pub(crate) fn key_url(&self) -> Option<String> {
+        match &self.keys {
+            KeySource::Remote(r) => Some(r.display_url()),
+            KeySource::Static(_) => None,
+        }
+    }
+}
+
+fn nonempty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn http_client(options: &AuthOptions) -> Result<reqwest::Client, ConfigError> {
+    reqwest::Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.http_timeout)
+        .pool_max_idle_per_host(0)
+        .user_agent(concat!("graphjin-runtime/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ConfigError::HttpClient {
+            message: e.to_string(),
+        })
+}
+
+fn load_key_file(
+    file: &Path,
+    want: Option<PublicKeyType>,
+    key: &str,
+    base_dir: Option<&Path>,
+) -> Result<VerifyKey, ConfigError> {
+    let path = match base_dir {
+        Some(dir) if file.is_relative() => dir.join(file),
+        _ => file.to_path_buf(),
+    };
+    let fail = |message: String| ConfigError::KeyFile {
+        key: key.to_owned(),
+        path: path.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
+    let public = parse_pem(&text).map_err(fail)?;
+    if let Some(want) = want {
+        let want_name = match want {
+            PublicKeyType::Rsa => "rsa",
+            PublicKeyType::Ecdsa => "ecdsa",
+        };
+        if public.type_name() != want_name {
+            return Err(fail(format!(
+                "public_key_type is {want_name}, but the file holds an {} key",
+                public.type_name()
+            )));
+        }
+    }
+    Ok(public.into_verify_key())
+}
+
+/// The algorithms jsonwebtoken knows; anything else (`none`) is refused by name.
+const KNOWN_ALGS: &[&str] = &[
+    "HS256", "HS384", "HS512", "ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "PS384",
+    "PS512", "EdDSA",
+];
+
+/// The `alg` of a token's header, read without trusting anything else in it.
+fn header_alg(token: &str) -> Option<String> {
+    use base64::Engine;
+    let header = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("alg")?.as_str().map(str::to_owned)
+}
+
+/// `Authorization: Bearer <token>` (scheme in any case).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The value of cookie `name` from the `Cookie` headers.
+pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| n.trim() == name)
+        .map(|(_, v)| v.trim().trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+fn from_jwt_error(e: jsonwebtoken::errors::Error) -> AuthError {
+    match e.kind() {
+        ErrorKind::InvalidSignature => AuthError::BadSignature,
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+        ErrorKind::MissingRequiredClaim(c) if c == "iss" => AuthError::WrongIssuer,
+        ErrorKind::MissingRequiredClaim(c) if c == "aud" => AuthError::WrongAudience,
+        ErrorKind::MissingRequiredClaim(c) | ErrorKind::InvalidClaimFormat(c) => {
+            AuthError::MissingClaim(c.clone())
+        }
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            AuthError::Malformed("unsupported or unexpected algorithm".to_owned())
+        }
+        ErrorKind::InvalidRsaKey(_)
+        | ErrorKind::InvalidEcdsaKey
+        | ErrorKind::InvalidEddsaKey
+        | ErrorKind::InvalidKeyFormat
+        | ErrorKind::Provider(_) => AuthError::BadKey {
+            reason: e.to_string(),
+        },
+        ErrorKind::InvalidToken => AuthError::Malformed("not three base64url parts".to_owned()),
+        ErrorKind::Base64(_) => AuthError::Malformed("invalid base64url".to_owned()),
+        ErrorKind::Json(_) => {
+            AuthError::Malformed("invalid JSON in the header or claims".to_owned())
+        }
+        ErrorKind::Utf8(_) => AuthError::Malformed("invalid UTF-8".to_owned()),
+        _ => AuthError::Malformed(e.to_string()),
+    }
+}
+
+/// Signs and verifies one HS256 token, once per process: jsonwebtoken panics at first use
+/// when its crypto backend is missing or ambiguous, and start-up is the place to find out.
+pub fn self_test() -> Result<(), ConfigError> {
+    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
+    RESULT
+        .get_or_init(|| {
+            let run = || -> Result<(), String> {
+                let secret = b"graphjin self-test key, not a secret";
+                let claims = serde_json::json!({"sub": "self-test", "exp": 4_102_444_800u64});
+                let token = jsonwebtoken::encode(
+                    &Header::new(Algorithm::HS256),
+                    &claims,
+                    &EncodingKey::from_secret(secret),
+                )
+                .map_err(|e| format!("signing failed: {e}"))?;
+                let data = jsonwebtoken::decode::<Claims>(
+                    &token,
+                    &DecodingKey::from_secret(secret),
+                    &Validation::new(Algorithm::HS256),
+                )
+                .map_err(|e| format!("verifying failed: {e}"))?;
+                match data.claims.sub {
+                    Some(serde_json::Value::String(s)) if s == "self-test" => Ok(()),
+                    _ => Err("the verified claims differ from the signed ones".to_owned()),
+                }
+            };
+            match std::panic::catch_unwind(run) {
+                Ok(result) => result,
+                Err(panic) => Err(panic
+                    .downcast_ref::<String>()
+                    .map(|s| s.trim().to_owned())
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.trim().to_owned()))
+                    .unwrap_or_else(|| "it panicked".to_owned())),
+            }
+        })
+        .clone()
+        .map_err(|message| ConfigError::CryptoSelfTest { message })
+}
+
+/// The default timeouts for key downloads.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default timeout of a whole key download.
+pub(crate) const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn self_test_passes_with_rust_crypto() {
+        self_test().expect("exactly one backend");
+    }
+
+    #[test]
+    fn tokens_from_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc.def.ghi "),
+        );
+        assert_eq!(bearer(&h), Some("abc.def.ghi"));
+        h.insert(
+            AUTHORIZATION,
+            HeaderValue::from_static("Basic dXNlcjpwdw=="),
+        );
+        assert_eq!(bearer(&h), None);
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer(&h), None);
+        h.insert(COOKIE, HeaderValue::from_static("a=1; _jwt=tok.en.x; b=2"));
+        assert_eq!(cookie(&h, "_jwt"), Some("tok.en.x"));
+        assert_eq!(cookie(&h, "jwt"), None);
+    }
+}

@@ -1,0 +1,383 @@
+//! The `auth:` / `auths:` part of the config: GraphJin's keys, as plain data.
+//!
+//! ```yaml
+//! auth:
+//!   type: jwt                 # jwt | header | none | rails (rails: not supported yet)
+//!   cookie: _jwt              # optional: read the token from this cookie too
+//!   creds_in_header: true     # development only: honour X-User-ID, X-User-ID-Provider, X-User-Role
+//!   jwt:
+//!     provider: auth0         # none (alias other) | auth0 | firebase | jwks
+//!     secret: "..."           # HS256; better: GJ_AUTH_JWT_SECRET
+//!     public_key_file: keys/rsa_public.pem   # RS256 / ES256, relative to the config folder
+//!     public_key_type: rsa    # rsa | ecdsa (checked against the file)
+//!     issuer: https://example.auth0.com/
+//!     audience: my-api
+//!     jwks_url: https://example.auth0.com/.well-known/jwks.json
+//!     jwks_refresh: 30        # minutes; overrides the server's cache headers
+//!     jwks_min_refresh: 60    # minutes; the floor under the cache headers (default 60)
+//!   header:
+//!     name: X-Api-Key
+//!     value: "..."            # compared in constant time; or `exists: true`
+//! ```
+//!
+//! Durations (`jwks_refresh`, `jwks_min_refresh`) are minutes when given as a number, as in
+//! GraphJin; a string may carry a unit instead: `"90s"`, `"5m"`, `"1h"`, `"500ms"`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+
+/// A secret value (JWT secret, header value). Its `Debug` output is redacted and it has no
+/// `Display`, so it cannot end up in a log line or an error message by accident; read it
+/// with [`Secret::expose`].
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is the empty string (which counts as not set).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret::new(value)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    /// Accepts a string only; the error for anything else never repeats the value.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) => Ok(Secret(s)),
+            serde_json::Value::Null => Ok(Secret::default()),
+            _ => Err(de::Error::custom(
+                "a secret must be a string: put the value in quotes",
+            )),
+        }
+    }
+}
+
+/// `auth.type`: how requests are authenticated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum AuthType {
+    /// No authentication: every request is anonymous (unless development headers apply).
+    #[default]
+    #[serde(alias = "")]
+    None,
+    /// A JSON Web Token in `Authorization: Bearer` or in the configured cookie.
+    Jwt,
+    /// A shared value (or the mere presence) of a request header.
+    Header,
+    /// A Ruby on Rails session cookie. Parsed so configs that use it load, but building an
+    /// authenticator from it fails with [`crate::ConfigError::Unsupported`] until the
+    /// Rails authenticator lands.
+    Rails,
+}
+
+impl AuthType {
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthType::None => "none",
+            AuthType::Jwt => "jwt",
+            AuthType::Header => "header",
+            AuthType::Rails => "rails",
+        }
+    }
+}
+
+impl fmt::Display for AuthType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `auth.jwt.provider`: where the verification keys come from and how `sub` is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JwtProvider {
+    /// A secret or a public key file (or `jwks_url`); `sub` is the user id.
+    #[default]
+    #[serde(alias = "other", alias = "generic", alias = "")]
+    None,
+    /// As `none`, and a `sub` of the form `provider|id` gives `user_id` = id and
+    /// `user_id_provider` = provider.
+    Auth0,
+    /// Firebase ID tokens: RS256 keys from Google's certificate URL, issuer
+    /// `https://securetoken.google.com/<audience>`.
+    Firebase,
+    /// Keys from `jwks_url`, chosen by the token's `kid`.
+    Jwks,
+}
+
+/// `auth.jwt.public_key_type`: the kind of key in `public_key_file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublicKeyType {
+    /// An RSA key: tokens must be RS256.
+    Rsa,
+    /// An ECDSA key: tokens must be ES256 (P-256) or ES384 (P-384).
+    #[serde(alias = "ec")]
+    Ecdsa,
+}
+
+/// `auth.jwt`: JWT settings. Its `Debug` output redacts the secret and any user info or
+/// query in the URLs.
+#[derive(Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct JwtConfig {
+    /// Where keys come from; see [`JwtProvider`].
+    pub provider: JwtProvider,
+    /// The HS256 secret (env `GJ_AUTH_JWT_SECRET`).
+    pub secret: Option<Secret>,
+    /// A PEM public key (SubjectPublicKeyInfo, PKCS#1 RSA or an X.509 certificate); relative
+    /// paths are resolved against the config folder. Takes precedence over `secret`.
+    pub public_key_file: Option<PathBuf>,
+    /// What `public_key_file` must hold; when unset, whatever it holds (RSA or ECDSA).
+    pub public_key_type: Option<PublicKeyType>,
+    /// The `iss` a token must carry, when set.
+    pub issuer: Option<String>,
+    /// The `aud` a token must carry, when set (for Firebase: the project id).
+    pub audience: Option<String>,
+    /// The JWKS endpoint (provider `jwks`; also used by `none`/`auth0` without a key).
+    pub jwks_url: Option<String>,
+    /// Refresh the key set this often, whatever the server's cache headers say.
+    #[serde(deserialize_with = "minutes")]
+    pub jwks_refresh: Option<Duration>,
+    /// The least time between two scheduled refreshes when following the server's
+    /// `Cache-Control` / `Expires` (default 60 minutes).
+    #[serde(deserialize_with = "minutes")]
+    pub jwks_min_refresh: Option<Duration>,
+    /// Where Firebase's X.509 certificates are fetched from (default Google's URL); set it
+    /// to point tests or a proxy elsewhere.
+    pub firebase_certs_url: Option<String>,
+}
+
+impl fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = |u: &Option<String>| u.as_deref().map(redact_url);
+        f.debug_struct("JwtConfig")
+            .field("provider", &self.provider)
+            .field("secret", &self.secret)
+            .field("public_key_file", &self.public_key_file)
+            .field("public_key_type", &self.public_key_type)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("jwks_url", &url(&self.jwks_url))
+            .field("jwks_refresh", &self.jwks_refresh)
+            .field("jwks_min_refresh", &self.jwks_min_refresh)
+            .field("firebase_certs_url", &url(&self.firebase_certs_url))
+            .finish()
+    }
+}
+
+/// A URL fit for logs: user info and query replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let had_user = !u.username().is_empty() || u.password().is_some();
+            let had_query = u.query().is_some();
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            let mut text = u.to_string();
+            if had_user && let Some(i) = text.find("://") {
+                text.insert_str(i + 3, "***@");
+            }
+            if had_query {
+                text.push_str("?***");
+            }
+            text
+        }
+        Err(_) => "<invalid URL>".to_owned(),
+    }
+}
+
+/// `auth.header`: header authentication.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct HeaderConfig {
+    /// The header's name.
+    pub name: Option<String>,
+    /// Only check that the header is present (any value).
+    pub exists: bool,
+    /// The value the header must have, compared in constant time (env
+    /// `GJ_AUTH_HEADER_VALUE`).
+    pub value: Option<Secret>,
+}
+
+/// One auth configuration: the default `auth:` or an entry of `auths:`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// The name other parts of the config (actions, routes) use for it; required in `auths:`.
+    pub name: Option<String>,
+    /// `type`: jwt, header, none or rails.
+    #[serde(rename = "type")]
+    pub kind: AuthType,
+    /// The cookie that may carry the token (JWT).
+    pub cookie: Option<String>,
+    /// Development only: honour `X-User-ID`, `X-User-ID-Provider` and `X-User-Role`
+    /// headers. Ignored when the config says `production: true`.
+    pub creds_in_header: bool,
+    /// JWT settings.
+    pub jwt: JwtConfig,
+    /// Header-auth settings.
+    pub header: HeaderConfig,
+}
+
+impl AuthConfig {
+    /// An auth of this type with every other key at its default.
+    pub fn new(kind: AuthType) -> Self {
+        AuthConfig {
+            kind,
+            ..AuthConfig::default()
+        }
+    }
+
+    /// A JWT auth verifying HS256 tokens with `secret`.
+    pub fn jwt_secret(secret: impl Into<Secret>) -> Self {
+        let mut config = AuthConfig::new(AuthType::Jwt);
+        config.jwt.secret = Some(secret.into());
+        config
+    }
+
+    /// A header auth requiring header `name` to equal `value`.
+    pub fn header_value(name: impl Into<String>, value: impl Into<Secret>) -> Self {
+        let mut config = AuthConfig::new(AuthType::Header);
+        config.header.name = Some(name.into());
+        config.header.value = Some(value.into());
+        config
+    }
+}
+
+/// A duration written as minutes (a number, GraphJin's form) or with a unit (`"90s"`).
+fn minutes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(m) if m.is_finite() && m >= 0.0 => Ok(Some(Duration::from_secs_f64(m * 60.0))),
+            _ => Err(de::Error::custom(
+                "expected a number of minutes (0 or more)",
+            )),
+        },
+        serde_json::Value::String(s) => parse_duration(&s).map(Some).ok_or_else(|| {
+            de::Error::custom(format!(
+                "`{s}` is not a duration: write minutes as a number, or a number with a unit (500ms, 90s, 5m, 1h)"
+            ))
+        }),
+        _ => Err(de::Error::custom(
+            "expected a number of minutes or a duration such as \"90s\"",
+        )),
+    }
+}
+
+/// Parses `"90s"`, `"5m"`, `"1h"`, `"500ms"`; a bare number means minutes.
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    if !number.is_finite() || number < 0.0 {
+        return None;
+    }
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "s" | "sec" | "secs" => number,
+        "" | "m" | "min" | "mins" => number * 60.0,
+        "h" | "hour" | "hours" => number * 3600.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_credentials() {
+        assert_eq!(
+            redact_url("https://user:pw@keys.example/jwks.json?token=abc"),
+            "https://***@keys.example/jwks.json?***"
+        );
+        assert_eq!(
+            redact_url("https://keys.example/jwks.json"),
+            "https://keys.example/jwks.json"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("5 parsecs"), None);
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        let config = AuthConfig::jwt_secret("hunter2");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!format!("{config:#?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn secret_type_errors_do_not_echo() {
+        let e = serde_json::from_str::<Secret>("12345678").unwrap_err();
+        assert!(!e.to_string().contains("12345678"), "{e}");
+    }
+
+    #[test]
+    fn graphjin_names_parse() {
+        let c: AuthConfig = serde_json::from_value(serde_json::json!({
+            "type": "jwt",
+            "jwt": {"provider": "other", "public_key_type": "ecdsa", "jwks_refresh": 5, "jwks_min_refresh": "30s"}
+        }))
+        .expect("parses");
+        assert_eq!(c.kind, AuthType::Jwt);
+        assert_eq!(c.jwt.provider, JwtProvider::None);
+        assert_eq!(c.jwt.public_key_type, Some(PublicKeyType::Ecdsa));
+        assert_eq!(c.jwt.jwks_refresh, Some(Duration::from_secs(300)));
+        assert_eq!(c.jwt.jwks_min_refresh, Some(Duration::from_secs(30)));
+        let rails: AuthConfig =
+            serde_json::from_value(serde_json::json!({"type": "rails"})).expect("parses");
+        assert_eq!(rails.kind, AuthType::Rails);
+    }
+}
