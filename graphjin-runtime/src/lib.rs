@@ -31,7 +31,7 @@ pub use config::{Config, ConfigError};
 pub use db::{Db, PoolOptions};
 pub use error::Error;
 pub use http::{ApiError, Service, router};
-pub use operation::{Access, OpKind, Operation, Param, RoleQuery, RoleStatement};
+pub use operation::{Access, Batch, OpKind, Operation, Param, RoleQuery, RoleStatement};
 
 /// axum, re-exported so apps and generated code use the version [`router`] is built with
 /// (`graphjin_runtime::axum::serve(listener, app)`).

@@ -84,3 +84,17 @@ pub struct Access {
     /// Why the role may not run the operation, when it may not.
     pub refused: Option<&'static str>,
 }
+
+/// A subscription's statement for many subscribers at once: all subscribers of one
+/// operation and role are polled with one execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    /// The subscription's name.
+    pub operation: &'static str,
+    /// The role.
+    pub role: &'static str,
+    /// The statement. `$1` is a JSON array of objects `{"__sub": id, "p1": text, ...}`,
+    /// where `pN` is the text of the role statement's parameter N (encoded as for a single
+    /// execution); it returns one row per subscriber: `sub` (text) and `__root` (json).
+    pub sql: &'static str,
+}

@@ -307,7 +307,7 @@ async fn every_operation_over_http_and_typed() {
 
     assert_eq!(
         shop::OPERATIONS.len(),
-        16,
+        17,
         "a new operation needs a check here or in `mutations_typed_and_refused_over_http`"
     );
 }

@@ -7,7 +7,7 @@ use super::catalog::{Catalog, ColumnInfo, TableInfo};
 use super::roles::{OpRules, RoleSet};
 use super::error::{CompileError, Result};
 use super::names::{camel_to_snake, string_literal, suggestion};
-use super::values::{Params, literal_sql, param_sql, to_json};
+use super::values::{Params, batch_column, literal_sql, param_ref_sql, param_sql, to_json};
 use crate::config::BuildConfig;
 use crate::gql::ast::{Directive, Field, Fragment, Selection, Value, ValueKind, VariableDef};
 use crate::source::Pos;
@@ -27,6 +27,8 @@ pub(super) struct Ctx<'a> {
     /// Tables written earlier in the statement (mutations): real name -> a subquery that
     /// reads them as they are after the writes.
     pub overlays: HashMap<String, String>,
+    /// Render parameters as columns of the subscription batch (`__b."p1"`) instead of `$1`.
+    pub batch: bool,
     /// Shapes of JSON variables that carry mutation data (for typed `Variables`).
     pub inputs: super::mutate::Inputs,
     /// Columns read, per table (for `graphjin audit`).
@@ -73,6 +75,7 @@ impl<'a> Ctx<'a> {
             reads: Default::default(),
             overlays: HashMap::new(),
             inputs: HashMap::new(),
+            batch: false,
             next_alias: 0,
         }
     }
@@ -171,7 +174,11 @@ impl<'a> Ctx<'a> {
             return Err(CompileError::new(pos, "empty variable name"));
         }
         let n = self.params.number(name, cast, default);
-        Ok(param_sql(n, cast))
+        Ok(if self.batch {
+            param_ref_sql(&batch_column(n), cast)
+        } else {
+            param_sql(n, cast)
+        })
     }
 
     /// SQL for any value (variable or constant) as `cast`.

@@ -42,6 +42,11 @@ pub struct CompiledQuery {
     pub reads: Vec<(String, Vec<String>)>,
     /// Shapes of the JSON variables that carry mutation data.
     pub inputs: Vec<(String, InputShape)>,
+    /// For subscriptions: the same query for many subscribers at once. `$1` is a JSON array
+    /// of objects `{"__sub": id, "p1": text, "p2": text, ...}` (each `pN` the text of
+    /// parameter N as [`CompiledQuery::params`] lists them); it returns one row per
+    /// subscriber: `sub` (text) and `__root` (json).
+    pub batch_sql: Option<String>,
 }
 
 /// Compiles operations against one schema and config; build it once, reuse it for every
@@ -144,9 +149,24 @@ impl Compiler {
         } else {
             ctx.query(op)?
         };
+        let batch_sql = if op.kind == OpKind::Subscription {
+            let mut b = ctx::Ctx::new(&self.catalog, &self.config, &self.roles, role, &doc.fragments, &op.variables);
+            b.batch = true;
+            let (inner, _) = b.query(op)?;
+            let select = inner.strip_prefix("SELECT ").unwrap_or(&inner);
+            let mut cols = vec!["\"__sub\" text".to_string()];
+            cols.extend((1..=b.params.list.len()).map(|n| format!("\"p{n}\" text")));
+            Some(format!(
+                "SELECT __b.\"__sub\" AS \"sub\", {select} FROM json_to_recordset($1::json) AS __b({})",
+                cols.join(", ")
+            ))
+        } else {
+            None
+        };
         Ok(CompiledQuery {
             sql,
             params: ctx.params.list,
+            batch_sql,
             shape,
             reads: ctx.reads.into_iter().map(|(t, c)| (t, c.into_iter().collect())).collect(),
             inputs: {

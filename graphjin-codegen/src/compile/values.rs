@@ -55,11 +55,22 @@ impl Params {
 
 /// SQL that reads parameter `n` as `cast`.
 pub fn param_sql(n: usize, cast: &str) -> String {
+    param_ref_sql(&format!("${n}"), cast)
+}
+
+/// SQL that reads a text value `reference` (a parameter, or a column of the subscription
+/// batch) as `cast`.
+pub fn param_ref_sql(reference: &str, cast: &str) -> String {
     if let Some(elem) = cast.strip_suffix("[]") {
-        format!("ARRAY(SELECT json_array_elements_text(${n}::json))::{elem}[]")
+        format!("ARRAY(SELECT json_array_elements_text({reference}::json))::{elem}[]")
     } else {
-        format!("${n}::{cast}")
+        format!("{reference}::{cast}")
     }
+}
+
+/// The column of the subscription batch that holds parameter `n`.
+pub fn batch_column(n: usize) -> String {
+    format!("__b.\"p{n}\"")
 }
 
 /// Converts a constant GraphQL value to JSON (for variable defaults).

@@ -48,6 +48,18 @@ pub fn pretty(tokens: &TokenStream) -> String {
 pub fn emit(ops: &[CompiledOperation], role_query: Option<&(String, Vec<String>)>) -> TokenStream {
     let table: Vec<TokenStream> = ops.iter().map(operation_literal).collect();
     let access: Vec<TokenStream> = ops.iter().flat_map(access_literals).collect();
+    let batches: Vec<TokenStream> = ops
+        .iter()
+        .flat_map(|op| {
+            let name = op.name.clone();
+            op.roles.iter().filter_map(move |(role, q)| {
+                let sql = q.batch_sql.as_ref()?;
+                Some(quote! {
+                    ::graphjin_runtime::Batch { operation: #name, role: #role, sql: #sql }
+                })
+            })
+        })
+        .collect();
     let role_query = match role_query {
         Some((sql, roles)) => quote! {
             ::std::option::Option::Some(&::graphjin_runtime::RoleQuery { sql: #sql, roles: &[#(#roles),*] })
@@ -66,6 +78,9 @@ pub fn emit(ops: &[CompiledOperation], role_query: Option<&(String, Vec<String>)
 
         /// How a signed-in user's role is found (`roles_query` + `match`), if configured.
         pub static ROLE_QUERY: ::std::option::Option<&::graphjin_runtime::RoleQuery> = #role_query;
+
+        /// Subscriptions' statements for polling all subscribers of an operation and role at once.
+        pub static BATCHES: &[::graphjin_runtime::Batch] = &[#(#batches),*];
 
         /// Per operation and role: the columns read, or why the role is refused.
         pub static ACCESS: &[::graphjin_runtime::Access] = &[#(#access),*];
