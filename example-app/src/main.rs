@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use graphjin_pg_tmp::TempPostgres;
-use graphjin_runtime::{PoolOptions, Service};
+use graphjin_runtime::{Config, PoolOptions, Service};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,8 +28,12 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
             (pg.url("shop"), Some(pg))
         }
     };
+    // The run-time part of the same config the build compiled (auth, secrets from GJ_*).
+    let dir = std::env::var("GJ_CONFIG_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/config").to_string());
+    let config = Config::load(&dir)?;
     let db = example_app::connect(&url, PoolOptions::default()).await?;
-    let app = example_app::router(Service::new(db));
+    let app = example_app::router(Service::from_config(db, &config)?);
     let addr = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".to_string());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let addr = listener.local_addr()?;

@@ -425,3 +425,62 @@ async fn mutations_typed_and_refused_over_http() {
     let (status, v) = app.post("/api/v1/graphql", &body).await;
     assert_eq!(status, 401, "{v}");
 }
+
+/// A token as the example's config expects (HS256, demo secret, `sub` = customer id).
+fn token(customer: i64) -> String {
+    let claims = json!({ "sub": customer.to_string(), "exp": 4_070_908_800u64 });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"webshop-demo-secret-change-me-0123456789"),
+    )
+    .expect("sign")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_from_a_jwt_flows_into_user_id_over_http() {
+    let pg = graphjin_tests::pg();
+    let url = graphjin_tests::shop_database("example_auth");
+    let _ = pg;
+    let config = graphjin_runtime::Config::load(graphjin_tests::workspace_root().join("example-app/config"))
+        .expect("example config");
+    let db = shop::connect(&url, PoolOptions::default()).await.expect("connect");
+    let app = shop::router(Service::from_config(db, &config).expect("auth from config"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { graphjin_runtime::axum::serve(listener, app).await.expect("serve") });
+    let client = reqwest::Client::new();
+    let call = |body: Value, bearer: Option<String>| {
+        let mut req = client
+            .post(format!("http://{addr}/api/v1/graphql"))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(t) = bearer {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        async move {
+            let res = req.send().await.expect("request");
+            let status = res.status().as_u16();
+            (status, serde_json::from_slice::<Value>(&res.bytes().await.expect("body")).expect("JSON"))
+        }
+    };
+    // Signed in as customer 2: their orders.
+    let (status, v) = call(json!({"operationName": "myOrders"}), Some(token(2))).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["data"]["orders"], json!([{"id": 2, "status": "shipped"}, {"id": 22, "status": "paid"}, {"id": 42, "status": "pending"}]));
+    // A mutation as customer 6: the preset makes the review theirs.
+    let body = json!({"operationName": "createReview", "variables": {"data": {"product_id": 9, "rating": 4, "body": "Solid"}}});
+    let (status, v) = call(body, Some(token(6))).await;
+    assert_eq!(status, 200, "{v}");
+    let id = v["data"]["reviews"][0]["id"].as_i64().expect("review id");
+    let owner = graphjin_tests::pg()
+        .run_sql(url.rsplit('/').next().expect("db name"), &format!("SELECT customer_id FROM reviews WHERE id = {id}"))
+        .expect("owner");
+    assert_eq!(owner, "6");
+    // A forged token is refused (auth_fail_block), no token is anonymous.
+    let forged = format!("{}x", token(2));
+    let (status, v) = call(json!({"operationName": "myOrders"}), Some(forged)).await;
+    assert_eq!(status, 401, "{v}");
+    let (status, v) = call(json!({"operationName": "myOrders"}), None).await;
+    assert_eq!((status, v["data"]["orders"].clone()), (200, Value::Null));
+}

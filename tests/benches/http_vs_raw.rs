@@ -1,0 +1,618 @@
+//! The example webshop's `getProduct` (role `anon`) four ways, in one run, against one
+//! throwaway PostgreSQL loaded with the app's schema and seed:
+//!
+//! - (a) raw: the exact SQL the runtime prepares, as a tokio-postgres prepared statement,
+//!   one connection per task, reading the `json` column as raw bytes;
+//! - (b) typed: `example_app::get_product::run()` on a pool of as many connections;
+//! - (c) HTTP: the app's router served by `axum::serve` on `127.0.0.1:0` in this process,
+//!   loaded by keep-alive HTTP/1.1 connections (one hyper `client::conn::http1` connection
+//!   per task, no pool in between) posting `{"operationName":"getProduct",...}`;
+//! - (d) `pgbench -M prepared` with the same SQL and as many clients, when pgbench is
+//!   found: a second baseline that shares nothing with this process.
+//!
+//! Each side gets a warm-up, then the same duration and concurrency; ids cycle `1..=40`.
+//! Every response is checked (HTTP: status 200 and a `{"data":` body). It prints requests/s,
+//! p50/p99 latency and errors per side, and the ratios HTTP/raw and typed/raw against
+//! their goals (0.8 and 0.95). It asserts nothing about timing.
+//!
+//! `cargo bench -p graphjin-tests --bench http_vs_raw`; `BENCH_SECONDS` (default 10) and
+//! `BENCH_CONNECTIONS` (default 32) change the duration and concurrency. `PGBENCH` names
+//! the pgbench binary (else `$PG_BIN_DIR/pgbench`, the newest
+//! `/usr/lib/postgresql/*/bin/pgbench`, or `pgbench` on `PATH`).
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use example_app as shop;
+use graphjin_pg_tmp::TempPostgres;
+use graphjin_runtime::{Auth, Db, PoolOptions, Service};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper_util::rt::TokioIo;
+use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::{Client, NoTls, Statement};
+
+/// The database the bench creates in the throwaway cluster.
+const DATABASE: &str = "shop_bench";
+/// Product ids cycle through `1..=ID_COUNT` (the seed has 40 products).
+const ID_COUNT: usize = 40;
+/// A hard bound on the requests of one task in one measurement, besides the time.
+const MAX_REQUESTS_PER_TASK: usize = 1_000_000;
+/// The GraphQL endpoint of the app's router.
+const GRAPHQL_PATH: &str = "/api/v1/graphql";
+/// The goals, as fractions of the raw rate.
+const HTTP_GOAL: f64 = 0.8;
+const TYPED_GOAL: f64 = 0.95;
+
+fn main() {
+    let settings = Settings::from_env();
+    let pg = TempPostgres::start().expect("start a throwaway PostgreSQL");
+    pg.create_database(DATABASE, None).expect("create database");
+    pg.run_sql(DATABASE, shop::SCHEMA_SQL).expect("load schema");
+    pg.run_sql(DATABASE, shop::SEED_SQL).expect("load seed");
+    let url = pg.url(DATABASE);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut rows = runtime.block_on(in_process(&url, &settings));
+    // Everything in this process stops before pgbench runs.
+    drop(runtime);
+    match pgbench_binary() {
+        Some(bin) => match pgbench(&bin, &pg, &settings) {
+            Ok(row) => rows.push(row),
+            Err(e) => println!("(d) pgbench failed: {e}"),
+        },
+        None => println!("(d) pgbench not found: skipped"),
+    }
+
+    print_report(&rows, &settings);
+    pg.stop().expect("stop the throwaway PostgreSQL");
+}
+
+/// Duration and concurrency, from the environment.
+struct Settings {
+    seconds: u64,
+    warmup_seconds: u64,
+    connections: usize,
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        let seconds = env_number("BENCH_SECONDS", 10).max(1);
+        Settings {
+            seconds,
+            warmup_seconds: (seconds / 5).clamp(1, 3),
+            connections: env_number("BENCH_CONNECTIONS", 32).max(1) as usize,
+        }
+    }
+
+    fn duration(&self) -> Duration {
+        Duration::from_secs(self.seconds)
+    }
+
+    fn warmup(&self) -> Duration {
+        Duration::from_secs(self.warmup_seconds)
+    }
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
+        Err(_) => default,
+    }
+}
+
+/// One measured side: what the table prints.
+struct Row {
+    name: String,
+    requests: usize,
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: usize,
+    first_error: Option<String>,
+}
+
+/// The three sides measured in this process: raw, typed, HTTP.
+async fn in_process(url: &str, settings: &Settings) -> Vec<Row> {
+    let raw = raw_workers(url, get_product_sql(), settings.connections).await;
+    let options = PoolOptions {
+        max_size: settings.connections,
+        ..Default::default()
+    };
+    let db = shop::connect(url, options).await.expect("connect the pool");
+    let addr = serve(db.clone()).await;
+    check_same_data(&raw[0], addr).await;
+
+    let raw_row = measure_side("(a) raw tokio-postgres prepared", raw, settings).await;
+    let typed = (0..settings.connections)
+        .map(|_| TypedWorker { db: db.clone() })
+        .collect();
+    let typed_row = measure_side("(b) typed get_product::run()", typed, settings).await;
+    let http = http_workers(addr, settings.connections).await;
+    let http_row = measure_side("(c) HTTP POST, hyper http1 client", http, settings).await;
+    vec![raw_row, typed_row, http_row]
+}
+
+/// The statement the runtime prepares for `getProduct` as `anon`.
+fn get_product_sql() -> &'static str {
+    let statement = shop::get_product::operation()
+        .for_role("anon")
+        .expect("getProduct is compiled for anon");
+    assert_eq!(statement.params.len(), 1, "getProduct takes one parameter");
+    statement.sql
+}
+
+/// Before measuring: the HTTP answer is `{"data":` + the raw statement's bytes + `}`, so
+/// the sides do the same work.
+async fn check_same_data(raw: &RawWorker, addr: SocketAddr) {
+    let row = raw
+        .client
+        .query_one(&raw.statement, &[&"3"])
+        .await
+        .expect("raw getProduct");
+    let data: JsonBytes<'_> = row.get(0);
+    let expected = [b"{\"data\":", data.0, b"}"].concat();
+    let mut http = http_workers(addr, 1).await.remove(0);
+    let body = http.post(3).await.expect("HTTP getProduct");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        String::from_utf8_lossy(&expected),
+        "HTTP and raw answers differ"
+    );
+}
+
+/// One request loop's state: a connection (or a pool handle) of its own.
+trait Worker: Send + 'static {
+    /// Asks for product `id` and checks the answer; `Err` says what was wrong.
+    fn call(&mut self, id: usize) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// (a): one connection, the statement prepared on it, the ids' bind texts ready.
+struct RawWorker {
+    client: Client,
+    statement: Statement,
+}
+
+impl Worker for RawWorker {
+    async fn call(&mut self, id: usize) -> Result<(), String> {
+        let id = ID_TEXT[id - 1];
+        let row = self
+            .client
+            .query_one(&self.statement, &[&id])
+            .await
+            .map_err(|e| e.to_string())?;
+        let json: JsonBytes<'_> = row.try_get(0).map_err(|e| e.to_string())?;
+        if json.0.is_empty() {
+            return Err("empty json".to_owned());
+        }
+        std::hint::black_box(json);
+        Ok(())
+    }
+}
+
+/// The bind texts of ids `1..=40`, as the runtime sends them.
+const ID_TEXT: [&str; ID_COUNT] = [
+    "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17",
+    "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31", "32", "33",
+    "34", "35", "36", "37", "38", "39", "40",
+];
+
+/// A `json`/`jsonb` column's bytes as PostgreSQL sent them, unparsed.
+struct JsonBytes<'a>(&'a [u8]);
+
+impl<'a> FromSql<'a> for JsonBytes<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(JsonBytes(raw))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSON
+    }
+}
+
+async fn raw_workers(url: &str, sql: &str, n: usize) -> Vec<RawWorker> {
+    let mut workers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (client, connection) = tokio_postgres::connect(url, NoTls)
+            .await
+            .expect("raw connection");
+        tokio::spawn(connection);
+        let statement = client
+            .prepare_typed(sql, &[Type::TEXT])
+            .await
+            .expect("prepare getProduct");
+        workers.push(RawWorker { client, statement });
+    }
+    workers
+}
+
+/// (b): the generated typed call on a shared pool.
+struct TypedWorker {
+    db: Db,
+}
+
+impl Worker for TypedWorker {
+    async fn call(&mut self, id: usize) -> Result<(), String> {
+        let vars = shop::get_product::Variables { id: id as i64 };
+        let data = shop::get_product::run(&self.db, &Auth::anon(), &vars)
+            .await
+            .map_err(|e| e.to_string())?;
+        match data.products {
+            Some(product) => {
+                std::hint::black_box(product);
+                Ok(())
+            }
+            None => Err(format!("product {id} not found")),
+        }
+    }
+}
+
+/// Serves the app's router on a free loopback port, in the background.
+async fn serve(db: Db) -> SocketAddr {
+    let app = shop::router(Service::new(db));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        graphjin_runtime::axum::serve(listener, app)
+            .await
+            .expect("serve");
+    });
+    addr
+}
+
+/// (c): one keep-alive HTTP/1.1 connection, the request bodies ready.
+struct HttpWorker {
+    sender: SendRequest<Full<Bytes>>,
+    host: HeaderValue,
+    bodies: Arc<[Bytes]>,
+}
+
+impl HttpWorker {
+    /// Posts `getProduct` for `id`; the body if the status is 200 and it carries `data`.
+    async fn post(&mut self, id: usize) -> Result<Bytes, String> {
+        self.sender.ready().await.map_err(|e| e.to_string())?;
+        let request = hyper::Request::post(GRAPHQL_PATH)
+            .header(HOST, self.host.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(self.bodies[id - 1].clone()))
+            .map_err(|e| e.to_string())?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        if status != hyper::StatusCode::OK || !body.starts_with(b"{\"data\":") {
+            return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+        }
+        Ok(body)
+    }
+}
+
+impl Worker for HttpWorker {
+    async fn call(&mut self, id: usize) -> Result<(), String> {
+        self.post(id).await.map(drop)
+    }
+}
+
+async fn http_workers(addr: SocketAddr, n: usize) -> Vec<HttpWorker> {
+    let bodies: Arc<[Bytes]> = (1..=ID_COUNT)
+        .map(|id| {
+            Bytes::from(format!(
+                r#"{{"operationName":"getProduct","variables":{{"id":{id}}}}}"#
+            ))
+        })
+        .collect();
+    let host = HeaderValue::from_str(&addr.to_string()).expect("host header");
+    let mut workers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connect to the server");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("HTTP/1.1 handshake");
+        tokio::spawn(connection);
+        workers.push(HttpWorker {
+            sender,
+            host: host.clone(),
+            bodies: bodies.clone(),
+        });
+    }
+    workers
+}
+
+/// A warm-up, then the measurement, with one task per worker.
+async fn measure_side<W: Worker>(name: &str, workers: Vec<W>, settings: &Settings) -> Row {
+    let (workers, _) = measure(workers, settings.warmup()).await;
+    let (_, run) = measure(workers, settings.duration()).await;
+    run.into_row(name)
+}
+
+/// Per-request latencies and failures of one measurement, merged over tasks.
+#[derive(Default)]
+struct Log {
+    latencies: Vec<Duration>,
+    errors: usize,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
+
+impl Log {
+    fn merge(&mut self, other: Log) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+
+    fn into_row(mut self, name: &str) -> Row {
+        self.latencies.sort_unstable();
+        let requests = self.latencies.len() + self.errors;
+        Row {
+            name: name.to_owned(),
+            requests,
+            rate: requests as f64 / self.elapsed.as_secs_f64(),
+            p50: percentile(&self.latencies, 0.50),
+            p99: percentile(&self.latencies, 0.99),
+            errors: self.errors,
+            first_error: self.first_error,
+        }
+    }
+}
+
+/// The `q` quantile of sorted `values` (zero when empty).
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Runs every worker in its own task for `duration`; gives the workers back.
+async fn measure<W: Worker>(workers: Vec<W>, duration: Duration) -> (Vec<W>, Log) {
+    let start = Instant::now();
+    let until = start + duration;
+    let tasks: Vec<_> = workers
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| tokio::spawn(request_loop(w, i, until)))
+        .collect();
+    let mut workers = Vec::with_capacity(tasks.len());
+    let mut log = Log::default();
+    for task in tasks {
+        let (w, task_log) = task.await.expect("request task panicked");
+        workers.push(w);
+        log.merge(task_log);
+    }
+    log.elapsed = start.elapsed();
+    (workers, log)
+}
+
+/// Calls `worker` until `until` (or the request bound), ids cycling from `offset`.
+async fn request_loop<W: Worker>(mut worker: W, offset: usize, until: Instant) -> (W, Log) {
+    let mut log = Log {
+        latencies: Vec::with_capacity(64 * 1024),
+        ..Log::default()
+    };
+    for i in offset..offset + MAX_REQUESTS_PER_TASK {
+        let start = Instant::now();
+        if start >= until {
+            break;
+        }
+        match worker.call(i % ID_COUNT + 1).await {
+            Ok(()) => log.latencies.push(start.elapsed()),
+            Err(e) => {
+                log.errors += 1;
+                log.first_error.get_or_insert(e);
+            }
+        }
+    }
+    (worker, log)
+}
+
+/// pgbench: `$PGBENCH`, `$PG_BIN_DIR/pgbench`, the newest packaged one, or `PATH`'s.
+fn pgbench_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PGBENCH") {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(dir) = std::env::var_os("PG_BIN_DIR") {
+        return Some(Path::new(&dir).join("pgbench"));
+    }
+    let mut packaged: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin/pgbench");
+            bin.is_file().then_some((version, bin))
+        })
+        .collect();
+    packaged.sort();
+    if let Some((_, bin)) = packaged.pop() {
+        return Some(bin);
+    }
+    let on_path = Command::new("pgbench").arg("--version").output();
+    on_path
+        .is_ok_and(|o| o.status.success())
+        .then(|| PathBuf::from("pgbench"))
+}
+
+/// (d): `pgbench -M prepared` with the same SQL (random ids in `1..=40`), a warm-up, then
+/// the measured run with per-transaction logs for the percentiles.
+fn pgbench(bin: &Path, pg: &TempPostgres, settings: &Settings) -> Result<Row, String> {
+    let dir = std::env::temp_dir().join(format!("http_vs_raw_pgbench_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let result = pgbench_in(&dir, bin, pg, settings);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn pgbench_in(
+    dir: &Path,
+    bin: &Path,
+    pg: &TempPostgres,
+    settings: &Settings,
+) -> Result<Row, String> {
+    let script = dir.join("get_product.sql");
+    let sql = get_product_sql().replace("$1", ":id");
+    let text = format!("\\set id random(1, {ID_COUNT})\n{sql};\n");
+    std::fs::write(&script, text).map_err(|e| e.to_string())?;
+
+    run_pgbench(
+        dir,
+        bin,
+        pg,
+        &script,
+        settings,
+        settings.warmup_seconds,
+        false,
+    )?;
+    let stdout = run_pgbench(dir, bin, pg, &script, settings, settings.seconds, true)?;
+    let rate = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok())
+        .ok_or_else(|| format!("no tps in pgbench's output:\n{stdout}"))?;
+
+    let mut log = Log::default();
+    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("pgbench_log"))
+        {
+            read_pgbench_log(&path, &mut log)?;
+        }
+    }
+    log.elapsed = Duration::from_secs(settings.seconds);
+    let mut row = log.into_row("(d) pgbench -M prepared");
+    row.rate = rate;
+    Ok(row)
+}
+
+/// Runs pgbench for `seconds` in `dir`; its standard output.
+fn run_pgbench(
+    dir: &Path,
+    bin: &Path,
+    pg: &TempPostgres,
+    script: &Path,
+    settings: &Settings,
+    seconds: u64,
+    log: bool,
+) -> Result<String, String> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir)
+        .args(["-n", "-M", "prepared", "-h", pg.host(), "-U", "postgres"])
+        .args(["-p", &pg.port().to_string()])
+        .args(["-c", &settings.connections.to_string()])
+        .args(["-j", &threads.min(settings.connections).to_string()])
+        .args(["-T", &seconds.to_string()])
+        .arg("-f")
+        .arg(script);
+    if log {
+        cmd.arg("-l");
+    }
+    let out = cmd
+        .arg(DATABASE)
+        .output()
+        .map_err(|e| format!("running {}: {e}", bin.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} exited with {}: {}",
+            bin.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Adds one pgbench per-transaction log (`client_id txn_no time_us script_no ...`).
+fn read_pgbench_log(path: &Path, log: &mut Log) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    for line in text.lines() {
+        match line.split_whitespace().nth(2).and_then(|t| t.parse().ok()) {
+            Some(micros) => log.latencies.push(Duration::from_micros(micros)),
+            None => {
+                log.errors += 1;
+                log.first_error.get_or_insert_with(|| line.to_owned());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_report(rows: &[Row], settings: &Settings) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!();
+    println!(
+        "getProduct (anon), ids 1..={ID_COUNT}: {} connections per side, {} s each after a {} s warm-up",
+        settings.connections, settings.seconds, settings.warmup_seconds
+    );
+    println!(
+        "{:<36} {:>10} {:>10} {:>9} {:>9} {:>7}",
+        "side", "requests", "req/s", "p50 ms", "p99 ms", "errors"
+    );
+    for r in rows {
+        println!(
+            "{:<36} {:>10} {:>10.0} {:>9.3} {:>9.3} {:>7}",
+            r.name,
+            r.requests,
+            r.rate,
+            r.p50.as_secs_f64() * 1e3,
+            r.p99.as_secs_f64() * 1e3,
+            r.errors
+        );
+        if let Some(e) = &r.first_error {
+            println!("    first error: {e}");
+        }
+    }
+    println!();
+    if let [raw, typed, http, rest @ ..] = rows {
+        println!("{}", ratio("HTTP / raw ", http, raw, Some(HTTP_GOAL)));
+        println!("{}", ratio("typed / raw", typed, raw, Some(TYPED_GOAL)));
+        if let Some(pgbench) = rest.first() {
+            println!("{}", ratio("raw / pgbench", raw, pgbench, None));
+        }
+    }
+    println!(
+        "note: this machine has {cores} cores, shared by the load generator, the server and \
+         PostgreSQL; the ratios compare sides under that same contention."
+    );
+}
+
+fn ratio(label: &str, side: &Row, base: &Row, goal: Option<f64>) -> String {
+    let r = side.rate / base.rate;
+    let mut line = format!("{label} = {r:.3}");
+    if let Some(goal) = goal {
+        let verdict = if r >= goal { "met" } else { "NOT met" };
+        let _ = write!(line, "  (goal >= {goal:.2}: {verdict})");
+    }
+    line
+}
