@@ -1,0 +1,331 @@
+//! Cache-store sessions: the cookie holds a session id and the session, `Marshal.dump`ed,
+//! lives in memcached or redis under `<prefix><session id>` (GraphJin's `session:<id>`).
+
+mod memcache;
+mod pool;
+mod redis;
+
+use std::time::Duration;
+
+use percent_encoding::percent_decode_str;
+use zeroize::Zeroizing;
+
+use crate::RailsError;
+use crate::config::{RailsConfig, redact_url};
+use crate::marshal::Limits;
+use pool::{Connection, Lease, Pool};
+
+const DEFAULT_PREFIX: &str = "session:";
+const DEFAULT_MAX_IDLE: usize = 8;
+const DEFAULT_MAX_ACTIVE: usize = 32;
+const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 1000;
+const DEFAULT_READ_TIMEOUT_MS: u64 = 2000;
+
+/// A connection-level failure (mapped to [`RailsError`] with the store's name and address).
+#[derive(Debug)]
+pub(crate) enum ConnError {
+    /// The socket failed or closed: the connection is dead.
+    Io(std::io::Error),
+    /// The store said something this client does not understand.
+    Protocol(String),
+    /// The store answered with an error.
+    Server(String),
+    /// No answer in time.
+    Timeout(&'static str, Duration),
+}
+
+impl From<std::io::Error> for ConnError {
+    fn from(e: std::io::Error) -> Self {
+        ConnError::Io(e)
+    }
+}
+
+/// Where a store is and how to talk to it.
+pub(crate) struct Endpoint {
+    /// `host:port`, safe to show.
+    pub(crate) addr: String,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<Zeroizing<String>>,
+    pub(crate) db: Option<u32>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) read_timeout: Duration,
+    /// Largest value accepted from the store.
+    pub(crate) max_value: usize,
+}
+
+enum Backend {
+    Memcache(Pool<memcache::Conn>),
+    Redis(Pool<redis::Conn>),
+}
+
+/// A session store client with its connection pool.
+pub(crate) struct Store {
+    backend: Backend,
+    prefix: String,
+}
+
+impl Store {
+    /// Builds the store client (connecting lazily) from `rails.url`.
+    pub(crate) fn from_config(cfg: &RailsConfig, url: &str) -> Result<Store, RailsError> {
+        let shown = redact_url(url);
+        let bad = |why: &str| {
+            RailsError::Config(format!(
+                "rails.url {shown:?} {why}: use memcache://host:port or redis://[:password@]host:port[/db]"
+            ))
+        };
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("has no scheme"))?;
+        let (userinfo, hostpart) = match rest.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, rest),
+        };
+        let (hostport, path) = match hostpart.split_once('/') {
+            Some((h, p)) => (h, p),
+            None => (hostpart, ""),
+        };
+        let hostport = hostport.split_once('?').map_or(hostport, |(h, _)| h);
+        if hostport.is_empty() {
+            return Err(bad("has no host"));
+        }
+        let default_port = match scheme {
+            "memcache" | "memcached" => 11211,
+            "redis" => 6379,
+            "rediss" => return Err(bad("uses TLS (rediss), which is not supported")),
+            _ => return Err(bad("has an unknown scheme")),
+        };
+        let has_port = match hostport.rfind(']') {
+            Some(end) => hostport[end..].contains(':'),
+            None => hostport.contains(':'),
+        };
+        let addr = if has_port {
+            hostport.to_string()
+        } else {
+            format!("{hostport}:{default_port}")
+        };
+        let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let (mut username, mut password) = (None, None);
+        if let Some(info) = userinfo {
+            let (user, pass) = info.split_once(':').unwrap_or(("", info));
+            if !user.is_empty() {
+                username = Some(decode(user));
+            }
+            if !pass.is_empty() {
+                password = Some(Zeroizing::new(decode(pass)));
+            }
+        }
+        if let Some(p) = cfg.password.as_ref().filter(|p| !p.is_empty()) {
+            password = Some(Zeroizing::new(p.clone()));
+        }
+        let db = match path.trim_matches('/') {
+            "" => None,
+            p => Some(
+                p.parse::<u32>()
+                    .map_err(|_| bad("has a database that is not a number"))?,
+            ),
+        };
+        let max_active = cfg.max_active.unwrap_or(DEFAULT_MAX_ACTIVE);
+        if max_active == 0 {
+            return Err(RailsError::Config(
+                "rails.max_active must be at least 1".into(),
+            ));
+        }
+        let max_idle = cfg.max_idle.unwrap_or(DEFAULT_MAX_IDLE);
+        let endpoint = Endpoint {
+            addr,
+            username,
+            password,
+            db,
+            connect_timeout: Duration::from_millis(
+                cfg.connect_timeout_ms
+                    .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS)
+                    .max(1),
+            ),
+            read_timeout: Duration::from_millis(
+                cfg.read_timeout_ms
+                    .unwrap_or(DEFAULT_READ_TIMEOUT_MS)
+                    .max(1),
+            ),
+            max_value: Limits::default().max_input,
+        };
+        let backend = if default_port == 6379 {
+            Backend::Redis(Pool::new(endpoint, max_idle, max_active))
+        } else {
+            if endpoint.password.is_some() || endpoint.db.is_some() {
+                return Err(bad("sets a password or database, which memcached has not"));
+            }
+            Backend::Memcache(Pool::new(endpoint, max_idle, max_active))
+        };
+        let prefix = cfg
+            .key_prefix
+            .clone()
+            .unwrap_or_else(|| DEFAULT_PREFIX.into());
+        if prefix.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(RailsError::Config(
+                "rails.key_prefix must not contain spaces or control characters".into(),
+            ));
+        }
+        Ok(Store { backend, prefix })
+    }
+
+    /// The name of the store, for messages.
+    pub(crate) fn name(&self) -> &'static str {
+        match self.backend {
+            Backend::Memcache(_) => "memcache",
+            Backend::Redis(_) => "redis",
+        }
+    }
+
+    fn endpoint(&self) -> &Endpoint {
+        match &self.backend {
+            Backend::Memcache(p) => &p.endpoint,
+            Backend::Redis(p) => &p.endpoint,
+        }
+    }
+
+    /// Reads the serialized session stored for `session_id` (`None` when there is none).
+    pub(crate) async fn get(&self, session_id: &str) -> Result<Option<Vec<u8>>, RailsError> {
+        let key = format!("{}{}", self.prefix, session_id);
+        let result = match &self.backend {
+            Backend::Memcache(pool) => with_retry(pool, &key).await,
+            Backend::Redis(pool) => with_retry(pool, &key).await,
+        };
+        result.map_err(|e| self.error(e))
+    }
+
+    fn error(&self, e: ConnError) -> RailsError {
+        let ep = self.endpoint();
+        let (store, addr) = (self.name(), ep.addr.clone());
+        match e {
+            ConnError::Timeout(what, d) => RailsError::StoreTimeout {
+                store,
+                addr,
+                what,
+                ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            },
+            ConnError::Io(e) => RailsError::Store {
+                store,
+                addr,
+                message: match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => {
+                        "connection refused (is the server running?)".into()
+                    }
+                    std::io::ErrorKind::UnexpectedEof => "the server closed the connection".into(),
+                    _ => e.to_string(),
+                },
+            },
+            ConnError::Protocol(m) => RailsError::Store {
+                store,
+                addr,
+                message: m,
+            },
+            ConnError::Server(m) => {
+                let hint = if m.starts_with("NOAUTH") || m.starts_with("WRONGPASS") {
+                    " (check rails.password)"
+                } else {
+                    ""
+                };
+                RailsError::Store {
+                    store,
+                    addr,
+                    message: format!("server error: {m}{hint}"),
+                }
+            }
+        }
+    }
+}
+
+/// Runs one request on a pooled connection within the read timeout. A reused connection that
+/// turns out dead (the server restarted or closed it) is dropped and the request is tried once
+/// more on a fresh one; a connection that failed in any way is never put back.
+async fn with_retry<C: Connection>(
+    pool: &Pool<C>,
+    key: &str,
+) -> Result<Option<Vec<u8>>, ConnError> {
+    let mut fresh = false;
+    loop {
+        let mut lease: Lease<'_, C> = pool.acquire(fresh).await?;
+        let timeout = pool.endpoint.read_timeout;
+        let result = tokio::time::timeout(timeout, lease.conn.get(key, &pool.endpoint)).await;
+        match result {
+            Ok(Ok(v)) => {
+                lease.release();
+                return Ok(v);
+            }
+            Ok(Err(ConnError::Io(_))) if lease.reused && !fresh => fresh = true,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(ConnError::Timeout("answer", timeout)),
+        }
+    }
+}
+
+/// Reads one `\r\n`-terminated line of at most `limit` bytes (without the terminator).
+pub(crate) async fn read_line<R>(r: &mut R, limit: usize) -> Result<Vec<u8>, ConnError>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    use tokio::io::AsyncBufReadExt;
+    let mut line = Vec::new();
+    let mut limited = tokio::io::AsyncReadExt::take(r, limit as u64 + 2);
+    let n = limited.read_until(b'\n', &mut line).await?;
+    if n == 0 {
+        return Err(ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
+    if !line.ends_with(b"\r\n") {
+        return Err(ConnError::Protocol(
+            if line.len() > limit {
+                "a reply line is too long"
+            } else {
+                "a reply line ended early"
+            }
+            .into(),
+        ));
+    }
+    line.truncate(line.len() - 2);
+    Ok(line)
+}
+
+/// Reads exactly `n` bytes followed by `\r\n`.
+pub(crate) async fn read_block<R>(r: &mut R, n: usize) -> Result<Vec<u8>, ConnError>
+where
+    R: tokio::io::AsyncRead + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; n + 2];
+    r.read_exact(&mut buf).await?;
+    if !buf.ends_with(b"\r\n") {
+        return Err(ConnError::Protocol(
+            "a data block is not followed by CRLF".into(),
+        ));
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(url: &str) -> Result<Store, RailsError> {
+        Store::from_config(&RailsConfig::default(), url)
+    }
+
+    #[test]
+    fn urls() {
+        let s = store("memcache://127.0.0.1").unwrap();
+        assert_eq!(s.endpoint().addr, "127.0.0.1:11211");
+        let s = store("redis://:p%40ss@localhost:7000/3").unwrap();
+        let ep = s.endpoint();
+        assert_eq!(ep.addr, "localhost:7000");
+        assert_eq!(ep.password.as_ref().map(|p| p.as_str()), Some("p@ss"));
+        assert_eq!(ep.db, Some(3));
+        assert_eq!(
+            store("redis://[::1]").unwrap().endpoint().addr,
+            "[::1]:6379"
+        );
+        for bad in ["rediss://h", "http://h", "redis://", "h:1", "redis://h/x"] {
+            let e = store(bad).err().expect(bad).to_string();
+            assert!(e.contains("rails.url"), "{e}");
+        }
+        let e = store("redis://:hunter2@h/x").err().unwrap().to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+}

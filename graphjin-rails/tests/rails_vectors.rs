@@ -1,0 +1,133 @@
+//! Every vector of shared/vectors/rails.json (made by Rails 6.1's own cookie jar) gives its
+//! expected verdict through the crate API.
+
+mod common;
+
+use graphjin_rails::{RailsAuth, RailsError};
+
+#[tokio::test]
+async fn rails_vectors() {
+    let vectors = common::vectors("rails.json");
+    assert!(!vectors.is_empty());
+    let (mut passed, mut failed) = (0, 0);
+    for v in &vectors {
+        let name = v["name"].as_str().unwrap();
+        let auth = RailsAuth::new(&common::config(v, None)).expect("config builds");
+        let got = auth.user_from_cookie_header(common::cookie_header(v)).await;
+        let want = common::expected(v);
+        let ok = match (&got, &want) {
+            (Ok(Some(id)), Some(w)) => id == w,
+            (Err(_), None) => true,
+            _ => false,
+        };
+        match &got {
+            Ok(id) => println!("{name}: Ok({id:?}), want {want:?}"),
+            Err(e) => println!("{name}: Err({e}), want {want:?} ({})", v["expect"]["why"]),
+        }
+        if let Err(e) = &got {
+            // Errors never leak the secret or the cookie.
+            let msg = e.to_string();
+            let secret = v["config"]["rails"]["secret_key_base"].as_str().unwrap();
+            assert!(!msg.contains(secret), "{name}: {msg}");
+            assert!(
+                !msg.contains(&common::cookie_header(v)[14..30]),
+                "{name}: {msg}"
+            );
+        }
+        if ok {
+            passed += 1;
+        } else {
+            failed += 1;
+            println!("  FAILED: {name}");
+        }
+    }
+    println!("rails vectors: {passed} passed, {failed} failed");
+    assert_eq!(failed, 0);
+}
+
+/// The failures fail for the reason the vector gives.
+#[tokio::test]
+async fn rails_vector_reasons() {
+    for v in common::vectors("rails.json") {
+        let name = v["name"].as_str().unwrap();
+        let auth = RailsAuth::new(&common::config(&v, None)).unwrap();
+        let got = auth
+            .user_from_cookie_header(common::cookie_header(&v))
+            .await;
+        let why = v["expect"]["why"].as_str().unwrap_or("");
+        let matches = match &got {
+            Ok(_) => why.is_empty(),
+            Err(RailsError::BadSignature) => {
+                why.contains("ciphertext changed") || why.contains("another secret_key_base")
+            }
+            Err(RailsError::NotSignedIn) => why.contains("no warden"),
+            Err(RailsError::WrongPurpose { .. }) => why.contains("purpose"),
+            Err(RailsError::Expired) => why.contains("exp"),
+            // rails5.2_tampered alters only unused bits of a base64 character: the bytes are
+            // unchanged, and only strict base64 (as Ruby's) refuses it.
+            Err(RailsError::NotRailsCookie) => {
+                why.contains("not a Rails cookie") || why.contains("ciphertext changed")
+            }
+            Err(_) => false,
+        };
+        assert!(matches, "{name}: got {got:?}, vector says {why:?}");
+    }
+}
+
+/// A header without the configured cookie gives Ok(None).
+#[tokio::test]
+async fn no_cookie_is_none() {
+    let v = &common::vectors("rails.json")[0];
+    let auth = RailsAuth::new(&common::config(v, None)).unwrap();
+    assert_eq!(auth.user_from_cookie_header("").await.unwrap(), None);
+    assert_eq!(auth.user_from_cookie_header("other=1").await.unwrap(), None);
+}
+
+fn with_version(v: &serde_json::Value, version: &str) -> RailsAuth {
+    let mut cfg = common::config(v, None);
+    cfg.version = version.into();
+    RailsAuth::new(&cfg).unwrap()
+}
+
+fn vector(name: &str) -> serde_json::Value {
+    common::vectors("rails.json")
+        .into_iter()
+        .find(|v| v["name"] == name)
+        .unwrap()
+}
+
+/// Rails 5.2+ still reads the AES-CBC cookies of an app upgraded from 5.1 (with keys from
+/// its own key generator): so do we.
+#[tokio::test]
+async fn legacy_cookies_are_read_by_newer_versions() {
+    let v = vector("rails4_json_ok");
+    for version in ["5.0", "5.2", "6.1"] {
+        let got = with_version(&v, version)
+            .user_from_cookie_header(common::cookie_header(&v))
+            .await;
+        assert_eq!(got.unwrap().as_deref(), Some("66"), "{version}");
+    }
+    // Rails 7 derives keys with SHA256: the SHA1-derived legacy cookie does not verify.
+    let got = with_version(&v, "7.0")
+        .user_from_cookie_header(common::cookie_header(&v))
+        .await;
+    assert!(matches!(got, Err(RailsError::BadSignature)), "{got:?}");
+}
+
+/// A GCM cookie under a 4.x configuration says which setting to fix.
+#[tokio::test]
+async fn version_mismatch_is_explained() {
+    let v = vector("rails6_json_ok");
+    let err = with_version(&v, "4.2")
+        .user_from_cookie_header(common::cookie_header(&v))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RailsError::VersionMismatch { .. }), "{err:?}");
+    assert!(err.to_string().contains("rails.version is 4.2"), "{err}");
+    // And a 6.1 cookie read as 7.0 (other key derivation) fails verification.
+    let err = with_version(&v, "7.0")
+        .user_from_cookie_header(common::cookie_header(&v))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RailsError::BadSignature), "{err:?}");
+}
