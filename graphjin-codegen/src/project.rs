@@ -246,7 +246,11 @@ fn compile_entry(
                 .find(|v| v.name.value == p.name);
             let required = declared
                 .is_some_and(|d| matches!(d.ty, Some(TypeRef::NonNull(_))) && d.default.is_none());
-            let input = q.inputs.iter().find(|(n, _)| n == &p.name).map(|(_, s)| s.clone());
+            let input = q
+                .inputs
+                .iter()
+                .find(|(n, _)| n == &p.name)
+                .map(|(_, s)| s.clone());
             variables.push(VariableSpec {
                 name: p.name.clone(),
                 pg_type: p.pg_type.clone(),

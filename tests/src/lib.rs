@@ -157,7 +157,9 @@ pub fn leak_operations(
                 name: leak(&op.name),
                 kind: match op.kind {
                     graphjin_codegen::gql::ast::OpKind::Query => graphjin_runtime::OpKind::Query,
-                    graphjin_codegen::gql::ast::OpKind::Mutation => graphjin_runtime::OpKind::Mutation,
+                    graphjin_codegen::gql::ast::OpKind::Mutation => {
+                        graphjin_runtime::OpKind::Mutation
+                    }
                     graphjin_codegen::gql::ast::OpKind::Subscription => {
                         graphjin_runtime::OpKind::Subscription
                     }
@@ -194,7 +196,8 @@ pub fn shop_database(prefix: &str) -> String {
     let name = format!("{prefix}_shop_{}", NEXT.fetch_add(1, Ordering::Relaxed));
     pg.create_database(&name, None).expect("create database");
     let db = workspace_root().join("example-app/db");
-    pg.run_sql_file(&name, &db.join("schema.sql")).expect("schema");
+    pg.run_sql_file(&name, &db.join("schema.sql"))
+        .expect("schema");
     pg.run_sql_file(&name, &db.join("seed.sql")).expect("seed");
     pg.url(&name)
 }

@@ -47,7 +47,9 @@ fn in_scope(c: &Case) -> bool {
         "EnableCamelcase",
     ];
     (c.kind == "query" || c.kind == "mutation")
-        && c.config_fields.iter().all(|f| SUPPORTED.contains(&f.as_str()))
+        && c.config_fields
+            .iter()
+            .all(|f| SUPPORTED.contains(&f.as_str()))
 }
 
 fn case_config(c: &Case, configs: &BTreeMap<String, Value>) -> BuildConfig {
@@ -70,7 +72,9 @@ fn case_config(c: &Case, configs: &BTreeMap<String, Value>) -> BuildConfig {
 /// types), everything else as JSON text, null as NULL.
 fn param_for(v: Option<&Value>, pg_type: &str) -> Option<String> {
     match v? {
-        Value::String(s) if pg_type == "json" || pg_type == "jsonb" => Some(Value::String(s.clone()).to_string()),
+        Value::String(s) if pg_type == "json" || pg_type == "jsonb" => {
+            Some(Value::String(s.clone()).to_string())
+        }
         other => param_text(Some(other)),
     }
 }
@@ -145,13 +149,22 @@ async fn resolve_role(
     compiler: &Compiler,
     user_id: Option<&Value>,
 ) -> Result<String, String> {
-    let Some(user_id) = user_id else { return Ok("anon".into()) };
-    let Some(sql) = compiler.role_statement() else { return Ok("user".into()) };
-    let stmt = client.prepare(&sql).await.map_err(|e| format!("role statement: {}", db_error(&e)))?;
+    let Some(user_id) = user_id else {
+        return Ok("anon".into());
+    };
+    let Some(sql) = compiler.role_statement() else {
+        return Ok("user".into());
+    };
+    let stmt = client
+        .prepare(&sql)
+        .await
+        .map_err(|e| format!("role statement: {}", db_error(&e)))?;
     let text = param_text(Some(user_id)).unwrap_or_default();
     let row = match stmt.params().first() {
         Some(t) if *t == Type::INT8 => {
-            let id: i64 = text.parse().map_err(|_| "user id is not an integer".to_string())?;
+            let id: i64 = text
+                .parse()
+                .map_err(|_| "user id is not an integer".to_string())?;
             client.query_one(&stmt, &[&id]).await
         }
         _ => client.query_one(&stmt, &[&text]).await,
@@ -220,13 +233,26 @@ async fn conformance_queries() {
     }
     let core_passed = passed.iter().filter(|c| core_scope(c)).count();
     let core_total = core_passed + failed.iter().filter(|(c, _)| core_scope(c)).count();
-    println!("conformance core (tables, order_by, default_limit): {core_passed} of {core_total} pass");
+    println!(
+        "conformance core (tables, order_by, default_limit): {core_passed} of {core_total} pass"
+    );
     let total = passed.len() + failed.len();
     let muts = |v: &[&Case]| v.iter().filter(|c| c.kind == "mutation").count();
     let mut_failed = failed.iter().filter(|(c, _)| c.kind == "mutation").count();
-    println!("conformance mutations: {} of {} pass", muts(&passed), muts(&passed) + mut_failed);
-    println!("conformance: {} passed, {} failed", passed.len(), failed.len());
-    assert!(core_total >= 30, "expected the core query cases, found {core_total}");
+    println!(
+        "conformance mutations: {} of {} pass",
+        muts(&passed),
+        muts(&passed) + mut_failed
+    );
+    println!(
+        "conformance: {} passed, {} failed",
+        passed.len(),
+        failed.len()
+    );
+    assert!(
+        core_total >= 30,
+        "expected the core query cases, found {core_total}"
+    );
     assert!(
         core_passed * 10 >= core_total * 9,
         "fewer than 90% of the core conformance query cases pass ({core_passed}/{core_total})"

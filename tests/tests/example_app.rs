@@ -388,22 +388,50 @@ async fn mutations_typed_and_refused_over_http() {
     let me = Auth::user("4");
     // A review: typed nested input, the preset makes it customer 4's.
     let vars = shop::create_review::Variables {
-        data: Some(shop::create_review::DataInput { product_id: Some(7), rating: Some(5), body: Some("Lovely".into()) }),
+        data: Some(shop::create_review::DataInput {
+            product_id: Some(7),
+            rating: Some(5),
+            body: Some("Lovely".into()),
+        }),
     };
-    let made = shop::create_review::run(&app.db, &me, &vars).await.expect("createReview");
+    let made = shop::create_review::run(&app.db, &me, &vars)
+        .await
+        .expect("createReview");
     let review = &made.reviews[0];
     assert_eq!((review.rating, review.body.as_deref()), (5, Some("Lovely")));
     assert_eq!(review.product.name, "Mug 7");
-    let author = app.sql(&format!("SELECT customer_id FROM reviews WHERE id = {}", review.id));
+    let author = app.sql(&format!(
+        "SELECT customer_id FROM reviews WHERE id = {}",
+        review.id
+    ));
     assert_eq!(author[0]["customer_id"], json!(4));
 
     // Someone else cannot edit or delete it; the author can.
-    let edit = |id| shop::update_review::Variables { id, body: "Edited".into() };
-    let other = shop::update_review::run(&app.db, &Auth::user("5"), &edit(review.id)).await.expect("runs");
-    assert!(other.reviews.is_none(), "a stranger's update touches nothing");
-    let mine = shop::update_review::run(&app.db, &me, &edit(review.id)).await.expect("runs");
-    assert_eq!(mine.reviews.map(|r| r.body), Some(Some("Edited".to_string())));
-    let gone = shop::delete_review::run(&app.db, &me, &shop::delete_review::Variables { id: review.id }).await.expect("delete");
+    let edit = |id| shop::update_review::Variables {
+        id,
+        body: "Edited".into(),
+    };
+    let other = shop::update_review::run(&app.db, &Auth::user("5"), &edit(review.id))
+        .await
+        .expect("runs");
+    assert!(
+        other.reviews.is_none(),
+        "a stranger's update touches nothing"
+    );
+    let mine = shop::update_review::run(&app.db, &me, &edit(review.id))
+        .await
+        .expect("runs");
+    assert_eq!(
+        mine.reviews.map(|r| r.body),
+        Some(Some("Edited".to_string()))
+    );
+    let gone = shop::delete_review::run(
+        &app.db,
+        &me,
+        &shop::delete_review::Variables { id: review.id },
+    )
+    .await
+    .expect("delete");
     assert_eq!(gone.reviews.map(|r| r.id), Some(review.id));
 
     // An order with two lines in one statement.
@@ -413,12 +441,24 @@ async fn mutations_typed_and_refused_over_http() {
         unit_price: Some("9.99".parse().expect("numeric")),
     };
     let vars = shop::place_order::Variables {
-        data: Some(shop::place_order::DataInput { status: Some("pending".into()), order_items: Some(vec![line(1, 2), line(2, 1)]) }),
+        data: Some(shop::place_order::DataInput {
+            status: Some("pending".into()),
+            order_items: Some(vec![line(1, 2), line(2, 1)]),
+        }),
     };
-    let order = shop::place_order::run(&app.db, &me, &vars).await.expect("placeOrder");
+    let order = shop::place_order::run(&app.db, &me, &vars)
+        .await
+        .expect("placeOrder");
     let items = &order.orders[0].order_items;
     assert_eq!(items.len(), 2);
-    assert_eq!((items[0].quantity, items[0].unit_price.as_str(), items[0].product.name.as_str()), (2, "9.99", "Coffee 1"));
+    assert_eq!(
+        (
+            items[0].quantity,
+            items[0].unit_price.as_str(),
+            items[0].product.name.as_str()
+        ),
+        (2, "9.99", "Coffee 1")
+    );
 
     // Anonymous callers may not write: 401 over HTTP.
     let body = json!({"operationName": "createReview", "variables": {"data": {"product_id": 1, "rating": 1, "body": "x"}}}).to_string();
@@ -442,13 +482,22 @@ async fn identity_from_a_jwt_flows_into_user_id_over_http() {
     let pg = graphjin_tests::pg();
     let url = graphjin_tests::shop_database("example_auth");
     let _ = pg;
-    let config = graphjin_runtime::Config::load(graphjin_tests::workspace_root().join("example-app/config"))
-        .expect("example config");
-    let db = shop::connect(&url, PoolOptions::default()).await.expect("connect");
+    let config =
+        graphjin_runtime::Config::load(graphjin_tests::workspace_root().join("example-app/config"))
+            .expect("example config");
+    let db = shop::connect(&url, PoolOptions::default())
+        .await
+        .expect("connect");
     let app = shop::router(Service::from_config(db, &config).expect("auth from config"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { graphjin_runtime::axum::serve(listener, app).await.expect("serve") });
+    tokio::spawn(async move {
+        graphjin_runtime::axum::serve(listener, app)
+            .await
+            .expect("serve")
+    });
     let client = reqwest::Client::new();
     let call = |body: Value, bearer: Option<String>| {
         let mut req = client
@@ -461,20 +510,29 @@ async fn identity_from_a_jwt_flows_into_user_id_over_http() {
         async move {
             let res = req.send().await.expect("request");
             let status = res.status().as_u16();
-            (status, serde_json::from_slice::<Value>(&res.bytes().await.expect("body")).expect("JSON"))
+            (
+                status,
+                serde_json::from_slice::<Value>(&res.bytes().await.expect("body")).expect("JSON"),
+            )
         }
     };
     // Signed in as customer 2: their orders.
     let (status, v) = call(json!({"operationName": "myOrders"}), Some(token(2))).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(v["data"]["orders"], json!([{"id": 2, "status": "shipped"}, {"id": 22, "status": "paid"}, {"id": 42, "status": "pending"}]));
+    assert_eq!(
+        v["data"]["orders"],
+        json!([{"id": 2, "status": "shipped"}, {"id": 22, "status": "paid"}, {"id": 42, "status": "pending"}])
+    );
     // A mutation as customer 6: the preset makes the review theirs.
     let body = json!({"operationName": "createReview", "variables": {"data": {"product_id": 9, "rating": 4, "body": "Solid"}}});
     let (status, v) = call(body, Some(token(6))).await;
     assert_eq!(status, 200, "{v}");
     let id = v["data"]["reviews"][0]["id"].as_i64().expect("review id");
     let owner = graphjin_tests::pg()
-        .run_sql(url.rsplit('/').next().expect("db name"), &format!("SELECT customer_id FROM reviews WHERE id = {id}"))
+        .run_sql(
+            url.rsplit('/').next().expect("db name"),
+            &format!("SELECT customer_id FROM reviews WHERE id = {id}"),
+        )
         .expect("owner");
     assert_eq!(owner, "6");
     // A forged token is refused (auth_fail_block), no token is anonymous.

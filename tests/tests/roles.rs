@@ -72,7 +72,14 @@ async fn setup() -> Setup {
     let dir = graphjin_tests::shop_config("roles", ALLOW_LIST, CONFIG);
     let project = Project::load(&dir).expect("config loads");
     let ops = project.compile().unwrap_or_else(|errors| {
-        panic!("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+        panic!(
+            "{}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
     });
     let compiler = project.compiler().expect("compiler");
     let sql = compiler.role_statement().expect("roles are matched");
@@ -102,7 +109,10 @@ async fn a_user_reads_only_their_own_rows() {
     let data = s.run("orders", &Auth::user("2")).await.expect("user 2");
     let orders = data["orders"].as_array().expect("list");
     assert_eq!(orders.len(), 3);
-    assert!(orders.iter().all(|o| o["customer_id"] == json!(2)), "{data}");
+    assert!(
+        orders.iter().all(|o| o["customer_id"] == json!(2)),
+        "{data}"
+    );
 }
 
 #[tokio::test]
@@ -112,15 +122,20 @@ async fn an_admin_matched_by_match_reads_all_up_to_the_role_limit() {
     let data = s.run("orders", &Auth::user("1")).await.expect("admin");
     let orders = data["orders"].as_array().expect("list");
     assert_eq!(orders.len(), 50, "role limit caps the requested 100");
-    let customers: std::collections::BTreeSet<i64> =
-        orders.iter().map(|o| o["customer_id"].as_i64().unwrap()).collect();
+    let customers: std::collections::BTreeSet<i64> = orders
+        .iter()
+        .map(|o| o["customer_id"].as_i64().unwrap())
+        .collect();
     assert!(customers.len() > 1, "admin sees other customers' orders");
 }
 
 #[tokio::test]
 async fn anon_is_blocked_by_default_block() {
     let s = setup().await;
-    let data = s.run("orders", &Auth::anon()).await.expect("anon runs, table reads null");
+    let data = s
+        .run("orders", &Auth::anon())
+        .await
+        .expect("anon runs, table reads null");
     assert_eq!(data, json!({ "orders": null }));
 }
 
@@ -128,10 +143,16 @@ async fn anon_is_blocked_by_default_block() {
 async fn a_role_limited_to_some_columns() {
     let s = setup().await;
     // Allowed columns: fine, and the role's limit of 5 caps the requested 20.
-    let data = s.run("productNames", &Auth::anon()).await.expect("anon products");
+    let data = s
+        .run("productNames", &Auth::anon())
+        .await
+        .expect("anon products");
     assert_eq!(data["products"].as_array().map(Vec::len), Some(5));
     // A column outside the list: no statement for anon, the runtime refuses it.
-    let err = s.run("productDescriptions", &Auth::anon()).await.unwrap_err();
+    let err = s
+        .run("productDescriptions", &Auth::anon())
+        .await
+        .unwrap_err();
     assert_eq!(err.status().as_u16(), 401, "{err}");
     // The same operation is fine for a signed-in user.
     assert!(s.run("productDescriptions", &Auth::user("3")).await.is_ok());
@@ -143,7 +164,10 @@ async fn a_role_limited_to_some_columns() {
 #[tokio::test]
 async fn nested_relations_get_the_related_tables_role_filter() {
     let s = setup().await;
-    let data = s.run("customersWithOrders", &Auth::user("2")).await.expect("user 2");
+    let data = s
+        .run("customersWithOrders", &Auth::user("2"))
+        .await
+        .expect("user 2");
     let customers = data["customers"].as_array().expect("list");
     assert_eq!(customers.len(), 3);
     for c in customers {
@@ -166,11 +190,27 @@ async fn block_true_reads_null() {
 #[test]
 fn the_audit_manifest_shows_reads_and_refusals() {
     let dir = graphjin_tests::shop_config("roles-audit", ALLOW_LIST, CONFIG);
-    let ops = Project::load(&dir).expect("loads").compile().expect("compiles");
+    let ops = Project::load(&dir)
+        .expect("loads")
+        .compile()
+        .expect("compiles");
     let op = ops.iter().find(|o| o.name == "customerEmails").expect("op");
-    let (_, admin) = op.roles.iter().find(|(r, _)| r == "admin").expect("admin may");
-    assert!(admin.reads.iter().any(|(t, cols)| t == "customers" && cols.contains(&"email".to_string())));
-    assert!(op.refused.iter().any(|(r, why)| r == "user" && why.contains("email")));
+    let (_, admin) = op
+        .roles
+        .iter()
+        .find(|(r, _)| r == "admin")
+        .expect("admin may");
+    assert!(
+        admin
+            .reads
+            .iter()
+            .any(|(t, cols)| t == "customers" && cols.contains(&"email".to_string()))
+    );
+    assert!(
+        op.refused
+            .iter()
+            .any(|(r, why)| r == "user" && why.contains("email"))
+    );
     // `email` is never exposed to anon: the table is blocked (reads null), nothing read.
     if let Some((_, anon)) = op.roles.iter().find(|(r, _)| r == "anon") {
         assert!(anon.reads.iter().all(|(t, _)| t != "customers"));
@@ -180,22 +220,54 @@ fn the_audit_manifest_shows_reads_and_refusals() {
 #[test]
 fn bad_role_config_names_the_file_and_key() {
     let cases = [
-        ("roles:\n  - name: x\n    match: \"id = 1\"\n", "roles[0].match"),
-        ("roles_query: \"SELECT * FROM customers\"\nroles:\n  - name: x\n    match: \"id = 1\"\n", "roles_query"),
-        ("roles:\n  - name: user\n    tables:\n      - name: prodcts\n", "roles[0].tables[0].name"),
-        ("roles:\n  - name: user\n    tables:\n      - name: products\n        query:\n          filters: [\"{ id: \"]\n", "roles[0].tables[0].query.filters[0]"),
-        ("roles:\n  - name: user\n    tables:\n      - name: products\n        query:\n          filters: [\"{ nope: { eq: 1 } }\"]\n", "roles[0].tables[0].query.filters[0]"),
-        ("roles:\n  - name: user\n    tables:\n      - name: products\n        query:\n          columns: [id, nmae]\n", "roles[0].tables[0].query.columns[1]"),
-        ("roles:\n  - name: user\n    tables:\n      - name: products\n        insert:\n          presets: { ownr: $user_id }\n", "roles[0].tables[0].insert.presets.ownr"),
+        (
+            "roles:\n  - name: x\n    match: \"id = 1\"\n",
+            "roles[0].match",
+        ),
+        (
+            "roles_query: \"SELECT * FROM customers\"\nroles:\n  - name: x\n    match: \"id = 1\"\n",
+            "roles_query",
+        ),
+        (
+            "roles:\n  - name: user\n    tables:\n      - name: prodcts\n",
+            "roles[0].tables[0].name",
+        ),
+        (
+            "roles:\n  - name: user\n    tables:\n      - name: products\n        query:\n          filters: [\"{ id: \"]\n",
+            "roles[0].tables[0].query.filters[0]",
+        ),
+        (
+            "roles:\n  - name: user\n    tables:\n      - name: products\n        query:\n          filters: [\"{ nope: { eq: 1 } }\"]\n",
+            "roles[0].tables[0].query.filters[0]",
+        ),
+        (
+            "roles:\n  - name: user\n    tables:\n      - name: products\n        query:\n          columns: [id, nmae]\n",
+            "roles[0].tables[0].query.columns[1]",
+        ),
+        (
+            "roles:\n  - name: user\n    tables:\n      - name: products\n        insert:\n          presets: { ownr: $user_id }\n",
+            "roles[0].tables[0].insert.presets.ownr",
+        ),
     ];
     for (yml, key) in cases {
         let dir = graphjin_tests::shop_config("badrole", "query a { products { id } }\n", yml);
-        let err = Project::load(&dir).and_then(|p| p.compiler().map(|_| ())).unwrap_err().to_string();
+        let err = Project::load(&dir)
+            .and_then(|p| p.compiler().map(|_| ()))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("dev.yml: "), "{err}");
         assert!(err.contains(&format!("`{key}`")), "want key {key}: {err}");
     }
     // An unknown role in @add/@remove is an error in the operation.
-    let dir = graphjin_tests::shop_config("badrole2", "query a { products @add(ifRole: \"admn\") { id } }\n", "");
+    let dir = graphjin_tests::shop_config(
+        "badrole2",
+        "query a { products @add(ifRole: \"admn\") { id } }\n",
+        "",
+    );
     let errors = Project::load(&dir).expect("loads").compile().unwrap_err();
-    assert!(errors[0].to_string().contains("unknown role `admn`"), "{}", errors[0]);
+    assert!(
+        errors[0].to_string().contains("unknown role `admn`"),
+        "{}",
+        errors[0]
+    );
 }

@@ -216,7 +216,11 @@ fn audit(args: &Args) -> Result<(), Vec<String>> {
                     .iter()
                     .map(|(t, cols)| format!("{t}({})", cols.join(", ")))
                     .collect();
-                let reads = if reads.is_empty() { "nothing".to_string() } else { reads.join(" ") };
+                let reads = if reads.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    reads.join(" ")
+                };
                 text.push_str(&format!("  {role}: reads {reads}\n"));
             } else if let Some((_, why)) = op.refused.iter().find(|(r, _)| r == role) {
                 text.push_str(&format!("  {role}: blocked ({why})\n"));

@@ -139,7 +139,10 @@ pub struct CatalogError {
 impl CatalogError {
     /// An error about config key `key`.
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        CatalogError { key: key.into(), message: message.into() }
+        CatalogError {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -246,7 +249,8 @@ impl Catalog {
     }
 
     fn apply_table_config(&mut self, index: usize, tc: &TableConfig) -> Result<(), CatalogError> {
-        let err = |message: String| CatalogError::new(format!("tables[{index}] ({})", tc.name), message);
+        let err =
+            |message: String| CatalogError::new(format!("tables[{index}] ({})", tc.name), message);
         let kind = tc.kind.as_deref().map(str::to_lowercase);
         match kind.as_deref() {
             Some("polymorphic") => {

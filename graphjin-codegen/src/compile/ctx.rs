@@ -4,9 +4,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::catalog::{Catalog, ColumnInfo, TableInfo};
-use super::roles::{OpRules, RoleSet};
 use super::error::{CompileError, Result};
 use super::names::{camel_to_snake, string_literal, suggestion};
+use super::roles::{OpRules, RoleSet};
 use super::values::{Params, batch_column, literal_sql, param_ref_sql, param_sql, to_json};
 use crate::config::BuildConfig;
 use crate::gql::ast::{Directive, Field, Fragment, Selection, Value, ValueKind, VariableDef};
@@ -99,7 +99,10 @@ impl<'a> Ctx<'a> {
         }
         self.role == "anon"
             && self.roles.default_block
-            && !self.roles.role("anon").is_some_and(|r| r.listed.iter().any(|t| t == table))
+            && !self
+                .roles
+                .role("anon")
+                .is_some_and(|r| r.listed.iter().any(|t| t == table))
     }
 
     /// Refuses a column this role may not use.
@@ -109,7 +112,10 @@ impl<'a> Ctx<'a> {
             .or_default()
             .insert(col.name.clone());
         if col.blocked || self.cat.is_blocked(&col.name) {
-            return Err(CompileError::new(pos, format!("column `{}` is blocked", col.name)));
+            return Err(CompileError::new(
+                pos,
+                format!("column `{}` is blocked", col.name),
+            ));
         }
         if let Some(r) = self.rules(&table.name)
             && !r.allows_column(&col.name)

@@ -19,9 +19,9 @@ pub mod shape;
 pub mod values;
 
 pub use catalog::{Catalog, CatalogError};
-pub use roles::RoleSet;
 pub use error::CompileError;
 pub use mutate::InputShape;
+pub use roles::RoleSet;
 pub use shape::Shape;
 pub use values::Param;
 
@@ -63,7 +63,11 @@ impl Compiler {
     pub fn new(schema: &DbSchema, config: &BuildConfig) -> Result<Self, CatalogError> {
         let catalog = Catalog::new(schema, config)?;
         let roles = RoleSet::new(config, &catalog)?;
-        let compiler = Compiler { catalog, config: config.clone(), roles };
+        let compiler = Compiler {
+            catalog,
+            config: config.clone(),
+            roles,
+        };
         compiler.check_role_filters()?;
         Ok(compiler)
     }
@@ -74,9 +78,18 @@ impl Compiler {
         for role in &self.roles.roles {
             for rules_by_table in [&role.query, &role.insert, &role.update, &role.delete] {
                 for (table, rules) in rules_by_table {
-                    let Some(t) = self.catalog.table(table) else { continue };
+                    let Some(t) = self.catalog.table(table) else {
+                        continue;
+                    };
                     for (filter, key) in rules.filters.iter().zip(&rules.filter_keys) {
-                        let mut ctx = ctx::Ctx::new(&self.catalog, &self.config, &self.roles, &role.name, &[], &[]);
+                        let mut ctx = ctx::Ctx::new(
+                            &self.catalog,
+                            &self.config,
+                            &self.roles,
+                            &role.name,
+                            &[],
+                            &[],
+                        );
                         ctx.ignore_rules = true;
                         ctx.where_sql(t, "t", filter)
                             .map_err(|e| CatalogError::new(key.clone(), e.message))?;
@@ -150,7 +163,14 @@ impl Compiler {
             ctx.query(op)?
         };
         let batch_sql = if op.kind == OpKind::Subscription {
-            let mut b = ctx::Ctx::new(&self.catalog, &self.config, &self.roles, role, &doc.fragments, &op.variables);
+            let mut b = ctx::Ctx::new(
+                &self.catalog,
+                &self.config,
+                &self.roles,
+                role,
+                &doc.fragments,
+                &op.variables,
+            );
             b.batch = true;
             let (inner, _) = b.query(op)?;
             let select = inner.strip_prefix("SELECT ").unwrap_or(&inner);
@@ -168,7 +188,11 @@ impl Compiler {
             params: ctx.params.list,
             batch_sql,
             shape,
-            reads: ctx.reads.into_iter().map(|(t, c)| (t, c.into_iter().collect())).collect(),
+            reads: ctx
+                .reads
+                .into_iter()
+                .map(|(t, c)| (t, c.into_iter().collect()))
+                .collect(),
             inputs: {
                 let mut inputs: Vec<(String, InputShape)> = ctx.inputs.into_iter().collect();
                 inputs.sort_by(|a, b| a.0.cmp(&b.0));

@@ -75,14 +75,19 @@ fn as_array(expr: &str) -> String {
     } else if expr.starts_with("json_build_object(") {
         format!("json_build_array({expr})")
     } else {
-        format!("(CASE WHEN json_typeof({expr}) = 'array' THEN {expr} ELSE json_build_array({expr}) END)")
+        format!(
+            "(CASE WHEN json_typeof({expr}) = 'array' THEN {expr} ELSE json_build_array({expr}) END)"
+        )
     }
 }
 
 /// A JSON example's object: itself, or the union of the keys of an array's objects.
 fn object_keys(example: &Json) -> (Vec<(String, Json)>, bool) {
     match example {
-        Json::Object(m) => (m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), false),
+        Json::Object(m) => (
+            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            false,
+        ),
         Json::Array(items) => {
             let mut keys: Vec<(String, Json)> = Vec::new();
             for item in items {
@@ -105,7 +110,11 @@ const DATA_KEYWORDS: [&str; 4] = ["connect", "disconnect", "where", "find"];
 impl<'a> Ctx<'a> {
     /// The whole statement for a mutation. `examples` are the saved variables (allow.list's
     /// `variables` block) giving the shape of JSON variables.
-    pub fn mutation(&mut self, op: &'a Operation, examples: Option<&Json>) -> Result<(String, Shape)> {
+    pub fn mutation(
+        &mut self,
+        op: &'a Operation,
+        examples: Option<&Json>,
+    ) -> Result<(String, Shape)> {
         let fields = self.flatten(&op.selection)?;
         let mut writes = Writes::default();
         let mut roots = Vec::new();
@@ -128,7 +137,11 @@ impl<'a> Ctx<'a> {
             let key = f.response_key().to_string();
             let Some((table, action, cte)) = root else {
                 if f.name.value == "__typename" {
-                    let name = op.name.as_ref().map(|n| n.value.as_str()).unwrap_or("mutation");
+                    let name = op
+                        .name
+                        .as_ref()
+                        .map(|n| n.value.as_str())
+                        .unwrap_or("mutation");
                     pairs.push((key.clone(), string_literal(name)));
                     shapes.push((key, Shape::scalar("text", false)));
                 }
@@ -147,44 +160,94 @@ impl<'a> Ctx<'a> {
             pairs.push((key.clone(), sql));
             shapes.push((key, shape));
         }
-        let shape = Shape::Object { fields: shapes, list: false, nullable: false };
+        let shape = Shape::Object {
+            fields: shapes,
+            list: false,
+            nullable: false,
+        };
         let with = format!("WITH {} ", writes.ctes.join(", "));
-        Ok((format!("{with}SELECT {} AS \"__root\"", super::select::json_object(&pairs)), shape))
+        Ok((
+            format!(
+                "{with}SELECT {} AS \"__root\"",
+                super::select::json_object(&pairs)
+            ),
+            shape,
+        ))
     }
 
     fn mutation_table(&self, f: &Field) -> Result<TableInfo> {
         let name = self.db_name(&f.name.value).into_owned();
         if self.cat.is_blocked(&name) {
-            return Err(CompileError::new(f.name.pos, format!("table `{name}` is blocked")));
+            return Err(CompileError::new(
+                f.name.pos,
+                format!("table `{name}` is blocked"),
+            ));
         }
         match self.cat.table(&name) {
             Some(t) if matches!(t.source, TableSource::Relation { .. }) => Ok(t.clone()),
             _ => Err(CompileError::new(
                 f.name.pos,
-                format!("unknown table `{}`{}", f.name.value, self.cat.table_suggestion(&name)),
+                format!(
+                    "unknown table `{}`{}",
+                    f.name.value,
+                    self.cat.table_suggestion(&name)
+                ),
             )),
         }
     }
 
     /// Reads written tables through subqueries that show them after the writes.
     fn install_overlays(&mut self, writes: &Writes) {
-        let mut tables: Vec<&str> = writes.written.iter().chain(&writes.deleted).map(|(t, _)| t.as_str()).collect();
+        let mut tables: Vec<&str> = writes
+            .written
+            .iter()
+            .chain(&writes.deleted)
+            .map(|(t, _)| t.as_str())
+            .collect();
         tables.dedup();
         for rel in tables {
-            let Some(info) = self.cat.tables.iter().find(|t| t.relation_name() == Some(rel)) else { continue };
+            let Some(info) = self
+                .cat
+                .tables
+                .iter()
+                .find(|t| t.relation_name() == Some(rel))
+            else {
+                continue;
+            };
             let base = super::filter::source_sql(info);
-            let changed: Vec<&str> = writes.written.iter().filter(|(t, _)| t == rel).map(|(_, c)| c.as_str()).collect();
-            let gone: Vec<&str> = writes.deleted.iter().filter(|(t, _)| t == rel).map(|(_, c)| c.as_str()).collect();
-            let mut parts: Vec<String> = changed.iter().map(|c| format!("SELECT * FROM {}", ident(c))).collect();
+            let changed: Vec<&str> = writes
+                .written
+                .iter()
+                .filter(|(t, _)| t == rel)
+                .map(|(_, c)| c.as_str())
+                .collect();
+            let gone: Vec<&str> = writes
+                .deleted
+                .iter()
+                .filter(|(t, _)| t == rel)
+                .map(|(_, c)| c.as_str())
+                .collect();
+            let mut parts: Vec<String> = changed
+                .iter()
+                .map(|c| format!("SELECT * FROM {}", ident(c)))
+                .collect();
             match info.primary_key() {
                 Some(pk) => {
                     let pk = ident(&pk.name);
-                    let keys: Vec<String> = changed.iter().chain(&gone).map(|c| format!("SELECT {pk} FROM {}", ident(c))).collect();
-                    parts.push(format!("SELECT * FROM {base} WHERE {pk} NOT IN ({})", keys.join(" UNION ALL ")));
+                    let keys: Vec<String> = changed
+                        .iter()
+                        .chain(&gone)
+                        .map(|c| format!("SELECT {pk} FROM {}", ident(c)))
+                        .collect();
+                    parts.push(format!(
+                        "SELECT * FROM {base} WHERE {pk} NOT IN ({})",
+                        keys.join(" UNION ALL ")
+                    ));
                 }
                 None => parts.push(format!("SELECT * FROM {base}")),
             }
-            self.overlays.insert(rel.to_string(), format!("({})", parts.join(" UNION ALL ")));
+            self.overlays
+                .insert(rel.to_string(), format!("({})", parts.join(" UNION ALL ")));
         }
     }
 
@@ -195,13 +258,21 @@ impl<'a> Ctx<'a> {
         let rules = role.and_then(|r| match action {
             Action::Insert => r.insert.get(&table.name),
             Action::Update => r.update.get(&table.name),
-            Action::Upsert => r.insert.get(&table.name).or_else(|| r.update.get(&table.name)),
+            Action::Upsert => r
+                .insert
+                .get(&table.name)
+                .or_else(|| r.update.get(&table.name)),
             Action::Delete => r.delete.get(&table.name),
         });
         match rules {
             Some(r) if r.block => Err(CompileError::refused(
                 pos,
-                format!("{} on `{}` is blocked for role '{}'", action.name(), table.name, self.role),
+                format!(
+                    "{} on `{}` is blocked for role '{}'",
+                    action.name(),
+                    table.name,
+                    self.role
+                ),
             )),
             Some(r) => Ok(r.clone()),
             None if self.role == "anon" => Err(CompileError::refused(
@@ -248,12 +319,17 @@ impl<'a> Ctx<'a> {
             w.deleted.push((rel(table), cte.clone()));
             return Ok(cte);
         }
-        let data = data.ok_or_else(|| CompileError::new(f.name.pos, format!("`{}` needs data", action.name())))?;
+        let data = data.ok_or_else(|| {
+            CompileError::new(f.name.pos, format!("`{}` needs data", action.name()))
+        })?;
         let (jexpr, example) = self.data_expr(table, data, examples)?;
         match action {
             Action::Insert | Action::Upsert => {
                 if args.id.is_some() {
-                    return Err(CompileError::new(f.name.pos, "`id:` does not apply to an insert; put the id in the data"));
+                    return Err(CompileError::new(
+                        f.name.pos,
+                        "`id:` does not apply to an insert; put the id in the data",
+                    ));
                 }
                 self.insert_rows(table, &example, &jexpr, Vec::new(), action, f.name.pos, w)
             }
@@ -273,14 +349,29 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn root_conditions(&mut self, table: &TableInfo, alias: &str, args: &RootArgs) -> Result<Vec<String>> {
+    fn root_conditions(
+        &mut self,
+        table: &TableInfo,
+        alias: &str,
+        args: &RootArgs,
+    ) -> Result<Vec<String>> {
         let mut conds = Vec::new();
         if let Some(id) = args.id {
             let pk = table.primary_key().ok_or_else(|| {
-                CompileError::new(id.pos, format!("table `{}` has no primary key to look up by `id`", table.name))
+                CompileError::new(
+                    id.pos,
+                    format!(
+                        "table `{}` has no primary key to look up by `id`",
+                        table.name
+                    ),
+                )
             })?;
             let (name, cast) = (pk.name.clone(), pk.cast_type());
-            conds.push(format!("{alias}.{} = {}", ident(&name), self.value_sql(id, &cast)?));
+            conds.push(format!(
+                "{alias}.{} = {}",
+                ident(&name),
+                self.value_sql(id, &cast)?
+            ));
         }
         if let Some(w) = args.where_ {
             conds.push(self.where_sql(table, alias, w)?);
@@ -288,16 +379,30 @@ impl<'a> Ctx<'a> {
         Ok(conds)
     }
 
-    fn rule_filters(&mut self, table: &TableInfo, alias: &str, rules: &OpRules) -> Result<Vec<String>> {
+    fn rule_filters(
+        &mut self,
+        table: &TableInfo,
+        alias: &str,
+        rules: &OpRules,
+    ) -> Result<Vec<String>> {
         let ignore = self.ignore_rules;
         self.ignore_rules = true;
-        let out = rules.filters.iter().map(|f| self.where_sql(table, alias, f)).collect();
+        let out = rules
+            .filters
+            .iter()
+            .map(|f| self.where_sql(table, alias, f))
+            .collect();
         self.ignore_rules = ignore;
         out
     }
 
     /// The data as an SQL json expression, and its example shape.
-    fn data_expr(&mut self, table: &TableInfo, data: &Value, examples: Option<&Json>) -> Result<(String, Json)> {
+    fn data_expr(
+        &mut self,
+        table: &TableInfo,
+        data: &Value,
+        examples: Option<&Json>,
+    ) -> Result<(String, Json)> {
         match &data.kind {
             ValueKind::Variable(name) => {
                 let example = examples.and_then(|e| e.get(name)).cloned().ok_or_else(|| {
@@ -309,7 +414,10 @@ impl<'a> Ctx<'a> {
                     )
                 })?;
                 if !matches!(example, Json::Object(_) | Json::Array(_)) {
-                    return Err(CompileError::new(data.pos, format!("the saved `${name}` must be an object or a list of objects")));
+                    return Err(CompileError::new(
+                        data.pos,
+                        format!("the saved `${name}` must be an object or a list of objects"),
+                    ));
                 }
                 let expr = self.var_sql(name, "json", data.pos)?;
                 self.record_input(name, table, &example)?;
@@ -319,7 +427,10 @@ impl<'a> Ctx<'a> {
                 let expr = self.literal_json(table, data)?;
                 Ok((expr, literal_example(data)))
             }
-            _ => Err(CompileError::new(data.pos, "mutation data must be an object, a list of objects or a variable")),
+            _ => Err(CompileError::new(
+                data.pos,
+                "mutation data must be an object, a list of objects or a variable",
+            )),
         }
     }
 
@@ -328,7 +439,10 @@ impl<'a> Ctx<'a> {
     fn literal_json(&mut self, table: &TableInfo, v: &Value) -> Result<String> {
         match &v.kind {
             ValueKind::List(items) => {
-                let parts = items.iter().map(|i| self.literal_json(table, i)).collect::<Result<Vec<_>>>()?;
+                let parts = items
+                    .iter()
+                    .map(|i| self.literal_json(table, i))
+                    .collect::<Result<Vec<_>>>()?;
                 Ok(format!("json_build_array({})", parts.join(", ")))
             }
             ValueKind::Object(fields) => {
@@ -348,7 +462,10 @@ impl<'a> Ctx<'a> {
                 }
                 Ok(format!("json_build_object({})", parts.join(", ")))
             }
-            _ => Err(CompileError::new(v.pos, "expected an object in mutation data")),
+            _ => Err(CompileError::new(
+                v.pos,
+                "expected an object in mutation data",
+            )),
         }
     }
 
@@ -358,7 +475,13 @@ impl<'a> Ctx<'a> {
     }
 
     /// Splits a data object's keys into columns and relations, checking each.
-    fn classify(&mut self, table: &TableInfo, keys: &[(String, Json)], rules: &OpRules, pos: Pos) -> Result<Classified> {
+    fn classify(
+        &mut self,
+        table: &TableInfo,
+        keys: &[(String, Json)],
+        rules: &OpRules,
+        pos: Pos,
+    ) -> Result<Classified> {
         let mut out = Classified::default();
         for (key, val) in keys {
             if DATA_KEYWORDS.contains(&key.as_str()) {
@@ -371,10 +494,14 @@ impl<'a> Ctx<'a> {
                 if !rules.allows_column(&col.name) {
                     return Err(CompileError::refused(
                         pos,
-                        format!("column `{}` of `{}` may not be written by role '{}'", col.name, table.name, self.role),
+                        format!(
+                            "column `{}` of `{}` may not be written by role '{}'",
+                            col.name, table.name, self.role
+                        ),
                     ));
                 }
-                out.columns.push((key.clone(), col.name.clone(), col.cast_type()));
+                out.columns
+                    .push((key.clone(), col.name.clone(), col.cast_type()));
                 continue;
             }
             let find = match val.get("find").and_then(Json::as_str) {
@@ -383,12 +510,24 @@ impl<'a> Ctx<'a> {
                 None => None,
             };
             match resolve(self.cat, table, &name, None, find) {
-                Some((child, rel)) => out.relations.push((key.clone(), child.clone(), rel, val.clone())),
+                Some((child, rel)) => {
+                    out.relations
+                        .push((key.clone(), child.clone(), rel, val.clone()))
+                }
                 None => {
-                    let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).chain(self.cat.tables.iter().map(|t| t.name.as_str())).collect();
+                    let names: Vec<&str> = table
+                        .columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .chain(self.cat.tables.iter().map(|t| t.name.as_str()))
+                        .collect();
                     return Err(CompileError::new(
                         pos,
-                        format!("the data for `{}` has a key `{key}` that is not a column or relation{}", table.name, suggestion(&name, names)),
+                        format!(
+                            "the data for `{}` has a key `{key}` that is not a column or relation{}",
+                            table.name,
+                            suggestion(&name, names)
+                        ),
                     ));
                 }
             }
@@ -397,21 +536,46 @@ impl<'a> Ctx<'a> {
     }
 
     /// `WHERE` conditions over alias `r` of `table` for a `connect`/`disconnect` object.
-    fn connect_conditions(&mut self, table: &TableInfo, r: &str, example: &Json, expr: &str, pos: Pos) -> Result<String> {
+    fn connect_conditions(
+        &mut self,
+        table: &TableInfo,
+        r: &str,
+        example: &Json,
+        expr: &str,
+        pos: Pos,
+    ) -> Result<String> {
         let Json::Object(m) = example else {
-            return Err(CompileError::new(pos, format!("`connect` for `{}` needs an object such as {{ \"id\": 1 }}", table.name)));
+            return Err(CompileError::new(
+                pos,
+                format!(
+                    "`connect` for `{}` needs an object such as {{ \"id\": 1 }}",
+                    table.name
+                ),
+            ));
         };
         let mut conds = Vec::new();
         for key in m.keys() {
             let name = self.db_name(key).into_owned();
             let col = table.column(&name).ok_or_else(|| {
-                CompileError::new(pos, format!("`connect` names `{key}`, which is not a column of `{}`", table.name))
+                CompileError::new(
+                    pos,
+                    format!(
+                        "`connect` names `{key}`, which is not a column of `{}`",
+                        table.name
+                    ),
+                )
             })?;
-            let leaf = super::ctx::json_leaf_sql(&format!("{expr}->{}", string_literal(key)), &format!("{}[]", col.pg_type));
+            let leaf = super::ctx::json_leaf_sql(
+                &format!("{expr}->{}", string_literal(key)),
+                &format!("{}[]", col.pg_type),
+            );
             conds.push(format!("{r}.{} = ANY({leaf})", ident(&col.name)));
         }
         if conds.is_empty() {
-            return Err(CompileError::new(pos, "`connect` needs at least one column to match"));
+            return Err(CompileError::new(
+                pos,
+                "`connect` needs at least one column to match",
+            ));
         }
         Ok(join(conds, "AND"))
     }
@@ -442,36 +606,81 @@ impl<'a> Ctx<'a> {
         pos: Pos,
         w: &mut Writes,
     ) -> Result<String> {
-        let rules = self.write_rules(table, if action == Action::Upsert { Action::Upsert } else { Action::Insert }, pos)?;
+        let rules = self.write_rules(
+            table,
+            if action == Action::Upsert {
+                Action::Upsert
+            } else {
+                Action::Insert
+            },
+            pos,
+        )?;
         let (keys, is_list) = object_keys(example);
         let parts = self.classify(table, &keys, &rules, pos)?;
         if is_list && !parts.relations.is_empty() {
-            return Err(CompileError::new(pos, format!("nested writes under `{}` need a single object, not a list", table.name)));
+            return Err(CompileError::new(
+                pos,
+                format!(
+                    "nested writes under `{}` need a single object, not a list",
+                    table.name
+                ),
+            ));
         }
         if action == Action::Upsert && !parts.relations.is_empty() {
-            return Err(CompileError::new(pos, "`upsert` writes one table; nested data is not supported"));
+            return Err(CompileError::new(
+                pos,
+                "`upsert` writes one table; nested data is not supported",
+            ));
         }
         // Parents first: rows this one points at.
         let mut after = Vec::new();
         for (key, child, rel, val) in &parts.relations {
             let sub = format!("{jexpr}->{}", string_literal(key));
             match rel {
-                Relation::ToOne { parent_col, child_col } => {
+                Relation::ToOne {
+                    parent_col,
+                    child_col,
+                } => {
                     let expr = if let Some(c) = val.get("connect") {
-                        let cond = self.connect_conditions(child, "r", c, &format!("{sub}->'connect'"), pos)?;
-                        format!("(SELECT r.{} FROM {} AS r WHERE {cond} LIMIT 1)", ident(child_col), self.source(child))
+                        let cond = self.connect_conditions(
+                            child,
+                            "r",
+                            c,
+                            &format!("{sub}->'connect'"),
+                            pos,
+                        )?;
+                        format!(
+                            "(SELECT r.{} FROM {} AS r WHERE {cond} LIMIT 1)",
+                            ident(child_col),
+                            self.source(child)
+                        )
                     } else {
-                        let cte = self.insert_rows(child, val, &sub, Vec::new(), Action::Insert, pos, w)?;
+                        let cte =
+                            self.insert_rows(child, val, &sub, Vec::new(), Action::Insert, pos, w)?;
                         format!("(SELECT {} FROM {} LIMIT 1)", ident(child_col), ident(&cte))
                     };
                     assigned.push((parent_col.clone(), expr));
                 }
-                Relation::ToManyByArray { parent_col, child_col } => {
+                Relation::ToManyByArray {
+                    parent_col,
+                    child_col,
+                } => {
                     let expr = if let Some(c) = val.get("connect") {
-                        let cond = self.connect_conditions(child, "r", c, &format!("{sub}->'connect'"), pos)?;
-                        format!("ARRAY(SELECT r.{} FROM {} AS r WHERE {cond})", ident(child_col), self.source(child))
+                        let cond = self.connect_conditions(
+                            child,
+                            "r",
+                            c,
+                            &format!("{sub}->'connect'"),
+                            pos,
+                        )?;
+                        format!(
+                            "ARRAY(SELECT r.{} FROM {} AS r WHERE {cond})",
+                            ident(child_col),
+                            self.source(child)
+                        )
                     } else {
-                        let cte = self.insert_rows(child, val, &sub, Vec::new(), Action::Insert, pos, w)?;
+                        let cte =
+                            self.insert_rows(child, val, &sub, Vec::new(), Action::Insert, pos, w)?;
                         format!("ARRAY(SELECT {} FROM {})", ident(child_col), ident(&cte))
                     };
                     assigned.push((parent_col.clone(), expr));
@@ -480,17 +689,24 @@ impl<'a> Ctx<'a> {
             }
         }
         for (col, value) in &rules.presets {
-            let Some(c) = table.column(&self.db_name(col)).cloned() else { continue };
+            let Some(c) = table.column(&self.db_name(col)).cloned() else {
+                continue;
+            };
             let sql = self.preset_sql(value, &c.cast_type(), pos)?;
             assigned.retain(|(a, _)| a != &c.name);
             assigned.push((c.name.clone(), sql));
         }
-        let columns: Vec<&(String, String, String)> =
-            parts.columns.iter().filter(|(_, c, _)| !assigned.iter().any(|(a, _)| a == c)).collect();
+        let columns: Vec<&(String, String, String)> = parts
+            .columns
+            .iter()
+            .filter(|(_, c, _)| !assigned.iter().any(|(a, _)| a == c))
+            .collect();
         let mut names: Vec<String> = columns.iter().map(|(_, c, _)| ident(c)).collect();
         let mut values: Vec<String> = columns
             .iter()
-            .map(|(key, _, cast)| super::ctx::json_leaf_sql(&format!("__x.j->{}", string_literal(key)), cast))
+            .map(|(key, _, cast)| {
+                super::ctx::json_leaf_sql(&format!("__x.j->{}", string_literal(key)), cast)
+            })
             .collect();
         for (c, v) in &assigned {
             names.push(ident(c));
@@ -520,18 +736,32 @@ impl<'a> Ctx<'a> {
         for (key, child, relation, val) in after {
             let sub = format!("{jexpr}->{}", string_literal(key));
             let (fk, parent_key) = match relation {
-                Relation::ToMany { child_col, parent_col } => (child_col.clone(), parent_col.clone()),
-                Relation::Recursive { fk_col, key_col, find: Find::Children } => (fk_col.clone(), key_col.clone()),
+                Relation::ToMany {
+                    child_col,
+                    parent_col,
+                } => (child_col.clone(), parent_col.clone()),
+                Relation::Recursive {
+                    fk_col,
+                    key_col,
+                    find: Find::Children,
+                } => (fk_col.clone(), key_col.clone()),
                 _ => {
                     return Err(CompileError::new(
                         pos,
-                        format!("writing `{key}` through this kind of relationship is not supported yet"),
+                        format!(
+                            "writing `{key}` through this kind of relationship is not supported yet"
+                        ),
                     ));
                 }
             };
-            let parent_value = format!("(SELECT {} FROM {} LIMIT 1)", ident(&parent_key), ident(&cte));
+            let parent_value = format!(
+                "(SELECT {} FROM {} LIMIT 1)",
+                ident(&parent_key),
+                ident(&cte)
+            );
             if let Some(c) = val.get("connect") {
-                let cond = self.connect_conditions(child, "u", c, &format!("{sub}->'connect'"), pos)?;
+                let cond =
+                    self.connect_conditions(child, "u", c, &format!("{sub}->'connect'"), pos)?;
                 self.write_rules(child, Action::Update, pos)?;
                 let ucte = self.cte_name(child);
                 w.ctes.push(format!(
@@ -542,24 +772,49 @@ impl<'a> Ctx<'a> {
                 ));
                 w.written.push((rel(child), ucte));
                 let (rest, _) = object_keys(val);
-                if rest.iter().any(|(k, _)| !DATA_KEYWORDS.contains(&k.as_str())) {
-                    return Err(CompileError::new(pos, format!("`{key}` has `connect` and data at once; use one")));
+                if rest
+                    .iter()
+                    .any(|(k, _)| !DATA_KEYWORDS.contains(&k.as_str()))
+                {
+                    return Err(CompileError::new(
+                        pos,
+                        format!("`{key}` has `connect` and data at once; use one"),
+                    ));
                 }
             } else {
-                self.insert_rows(child, val, &sub, vec![(fk, parent_value)], Action::Insert, pos, w)?;
+                self.insert_rows(
+                    child,
+                    val,
+                    &sub,
+                    vec![(fk, parent_value)],
+                    Action::Insert,
+                    pos,
+                    w,
+                )?;
             }
         }
         Ok(cte)
     }
 
-    fn on_conflict(&mut self, table: &TableInfo, columns: &[&(String, String, String)], pos: Pos) -> Result<String> {
+    fn on_conflict(
+        &mut self,
+        table: &TableInfo,
+        columns: &[&(String, String, String)],
+        pos: Pos,
+    ) -> Result<String> {
         let pk = table.primary_key().map(|c| c.name.clone());
         let target = columns
             .iter()
             .map(|(_, c, _)| c.clone())
             .find(|c| Some(c) == pk.as_ref())
             .ok_or_else(|| {
-                CompileError::new(pos, format!("`upsert` needs the primary key of `{}` in its data", table.name))
+                CompileError::new(
+                    pos,
+                    format!(
+                        "`upsert` needs the primary key of `{}` in its data",
+                        table.name
+                    ),
+                )
             })?;
         let sets: Vec<String> = columns
             .iter()
@@ -569,7 +824,11 @@ impl<'a> Ctx<'a> {
         Ok(if sets.is_empty() {
             format!(" ON CONFLICT ({}) DO NOTHING", ident(&target))
         } else {
-            format!(" ON CONFLICT ({}) DO UPDATE SET {}", ident(&target), sets.join(", "))
+            format!(
+                " ON CONFLICT ({}) DO UPDATE SET {}",
+                ident(&target),
+                sets.join(", ")
+            )
         })
     }
 
@@ -585,22 +844,38 @@ impl<'a> Ctx<'a> {
         let rules = self.write_rules(table, Action::Update, pos)?;
         let (keys, is_list) = object_keys(example);
         if is_list {
-            return Err(CompileError::new(pos, format!("`update` of `{}` takes one object", table.name)));
+            return Err(CompileError::new(
+                pos,
+                format!("`update` of `{}` takes one object", table.name),
+            ));
         }
         let parts = self.classify(table, &keys, &rules, pos)?;
         let mut sets: Vec<(String, String)> = parts
             .columns
             .iter()
-            .map(|(key, col, cast)| (col.clone(), super::ctx::json_leaf_sql(&format!("{jexpr}->{}", string_literal(key)), cast)))
+            .map(|(key, col, cast)| {
+                (
+                    col.clone(),
+                    super::ctx::json_leaf_sql(&format!("{jexpr}->{}", string_literal(key)), cast),
+                )
+            })
             .collect();
         let mut after = Vec::new();
         for (key, child, relation, val) in &parts.relations {
             let sub = format!("{jexpr}->{}", string_literal(key));
             match relation {
-                Relation::ToOne { parent_col, child_col } if val.get("connect").is_some() => {
+                Relation::ToOne {
+                    parent_col,
+                    child_col,
+                } if val.get("connect").is_some() => {
                     let c = val.get("connect").cloned().unwrap_or(Json::Null);
-                    let cond = self.connect_conditions(child, "r", &c, &format!("{sub}->'connect'"), pos)?;
-                    let expr = format!("(SELECT r.{} FROM {} AS r WHERE {cond} LIMIT 1)", ident(child_col), self.source(child));
+                    let cond =
+                        self.connect_conditions(child, "r", &c, &format!("{sub}->'connect'"), pos)?;
+                    let expr = format!(
+                        "(SELECT r.{} FROM {} AS r WHERE {cond} LIMIT 1)",
+                        ident(child_col),
+                        self.source(child)
+                    );
                     sets.push((parent_col.clone(), expr));
                 }
                 Relation::ToOne { parent_col, .. } if val.get("disconnect").is_some() => {
@@ -610,17 +885,26 @@ impl<'a> Ctx<'a> {
             }
         }
         for (col, value) in &rules.presets {
-            let Some(c) = table.column(&self.db_name(col)).cloned() else { continue };
+            let Some(c) = table.column(&self.db_name(col)).cloned() else {
+                continue;
+            };
             let sql = self.preset_sql(value, &c.cast_type(), pos)?;
             sets.retain(|(a, _)| a != &c.name);
             sets.push((c.name.clone(), sql));
         }
         if sets.is_empty() {
-            let pk = table.primary_key().or(table.columns.first()).map(|c| c.name.clone()).unwrap_or_default();
+            let pk = table
+                .primary_key()
+                .or(table.columns.first())
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
             sets.push((pk.clone(), format!("u.{}", ident(&pk))));
         }
         let cte = self.cte_name(table);
-        let set_sql: Vec<String> = sets.iter().map(|(c, v)| format!("{} = {v}", ident(c))).collect();
+        let set_sql: Vec<String> = sets
+            .iter()
+            .map(|(c, v)| format!("{} = {v}", ident(c)))
+            .collect();
         w.ctes.push(format!(
             "{} AS (UPDATE {} AS u SET {} WHERE {} RETURNING u.*)",
             ident(&cte),
@@ -633,13 +917,34 @@ impl<'a> Ctx<'a> {
         for (key, child, relation, val) in after {
             let sub = format!("{jexpr}->{}", string_literal(key));
             let mut child_conds = match relation {
-                Relation::ToOne { parent_col, child_col } => {
-                    vec![format!("u.{} IN (SELECT {} FROM {})", ident(child_col), ident(parent_col), ident(&cte))]
+                Relation::ToOne {
+                    parent_col,
+                    child_col,
+                } => {
+                    vec![format!(
+                        "u.{} IN (SELECT {} FROM {})",
+                        ident(child_col),
+                        ident(parent_col),
+                        ident(&cte)
+                    )]
                 }
-                Relation::ToMany { child_col, parent_col }
-                | Relation::Recursive { fk_col: child_col, key_col: parent_col, find: Find::Children } => {
+                Relation::ToMany {
+                    child_col,
+                    parent_col,
+                }
+                | Relation::Recursive {
+                    fk_col: child_col,
+                    key_col: parent_col,
+                    find: Find::Children,
+                } => {
                     if let Some(c) = val.get("connect") {
-                        let cond = self.connect_conditions(child, "u", c, &format!("{sub}->'connect'"), pos)?;
+                        let cond = self.connect_conditions(
+                            child,
+                            "u",
+                            c,
+                            &format!("{sub}->'connect'"),
+                            pos,
+                        )?;
                         self.write_rules(child, Action::Update, pos)?;
                         let ucte = self.cte_name(child);
                         w.ctes.push(format!(
@@ -654,7 +959,13 @@ impl<'a> Ctx<'a> {
                         continue;
                     }
                     if let Some(d) = val.get("disconnect") {
-                        let cond = self.connect_conditions(child, "u", d, &format!("{sub}->'disconnect'"), pos)?;
+                        let cond = self.connect_conditions(
+                            child,
+                            "u",
+                            d,
+                            &format!("{sub}->'disconnect'"),
+                            pos,
+                        )?;
                         self.write_rules(child, Action::Update, pos)?;
                         let ucte = self.cte_name(child);
                         w.ctes.push(format!(
@@ -669,12 +980,19 @@ impl<'a> Ctx<'a> {
                         w.written.push((rel(child), ucte));
                         continue;
                     }
-                    vec![format!("u.{} IN (SELECT {} FROM {})", ident(child_col), ident(parent_col), ident(&cte))]
+                    vec![format!(
+                        "u.{} IN (SELECT {} FROM {})",
+                        ident(child_col),
+                        ident(parent_col),
+                        ident(&cte)
+                    )]
                 }
                 _ => {
                     return Err(CompileError::new(
                         pos,
-                        format!("updating `{key}` through this kind of relationship is not supported yet"),
+                        format!(
+                            "updating `{key}` through this kind of relationship is not supported yet"
+                        ),
                     ));
                 }
             };
@@ -691,7 +1009,13 @@ impl<'a> Ctx<'a> {
 
     /// The selection of a mutation field: from the written rows (`cte`), or from the table
     /// as it stands after the writes.
-    fn mutation_select(&mut self, f: &'a Field, table: &TableInfo, cte: Option<&str>, object: bool) -> Result<(String, Shape)> {
+    fn mutation_select(
+        &mut self,
+        f: &'a Field,
+        table: &TableInfo,
+        cte: Option<&str>,
+        object: bool,
+    ) -> Result<(String, Shape)> {
         let one = object || f.arguments.iter().any(|a| a.name.value == "id");
         match cte {
             Some(cte) => self.select_from_cte(f, table, cte, one),
@@ -710,7 +1034,14 @@ impl<'a> Ctx<'a> {
         let mut fields = Vec::new();
         for (key, val) in &keys {
             if DATA_KEYWORDS.contains(&key.as_str()) {
-                fields.push((key.clone(), if key == "find" { InputShape::Scalar("text".into()) } else { InputShape::Any }));
+                fields.push((
+                    key.clone(),
+                    if key == "find" {
+                        InputShape::Scalar("text".into())
+                    } else {
+                        InputShape::Any
+                    },
+                ));
                 continue;
             }
             let name = self.db_name(key).into_owned();
@@ -751,8 +1082,16 @@ struct RootArgs<'f> {
 
 impl<'f> RootArgs<'f> {
     fn of(f: &'f Field) -> Result<RootArgs<'f>> {
-        let get = |n: &str| f.arguments.iter().find(|a| a.name.value == n).map(|a| &a.value);
-        Ok(RootArgs { id: get("id"), where_: get("where") })
+        let get = |n: &str| {
+            f.arguments
+                .iter()
+                .find(|a| a.name.value == n)
+                .map(|a| &a.value)
+        };
+        Ok(RootArgs {
+            id: get("id"),
+            where_: get("where"),
+        })
     }
 }
 
@@ -768,7 +1107,10 @@ fn mutation_action(f: &Field) -> Result<(Action, Option<&Value>)> {
             _ => continue,
         };
         if found.is_some() {
-            return Err(CompileError::new(a.name.pos, "a mutation field takes one of insert, update, upsert or delete"));
+            return Err(CompileError::new(
+                a.name.pos,
+                "a mutation field takes one of insert, update, upsert or delete",
+            ));
         }
         found = Some((action, a));
     }
@@ -780,7 +1122,10 @@ fn mutation_action(f: &Field) -> Result<(Action, Option<&Value>)> {
         Some((action, a)) => Ok((action, Some(&a.value))),
         None => Err(CompileError::new(
             f.name.pos,
-            format!("mutation field `{}` needs insert:, update:, upsert: or delete:", f.name.value),
+            format!(
+                "mutation field `{}` needs insert:, update:, upsert: or delete:",
+                f.name.value
+            ),
         )),
     }
 }
@@ -788,9 +1133,12 @@ fn mutation_action(f: &Field) -> Result<(Action, Option<&Value>)> {
 /// The example shape of literal data.
 fn literal_example(v: &Value) -> Json {
     match &v.kind {
-        ValueKind::Object(fields) => {
-            Json::Object(fields.iter().map(|(k, v)| (k.value.clone(), literal_example(v))).collect())
-        }
+        ValueKind::Object(fields) => Json::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.value.clone(), literal_example(v)))
+                .collect(),
+        ),
         ValueKind::List(items) => Json::Array(items.iter().map(literal_example).collect()),
         _ => Json::Null,
     }
@@ -803,7 +1151,13 @@ fn json_filter(example: &Json, expr: &str, pos: Pos) -> Result<Value> {
             let mut fields = Vec::new();
             for (k, v) in m {
                 let sub = format!("{expr}->{}", string_literal(k));
-                fields.push((Name { value: k.clone(), pos }, json_filter(v, &sub, pos)?));
+                fields.push((
+                    Name {
+                        value: k.clone(),
+                        pos,
+                    },
+                    json_filter(v, &sub, pos)?,
+                ));
             }
             ValueKind::Object(fields)
         }
@@ -815,7 +1169,11 @@ fn json_filter(example: &Json, expr: &str, pos: Pos) -> Result<Value> {
 impl InputShape {
     /// Merges the shapes of two uses of the same variable.
     pub fn merge(&self, other: &InputShape) -> InputShape {
-        if self == other { self.clone() } else { InputShape::Any }
+        if self == other {
+            self.clone()
+        } else {
+            InputShape::Any
+        }
     }
 }
 

@@ -89,8 +89,14 @@ impl RoleSet {
     pub fn new(config: &BuildConfig, cat: &Catalog) -> Result<RoleSet, CatalogError> {
         let mut set = RoleSet {
             roles: vec![
-                RoleRules { name: "anon".into(), ..Default::default() },
-                RoleRules { name: "user".into(), ..Default::default() },
+                RoleRules {
+                    name: "anon".into(),
+                    ..Default::default()
+                },
+                RoleRules {
+                    name: "user".into(),
+                    ..Default::default()
+                },
             ],
             roles_query: config.roles_query.clone().filter(|q| !q.trim().is_empty()),
             default_block: config.default_block,
@@ -106,12 +112,18 @@ impl RoleSet {
         for (i, rc) in config.roles.iter().enumerate() {
             let key = format!("roles[{i}]");
             if rc.name.trim().is_empty() {
-                return Err(CatalogError::new(format!("{key}.name"), "a role needs a name"));
+                return Err(CatalogError::new(
+                    format!("{key}.name"),
+                    "a role needs a name",
+                ));
             }
             if rc.match_.is_some() && set.roles_query.is_none() {
                 return Err(CatalogError::new(
                     format!("{key}.match"),
-                    format!("role `{}` has a `match` but there is no `roles_query` to match against", rc.name),
+                    format!(
+                        "role `{}` has a `match` but there is no `roles_query` to match against",
+                        rc.name
+                    ),
                 ));
             }
             if matches!(rc.name.as_str(), "anon" | "user") && rc.match_.is_some() {
@@ -126,10 +138,16 @@ impl RoleSet {
                     if rc.match_.is_none() {
                         return Err(CatalogError::new(
                             format!("{key}.match"),
-                            format!("role `{}` needs a `match` condition over the `roles_query` row", rc.name),
+                            format!(
+                                "role `{}` needs a `match` condition over the `roles_query` row",
+                                rc.name
+                            ),
                         ));
                     }
-                    set.roles.push(RoleRules { name: rc.name.clone(), ..Default::default() });
+                    set.roles.push(RoleRules {
+                        name: rc.name.clone(),
+                        ..Default::default()
+                    });
                     set.roles.len() - 1
                 }
             };
@@ -140,7 +158,11 @@ impl RoleSet {
                 let Some(table) = cat.table(&tc.name) else {
                     return Err(CatalogError::new(
                         format!("{tkey}.name"),
-                        format!("unknown table `{}`{}", tc.name, cat.table_suggestion(&tc.name)),
+                        format!(
+                            "unknown table `{}`{}",
+                            tc.name,
+                            cat.table_suggestion(&tc.name)
+                        ),
                     ));
                 };
                 role.listed.push(tc.name.clone());
@@ -180,7 +202,13 @@ impl RoleSet {
         let q = q.trim().trim_end_matches(';').replace("$user_id", "$1");
         let whens: Vec<String> = matched
             .iter()
-            .map(|r| format!("WHEN ({}) THEN {}", r.match_.as_deref().unwrap_or("false"), string_literal(&r.name)))
+            .map(|r| {
+                format!(
+                    "WHEN ({}) THEN {}",
+                    r.match_.as_deref().unwrap_or("false"),
+                    string_literal(&r.name)
+                )
+            })
             .collect();
         Some(format!(
             "SELECT CASE WHEN EXISTS (SELECT 1 FROM ({q}) AS __rq) THEN (SELECT CASE {} ELSE 'user' END FROM ({q}) AS __rq LIMIT 1) ELSE 'user' END AS \"role\"",
@@ -189,10 +217,18 @@ impl RoleSet {
     }
 }
 
-fn op_rules(r: &TableOpRules, table: &super::catalog::TableInfo, key: &str) -> Result<OpRules, CatalogError> {
+fn op_rules(
+    r: &TableOpRules,
+    table: &super::catalog::TableInfo,
+    key: &str,
+) -> Result<OpRules, CatalogError> {
     let mut out = OpRules {
         columns: r.columns.clone(),
-        presets: r.presets.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        presets: r
+            .presets
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         limit: r.limit.filter(|l| *l > 0),
         block: r.block,
         disable_functions: r.disable_functions,
@@ -203,7 +239,11 @@ fn op_rules(r: &TableOpRules, table: &super::catalog::TableInfo, key: &str) -> R
         if table.column(c).is_none() {
             return Err(CatalogError::new(
                 format!("{key}.columns[{i}]"),
-                format!("table `{}` has no column `{c}`{}", table.name, suggestion(c, names.iter().copied())),
+                format!(
+                    "table `{}` has no column `{c}`{}",
+                    table.name,
+                    suggestion(c, names.iter().copied())
+                ),
             ));
         }
     }
@@ -211,7 +251,11 @@ fn op_rules(r: &TableOpRules, table: &super::catalog::TableInfo, key: &str) -> R
         if table.column(c).is_none() {
             return Err(CatalogError::new(
                 format!("{key}.presets.{c}"),
-                format!("table `{}` has no column `{c}`{}", table.name, suggestion(c, names.iter().copied())),
+                format!(
+                    "table `{}` has no column `{c}`{}",
+                    table.name,
+                    suggestion(c, names.iter().copied())
+                ),
             ));
         }
     }
@@ -232,6 +276,10 @@ mod tests {
     fn filters_parse_or_explain() {
         assert!(parse_filter("{ id: { _eq: $user_id } }").is_ok());
         assert!(parse_filter("{ id: ").unwrap_err().contains("not a filter"));
-        assert!(parse_filter("[1]").unwrap_err().contains("must be an object"));
+        assert!(
+            parse_filter("[1]")
+                .unwrap_err()
+                .contains("must be an object")
+        );
     }
 }

@@ -307,26 +307,37 @@ impl<'a> Ctx<'a> {
         link: Link<'_>,
         force_one: bool,
     ) -> Result<(String, Shape)> {
-        if self.table_blocked(&table.name) {
-            // A blocked table reads as null (GraphJin's behaviour), keeping the shape.
-            let (params, ignore, reads) = (self.params.list.len(), self.ignore_rules, self.reads.clone());
-            self.ignore_rules = true;
-            let shaped = self.table_select_inner(f, table, link, force_one);
-            self.ignore_rules = ignore;
-            self.params.list.truncate(params);
-            self.reads = reads;
-            return Ok(("NULL".into(), shaped?.1.nullable()));
-        }
-        if self.role == "anon" && field_uses_user_id(f) {
-            // GraphJin skips selectors that need a signed-in user for anonymous callers:
-            // compile for the shape, then drop the SQL and its parameters.
-            let (params, reads) = (self.params.list.len(), self.reads.clone());
-            let (_, shape) = self.table_select_inner(f, table, link, force_one)?;
-            self.params.list.truncate(params);
-            self.reads = reads;
-            return Ok(("NULL".into(), shape.nullable()));
+        let blocked = self.table_blocked(&table.name);
+        if blocked || (self.role == "anon" && field_uses_user_id(f)) {
+            // A blocked table reads as null (GraphJin's behaviour), and GraphJin skips
+            // selectors that need a signed-in user for anonymous callers: either way the
+            // field is `null`, compiled only for its shape.
+            return self.null_with_shape(f, table, link, force_one, blocked);
         }
         self.table_select_inner(f, table, link, force_one)
+    }
+
+    /// `NULL` in place of a field, with the shape the field would have; nothing the shape
+    /// compile touched (parameters, columns read) stays behind.
+    fn null_with_shape(
+        &mut self,
+        f: &'a Field,
+        table: &TableInfo,
+        link: Link<'_>,
+        force_one: bool,
+        ignore_rules: bool,
+    ) -> Result<(String, Shape)> {
+        let (params, reads, ignore) = (
+            self.params.list.len(),
+            self.reads.clone(),
+            self.ignore_rules,
+        );
+        self.ignore_rules |= ignore_rules;
+        let shaped = self.table_select_inner(f, table, link, force_one);
+        self.ignore_rules = ignore;
+        self.params.list.truncate(params);
+        self.reads = reads;
+        Ok(("NULL".into(), shaped?.1.nullable()))
     }
 
     fn table_select_inner(
@@ -379,7 +390,11 @@ impl<'a> Ctx<'a> {
                     find: Find::Children,
                 } => {
                     // Children are the rows pointing at this one (one level, as GraphJin).
-                    conds.push(format!("{alias}.{} = {parent}.{}", ident(fk_col), ident(key_col)));
+                    conds.push(format!(
+                        "{alias}.{} = {parent}.{}",
+                        ident(fk_col),
+                        ident(key_col)
+                    ));
                     format!("{} AS {alias}", self.source(table))
                 }
                 Relation::Recursive {
@@ -449,7 +464,10 @@ impl<'a> Ctx<'a> {
             conds.push(self.where_sql(table, &alias, w)?);
         }
         if args.mutation.is_some() && matches!(link, Link::Rel(..)) {
-            return Err(CompileError::new(f.name.pos, "nested fields cannot take insert/update/upsert/delete; nest the data instead"));
+            return Err(CompileError::new(
+                f.name.pos,
+                "nested fields cannot take insert/update/upsert/delete; nest the data instead",
+            ));
         }
         let rules = self.rules(&table.name);
         if let Some(rules) = rules {
@@ -580,12 +598,23 @@ impl<'a> Ctx<'a> {
     }
 
     /// A mutation's selection over the rows its write returned.
-    pub(super) fn select_from_cte(&mut self, f: &'a Field, table: &TableInfo, cte: &str, one: bool) -> Result<(String, Shape)> {
+    pub(super) fn select_from_cte(
+        &mut self,
+        f: &'a Field,
+        table: &TableInfo,
+        cte: &str,
+        one: bool,
+    ) -> Result<(String, Shape)> {
         self.table_select(f, table, Link::Cte(cte.to_string()), one)
     }
 
     /// A mutation's selection over the table as it stands after the writes.
-    pub(super) fn table_select_root(&mut self, f: &'a Field, table: &TableInfo, one: bool) -> Result<(String, Shape)> {
+    pub(super) fn table_select_root(
+        &mut self,
+        f: &'a Field,
+        table: &TableInfo,
+        one: bool,
+    ) -> Result<(String, Shape)> {
         self.table_select(f, table, Link::Root, one)
     }
 

@@ -33,25 +33,28 @@ fn derives(default: bool) -> TokenStream {
 /// without a default.
 pub fn variables(vars: &[VariableSpec]) -> TokenStream {
     let mut inputs = Vec::new();
-    let fields: Vec<TokenStream> = vars.iter().map(|v| {
-        let ident = snake_ident(&v.name);
-        let rename = rename_attr(&ident, &v.name);
-        let ty = match &v.input {
-            Some(shape) => input_type(shape, &[&v.name], &mut inputs),
-            None => rust_type(&v.pg_type),
-        };
-        let doc = format!(" `${}`, used as `{}`.", v.name, v.pg_type);
-        if v.required {
-            quote! { #[doc = #doc] #rename pub #ident: #ty, }
-        } else {
-            quote! {
-                #[doc = #doc]
-                #rename
-                #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-                pub #ident: ::std::option::Option<#ty>,
+    let fields: Vec<TokenStream> = vars
+        .iter()
+        .map(|v| {
+            let ident = snake_ident(&v.name);
+            let rename = rename_attr(&ident, &v.name);
+            let ty = match &v.input {
+                Some(shape) => input_type(shape, &[&v.name], &mut inputs),
+                None => rust_type(&v.pg_type),
+            };
+            let doc = format!(" `${}`, used as `{}`.", v.name, v.pg_type);
+            if v.required {
+                quote! { #[doc = #doc] #rename pub #ident: #ty, }
+            } else {
+                quote! {
+                    #[doc = #doc]
+                    #rename
+                    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+                    pub #ident: ::std::option::Option<#ty>,
+                }
             }
-        }
-    }).collect();
+        })
+        .collect();
     let derive = derives(true);
     quote! {
         /// The operation's variables (`$user_id` and friends come from the caller's identity).
@@ -93,7 +96,11 @@ fn input_type(shape: &InputShape, path: &[&str], out: &mut Vec<TokenStream>) -> 
                 #derive
                 pub struct #ident { #(#members)* }
             });
-            if *list { quote!(::std::vec::Vec<#ident>) } else { quote!(#ident) }
+            if *list {
+                quote!(::std::vec::Vec<#ident>)
+            } else {
+                quote!(#ident)
+            }
         }
     }
 }
