@@ -19,6 +19,7 @@ pub mod config;
 mod error;
 pub mod gql;
 mod project;
+pub mod record;
 pub mod schema;
 pub mod source;
 

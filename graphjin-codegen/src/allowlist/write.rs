@@ -97,7 +97,9 @@ fn definition_text(text: &str, trailing: Option<&str>) -> String {
 
 /// Pretty-prints a JSON value (2-space indent, keys in their original order) with every value
 /// cleared to its type's empty value: strings to `""`, numbers to `0`, booleans to `false`,
-/// arrays to `[]`; `null` stays `null` and objects keep their keys with cleared values.
+/// arrays of scalars to `[]`; `null` stays `null`, objects keep their keys with cleared
+/// values, and an array of objects keeps one cleared object with all their keys (the shape
+/// mutation data needs at build time).
 pub fn clear_variables(json: &str) -> Result<String, serde_json::Error> {
     let mut value: Value = serde_json::from_str(json)?;
     clear(&mut value);
@@ -110,7 +112,22 @@ fn clear(value: &mut Value) {
         Value::Bool(b) => *b = false,
         Value::Number(n) => *n = 0.into(),
         Value::String(s) => s.clear(),
-        Value::Array(items) => items.clear(),
+        Value::Array(items) => {
+            let mut merged: Option<serde_json::Map<String, Value>> = None;
+            for item in items.iter() {
+                if let Value::Object(m) = item {
+                    let target = merged.get_or_insert_with(serde_json::Map::new);
+                    for (k, v) in m {
+                        target.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+            items.clear();
+            if let Some(mut m) = merged {
+                m.values_mut().for_each(clear);
+                items.push(Value::Object(m));
+            }
+        }
         Value::Object(map) => map.values_mut().for_each(clear),
     }
 }
@@ -339,7 +356,11 @@ query getProducts {
   "t": false,
   "f": false,
   "z": null,
-  "a": [],
+  "a": [
+    {
+      "x": 0
+    }
+  ],
   "o": {
     "k": "",
     "e": {},
