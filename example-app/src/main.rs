@@ -1,15 +1,19 @@
 //! `cargo run -p example-app`: serves the webshop on 127.0.0.1:8080 (`LISTEN` to change it).
 //! With `DATABASE_URL` unset it starts a throwaway PostgreSQL from the installed binaries,
 //! loads the schema and demo data, and removes it all again on Ctrl-C.
+//!
+//! With `--features dev` it runs the development server instead: any operation is compiled
+//! and run, and named ones are recorded into `config/allow.list` for the next build.
 
 use std::process::ExitCode;
 
 use graphjin_pg_tmp::TempPostgres;
-use graphjin_runtime::{Config, PoolOptions, Service};
+
+type BoxError = Box<dyn std::error::Error>;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match serve().await {
+    match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -18,7 +22,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+async fn run() -> Result<(), BoxError> {
     let (url, throwaway) = match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => (url, None),
         _ => {
@@ -28,14 +32,26 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
             (pg.url("shop"), Some(pg))
         }
     };
-    // The run-time part of the same config the build compiled (auth, secrets from GJ_*).
     let dir = std::env::var("GJ_CONFIG_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/config").to_string());
-    let config = Config::load(&dir)?;
-    let db = example_app::connect(&url, PoolOptions::default()).await?;
-    let app = example_app::router(Service::from_config(db, &config)?);
     let addr = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".to_string());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let served = serve(&url, &dir, &addr).await;
+    if let Some(pg) = throwaway {
+        tokio::task::spawn_blocking(move || pg.stop()).await??;
+        eprintln!("throwaway PostgreSQL stopped and removed");
+    }
+    served
+}
+
+/// The locked production API: exactly the operations compiled into this binary.
+#[cfg(not(feature = "dev"))]
+async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
+    use graphjin_runtime::{Config, PoolOptions, Service};
+    // The run-time part of the same config the build compiled (auth, secrets from GJ_*).
+    let config = Config::load(dir)?;
+    let db = example_app::connect(url, PoolOptions::default()).await?;
+    let app = example_app::router(Service::from_config(db, &config)?);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     println!(
         "webshop ready on http://{addr} ({} operations). Try:",
@@ -52,10 +68,17 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("stopping...");
         })
         .await?;
-    if let Some(pg) = throwaway {
-        tokio::task::spawn_blocking(move || pg.stop()).await??;
-        eprintln!("throwaway PostgreSQL stopped and removed");
-    }
+    Ok(())
+}
+
+/// The development server: any operation runs, named ones are recorded into allow.list.
+#[cfg(feature = "dev")]
+async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
+    let opts = graphjin_codegen::dev::DevOptions::new(dir, url);
+    let server = graphjin_codegen::dev::DevServer::start(opts).await?;
+    println!("development mode: named operations are recorded into {dir}/allow.list");
+    println!("Press Ctrl-C to stop.");
+    server.serve(addr.parse()?).await?;
     Ok(())
 }
 

@@ -16,6 +16,8 @@
 pub mod allowlist;
 pub mod compile;
 pub mod config;
+#[cfg(feature = "dev")]
+pub mod dev;
 mod error;
 pub mod gql;
 mod project;

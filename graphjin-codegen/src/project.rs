@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::allowlist::{self, AllowList, OperationEntry};
+use crate::allowlist::{self, AllowList, AllowListError, OperationEntry};
 use crate::compile::{CompiledQuery, Compiler, Shape};
 use crate::config::{self, BuildConfig};
 use crate::error::Error;
@@ -42,6 +42,8 @@ pub struct CompiledOperation {
     pub kind: OpKind,
     /// Where it starts in allow.list.
     pub pos: Pos,
+    /// Its text as written.
+    pub source: String,
     /// Its text with comments and insignificant whitespace removed.
     pub normalized: String,
     /// Lower-case hex sha256 of `normalized`.
@@ -82,6 +84,34 @@ fn read(path: &Path) -> Result<Vec<u8>, Error> {
 impl Project {
     /// Reads `allow.list`, `db.graphql` and the config from `dir`.
     pub fn load(dir: &Path) -> Result<Project, Error> {
+        Self::load_with(dir, false)
+    }
+
+    /// [`Project::load`] that accepts an allow.list without operations (the development
+    /// server starts from an empty list and records into it).
+    pub fn load_allowing_empty(dir: &Path) -> Result<Project, Error> {
+        Self::load_with(dir, true)
+    }
+
+    /// What the development server reads: `dev.yml` (else what [`Project::load`] would),
+    /// and an allow.list that may have no operations yet.
+    pub fn load_dev(dir: &Path) -> Result<Project, Error> {
+        let dev = ["dev.yml", "dev.yaml"]
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.is_file());
+        Self::load_from(dir, true, dev)
+    }
+
+    fn load_with(dir: &Path, allow_empty: bool) -> Result<Project, Error> {
+        Self::load_from(dir, allow_empty, config::config_path(dir))
+    }
+
+    fn load_from(
+        dir: &Path,
+        allow_empty: bool,
+        config_file: Option<PathBuf>,
+    ) -> Result<Project, Error> {
         let mut files = Vec::new();
         let al_path = dir.join("allow.list");
         if !al_path.is_file() {
@@ -90,7 +120,11 @@ impl Project {
                 hint: "create it, or record operations with `graphjin dev`",
             });
         }
-        let allow_list = allowlist::parse(&read(&al_path)?)?;
+        let allow_list = match allowlist::parse(&read(&al_path)?) {
+            Ok(list) => list,
+            Err(AllowListError::NoOperations { .. }) if allow_empty => AllowList::default(),
+            Err(e) => return Err(e.into()),
+        };
         files.push(al_path);
 
         let db_path = dir.join("db.graphql");
@@ -107,7 +141,7 @@ impl Project {
         let schema = schema::parse_schema(&text)?;
         files.push(db_path);
 
-        let (config, config_name) = match config::config_path(dir) {
+        let (config, config_name) = match config_file {
             Some(path) => {
                 let (c, read_files) = config::load_config(&path)?;
                 files.extend(read_files);
@@ -152,6 +186,42 @@ impl Project {
         } else {
             Err(errors)
         }
+    }
+
+    /// Compiles one operation given as text, outside allow.list (the development server's
+    /// path): an unnamed operation is named `__anonymous_<hash>`. `variables` (what the
+    /// request sent) give mutation data its shape. Fragments of allow.list are available.
+    pub fn compile_text(
+        &self,
+        compiler: &Compiler,
+        text: &str,
+        variables: Option<&serde_json::Value>,
+    ) -> Result<CompiledOperation, Error> {
+        let doc = parse_document(text).map_err(|e| Error::Syntax {
+            pos: e.pos,
+            message: e.message,
+        })?;
+        let op = match doc.operations.as_slice() {
+            [op] => op,
+            _ => {
+                return Err(Error::Syntax {
+                    pos: Pos::new(1, 1),
+                    message: "send exactly one operation".into(),
+                });
+            }
+        };
+        let name = match &op.name {
+            Some(n) => n.value.clone(),
+            None => format!(
+                "__anonymous_{}",
+                &hex(&Sha256::digest(normalize(text).as_bytes()))[..12]
+            ),
+        };
+        let mut entry = OperationEntry::new(op.kind, name, text);
+        entry.variables = variables.filter(|v| v.is_object()).map(|v| v.to_string());
+        entry.pos = Pos::new(1, 1);
+        let fragments = self.fragments().map_err(|mut e| e.remove(0))?;
+        compile_entry(compiler, &compiler.roles(), &entry, &fragments)
     }
 
     /// Compiles every operation for every role; returns all errors, not just the first.
@@ -266,6 +336,7 @@ fn compile_entry(
         name: entry.name.clone(),
         kind: entry.kind,
         pos: entry.pos,
+        source: entry.text.clone(),
         normalized,
         sha256,
         roles: compiled,

@@ -13,11 +13,14 @@ USAGE:
     graphjin check [--config-dir config]
     graphjin sql NAME [--role ROLE] [--config-dir config]
     graphjin audit [--config-dir config]
+    graphjin dev --database-url URL [--config-dir config] [--listen 127.0.0.1:8080]
 
     schema pull   introspect a live database and write <config-dir>/db.graphql
     check         compile every operation for every role; errors as allow.list:LINE:COL
     sql           print the SQL an operation compiles to (only the SQL, on stdout)
     audit         per operation and role: the tables and columns read, or why refused
+    dev           development server: compiles and runs any operation, records named ones
+                  into allow.list; playground at /playground
 
 The database URL may also come from DATABASE_URL.";
 
@@ -28,6 +31,7 @@ struct Args {
     database_url: Option<String>,
     schema: String,
     role: String,
+    listen: String,
 }
 
 fn parse_args(raw: Vec<String>) -> Result<Args, String> {
@@ -37,6 +41,7 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
         database_url: std::env::var("DATABASE_URL").ok(),
         schema: "public".into(),
         role: "anon".into(),
+        listen: "127.0.0.1:8080".into(),
     };
     let mut it = raw.into_iter();
     while let Some(a) = it.next() {
@@ -55,6 +60,7 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
             "--database-url" => args.database_url = Some(value("--database-url")?),
             "--schema" => args.schema = value("--schema")?,
             "--role" => args.role = value("--role")?,
+            "--listen" => args.listen = value("--listen")?,
             "-h" | "--help" => return Err(String::new()),
             f if f.starts_with('-') => return Err(format!("unknown option `{f}`")),
             _ => args.command.push(a),
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
         ["check"] => check(&args),
         ["sql", name] => sql(&args, name),
         ["audit"] => audit(&args),
+        ["dev"] => dev(&args),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -228,4 +235,28 @@ fn audit(args: &Args) -> Result<(), Vec<String>> {
         }
     }
     print_stdout(&text)
+}
+
+fn dev(args: &Args) -> Result<(), Vec<String>> {
+    let url = args
+        .database_url
+        .clone()
+        .ok_or_else(|| vec!["dev needs --database-url URL (or DATABASE_URL)".to_string()])?;
+    let listen: std::net::SocketAddr = args.listen.parse().map_err(|_| {
+        vec![format!(
+            "--listen: `{}` is not an address like 127.0.0.1:8080",
+            args.listen
+        )]
+    })?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| vec![format!("could not start the async runtime: {e}")])?;
+    rt.block_on(async {
+        let opts = graphjin_codegen::dev::DevOptions::new(&args.config_dir, url);
+        let server = graphjin_codegen::dev::DevServer::start(opts)
+            .await
+            .map_err(|e| vec![e.to_string()])?;
+        server.serve(listen).await.map_err(|e| vec![e.to_string()])
+    })
 }

@@ -87,14 +87,19 @@ pub fn emit(ops: &[CompiledOperation], role_query: Option<&(String, Vec<String>)
 
         #(#modules)*
 
-        /// Connects to PostgreSQL and prepares every operation for every role on each
-        /// connection; fails (naming the operation and role) when the database does not
-        /// match the schema snapshot the build used.
+        /// Connects to PostgreSQL and prepares every operation for every role, and each
+        /// subscription's batch statement, on each connection; fails (naming the operation
+        /// and role) when the database does not match the schema snapshot the build used.
         pub async fn connect(
             database_url: &str,
             options: ::graphjin_runtime::PoolOptions,
         ) -> ::std::result::Result<::graphjin_runtime::Db, ::graphjin_runtime::Error> {
-            ::graphjin_runtime::Db::connect_with_roles(database_url, &OPERATIONS, ROLE_QUERY, options).await
+            ::graphjin_runtime::Db::builder(database_url, &OPERATIONS)
+                .role_query(ROLE_QUERY)
+                .batches(BATCHES)
+                .options(options)
+                .connect()
+                .await
         }
 
         /// The HTTP routes serving exactly the allow-listed operations.
@@ -175,15 +180,30 @@ fn module(index: usize, op: &CompiledOperation) -> TokenStream {
     let module = snake_ident(&op.name);
     let name = &op.name;
     let doc = format!(
-        " `{} {}` (allow.list:{}): typed variables, response and `run()`.",
+        " `{} {}` (allow.list:{}): typed variables, response and `{}()`.",
         op.kind.keyword(),
         op.name,
-        op.pos
+        op.pos,
+        if op.kind == OpKind::Subscription {
+            "subscribe"
+        } else {
+            "run"
+        }
     );
     let variables = structs::variables(&op.variables);
     let data = structs::data(&op.shape);
     let run = match op.kind {
-        OpKind::Subscription => quote! {},
+        OpKind::Subscription => quote! {
+            /// Subscribes as `who`: the stream yields the current `data` at once, then each
+            /// change, polled with every other subscriber of the same role in one statement.
+            pub fn subscribe(
+                subs: &::graphjin_runtime::Subscriptions,
+                who: &::graphjin_runtime::Auth,
+                vars: &Variables,
+            ) -> ::graphjin_runtime::Subscription<Data> {
+                subs.subscribe(operation(), who, vars)
+            }
+        },
         _ => quote! {
             /// Runs the operation as `who` and returns its typed `data`.
             pub async fn run(

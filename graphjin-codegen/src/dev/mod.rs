@@ -1,0 +1,8 @@
+//! The development workflow (feature `dev`): a server that compiles any operation on the
+//! fly, serves it with the production runtime, and records named ones into allow.list.
+
+pub mod bridge;
+mod playground;
+mod server;
+
+pub use server::{DevError, DevOptions, DevServer};

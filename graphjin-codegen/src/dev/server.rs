@@ -1,0 +1,476 @@
+//! The development server: the production runtime plus the compiler. Any operation sent to
+//! the GraphQL route is compiled with the same compiler the build uses, added to the
+//! runtime's operation table, and served by the unchanged production router — same auth,
+//! role resolution and error handling. After it succeeds, a named operation is recorded into
+//! `allow.list`, so the next `cargo build` locks it in.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use graphjin_runtime::axum::Router;
+use graphjin_runtime::axum::body::{Body, to_bytes};
+use graphjin_runtime::axum::extract::{Request, State};
+use graphjin_runtime::axum::http::{Method, StatusCode, header};
+use graphjin_runtime::axum::response::{IntoResponse, Response};
+use graphjin_runtime::{Config, Db, PoolOptions, Service};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, RwLock};
+use tower::ServiceExt;
+
+use super::bridge;
+use crate::compile::Compiler;
+use crate::record::Recorder;
+use crate::{CompiledOperation, Project};
+
+/// How to run the development server.
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    /// The config folder (`allow.list`, `db.graphql`, `dev.yml`).
+    pub config_dir: PathBuf,
+    /// The database to serve and introspect.
+    pub database_url: String,
+    /// The database schema to introspect.
+    pub schema: String,
+    /// How often to re-read the database schema and refresh `db.graphql` (`None`: only at
+    /// start).
+    pub schema_poll: Option<Duration>,
+    /// The largest request body.
+    pub body_limit: usize,
+}
+
+impl DevOptions {
+    /// Defaults for a config folder and database.
+    pub fn new(config_dir: impl Into<PathBuf>, database_url: impl Into<String>) -> Self {
+        DevOptions {
+            config_dir: config_dir.into(),
+            database_url: database_url.into(),
+            schema: "public".into(),
+            schema_poll: Some(Duration::from_secs(10)),
+            body_limit: 1 << 20,
+        }
+    }
+}
+
+/// Why the development server could not start or refresh.
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    /// The config folder does not compile.
+    #[error("{0}")]
+    Build(String),
+    /// The database could not be introspected.
+    #[error("schema pull: {0}")]
+    Schema(#[from] crate::schema::introspect::IntrospectError),
+    /// The runtime refused (connection, prepare, config).
+    #[error("{0}")]
+    Runtime(String),
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// What is being served right now.
+struct Current {
+    project: Project,
+    compiler: Arc<Compiler>,
+    /// Operations compiled from requests, by name (replacing allow.list's of the same name).
+    extra: Vec<CompiledOperation>,
+    /// Normalized texts served, for a fast "already known" check.
+    known: Vec<(String, String)>,
+    router: Router,
+}
+
+struct Shared {
+    opts: DevOptions,
+    runtime: Config,
+    current: RwLock<Current>,
+    rebuild: Mutex<()>,
+    recorder: Recorder,
+}
+
+/// A running development server's state; [`DevServer::router`] is its axum app.
+#[derive(Clone)]
+pub struct DevServer {
+    shared: Arc<Shared>,
+}
+
+fn build_errors(errors: Vec<crate::Error>) -> DevError {
+    DevError::Build(
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+impl DevServer {
+    /// Pulls the schema into `db.graphql`, compiles allow.list and starts serving it.
+    pub async fn start(opts: DevOptions) -> Result<DevServer, DevError> {
+        refresh_schema(&opts).await?;
+        // Development reads dev.yml (production switches live in prod.yml).
+        let dev_yml = opts.config_dir.join("dev.yml");
+        let runtime = if dev_yml.is_file() {
+            Config::load_file(&dev_yml)
+        } else {
+            Config::load(&opts.config_dir)
+        }
+        .map_err(|e| DevError::Runtime(e.to_string()))?;
+        let project = load_project(&opts)?;
+        let compiler = Arc::new(
+            project
+                .compiler()
+                .map_err(|e| DevError::Build(e.to_string()))?,
+        );
+        let recorder = Recorder::new(opts.config_dir.join("allow.list"));
+        let current = build(&opts, &runtime, project, compiler, Vec::new()).await?;
+        let server = DevServer {
+            shared: Arc::new(Shared {
+                opts,
+                runtime,
+                current: RwLock::new(current),
+                rebuild: Mutex::new(()),
+                recorder,
+            }),
+        };
+        if let Some(every) = server.shared.opts.schema_poll {
+            let weak = Arc::downgrade(&server.shared);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let Some(shared) = weak.upgrade() else { break };
+                    if let Err(e) = (DevServer { shared }).reload_if_schema_changed().await {
+                        eprintln!("graphjin dev: schema refresh failed: {e}");
+                    }
+                }
+            });
+        }
+        Ok(server)
+    }
+
+    /// The axum app: the production routes (through the current runtime router) plus
+    /// `/playground`.
+    pub fn router(&self) -> Router {
+        Router::new().fallback(dispatch).with_state(self.clone())
+    }
+
+    /// Serves on `listen` until Ctrl-C.
+    pub async fn serve(self, listen: SocketAddr) -> Result<(), DevError> {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| DevError::Io {
+                path: listen.to_string(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| DevError::Io {
+            path: listen.to_string(),
+            source,
+        })?;
+        eprintln!(
+            "graphjin dev: serving http://{addr}/api/v1/graphql, playground at http://{addr}/playground"
+        );
+        graphjin_runtime::axum::serve(listener, self.router())
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|source| DevError::Io {
+                path: addr.to_string(),
+                source,
+            })
+    }
+
+    /// Re-reads the database's schema; when `db.graphql` changes, recompiles everything.
+    pub async fn reload_if_schema_changed(&self) -> Result<bool, DevError> {
+        if !refresh_schema(&self.shared.opts).await? {
+            return Ok(false);
+        }
+        let _guard = self.shared.rebuild.lock().await;
+        let project = load_project(&self.shared.opts)?;
+        let compiler = Arc::new(
+            project
+                .compiler()
+                .map_err(|e| DevError::Build(e.to_string()))?,
+        );
+        let extra = self.shared.current.read().await.extra.clone();
+        let mut recompiled = Vec::new();
+        for op in extra {
+            // Operations that no longer fit the schema are dropped (a request recompiles them).
+            let text = op.source.clone();
+            if let Ok(c) = project.compile_text(&compiler, &text, None) {
+                recompiled.push(c);
+            }
+        }
+        let next = build(
+            &self.shared.opts,
+            &self.shared.runtime,
+            project,
+            compiler,
+            recompiled,
+        )
+        .await?;
+        *self.shared.current.write().await = next;
+        Ok(true)
+    }
+
+    /// Makes sure `text` is served: compiles it and rebuilds the runtime when it is new.
+    async fn ensure(&self, text: &str, variables: Option<&Value>) -> Result<(), String> {
+        let normalized = graphjin_normalize::normalize(text);
+        if self
+            .shared
+            .current
+            .read()
+            .await
+            .known
+            .iter()
+            .any(|(_, q)| *q == normalized)
+        {
+            return Ok(());
+        }
+        let _guard = self.shared.rebuild.lock().await;
+        let (project, compiler, mut extra) = {
+            let cur = self.shared.current.read().await;
+            if cur.known.iter().any(|(_, q)| *q == normalized) {
+                return Ok(());
+            }
+            (cur.project.clone(), cur.compiler.clone(), cur.extra.clone())
+        };
+        let op = project
+            .compile_text(&compiler, text, variables)
+            .map_err(|e| {
+                let msg = e.to_string();
+                msg.strip_prefix("allow.list:")
+                    .map(|m| format!("query:{m}"))
+                    .unwrap_or(msg)
+            })?;
+        extra.retain(|o| !o.name.eq_ignore_ascii_case(&op.name));
+        extra.push(op);
+        let next = build(
+            &self.shared.opts,
+            &self.shared.runtime,
+            project,
+            compiler,
+            extra,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        *self.shared.current.write().await = next;
+        Ok(())
+    }
+}
+
+/// Pulls the schema; writes `db.graphql` (atomically) when it differs. True when written.
+async fn refresh_schema(opts: &DevOptions) -> Result<bool, DevError> {
+    let text = crate::schema::introspect::pull(&opts.database_url, &opts.schema).await?;
+    let path = opts.config_dir.join("db.graphql");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let body = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    if !old.is_empty() && body(&old) == body(&text) {
+        return Ok(false);
+    }
+    let tmp = opts.config_dir.join(".db.graphql.tmp");
+    let io = |source| DevError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::write(&tmp, &text).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    Ok(true)
+}
+
+fn load_project(opts: &DevOptions) -> Result<Project, DevError> {
+    let al = opts.config_dir.join("allow.list");
+    if !al.exists() {
+        std::fs::write(&al, "").map_err(|source| DevError::Io {
+            path: al.display().to_string(),
+            source,
+        })?;
+    }
+    Project::load_dev(&opts.config_dir).map_err(|e| DevError::Build(e.to_string()))
+}
+
+/// Compiles allow.list plus the request-compiled operations and builds a runtime for them.
+async fn build(
+    opts: &DevOptions,
+    runtime: &Config,
+    project: Project,
+    compiler: Arc<Compiler>,
+    extra: Vec<CompiledOperation>,
+) -> Result<Current, DevError> {
+    let mut ops = project.compile().map_err(build_errors)?;
+    ops.retain(|o| !extra.iter().any(|e| e.name.eq_ignore_ascii_case(&o.name)));
+    ops.extend(extra.iter().cloned());
+    let known = ops
+        .iter()
+        .map(|o| (o.name.clone(), o.normalized.clone()))
+        .collect();
+    let matched: Vec<String> = compiler
+        .role_set()
+        .roles
+        .iter()
+        .filter(|r| r.match_.is_some())
+        .map(|r| r.name.clone())
+        .collect();
+    let role_query = bridge::role_query(compiler.role_statement(), &matched);
+    let options = PoolOptions {
+        max_size: 8,
+        ..PoolOptions::default()
+    };
+    let db = Db::connect_with_roles(&opts.database_url, bridge::table(&ops), role_query, options)
+        .await
+        .map_err(|e| DevError::Runtime(e.to_string()))?;
+    let service = Service::from_config(db, runtime)
+        .map_err(|e| DevError::Runtime(e.to_string()))?
+        .body_limit(opts.body_limit);
+    Ok(Current {
+        project,
+        compiler,
+        extra,
+        known,
+        router: graphjin_runtime::router(service),
+    })
+}
+
+fn graphql_error(status: StatusCode, code: &str, message: String) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The query text, operation name and variables of a GraphQL-over-HTTP request.
+fn request_parts(
+    method: &Method,
+    uri_query: Option<&str>,
+    body: &[u8],
+) -> (Option<String>, Option<Value>) {
+    let from = |v: &Value| {
+        let text = v.get("query").and_then(Value::as_str).map(str::to_owned);
+        (text, v.get("variables").cloned().filter(|v| v.is_object()))
+    };
+    if *method == Method::GET {
+        let pairs: Vec<(String, String)> = uri_query
+            .map(|q| {
+                q.split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (decode(k), decode(v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let vars = get("variables").and_then(|v| serde_json::from_str(&v).ok());
+        (get("query"), vars)
+    } else {
+        serde_json::from_slice::<Value>(body)
+            .map(|v| from(&v))
+            .unwrap_or((None, None))
+    }
+}
+
+/// Percent-decoding of a query-string component (`+` is a space).
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn dispatch(State(dev): State<DevServer>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    if path == "/playground" {
+        return super::playground::page();
+    }
+    if path == "/playground/operations" {
+        let names: Vec<String> = std::fs::read(dev.shared.recorder.path())
+            .ok()
+            .and_then(|b| crate::allowlist::parse(&b).ok())
+            .map(|l| l.operations().map(|o| o.name.clone()).collect())
+            .unwrap_or_default();
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            json!(names).to_string(),
+        )
+            .into_response();
+    }
+    let router = dev.shared.current.read().await.router.clone();
+    if !path.ends_with("/v1/graphql") || req.headers().contains_key(header::UPGRADE) {
+        return forward(router, req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, dev.shared.opts.body_limit).await else {
+        return graphql_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "the request body is too large".into(),
+        );
+    };
+    let (text, variables) = request_parts(&parts.method, parts.uri.query(), &bytes);
+    let Some(text) = text else {
+        return forward(router, Request::from_parts(parts, Body::from(bytes))).await;
+    };
+    if let Err(message) = dev.ensure(&text, variables.as_ref()).await {
+        return graphql_error(
+            StatusCode::BAD_REQUEST,
+            "GRAPHQL_VALIDATION_FAILED",
+            message,
+        );
+    }
+    let router = dev.shared.current.read().await.router.clone();
+    let response = forward(router, Request::from_parts(parts, Body::from(bytes))).await;
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    // Record only what ran without errors.
+    let (rparts, rbody) = response.into_parts();
+    let Ok(out) = to_bytes(rbody, usize::MAX).await else {
+        return graphql_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_SERVER_ERROR",
+            "response lost".into(),
+        );
+    };
+    let ok = serde_json::from_slice::<Value>(&out)
+        .map(|v| v.get("errors").is_none())
+        .unwrap_or(false);
+    if ok && let Err(e) = dev.shared.recorder.record(&text, variables.as_ref()) {
+        eprintln!("graphjin dev: {e}");
+    }
+    Response::from_parts(rparts, Body::from(out))
+}
+
+async fn forward(router: Router, req: Request) -> Response {
+    match router.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
