@@ -11,6 +11,12 @@ use graphjin_pg_tmp::TempPostgres;
 
 type BoxError = Box<dyn std::error::Error>;
 
+/// Prints a line for the person at the terminal; a closed stdout is not worth a crash.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run().await {
@@ -53,15 +59,15 @@ async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
     let app = example_app::router(Service::from_config(db, &config)?);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    println!(
+    say(&format!(
         "webshop ready on http://{addr} ({} operations). Try:",
         example_app::OPERATIONS.len()
-    );
-    println!(
+    ));
+    say(&format!(
         "  curl -s http://{addr}/api/v1/graphql -H 'content-type: application/json' \
          -d '{{\"operationName\":\"listProducts\",\"variables\":{{\"limit\":3}}}}'"
-    );
-    println!("Press Ctrl-C to stop.");
+    ));
+    say("Press Ctrl-C to stop.");
     graphjin_runtime::axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -76,8 +82,10 @@ async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
 async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
     let opts = graphjin_codegen::dev::DevOptions::new(dir, url);
     let server = graphjin_codegen::dev::DevServer::start(opts).await?;
-    println!("development mode: named operations are recorded into {dir}/allow.list");
-    println!("Press Ctrl-C to stop.");
+    say(&format!(
+        "development mode: named operations are recorded into {dir}/allow.list"
+    ));
+    say("Press Ctrl-C to stop.");
     server.serve(addr.parse()?).await?;
     Ok(())
 }

@@ -121,62 +121,21 @@ pub fn fresh_database(prefix: &str) -> String {
     pg.url(&name)
 }
 
-/// Turns operations compiled at test time into the runtime's static table (leaking them:
-/// tests only), so the real runtime can serve what a test just compiled.
+/// Turns operations compiled at test time into the runtime's static table, so the real
+/// runtime serves what a test just compiled (the development server's bridge).
 pub fn leak_operations(
     ops: &[graphjin_codegen::CompiledOperation],
 ) -> &'static [graphjin_runtime::Operation] {
-    fn leak(s: &str) -> &'static str {
-        Box::leak(s.to_owned().into_boxed_str())
-    }
-    let table: Vec<graphjin_runtime::Operation> = ops
-        .iter()
-        .map(|op| {
-            let roles: Vec<graphjin_runtime::RoleStatement> = op
-                .roles
-                .iter()
-                .map(|(role, q)| {
-                    let params: Vec<graphjin_runtime::Param> = q
-                        .params
-                        .iter()
-                        .map(|p| graphjin_runtime::Param {
-                            name: leak(&p.name),
-                            pg_type: leak(&p.pg_type),
-                            builtin: p.builtin,
-                            default: p.default.as_ref().map(|d| leak(&d.to_string())),
-                        })
-                        .collect();
-                    graphjin_runtime::RoleStatement {
-                        role: leak(role),
-                        sql: leak(&q.sql),
-                        params: Box::leak(params.into_boxed_slice()),
-                    }
-                })
-                .collect();
-            graphjin_runtime::Operation {
-                name: leak(&op.name),
-                kind: match op.kind {
-                    graphjin_codegen::gql::ast::OpKind::Query => graphjin_runtime::OpKind::Query,
-                    graphjin_codegen::gql::ast::OpKind::Mutation => {
-                        graphjin_runtime::OpKind::Mutation
-                    }
-                    graphjin_codegen::gql::ast::OpKind::Subscription => {
-                        graphjin_runtime::OpKind::Subscription
-                    }
-                },
-                query: leak(&op.normalized),
-                sha256: leak(&op.sha256),
-                roles: Box::leak(roles.into_boxed_slice()),
-            }
-        })
-        .collect();
-    Box::leak(table.into_boxed_slice())
+    graphjin_codegen::dev::bridge::table(ops)
 }
 
 /// A config folder in a temp dir: the example app's `db.graphql`, plus the given
 /// `allow.list` and `dev.yml`.
 pub fn shop_config(name: &str, allow_list: &str, dev_yml: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gj-{}-{name}", std::process::id()));
+    // Unique per call: tests of one file run in parallel and must not share a folder.
+    static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("gj-{}-{name}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp config dir");
     std::fs::copy(
