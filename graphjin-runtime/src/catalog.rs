@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::operation::{Operation, Param, RoleQuery};
+use crate::operation::{Batch, OpKind, Operation, Param, RoleQuery};
 use crate::pgtype::Kind;
 use crate::{Error, vars};
 
@@ -25,6 +25,8 @@ pub(crate) struct Catalog {
     by_query: HashMap<&'static str, usize>,
     /// How a signed-in user's role is found, when roles are configured.
     pub(crate) role_query: Option<&'static RoleQuery>,
+    /// Per flattened statement, the subscription's batch statement (see [`Batch`]).
+    batches: Vec<Option<&'static str>>,
 }
 
 impl Catalog {
@@ -39,6 +41,7 @@ impl Catalog {
             by_hash: HashMap::new(),
             by_query: HashMap::new(),
             role_query: None,
+            batches: Vec::new(),
         };
         for (i, op) in operations.iter().enumerate() {
             catalog.offsets.push(catalog.kinds.len());
@@ -62,6 +65,43 @@ impl Catalog {
             catalog.by_query.entry(op.query).or_insert(i);
         }
         Ok(catalog)
+    }
+
+    /// Attaches the subscriptions' batch statements; each must name a subscription of the
+    /// table and one of its roles, once.
+    pub(crate) fn set_batches(&mut self, batches: &'static [Batch]) -> Result<(), Error> {
+        let mut by_statement = vec![None; self.kinds.len()];
+        for b in batches {
+            let invalid = |problem: &str| Error::InvalidOperation {
+                operation: b.operation.to_owned(),
+                role: b.role.to_owned(),
+                problem: problem.to_owned(),
+            };
+            let op = self
+                .by_name
+                .get(b.operation)
+                .copied()
+                .ok_or_else(|| invalid("a batch statement names an operation not in the table"))?;
+            if self.operations[op].kind != OpKind::Subscription {
+                return Err(invalid("a batch statement is for subscriptions only"));
+            }
+            let role = self.operations[op]
+                .roles
+                .iter()
+                .position(|rs| rs.role == b.role)
+                .ok_or_else(|| invalid("a batch statement names a role the operation lacks"))?;
+            let slot: &mut Option<&'static str> = &mut by_statement[self.offsets[op] + role];
+            if slot.replace(b.sql).is_some() {
+                return Err(invalid("the batch statement is listed twice"));
+            }
+        }
+        self.batches = by_statement;
+        Ok(())
+    }
+
+    /// The batch statement of a flattened statement, if it has one.
+    pub(crate) fn batch_sql(&self, statement: usize) -> Option<&'static str> {
+        self.batches.get(statement).copied().flatten()
     }
 
     /// How many statements there are in all.

@@ -20,7 +20,7 @@ use crate::error::pg_message;
 use crate::pool::Manager;
 use crate::types::RawJson;
 use crate::vars::{RawVariables, Source};
-use crate::{Auth, Error, Operation, RoleQuery};
+use crate::{Auth, Batch, Error, Operation, RoleQuery};
 
 /// How the connection pool behaves.
 ///
@@ -109,6 +109,43 @@ impl Db {
         role_query: Option<&'static RoleQuery>,
         options: PoolOptions,
     ) -> Result<Db, Error> {
+        Db::builder(database_url, operations)
+            .role_query(role_query)
+            .options(options)
+            .connect()
+            .await
+    }
+
+    /// A [`DbBuilder`] for everything the generated code hands over: the operation table,
+    /// the role statement and the subscriptions' batch statements.
+    ///
+    /// ```no_run
+    /// # async fn demo(ops: &'static [graphjin_runtime::Operation], batches: &'static [graphjin_runtime::Batch]) -> Result<(), graphjin_runtime::Error> {
+    /// let db = graphjin_runtime::Db::builder("postgres://app@localhost/shop", ops)
+    ///     .batches(batches)
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(database_url: &str, operations: &'static [Operation]) -> DbBuilder {
+        DbBuilder {
+            database_url: database_url.to_owned(),
+            operations,
+            role_query: None,
+            batches: &[],
+            options: PoolOptions::default(),
+        }
+    }
+
+    async fn connect_built(b: DbBuilder) -> Result<Db, Error> {
+        let DbBuilder {
+            database_url,
+            operations,
+            role_query,
+            batches,
+            options,
+        } = b;
+        let database_url = database_url.as_str();
         let mut config: tokio_postgres::Config =
             database_url.parse().map_err(|e| Error::InvalidUrl {
                 message: pg_message(&e),
@@ -123,6 +160,7 @@ impl Db {
         }
         let mut catalog = Catalog::new(operations)?;
         catalog.role_query = role_query;
+        catalog.set_batches(batches)?;
         let catalog = Arc::new(catalog);
         let manager = Manager::new(config, catalog.clone());
         let target = manager.target().to_owned();
@@ -216,7 +254,7 @@ impl Db {
 
     /// A pooled connection: a free one without arming a timer when there is one, else
     /// waiting up to the wait timeout.
-    async fn connection(&self) -> Result<Object<Manager>, Error> {
+    pub(crate) async fn connection(&self) -> Result<Object<Manager>, Error> {
         const NO_WAIT: Timeouts = Timeouts {
             wait: Some(Duration::ZERO),
             create: None,
@@ -280,8 +318,46 @@ impl Db {
     }
 }
 
+/// Connects a [`Db`] with everything the generated code hands over; from [`Db::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `.connect().await`"]
+pub struct DbBuilder {
+    database_url: String,
+    operations: &'static [Operation],
+    role_query: Option<&'static RoleQuery>,
+    batches: &'static [Batch],
+    options: PoolOptions,
+}
+
+impl DbBuilder {
+    /// How a signed-in user's role is found (the generated `ROLE_QUERY`), if configured.
+    pub fn role_query(mut self, role_query: Option<&'static RoleQuery>) -> Self {
+        self.role_query = role_query;
+        self
+    }
+
+    /// The subscriptions' batch statements (the generated `BATCHES`): prepared on every
+    /// connection next to the operations, and used to poll all subscribers of an operation
+    /// and role with one execution. Subscriptions without one are polled one by one.
+    pub fn batches(mut self, batches: &'static [Batch]) -> Self {
+        self.batches = batches;
+        self
+    }
+
+    /// The pool's settings (default: [`PoolOptions::default`]).
+    pub fn options(mut self, options: PoolOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Connects and prepares every statement, as [`Db::connect`] describes.
+    pub async fn connect(self) -> Result<Db, Error> {
+        Db::connect_built(self).await
+    }
+}
+
 /// The bind text of every parameter: builtins from `auth`, the rest from `vars`.
-fn bind<'a>(
+pub(crate) fn bind<'a>(
     params: &[crate::Param],
     kinds: &[crate::pgtype::Kind],
     auth: &'a Auth,
@@ -308,7 +384,7 @@ fn bind<'a>(
 
 /// The caller's role: set by a trusted layer, else `anon` without a user, else the role
 /// statement's answer (when roles are configured), else `user`.
-async fn resolve_role<'a>(
+pub(crate) async fn resolve_role<'a>(
     conn: &Object<Manager>,
     auth: &'a Auth,
 ) -> Result<Cow<'a, str>, tokio_postgres::Error> {

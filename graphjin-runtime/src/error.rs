@@ -123,6 +123,26 @@ pub enum Error {
         message: String,
     },
 
+    /// A subscription was asked for an operation that is a query or mutation.
+    #[error("operation \"{operation}\" is a {kind}, not a subscription: run it with Db::run or over HTTP")]
+    NotSubscription {
+        /// The operation's name.
+        operation: &'static str,
+        /// `query` or `mutation`.
+        kind: &'static str,
+    },
+
+    /// A subscriber did not take its results as fast as they came, so it was dropped.
+    #[error(
+        "subscription \"{operation}\" was dropped: the subscriber did not keep up (its queue of {capacity} results was full)"
+    )]
+    Lagged {
+        /// The subscription's name.
+        operation: &'static str,
+        /// The queue's size.
+        capacity: usize,
+    },
+
     /// The statement's JSON does not deserialize into the caller's type: the generated
     /// types and the SQL disagree.
     #[error("operation \"{operation}\": the result does not match the Rust type: {source}")]
@@ -143,10 +163,13 @@ impl Error {
             | Error::VariablesNotObject { .. }
             | Error::VariablesJson(_)
             | Error::InvalidValue { .. }
-            | Error::Constraint { .. } => StatusCode::BAD_REQUEST,
+            | Error::Constraint { .. }
+            | Error::NotSubscription { .. } => StatusCode::BAD_REQUEST,
             Error::Forbidden { role, .. } if role == crate::Auth::ANON => StatusCode::UNAUTHORIZED,
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Error::Unavailable { .. } | Error::Connect { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable { .. } | Error::Connect { .. } | Error::Lagged { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::InvalidUrl { .. }
             | Error::Prepare { .. }
             | Error::InvalidOperation { .. }
@@ -160,7 +183,10 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Variable { .. } | Error::InvalidValue { .. } => "BAD_USER_INPUT",
-            Error::VariablesNotObject { .. } | Error::VariablesJson(_) => "BAD_REQUEST",
+            Error::VariablesNotObject { .. }
+            | Error::VariablesJson(_)
+            | Error::NotSubscription { .. } => "BAD_REQUEST",
+            Error::Lagged { .. } => "SUBSCRIPTION_LAGGED",
             Error::Constraint { .. } => "CONSTRAINT_VIOLATION",
             Error::Forbidden { role, .. } if role == crate::Auth::ANON => "UNAUTHENTICATED",
             Error::Forbidden { .. } => "FORBIDDEN",
@@ -177,6 +203,7 @@ impl Error {
                 format!("operation \"{operation}\" needs a signed-in user")
             }
             e if e.status().is_client_error() => e.to_string(),
+            Error::Lagged { .. } => self.to_string(),
             Error::Unavailable { .. } | Error::Connect { .. } => {
                 "the database is unavailable; try again later".to_owned()
             }

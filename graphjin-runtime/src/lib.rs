@@ -9,10 +9,17 @@
 //! - [`Auth`]: who is calling, and so which role's statement runs; [`auth`] establishes it
 //!   (JWT, header, named auths) and [`Config`] reads the run-time part of the YAML config.
 //! - [`router`]: the HTTP routes (GraphQL over HTTP, REST by operation name, health).
+//! - [`actions`]: configured SQL statements and webhook handlers at
+//!   `POST {prefix}/v1/actions/{name}`, guarded by named auths (shared-secret headers,
+//!   HMAC-signed calls, JWT), and [`actions::VerifyAction`] for handlers of your own.
+//! - [`Subscriptions`]: subscriptions polled in batches (one statement per poll for all
+//!   subscribers of an operation and role), as typed streams ([`Subscription`]) and over
+//!   WebSocket at `GET {prefix}/v1/graphql` (`graphql-transport-ws`), see [`subs`].
 //! - [`types::Numeric`]: exact `numeric` values for generated structs.
 
 #![warn(missing_docs)]
 
+pub mod actions;
 pub mod auth;
 mod catalog;
 pub mod config;
@@ -23,15 +30,17 @@ pub mod operation;
 mod pgtype;
 mod pool;
 mod roles;
+pub mod subs;
 pub mod types;
 mod vars;
 
 pub use auth::{Auth, AuthError, AuthLayer, AuthRegistry, Authenticator};
 pub use config::{Config, ConfigError};
-pub use db::{Db, PoolOptions};
+pub use db::{Db, DbBuilder, PoolOptions};
 pub use error::Error;
 pub use http::{ApiError, Service, router};
 pub use operation::{Access, Batch, OpKind, Operation, Param, RoleQuery, RoleStatement};
+pub use subs::{SubsOptions, Subscription, Subscriptions};
 
 /// axum, re-exported so apps and generated code use the version [`router`] is built with
 /// (`graphjin_runtime::axum::serve(listener, app)`).

@@ -20,6 +20,8 @@ pub(crate) struct Conn {
     pub(crate) statements: Box<[Statement]>,
     /// The role statement, when roles are matched with `roles_query`.
     pub(crate) role_statement: Option<Statement>,
+    /// Per flattened statement, its subscription batch statement (if any).
+    pub(crate) batch_statements: Box<[Option<Statement>]>,
 }
 
 /// Opens connections for the pool.
@@ -67,7 +69,13 @@ impl managed::Manager for Manager {
             Some(rq) => Some(prepare_role_query(&client, rq).await?),
             None => None,
         };
-        Ok(Conn { client, statements, role_statement })
+        let batch_statements = prepare_batches(&client, &self.catalog).await?;
+        Ok(Conn {
+            client,
+            statements,
+            role_statement,
+            batch_statements,
+        })
     }
 
     async fn recycle(&self, conn: &mut Conn, _: &Metrics) -> RecycleResult<Error> {
@@ -118,6 +126,51 @@ async fn prepare_all(client: &Client, catalog: &Catalog) -> Result<Box<[Statemen
             });
         }
     }
+    Ok(try_join_all(jobs).await?.into_boxed_slice())
+}
+
+/// Prepares every subscription batch statement (`$1` sent as text, cast to json by the SQL)
+/// and checks each returns `sub` (text) and `__root` (json).
+async fn prepare_batches(
+    client: &Client,
+    catalog: &Catalog,
+) -> Result<Box<[Option<Statement>]>, Error> {
+    let mut jobs = Vec::new();
+    for op in catalog.operations {
+        for rs in op.roles {
+            jobs.push((op, rs));
+        }
+    }
+    let jobs = jobs.into_iter().enumerate().map(|(i, (op, rs))| async move {
+        let Some(sql) = catalog.batch_sql(i) else {
+            return Ok(None);
+        };
+        let fail = |message: String| Error::Prepare {
+            operation: op.name.to_owned(),
+            role: format!("{} (batch)", rs.role),
+            message,
+        };
+        let stmt = client
+            .prepare_typed(sql, &[Type::TEXT])
+            .await
+            .map_err(|e| fail(pg_message(&e)))?;
+        let columns = stmt.columns();
+        let shape_ok = columns.len() == 2
+            && matches!(*columns[0].type_(), Type::TEXT | Type::VARCHAR)
+            && matches!(*columns[1].type_(), Type::JSON | Type::JSONB);
+        if !shape_ok || stmt.params().len() != 1 {
+            let got: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{} {}", c.name(), c.type_()))
+                .collect();
+            return Err(fail(format!(
+                "a batch statement must take one parameter and return (sub text, __root json); it takes {} and returns ({})",
+                stmt.params().len(),
+                got.join(", ")
+            )));
+        }
+        Ok(Some(stmt))
+    });
     Ok(try_join_all(jobs).await?.into_boxed_slice())
 }
 

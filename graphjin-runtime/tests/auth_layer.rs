@@ -391,18 +391,20 @@ async fn an_outer_identity_is_kept_without_a_credential() {
 }
 
 #[test]
-fn rails_is_parsed_but_not_supported_yet() {
+fn rails_is_parsed_and_built() {
     let config = Config::from_yaml(
         "auth:\n  type: rails\n  cookie: _app_session\n  rails:\n    version: 7.0\n    secret_key_base: abc\n",
         Path::new("dev.yml"),
     )
     .expect("parses");
     assert_eq!(config.auth.kind, AuthType::Rails);
-    let e = config.authenticator().unwrap_err();
-    assert!(matches!(e, ConfigError::Unsupported { .. }), "{e:?}");
-    let text = e.to_string();
-    assert!(text.contains("auth.type"), "{text}");
-    assert!(text.contains("not supported yet"), "{text}");
+    // Rails auth is supported now (tests/auth_rails*.rs); without a cookie name it says so.
+    assert!(config.authenticator().is_ok());
+    let mut no_cookie = config.clone();
+    no_cookie.auth.cookie = None;
+    let e = no_cookie.authenticator().unwrap_err();
+    assert!(matches!(e, ConfigError::Invalid { .. }), "{e:?}");
+    assert!(e.to_string().contains("auth.cookie"), "{e}");
 }
 
 #[test]

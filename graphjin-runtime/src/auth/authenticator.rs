@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::jwt::{CONNECT_TIMEOUT, HTTP_TIMEOUT, JwtVerifier};
+use super::rails::RailsSession;
 use super::{Auth, AuthError};
 use crate::config::{AuthConfig, AuthType, ConfigError};
 
@@ -78,6 +79,7 @@ enum Method {
     None,
     Jwt(JwtVerifier),
     Header(HeaderCheck),
+    Rails(RailsSession),
 }
 
 struct HeaderCheck {
@@ -125,6 +127,9 @@ impl fmt::Debug for Authenticator {
         if let Method::Header(h) = &self.inner.method {
             d.field("header", &h.name.as_str());
         }
+        if let Method::Rails(r) = &self.inner.method {
+            d.field("rails", r);
+        }
         d.finish_non_exhaustive()
     }
 }
@@ -167,15 +172,7 @@ impl Authenticator {
             AuthType::None => Method::None,
             AuthType::Jwt => Method::Jwt(JwtVerifier::build(config, key, options)?),
             AuthType::Header => Method::Header(header_check(config, key)?),
-            // Extension point: the Rails authenticator becomes another `Method` variant,
-            // built here from the auth's `rails:` keys (added to `AuthConfig` with it).
-            AuthType::Rails => {
-                return Err(ConfigError::Unsupported {
-                    key: format!("{key}.type"),
-                    what: "Rails cookie authentication (type: rails)".to_owned(),
-                    hint: "use type jwt or header for now".to_owned(),
-                });
-            }
+            AuthType::Rails => Method::Rails(RailsSession::build(config, key)?),
         };
         let dev_headers = config.creds_in_header && !options.production;
         if config.creds_in_header && options.production {
@@ -228,6 +225,7 @@ impl Authenticator {
                 None => None,
             },
             Method::Header(check) => check.check(headers)?,
+            Method::Rails(rails) => rails.authenticate(headers).await?,
         };
         if self.inner.dev_headers {
             return Ok(dev_identity(headers, found));

@@ -81,6 +81,23 @@ pub enum AuthError {
         /// The header's name.
         header: String,
     },
+
+    /// A Rails session cookie that gives no signed-in user: altered or made with another
+    /// `secret_key_base`, expired, made for another cookie, without a Devise/Warden user,
+    /// naming a session the store does not have, or not a Rails cookie at all.
+    #[error("the session cookie was not accepted: {reason}")]
+    InvalidSession {
+        /// Why, in words fit for the client (the full reason is logged at debug level).
+        reason: String,
+    },
+
+    /// The Rails session store (memcached, redis) could not be reached, failed or did not
+    /// answer in time: a server-side problem, handled like unavailable JWT keys.
+    #[error("the session store is unavailable: {reason}")]
+    SessionStoreUnavailable {
+        /// Why, with the store's address but never its password (for the log).
+        reason: String,
+    },
 }
 
 impl AuthError {
@@ -89,12 +106,14 @@ impl AuthError {
         matches!(self, AuthError::Missing)
     }
 
-    /// Whether the failure is the server's (keys unavailable or unusable) rather than the
-    /// credential's.
+    /// Whether the failure is the server's (keys unavailable or unusable, session store
+    /// down) rather than the credential's.
     pub fn is_server_side(&self) -> bool {
         matches!(
             self,
-            AuthError::KeysUnavailable { .. } | AuthError::BadKey { .. }
+            AuthError::KeysUnavailable { .. }
+                | AuthError::BadKey { .. }
+                | AuthError::SessionStoreUnavailable { .. }
         )
     }
 

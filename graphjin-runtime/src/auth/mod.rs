@@ -4,8 +4,9 @@
 //!   one to [`crate::Db::run`]; HTTP handlers take it from the request's extensions (it is
 //!   also an axum extractor, `anon` when absent).
 //! - [`Authenticator`]: one configured auth (`auth:` or an entry of `auths:`): JWT (HS256
-//!   secret, RS256/ES256 public key file, Auth0, Firebase, JWKS), header, or none; plus
-//!   development headers when `creds_in_header` allows them outside production.
+//!   secret, RS256/ES256 public key file, Auth0, Firebase, JWKS), header, Rails session
+//!   cookie, or none; plus development headers when `creds_in_header` allows them outside
+//!   production.
 //! - [`AuthLayer`]: the `tower::Layer` that runs an authenticator for every request and
 //!   inserts the [`Auth`]; [`crate::router`] applies the service's default one.
 //! - [`AuthRegistry`]: every auth by name, for actions and routes of your own.
@@ -18,15 +19,22 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The Rails cookie authenticator is not here yet: `type: rails` parses and fails at
-//! start-up with [`crate::ConfigError::Unsupported`]; it plugs in as another
-//! authentication method next to JWT and header.
+//! `type: rails` reads the Rails (Devise/Warden) session cookie named by `auth.cookie` with
+//! the `rails:` keys ([`crate::config::RailsConfig`]): cookie-store sessions of Rails 4.2 to
+//! 8 and memcached/redis session stores. A session with a Warden user gives
+//! [`Auth::user`]; no cookie is anonymous; an invalid one is [`AuthError::InvalidSession`]
+//! (401 under `auth_fail_block`, else `anon`, as a bad JWT). A session store that is down
+//! or does not answer in time gives [`AuthError::SessionStoreUnavailable`], a server-side
+//! failure handled like unreachable JWKS keys: 401 `UNAUTHENTICATED` with the generic
+//! "try again later" message under `auth_fail_block`, else `anon`, logged as a warning;
+//! the store's own timeouts (1 s to connect, 2 s to answer) bound the wait.
 
 mod authenticator;
 mod error;
 mod jwt;
 mod keys;
 mod layer;
+mod rails;
 mod registry;
 mod remote;
 

@@ -2,8 +2,8 @@
 //!
 //! ```yaml
 //! auth:
-//!   type: jwt                 # jwt | header | none | rails (rails: not supported yet)
-//!   cookie: _jwt              # optional: read the token from this cookie too
+//!   type: jwt                 # jwt | header | none | rails
+//!   cookie: _jwt              # jwt: optional, read the token from this cookie too; rails: the session cookie
 //!   creds_in_header: true     # development only: honour X-User-ID, X-User-ID-Provider, X-User-Role
 //!   jwt:
 //!     provider: auth0         # none (alias other) | auth0 | firebase | jwks
@@ -18,6 +18,14 @@
 //!   header:
 //!     name: X-Api-Key
 //!     value: "..."            # compared in constant time; or `exists: true`
+//!   rails:                    # type: rails, with cookie: _app_session (see RailsConfig)
+//!     version: 7.0            # the app's Rails version: 4.2 ... 8.x
+//!     secret_key_base: "..."  # cookie-store sessions; better: GJ_AUTH_RAILS_SECRET_KEY_BASE
+//!     url: redis://127.0.0.1:6379   # cache-store sessions: memcache://host:port or redis://host:port[/db]
+//!     password: "..."         # redis; better: GJ_AUTH_RAILS_PASSWORD
+//!     max_idle: 8             # store connections kept open
+//!     max_active: 32          # store connections open at once
+//!     key_prefix: "session:"  # the store key is <key_prefix><session id>
 //! ```
 //!
 //! Durations (`jwks_refresh`, `jwks_min_refresh`) are minutes when given as a number, as in
@@ -97,9 +105,8 @@ pub enum AuthType {
     Jwt,
     /// A shared value (or the mere presence) of a request header.
     Header,
-    /// A Ruby on Rails session cookie. Parsed so configs that use it load, but building an
-    /// authenticator from it fails with [`crate::ConfigError::Unsupported`] until the
-    /// Rails authenticator lands.
+    /// A Ruby on Rails (Devise/Warden) session cookie named by `cookie`, read with the
+    /// `rails:` settings ([`RailsConfig`]).
     Rails,
 }
 
@@ -236,6 +243,61 @@ pub struct HeaderConfig {
     pub value: Option<Secret>,
 }
 
+/// `auth.rails`: share a login with a Ruby on Rails app (Devise/Warden). The session cookie's
+/// name is `auth.cookie`; the user id is the session's `warden.user.user.key`.
+///
+/// Cookie-store sessions need `version` and `secret_key_base`; cache-store sessions (the
+/// cookie holds a session id) need `url`; both may be set. Its `Debug` output redacts the
+/// secret, the password and any user info in `url`.
+#[derive(Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct RailsConfig {
+    /// The app's Rails version (`4.2`, `5.2`, `6.1`, `7.0`, ...; a YAML number is fine): it
+    /// picks the cookie encryption. Needed with `secret_key_base`.
+    #[serde(deserialize_with = "version_text")]
+    pub version: Option<String>,
+    /// The app's `secret_key_base`, for cookie-store sessions (env
+    /// `GJ_AUTH_RAILS_SECRET_KEY_BASE`).
+    pub secret_key_base: Option<Secret>,
+    /// The session store, for cache-store sessions: `memcache://host:port` or
+    /// `redis://[:password@]host:port[/db]`.
+    pub url: Option<String>,
+    /// The redis password; overrides one in `url` (env `GJ_AUTH_RAILS_PASSWORD`).
+    pub password: Option<Secret>,
+    /// Idle store connections kept open (default 8).
+    pub max_idle: Option<usize>,
+    /// Store connections open at once, busy or idle (default 32); requests beyond it wait.
+    pub max_active: Option<usize>,
+    /// The prefix of store keys (default `session:`): the key is `<key_prefix><session id>`.
+    pub key_prefix: Option<String>,
+}
+
+impl fmt::Debug for RailsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RailsConfig")
+            .field("version", &self.version)
+            .field("secret_key_base", &self.secret_key_base)
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("password", &self.password)
+            .field("max_idle", &self.max_idle)
+            .field("max_active", &self.max_active)
+            .field("key_prefix", &self.key_prefix)
+            .finish()
+    }
+}
+
+/// A Rails version written as text or as a YAML number (`7.0`, `6.1`, `7`).
+fn version_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) => Ok(Some(s)),
+        serde_json::Value::Number(n) => Ok(Some(n.to_string())),
+        _ => Err(de::Error::custom(
+            "expected the app's Rails version, e.g. 7.0 or \"6.1\"",
+        )),
+    }
+}
+
 /// One auth configuration: the default `auth:` or an entry of `auths:`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -245,15 +307,22 @@ pub struct AuthConfig {
     /// `type`: jwt, header, none or rails.
     #[serde(rename = "type")]
     pub kind: AuthType,
-    /// The cookie that may carry the token (JWT).
+    /// The cookie that may carry the token (JWT); the session cookie (Rails, e.g.
+    /// `_app_session`).
     pub cookie: Option<String>,
     /// Development only: honour `X-User-ID`, `X-User-ID-Provider` and `X-User-Role`
     /// headers. Ignored when the config says `production: true`.
     pub creds_in_header: bool,
+    /// Debugging only (`subs_creds_in_vars`): take `X-User-ID`, `X-User-ID-Provider` and
+    /// `X-User-Role` from a subscription's variables. Ignored when the config says
+    /// `production: true`.
+    pub subs_creds_in_vars: bool,
     /// JWT settings.
     pub jwt: JwtConfig,
     /// Header-auth settings.
     pub header: HeaderConfig,
+    /// Rails settings.
+    pub rails: RailsConfig,
 }
 
 impl AuthConfig {
@@ -379,5 +448,33 @@ mod tests {
         let rails: AuthConfig =
             serde_json::from_value(serde_json::json!({"type": "rails"})).expect("parses");
         assert_eq!(rails.kind, AuthType::Rails);
+    }
+
+    #[test]
+    fn rails_keys_parse_and_redact() {
+        let c: AuthConfig = serde_json::from_value(serde_json::json!({
+            "type": "rails",
+            "cookie": "_app_session",
+            "rails": {
+                "version": 7.0, "secret_key_base": "kb-secret", "url": "redis://:pw-secret@h:6379/1",
+                "password": "pw2-secret", "max_idle": 2, "max_active": 4, "key_prefix": "s:"
+            }
+        }))
+        .expect("parses");
+        assert_eq!(c.rails.version.as_deref(), Some("7.0"));
+        assert_eq!(c.rails.max_active, Some(4));
+        assert_eq!(
+            c.rails.secret_key_base.as_ref().map(Secret::expose),
+            Some("kb-secret")
+        );
+        let text = format!("{c:?}");
+        for secret in ["kb-secret", "pw-secret", "pw2-secret"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        let c: RailsConfig =
+            serde_json::from_value(serde_json::json!({"version": "6.1"})).expect("parses");
+        assert_eq!(c.version.as_deref(), Some("6.1"));
+        let e = serde_json::from_value::<RailsConfig>(serde_json::json!({"version": [6]}));
+        assert!(e.is_err());
     }
 }

@@ -1,5 +1,5 @@
-//! The run-time part of GraphJin's YAML config: `production`, `auth_fail_block`, `auth` and
-//! `auths`. The build reads the same file for its own keys (`tables`, `roles`,
+//! The run-time part of GraphJin's YAML config: `production`, `auth_fail_block`, `auth`,
+//! `auths` and `actions` (see [`crate::actions`]). The build reads the same file for its own keys (`tables`, `roles`,
 //! `default_limit`, ...); this reader ignores every key it does not own.
 //!
 //! [`Config::load`] reads `prod.yml` (else `dev.yml`) from a folder, follows `inherits:`
@@ -26,13 +26,27 @@
 //! | `GJ_AUTH_JWT_JWKS_URL` | `auth.jwt.jwks_url` |
 //! | `GJ_AUTH_HEADER_NAME` | `auth.header.name` |
 //! | `GJ_AUTH_HEADER_VALUE` | `auth.header.value` |
+//! | `GJ_AUTH_RAILS_VERSION` | `auth.rails.version` |
+//! | `GJ_AUTH_RAILS_SECRET_KEY_BASE` | `auth.rails.secret_key_base` |
+//! | `GJ_AUTH_RAILS_URL` | `auth.rails.url` |
+//! | `GJ_AUTH_RAILS_PASSWORD` | `auth.rails.password` |
+//! | `GJ_AUTH_RAILS_MAX_IDLE` | `auth.rails.max_idle` |
+//! | `GJ_AUTH_RAILS_MAX_ACTIVE` | `auth.rails.max_active` |
+//! | `GJ_AUTH_RAILS_KEY_PREFIX` | `auth.rails.key_prefix` |
 //! | `GJ_AUTHS_<NAME>_...` | the same keys of the `auths:` entry named NAME (upper-cased, other characters than letters and digits as `_`), e.g. `GJ_AUTHS_ADMIN_JWT_SECRET` |
+//! | `GJ_AUTHS_<NAME>_HMAC_SECRET` | `hmac.secret` of the `type: hmac` entry of `auths:` named NAME |
+//! | `GJ_ACTIONS_<NAME>_SECRET` | `secret` of the action named NAME (the key webhook calls are signed with) |
+//! | `GJ_ACTIONS_<NAME>_URL` | `url` of the action named NAME |
+//!
+//! An action header's `value_from_env: VAR` reads `VAR` the same way.
 //!
 //! Relative `public_key_file` paths (from the file or the environment) are resolved against
 //! the config folder.
 
+mod action;
 mod auth;
 mod error;
+mod subs;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,9 +54,15 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+pub use action::{
+    ActionConfig, ActionHeader, ActionParam, HmacAuthConfig, HmacConfig, ParamSource,
+};
 pub(crate) use auth::redact_url;
-pub use auth::{AuthConfig, AuthType, HeaderConfig, JwtConfig, JwtProvider, PublicKeyType, Secret};
+pub use auth::{
+    AuthConfig, AuthType, HeaderConfig, JwtConfig, JwtProvider, PublicKeyType, RailsConfig, Secret,
+};
 pub use error::ConfigError;
+pub use subs::SubsConfig;
 
 use crate::auth::{AuthLayer, AuthOptions, AuthRegistry, Authenticator};
 
@@ -59,8 +79,17 @@ pub struct Config {
     pub auth_fail_block: bool,
     /// `auth`: the default auth, guarding the GraphQL and REST routes.
     pub auth: AuthConfig,
-    /// `auths`: named auths for actions and routes of your own.
+    /// `auths`: named auths for actions and routes of your own (all but `type: hmac`).
     pub auths: Vec<AuthConfig>,
+    /// The `type: hmac` entries of `auths`: signed calls, for actions only.
+    pub hmac_auths: Vec<HmacAuthConfig>,
+    /// `actions`: SQL statements and HTTP handlers served at `{prefix}/v1/actions/{name}`.
+    pub actions: Vec<ActionConfig>,
+    /// `poll_every_seconds` (or GraphJin's `subs_poll_duration`): how often subscriptions
+    /// re-read their results; `None` for the default (5 s).
+    pub poll_every: Option<std::time::Duration>,
+    /// `subscriptions`: limits and timeouts of subscriptions over WebSocket.
+    pub subscriptions: SubsConfig,
     /// The folder relative key files are resolved against (the config folder when loaded).
     pub dir: Option<PathBuf>,
     /// The files read, child first.
@@ -124,11 +153,21 @@ impl Config {
         fallback: &Path,
     ) -> Result<Config, ConfigError> {
         let origin = |key: &str| origins.get(key).cloned().unwrap_or_else(|| fallback.into());
+        // Keys are read in this order, so the first problem reported is the same as ever.
+        let production = field(map, "production", &origin)?;
+        let auth_fail_block = field(map, "auth_fail_block", &origin)?;
+        let auth: AuthConfig = field(map, "auth", &origin)?;
+        let (auths, hmac_auths) = split_auths(map.get("auths"), &origin("auths"))?;
+        check_hmac_names(&auth, &auths, &hmac_auths)?;
         Ok(Config {
-            production: field(map, "production", &origin)?,
-            auth_fail_block: field(map, "auth_fail_block", &origin)?,
-            auth: field(map, "auth", &origin)?,
-            auths: field(map, "auths", &origin)?,
+            production,
+            auth_fail_block,
+            auth,
+            auths,
+            hmac_auths,
+            actions: field(map, "actions", &origin)?,
+            poll_every: subs::poll_every(map, origins, fallback)?,
+            subscriptions: field(map, "subscriptions", &origin)?,
             dir: None,
             files: Vec::new(),
         })
@@ -152,6 +191,29 @@ impl Config {
             if let Some(name) = auth.name.clone() {
                 let prefix = format!("GJ_AUTHS_{}_", env_name(&name));
                 apply_auth_env(auth, &prefix, &get)?;
+            }
+        }
+        for auth in &mut self.hmac_auths {
+            if let Some(name) = &auth.name
+                && let Some(v) = get(&format!("GJ_AUTHS_{}_HMAC_SECRET", env_name(name)))
+            {
+                auth.hmac.secret = Some(Secret::new(v));
+            }
+        }
+        for action in &mut self.actions {
+            let prefix = format!("GJ_ACTIONS_{}_", env_name(&action.name));
+            if let Some(v) = get(&format!("{prefix}SECRET")) {
+                action.secret = Some(Secret::new(v));
+            }
+            if let Some(v) = get(&format!("{prefix}URL")) {
+                action.url = Some(v);
+            }
+            for header in &mut action.headers {
+                if let Some(var) = header.value_from_env.as_deref().map(str::trim)
+                    && let Some(v) = get(var)
+                {
+                    header.value = Some(Secret::new(v));
+                }
             }
         }
         Ok(())
@@ -191,22 +253,89 @@ fn field<T: DeserializeOwned + Default>(
 ) -> Result<T, ConfigError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(T::default()),
-        Some(value) => serde_path_to_error::deserialize(value.clone()).map_err(|e| {
-            let inner = e.path().to_string();
-            let key = if inner == "." || inner.is_empty() {
-                key.to_owned()
-            } else if inner.starts_with('[') {
-                format!("{key}{inner}")
-            } else {
-                format!("{key}.{inner}")
-            };
-            ConfigError::Key {
-                path: origin(map_key(&key)),
-                key,
-                message: e.into_inner().to_string(),
-            }
-        }),
+        Some(value) => deserialize_at(value, key, &origin(map_key(key))),
     }
+}
+
+/// Deserializes `value`, found at key path `key` of file `path`, naming the nested key on
+/// error.
+fn deserialize_at<T: DeserializeOwned>(
+    value: &Value,
+    key: &str,
+    path: &Path,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        let inner = e.path().to_string();
+        let key = if inner == "." || inner.is_empty() {
+            key.to_owned()
+        } else if inner.starts_with('[') {
+            format!("{key}{inner}")
+        } else {
+            format!("{key}.{inner}")
+        };
+        ConfigError::Key {
+            path: path.to_path_buf(),
+            key,
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+/// Reads `auths:`, setting the `type: hmac` entries apart (they verify the body, so they are
+/// no [`Authenticator`]s). Error keys keep each entry's position in the file.
+fn split_auths(
+    value: Option<&Value>,
+    path: &Path,
+) -> Result<(Vec<AuthConfig>, Vec<HmacAuthConfig>), ConfigError> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
+        Some(Value::Array(items)) => items,
+        Some(other) => return Ok((deserialize_at(other, "auths", path)?, Vec::new())),
+    };
+    let mut auths = Vec::new();
+    let mut hmac = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let key = format!("auths[{i}]");
+        let is_hmac = item
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("hmac"));
+        if is_hmac {
+            let entry: HmacAuthConfig = deserialize_at(item, &key, path)?;
+            if entry.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+                return Err(ConfigError::Invalid {
+                    key: format!("{key}.name"),
+                    message: "every entry of auths needs a name".to_owned(),
+                });
+            }
+            hmac.push(entry);
+        } else {
+            auths.push(deserialize_at(item, &key, path)?);
+        }
+    }
+    Ok((auths, hmac))
+}
+
+/// The names of `type: hmac` auths must differ from each other and from the other auths'.
+fn check_hmac_names(
+    auth: &AuthConfig,
+    auths: &[AuthConfig],
+    hmac: &[HmacAuthConfig],
+) -> Result<(), ConfigError> {
+    let mut seen: Vec<&str> = std::iter::once(auth)
+        .chain(auths)
+        .filter_map(|a| a.name.as_deref().map(str::trim))
+        .collect();
+    for entry in hmac {
+        let name = entry.name.as_deref().map(str::trim).unwrap_or_default();
+        if seen.contains(&name) {
+            return Err(ConfigError::DuplicateAuth {
+                name: name.to_owned(),
+            });
+        }
+        seen.push(name);
+    }
+    Ok(())
 }
 
 /// The top-level part of a key path.
@@ -297,6 +426,13 @@ fn env_bool(var: &str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
+fn env_count(var: &str, value: &str) -> Result<usize, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Env {
+        var: var.to_owned(),
+        message: "expected a whole number".to_owned(),
+    })
+}
+
 fn env_enum<T: DeserializeOwned>(var: &str, value: &str) -> Result<T, ConfigError> {
     serde_json::from_value(Value::String(value.trim().to_ascii_lowercase())).map_err(|e| {
         ConfigError::Env {
@@ -362,6 +498,27 @@ fn apply_auth_env(
     }
     if let Some(v) = read("HEADER_VALUE") {
         auth.header.value = Some(Secret::new(v));
+    }
+    if let Some(v) = read("RAILS_VERSION") {
+        auth.rails.version = Some(v);
+    }
+    if let Some(v) = read("RAILS_SECRET_KEY_BASE") {
+        auth.rails.secret_key_base = Some(Secret::new(v));
+    }
+    if let Some(v) = read("RAILS_URL") {
+        auth.rails.url = Some(v);
+    }
+    if let Some(v) = read("RAILS_PASSWORD") {
+        auth.rails.password = Some(Secret::new(v));
+    }
+    if let Some(v) = read("RAILS_MAX_IDLE") {
+        auth.rails.max_idle = Some(env_count(&var("RAILS_MAX_IDLE"), &v)?);
+    }
+    if let Some(v) = read("RAILS_MAX_ACTIVE") {
+        auth.rails.max_active = Some(env_count(&var("RAILS_MAX_ACTIVE"), &v)?);
+    }
+    if let Some(v) = read("RAILS_KEY_PREFIX") {
+        auth.rails.key_prefix = Some(v);
     }
     Ok(())
 }

@@ -12,11 +12,17 @@
 //! | `SUBSCRIPTION_OVER_HTTP` | 400 | a subscription sent as a plain HTTP request |
 //! | `UNAUTHENTICATED` | 401 | the operation has no statement for `anon`: sign in; or, under `auth_fail_block`, the credential sent is invalid |
 //! | `FORBIDDEN` | 403 | the operation has no statement for the caller's role |
+//! | `ACTION_NOT_FOUND` | 404 | `POST {prefix}/v1/actions/{name}` names no configured action |
 //! | `METHOD_NOT_ALLOWED` | 405 | a mutation via GET, or a method the route does not serve |
 //! | `PAYLOAD_TOO_LARGE` | 413 | the body is over the limit |
 //! | `UNSUPPORTED_MEDIA_TYPE` | 415 | a body that is not `application/json` |
 //! | `INTERNAL_SERVER_ERROR` | 500 | anything else; the detail goes to the log, not the client |
-//! | `SERVICE_UNAVAILABLE` | 503 | no database connection could be had |
+//! | `SERVICE_UNAVAILABLE` | 503 | no database connection could be had; too many signed action calls inside the time window |
+//! | `ACTION_HANDLER_FAILED` | 502 | a webhook action's handler could not be reached, failed, or answered no JSON |
+//! | `ACTION_TIMEOUT` | 504 | a webhook action's handler did not answer in time |
+//!
+//! A refused action caller (missing or wrong secret header, bad HMAC signature, stale
+//! timestamp, replay) gets 401 `UNAUTHENTICATED`.
 //!
 //! An operation missing from the allow list is a 400 (not a 404) on both the GraphQL and the
 //! REST route: the endpoint exists, the request asks for something it does not serve.
@@ -111,6 +117,10 @@ pub enum ApiError {
     /// The executor failed.
     #[error(transparent)]
     Db(#[from] Error),
+
+    /// An action call failed (see [`crate::actions`]).
+    #[error(transparent)]
+    Action(#[from] crate::actions::ActionError),
 }
 
 impl ApiError {
@@ -130,6 +140,7 @@ impl ApiError {
             }
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Db(e) => e.status(),
+            ApiError::Action(e) => e.status(),
         }
     }
 
@@ -148,6 +159,7 @@ impl ApiError {
             }
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
             ApiError::Db(e) => e.code(),
+            ApiError::Action(e) => e.code(),
         }
     }
 
@@ -155,6 +167,7 @@ impl ApiError {
     pub fn public_message(&self) -> String {
         match self {
             ApiError::Db(e) => e.public_message(),
+            ApiError::Action(e) => e.public_message(),
             ApiError::Unauthenticated(e) => e.public_message(),
             other => other.to_string(),
         }

@@ -44,7 +44,7 @@ pub(crate) struct GetParams {
 }
 
 #[derive(Deserialize, Default)]
-struct Extensions {
+pub(crate) struct Extensions {
     #[serde(default, rename = "persistedQuery")]
     persisted_query: Option<PersistedQuery>,
 }
@@ -56,10 +56,10 @@ struct PersistedQuery {
 }
 
 /// What a request says about which operation it wants.
-struct Wanted<'a> {
-    name: Option<&'a str>,
-    query: Option<&'a str>,
-    hash: Option<&'a str>,
+pub(crate) struct Wanted<'a> {
+    pub(crate) name: Option<&'a str>,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) hash: Option<&'a str>,
 }
 
 /// `POST {prefix}/v1/graphql`.
@@ -131,7 +131,7 @@ pub(crate) async fn get(
     respond(&service, index, &auth, Source::Raw(&vars)).await
 }
 
-fn hash_of(extensions: &Extensions) -> Option<&str> {
+pub(crate) fn hash_of(extensions: &Extensions) -> Option<&str> {
     extensions
         .persisted_query
         .as_ref()
@@ -155,7 +155,7 @@ pub(crate) fn check_kind(service: &Service, index: usize, via_get: bool) -> Resu
 /// Finds the operation a request wants: by `operationName` (ignoring case), else by
 /// persisted-query hash, else by normalized query text. Query text that comes with a name or
 /// hash must match the listed operation's.
-fn resolve(catalog: &Catalog, wanted: &Wanted<'_>) -> Result<usize, ApiError> {
+pub(crate) fn resolve(catalog: &Catalog, wanted: &Wanted<'_>) -> Result<usize, ApiError> {
     let query = wanted.query.filter(|q| !q.trim().is_empty());
     let ops = catalog.operations;
     let text_matches = |index: usize| -> Result<usize, ApiError> {

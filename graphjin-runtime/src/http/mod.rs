@@ -4,6 +4,8 @@
 //! | --- | --- |
 //! | `POST {prefix}/v1/graphql`, `GET` for queries | GraphQL over HTTP: `operationName`, `query`, `variables`, `extensions.persistedQuery.sha256Hash` |
 //! | `GET/POST {prefix}/v1/rest/{operation}` | the same operation by name; variables as `?variables=<JSON>` or as the POST body itself |
+//! | `POST {prefix}/v1/actions/{name}` | a configured action (see [`crate::actions`]), guarded by its own named auth, not the service's; mounted by [`Service::actions`] |
+//! | `GET {prefix}/v1/graphql` with `Upgrade: websocket` | subscriptions over WebSocket (`graphql-transport-ws`, or the older `graphql-ws`), credentials in `connection_init`'s payload; see [`ws`] |
 //! | `GET /health` | 200 `{"status":"ok"}`, or 503 `{"status":"unavailable"}` when the database does not answer |
 //!
 //! The caller's identity is the [`Auth`] in the request's extensions, put there by the
@@ -35,11 +37,12 @@
 //! # }
 //! ```
 
-mod body;
+pub(crate) mod body;
 mod error;
 mod graphql;
 mod health;
 mod rest;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -54,6 +57,7 @@ pub use error::ApiError;
 use crate::auth::AuthLayer;
 use crate::config::{Config, ConfigError};
 use crate::vars::Source;
+use crate::subs::{SubsOptions, Subscriptions};
 use crate::{Auth, Db};
 
 /// The HTTP service's settings and its executor; turn it into routes with [`router`].
@@ -63,6 +67,8 @@ pub struct Service {
     api_prefix: String,
     body_limit: usize,
     auth: Option<AuthLayer>,
+    actions: Option<crate::actions::Actions>,
+    subs: Subscriptions,
 }
 
 impl Service {
@@ -73,18 +79,37 @@ impl Service {
 
     /// A service over `db` with the API under `/api` and a 1 MiB body limit.
     pub fn new(db: Db) -> Self {
+        let subs = Subscriptions::new(db.clone(), SubsOptions::default());
         Service {
             db,
             api_prefix: Self::DEFAULT_API_PREFIX.to_owned(),
             body_limit: Self::DEFAULT_BODY_LIMIT,
             auth: None,
+            actions: None,
+            subs,
         }
     }
 
     /// A service over `db` authenticating with the config's default `auth` and its
     /// `auth_fail_block` (see [`Config::auth_layer`]).
     pub fn from_config(db: Db, config: &Config) -> Result<Self, ConfigError> {
-        Ok(Service::new(db).auth(config.auth_layer()?))
+        Ok(Service::new(db)
+            .auth(config.auth_layer()?)
+            .subs_options(SubsOptions::from_config(config)))
+    }
+
+    /// Runs subscriptions with `options` (poll period, limits, timeouts); replaces the
+    /// service's [`Subscriptions`] registry with a new one.
+    pub fn subs_options(mut self, options: SubsOptions) -> Self {
+        self.subs = Subscriptions::new(self.db.clone(), options);
+        self
+    }
+
+    /// The subscription registry the WebSocket route uses: subscribe in process with it,
+    /// read its [`Subscriptions::stats`], and call [`Subscriptions::shutdown`] when the
+    /// server stops.
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.subs
     }
 
     /// Authenticates requests to the GraphQL and REST routes with `layer` (not `/health`).
@@ -92,6 +117,13 @@ impl Service {
     /// as `anon`.
     pub fn auth(mut self, layer: AuthLayer) -> Self {
         self.auth = Some(layer);
+        self
+    }
+
+    /// Serves `actions` at `POST {prefix}/v1/actions/{name}`. Each is guarded by its own
+    /// named auth; the layer given to [`Service::auth`] does not apply to them.
+    pub fn actions(mut self, actions: crate::actions::Actions) -> Self {
+        self.actions = Some(actions);
         self
     }
 
@@ -135,7 +167,7 @@ pub fn router(service: Service) -> Router {
     let mut api = Router::new()
         .route(
             &graphql_path,
-            get(graphql::get)
+            get(ws::get)
                 .post(graphql::post)
                 .fallback(method_not_allowed),
         )
@@ -145,6 +177,10 @@ pub fn router(service: Service) -> Router {
         );
     if let Some(layer) = auth {
         api = api.route_layer(layer);
+    }
+    if let Some(actions) = state.actions.clone() {
+        let path = format!("{}/v1/actions/{{name}}", state.api_prefix);
+        api = api.merge(crate::actions::route::routes(&path, actions, limit));
     }
     api.route("/health", get(health::health).fallback(method_not_allowed))
         .layer(DefaultBodyLimit::max(limit))
