@@ -277,3 +277,50 @@ async fn the_playground_runs_a_query_in_headless_chromium() {
             .contains("query playgroundQuery")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_change_refreshes_db_graphql_and_is_served() {
+    let dir = config_copy("schema");
+    let url = database();
+    let mut opts = DevOptions::new(&dir, url.clone());
+    opts.schema_poll = None;
+    let dev = DevServer::start(opts).await.expect("dev server");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    assert!(
+        !dev.reload_if_schema_changed().await.unwrap(),
+        "nothing changed yet"
+    );
+    client
+        .batch_execute("CREATE TABLE coupons (id BIGSERIAL PRIMARY KEY, code TEXT NOT NULL); INSERT INTO coupons (code) VALUES ('SAVE10')")
+        .await
+        .unwrap();
+    assert!(
+        dev.reload_if_schema_changed().await.unwrap(),
+        "the new table is noticed"
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("db.graphql"))
+            .unwrap()
+            .contains("type coupons {")
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        graphjin_runtime::axum::serve(listener, dev.router())
+            .await
+            .unwrap()
+    });
+    let (status, v) = post(
+        addr,
+        json!({"query": "query coupons { coupons { code } }"}),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (status, v["data"]["coupons"].clone()),
+        (200, json!([{"code": "SAVE10"}]))
+    );
+}
