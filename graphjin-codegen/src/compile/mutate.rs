@@ -640,32 +640,13 @@ impl<'a> Ctx<'a> {
                 Relation::ToOne {
                     parent_col,
                     child_col,
-                } => {
-                    let expr = if let Some(c) = val.get("connect") {
-                        let cond = self.connect_conditions(
-                            child,
-                            "r",
-                            c,
-                            &format!("{sub}->'connect'"),
-                            pos,
-                        )?;
-                        format!(
-                            "(SELECT r.{} FROM {} AS r WHERE {cond} LIMIT 1)",
-                            ident(child_col),
-                            self.source(child)
-                        )
-                    } else {
-                        let cte =
-                            self.insert_rows(child, val, &sub, Vec::new(), Action::Insert, pos, w)?;
-                        format!("(SELECT {} FROM {} LIMIT 1)", ident(child_col), ident(&cte))
-                    };
-                    assigned.push((parent_col.clone(), expr));
                 }
-                Relation::ToManyByArray {
+                | Relation::ToManyByArray {
                     parent_col,
                     child_col,
                 } => {
-                    let expr = if let Some(c) = val.get("connect") {
+                    // The keys of the rows this one points at: connected or inserted first.
+                    let rows = if let Some(c) = val.get("connect") {
                         let cond = self.connect_conditions(
                             child,
                             "r",
@@ -674,14 +655,19 @@ impl<'a> Ctx<'a> {
                             pos,
                         )?;
                         format!(
-                            "ARRAY(SELECT r.{} FROM {} AS r WHERE {cond})",
+                            "SELECT r.{} FROM {} AS r WHERE {cond}",
                             ident(child_col),
                             self.source(child)
                         )
                     } else {
                         let cte =
                             self.insert_rows(child, val, &sub, Vec::new(), Action::Insert, pos, w)?;
-                        format!("ARRAY(SELECT {} FROM {})", ident(child_col), ident(&cte))
+                        format!("SELECT {} FROM {}", ident(child_col), ident(&cte))
+                    };
+                    let expr = if matches!(rel, Relation::ToOne { .. }) {
+                        format!("({rows} LIMIT 1)")
+                    } else {
+                        format!("ARRAY({rows})")
                     };
                     assigned.push((parent_col.clone(), expr));
                 }
