@@ -56,7 +56,9 @@ async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
     // The run-time part of the same config the build compiled (auth, secrets from GJ_*).
     let config = Config::load(dir)?;
     let db = example_app::connect(url, PoolOptions::default()).await?;
-    let app = example_app::router(Service::from_config(db, &config)?);
+    let service = Service::from_config(db, &config)?;
+    let subscriptions = service.subscriptions().clone();
+    let app = example_app::router(service);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     say(&format!(
@@ -69,9 +71,11 @@ async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
     ));
     say("Press Ctrl-C to stop.");
     graphjin_runtime::axum::serve(listener, app)
-        .with_graceful_shutdown(async {
+        .with_graceful_shutdown(async move {
             let _ = tokio::signal::ctrl_c().await;
             eprintln!("stopping...");
+            // End subscriptions so their sockets and pollers stop with the server.
+            subscriptions.shutdown();
         })
         .await?;
     Ok(())

@@ -75,7 +75,6 @@ fn needs_space(out: &str, next: char) -> bool {
     out.chars().last().is_some_and(|p| word(p) && word(next))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::normalize;

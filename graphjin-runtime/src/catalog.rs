@@ -77,11 +77,10 @@ impl Catalog {
                 role: b.role.to_owned(),
                 problem: problem.to_owned(),
             };
-            let op = self
-                .by_name
-                .get(b.operation)
-                .copied()
-                .ok_or_else(|| invalid("a batch statement names an operation not in the table"))?;
+            let op =
+                self.by_name.get(b.operation).copied().ok_or_else(|| {
+                    invalid("a batch statement names an operation not in the table")
+                })?;
             if self.operations[op].kind != OpKind::Subscription {
                 return Err(invalid("a batch statement is for subscriptions only"));
             }
@@ -229,6 +228,64 @@ mod tests {
         assert_eq!(c.statement_count(), 2);
         assert_eq!(c.statement_index(0, 1), 1);
         assert_eq!(c.kinds(1).len(), 1);
+    }
+
+    #[test]
+    fn batches_must_name_a_subscription_and_role() {
+        static SUBS: &[Operation] = &[
+            Operation {
+                name: "watch",
+                kind: OpKind::Subscription,
+                query: "subscription watch { x }",
+                sha256: "",
+                roles: &[
+                    RoleStatement {
+                        role: "anon",
+                        sql: "SELECT 1",
+                        params: &[],
+                    },
+                    RoleStatement {
+                        role: "user",
+                        sql: "SELECT 2",
+                        params: &[],
+                    },
+                ],
+            },
+            Operation {
+                name: "read",
+                kind: OpKind::Query,
+                query: "query read { x }",
+                sha256: "",
+                roles: &[],
+            },
+        ];
+        let batch = |operation, role| Batch {
+            operation,
+            role,
+            sql: "SELECT",
+        };
+        let mut c = Catalog::new(SUBS).unwrap();
+        let ok: &'static [Batch] = Box::leak(Box::new([batch("watch", "user")]));
+        c.set_batches(ok).unwrap();
+        assert_eq!(c.batch_sql(0), None);
+        assert_eq!(c.batch_sql(1), Some("SELECT"));
+        for (bad, why) in [
+            (batch("nope", "user"), "not in the table"),
+            (batch("read", "anon"), "subscriptions only"),
+            (batch("watch", "admin"), "role the operation lacks"),
+        ] {
+            let list: &'static [Batch] = Box::leak(Box::new([bad]));
+            let e = c.set_batches(list).unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        }
+        let twice: &'static [Batch] =
+            Box::leak(Box::new([batch("watch", "anon"), batch("watch", "anon")]));
+        assert!(
+            c.set_batches(twice)
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
     }
 
     #[test]

@@ -300,7 +300,13 @@ impl Db {
                 role: role.to_string(),
             })?;
         let statement = catalog.statement_index(index, r);
-        let params = bind(op.roles[r].params, catalog.kinds(statement), auth, &role, vars)?;
+        let params = bind(
+            op.roles[r].params,
+            catalog.kinds(statement),
+            auth,
+            &role,
+            vars,
+        )?;
 
         let rows = conn
             .client

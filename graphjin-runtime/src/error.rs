@@ -124,7 +124,9 @@ pub enum Error {
     },
 
     /// A subscription was asked for an operation that is a query or mutation.
-    #[error("operation \"{operation}\" is a {kind}, not a subscription: run it with Db::run or over HTTP")]
+    #[error(
+        "operation \"{operation}\" is a {kind}, not a subscription: run it with Db::run or over HTTP"
+    )]
     NotSubscription {
         /// The operation's name.
         operation: &'static str,

@@ -10,8 +10,8 @@ use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::Error;
 use crate::catalog::Catalog;
-use crate::operation::RoleQuery;
 use crate::error::pg_message;
+use crate::operation::RoleQuery;
 
 /// A connection with every statement prepared, indexed like [`Catalog`]'s flattened
 /// statement list.
@@ -182,7 +182,10 @@ async fn prepare_role_query(client: &Client, rq: &RoleQuery) -> Result<Statement
         role: "(role selection)".to_owned(),
         message,
     };
-    let stmt = client.prepare(rq.sql).await.map_err(|e| fail(pg_message(&e)))?;
+    let stmt = client
+        .prepare(rq.sql)
+        .await
+        .map_err(|e| fail(pg_message(&e)))?;
     match stmt.params() {
         [t] if crate::roles::UserIdParam::accepts_type(t) => Ok(stmt),
         [t] => Err(fail(format!(

@@ -16,13 +16,24 @@ impl UserIdParam<'_> {
     pub(crate) fn accepts_type(t: &Type) -> bool {
         matches!(
             *t,
-            Type::INT2 | Type::INT4 | Type::INT8 | Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UUID
+            Type::INT2
+                | Type::INT4
+                | Type::INT8
+                | Type::TEXT
+                | Type::VARCHAR
+                | Type::BPCHAR
+                | Type::NAME
+                | Type::UUID
         )
     }
 }
 
 impl ToSql for UserIdParam<'_> {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
         let id = self.0.trim();
         match *ty {
             Type::INT2 => id.parse::<i16>()?.to_sql(ty, out),

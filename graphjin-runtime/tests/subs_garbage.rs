@@ -13,8 +13,11 @@ use tokio_tungstenite::tungstenite::protocol::Message;
 /// Asserts the server still serves a normal subscriber.
 async fn still_serving(s: &Server) {
     let mut c = Client::init(&s.ws_url, json!({})).await;
-    c.subscribe("ok", json!({"operationName": "watchStock", "variables": {"id": 1}}))
-        .await;
+    c.subscribe(
+        "ok",
+        json!({"operationName": "watchStock", "variables": {"id": 1}}),
+    )
+    .await;
     assert_eq!(
         c.next().await,
         next_msg("ok", json!({"products": {"id": 1, "stock": 10}}))
@@ -102,16 +105,17 @@ async fn odd_but_valid_subscribes_get_error_messages() {
     // A number beyond f64, as raw text.
     c.send_text(r#"{"id":"big","type":"subscribe","payload":{"operationName":"watchStock","variables":{"id":1e400}}}"#)
         .await;
-    assert_eq!(
-        error_of(&c.next().await, "big").1,
-        "BAD_USER_INPUT"
-    );
-    c.subscribe(&long_id, json!({"operationName": "nope"})).await;
+    assert_eq!(error_of(&c.next().await, "big").1, "BAD_USER_INPUT");
+    c.subscribe(&long_id, json!({"operationName": "nope"}))
+        .await;
     let m = c.next().await;
     assert_eq!(m["id"], long_id.as_str());
     // The connection is still fine.
-    c.subscribe("w", json!({"operationName": "watchStock", "variables": {"id": 2}}))
-        .await;
+    c.subscribe(
+        "w",
+        json!({"operationName": "watchStock", "variables": {"id": 2}}),
+    )
+    .await;
     assert_eq!(
         c.next().await,
         next_msg("w", json!({"products": {"id": 2, "stock": 20}}))
@@ -157,7 +161,9 @@ async fn random_frames_never_take_the_server_down() {
                 Ok(text) => Message::text(text),
                 Err(e) => Message::binary(e.into_bytes()),
             };
-            c.send_raw(message).await;
+            if !c.try_send_raw(message).await {
+                break; // closed by the server already
+            }
         }
         // Whatever happened, the connection either answers or closes; drain it briefly.
         let _ = c.within(Duration::from_millis(20)).await;
@@ -173,7 +179,10 @@ async fn oversized_messages_are_refused() {
         r#"{{"id":"1","type":"subscribe","payload":{{"query":"{}"}}}}"#,
         "x".repeat(2 * 1024 * 1024)
     );
-    c.send_text(&huge).await;
-    assert!(matches!(c.within(WAIT).await, Got::Closed(..)));
+    // The server stops reading at the limit and drops the connection, so the send itself
+    // may fail; either way the socket ends.
+    if c.try_send_text(&huge).await {
+        assert!(matches!(c.within(WAIT).await, Got::Closed(..)));
+    }
     still_serving(&s).await;
 }

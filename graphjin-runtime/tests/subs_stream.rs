@@ -102,13 +102,20 @@ async fn refusals_end_the_stream() {
 
     let mut query = subs.subscribe_raw(op_named("getStock"), &Auth::anon(), None);
     let e = within(query.recv()).await.unwrap().unwrap_err();
-    assert!(matches!(e, Error::NotSubscription { kind: "query", .. }), "{e}");
+    assert!(
+        matches!(e, Error::NotSubscription { kind: "query", .. }),
+        "{e}"
+    );
 
     let mut anon = subs.subscribe_raw(op_named("myStock"), &Auth::anon(), None);
     let e = within(anon.recv()).await.unwrap().unwrap_err();
     assert_eq!(e.code(), "UNAUTHENTICATED");
 
-    let mut admin = subs.subscribe_raw(op_named("myStock"), &Auth::user("1").with_role("admin"), None);
+    let mut admin = subs.subscribe_raw(
+        op_named("myStock"),
+        &Auth::user("1").with_role("admin"),
+        None,
+    );
     let e = within(admin.recv()).await.unwrap().unwrap_err();
     assert_eq!(e.code(), "FORBIDDEN");
 }
@@ -120,12 +127,24 @@ async fn a_subscriber_that_falls_behind_is_dropped() {
         ..fast()
     })
     .await;
-    let mut slow = subs.subscribe_raw(op_named("watchStock"), &Auth::anon(), Some(&json!({"id": 1})));
-    let mut quick = subs.subscribe_raw(op_named("watchStock"), &Auth::anon(), Some(&json!({"id": 1})));
+    let mut slow = subs.subscribe_raw(
+        op_named("watchStock"),
+        &Auth::anon(),
+        Some(&json!({"id": 1})),
+    );
+    let mut quick = subs.subscribe_raw(
+        op_named("watchStock"),
+        &Auth::anon(),
+        Some(&json!({"id": 1})),
+    );
     within(slow.recv()).await.unwrap().unwrap();
     within(quick.recv()).await.unwrap().unwrap();
     for stock in 1..=4 {
-        sql(&db, &format!("UPDATE products SET stock = {stock} WHERE id = 1")).await;
+        sql(
+            &db,
+            &format!("UPDATE products SET stock = {stock} WHERE id = 1"),
+        )
+        .await;
         // The quick one keeps up, and is not held up by the slow one.
         let got = within(quick.recv()).await.unwrap().unwrap();
         assert_eq!(
@@ -145,13 +164,21 @@ async fn a_subscriber_that_falls_behind_is_dropped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_streams_and_refuses_new_ones() {
     let (subs, _) = registry(fast()).await;
-    let mut watch = subs.subscribe_raw(op_named("watchStock"), &Auth::anon(), Some(&json!({"id": 1})));
+    let mut watch = subs.subscribe_raw(
+        op_named("watchStock"),
+        &Auth::anon(),
+        Some(&json!({"id": 1})),
+    );
     within(watch.recv()).await.unwrap().unwrap();
     eventually(|| subs.stats().pollers == 1).await;
     subs.shutdown();
     assert!(within(watch.recv()).await.is_none());
     eventually(|| subs.stats().pollers == 0).await;
-    let mut late = subs.subscribe_raw(op_named("watchStock"), &Auth::anon(), Some(&json!({"id": 1})));
+    let mut late = subs.subscribe_raw(
+        op_named("watchStock"),
+        &Auth::anon(),
+        Some(&json!({"id": 1})),
+    );
     assert_eq!(
         within(late.recv()).await.unwrap().unwrap_err().code(),
         "SERVICE_UNAVAILABLE"
@@ -168,7 +195,11 @@ async fn equal_parameters_share_a_row_and_no_batch_means_one_by_one() {
     let subs = Subscriptions::new(db, fast());
     let mut streams = Vec::new();
     for id in [1, 1, 1, 2] {
-        let mut s = subs.subscribe_raw(op_named("watchStock"), &Auth::anon(), Some(&json!({"id": id})));
+        let mut s = subs.subscribe_raw(
+            op_named("watchStock"),
+            &Auth::anon(),
+            Some(&json!({"id": id})),
+        );
         within(s.recv()).await.unwrap().unwrap();
         streams.push(s);
     }
@@ -191,7 +222,11 @@ async fn equal_parameters_share_a_row_and_no_batch_means_one_by_one() {
     let (subs, _) = registry(fast()).await;
     let mut streams = Vec::new();
     for id in [1, 1, 2, 3] {
-        let mut s = subs.subscribe_raw(op_named("watchStock"), &Auth::anon(), Some(&json!({"id": id})));
+        let mut s = subs.subscribe_raw(
+            op_named("watchStock"),
+            &Auth::anon(),
+            Some(&json!({"id": id})),
+        );
         within(s.recv()).await.unwrap().unwrap();
         streams.push(s);
     }
@@ -199,5 +234,8 @@ async fn equal_parameters_share_a_row_and_no_batch_means_one_by_one() {
     let before = subs.stats();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let after = subs.stats();
-    assert_eq!(after.executions - before.executions, after.polls - before.polls);
+    assert_eq!(
+        after.executions - before.executions,
+        after.polls - before.polls
+    );
 }

@@ -59,8 +59,11 @@ async fn bearer_jwt_first_result_update_silence_complete() {
 async fn cookie_credential() {
     let s = server(DEV_CONFIG).await;
     let token = hs256(SECRET, "2");
-    let mut c = Client::init(&s.ws_url, json!({"Cookie": format!("theme=dark; _jwt={token}")}))
-        .await;
+    let mut c = Client::init(
+        &s.ws_url,
+        json!({"Cookie": format!("theme=dark; _jwt={token}")}),
+    )
+    .await;
     c.subscribe("b", json!({"operationName": "myStock"})).await;
     assert_eq!(c.next().await, next_msg("b", bob_stock(30)));
     sql(&s.database, "UPDATE products SET stock = 29 WHERE id = 3").await;
@@ -145,8 +148,11 @@ async fn bad_credentials_close_4401_under_auth_fail_block() {
         json!({"Authorization": format!("Bearer {forged}")}),
     )
     .await;
-    c.subscribe("w", json!({"operationName": "watchStock", "variables": {"id": 2}}))
-        .await;
+    c.subscribe(
+        "w",
+        json!({"operationName": "watchStock", "variables": {"id": 2}}),
+    )
+    .await;
     assert_eq!(
         c.next().await,
         next_msg("w", json!({"products": {"id": 2, "stock": 20}}))
@@ -160,7 +166,8 @@ async fn refusals_are_error_messages_with_the_http_texts() {
     let s = server(DEV_CONFIG).await;
     let mut c = Client::init(&s.ws_url, json!({})).await;
 
-    c.subscribe("1", json!({"operationName": "stealStock"})).await;
+    c.subscribe("1", json!({"operationName": "stealStock"}))
+        .await;
     assert_eq!(
         error_of(&c.next().await, "1"),
         (
@@ -235,7 +242,8 @@ async fn refusals_are_error_messages_with_the_http_texts() {
         c.next().await,
         next_msg("7", json!({"products": {"id": 3, "stock": 30}}))
     );
-    let reformatted = "# watch\nsubscription watchStock($id: ID!) {\n  products(id: $id) {\n id, stock } }";
+    let reformatted =
+        "# watch\nsubscription watchStock($id: ID!) {\n  products(id: $id) {\n id, stock } }";
     c.subscribe("8", json!({"query": reformatted, "variables": {"id": 1}}))
         .await;
     assert_eq!(
@@ -253,7 +261,10 @@ async fn refusals_are_error_messages_with_the_http_texts() {
         .expect("post");
     assert_eq!(r.status(), 400);
     let body: Value = serde_json::from_str(&r.text().await.expect("body")).expect("json");
-    assert_eq!(body["errors"][0]["extensions"]["code"], "SUBSCRIPTION_OVER_HTTP");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "SUBSCRIPTION_OVER_HTTP"
+    );
     // And a plain GET on the same path is still GraphQL over HTTP.
     let r = reqwest::Client::new()
         .get(format!("{}/api/v1/graphql", s.http))
@@ -272,8 +283,11 @@ async fn protocol_close_codes() {
 
     // subscribe before connection_ack.
     let mut c = Client::connect(&s.ws_url, Some("graphql-transport-ws")).await;
-    c.subscribe("x", json!({"operationName": "watchStock", "variables": {"id": 1}}))
-        .await;
+    c.subscribe(
+        "x",
+        json!({"operationName": "watchStock", "variables": {"id": 1}}),
+    )
+    .await;
     assert_eq!(c.closed().await.0, 4401);
 
     // A second connection_init.
@@ -311,10 +325,11 @@ async fn protocol_close_codes() {
 
     // A subprotocol this server does not speak: the handshake names none, which clients
     // refuse (one that goes on anyway is closed with 4406).
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-        s.ws_url.as_str(),
-    )
-    .expect("request");
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            s.ws_url.as_str(),
+        )
+        .expect("request");
     request
         .headers_mut()
         .insert("sec-websocket-protocol", "mqtt".parse().expect("header"));
@@ -323,7 +338,9 @@ async fn protocol_close_codes() {
         matches!(
             refused,
             Err(tokio_tungstenite::tungstenite::Error::Protocol(
-                tokio_tungstenite::tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(_)
+                tokio_tungstenite::tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(
+                    _
+                )
             ))
         ),
         "{refused:?}"
@@ -343,19 +360,28 @@ async fn subscriptions_per_connection_are_limited() {
     .await;
     let mut c = Client::init(&s.ws_url, json!({})).await;
     for (id, product) in [("p1", 1), ("p2", 2)] {
-        c.subscribe(id, json!({"operationName": "watchStock", "variables": {"id": product}}))
-            .await;
+        c.subscribe(
+            id,
+            json!({"operationName": "watchStock", "variables": {"id": product}}),
+        )
+        .await;
         assert_eq!(c.next().await["id"], id);
     }
-    c.subscribe("p3", json!({"operationName": "watchStock", "variables": {"id": 3}}))
-        .await;
+    c.subscribe(
+        "p3",
+        json!({"operationName": "watchStock", "variables": {"id": 3}}),
+    )
+    .await;
     let (message, code) = error_of(&c.next().await, "p3");
     assert_eq!(code, "TOO_MANY_SUBSCRIPTIONS");
     assert!(message.contains("at most 2"), "{message}");
     // Completing one frees a place.
     c.complete("p1").await;
-    c.subscribe("p3", json!({"operationName": "watchStock", "variables": {"id": 3}}))
-        .await;
+    c.subscribe(
+        "p3",
+        json!({"operationName": "watchStock", "variables": {"id": 3}}),
+    )
+    .await;
     assert_eq!(
         c.next().await,
         next_msg("p3", json!({"products": {"id": 3, "stock": 30}}))
@@ -369,8 +395,11 @@ async fn all_subscribers_of_an_operation_and_role_share_one_execution_per_poll()
     for product in 1..=3 {
         for _ in 0..3 {
             let mut c = Client::init(&s.ws_url, json!({})).await;
-            c.subscribe("w", json!({"operationName": "watchStock", "variables": {"id": product}}))
-                .await;
+            c.subscribe(
+                "w",
+                json!({"operationName": "watchStock", "variables": {"id": product}}),
+            )
+            .await;
             assert_eq!(
                 c.next().await,
                 next_msg(
@@ -388,7 +417,11 @@ async fn all_subscribers_of_an_operation_and_role_share_one_execution_per_poll()
     let after = s.subs.stats();
     let polls = after.polls - before.polls;
     assert!(polls >= 3, "{before:?} {after:?}");
-    assert_eq!(after.executions - before.executions, polls, "one execution per poll");
+    assert_eq!(
+        after.executions - before.executions,
+        polls,
+        "one execution per poll"
+    );
 
     sql(&s.database, "UPDATE products SET stock = 21 WHERE id = 2").await;
     for (product, c) in &mut clients {
@@ -407,8 +440,11 @@ async fn all_subscribers_of_an_operation_and_role_share_one_execution_per_poll()
 async fn database_outage_is_reported_and_polling_resumes() {
     let s = server(DEV_CONFIG).await;
     let mut c = Client::init(&s.ws_url, json!({})).await;
-    c.subscribe("w", json!({"operationName": "watchStock", "variables": {"id": 1}}))
-        .await;
+    c.subscribe(
+        "w",
+        json!({"operationName": "watchStock", "variables": {"id": 1}}),
+    )
+    .await;
     assert_eq!(
         c.next().await,
         next_msg("w", json!({"products": {"id": 1, "stock": 10}}))
@@ -424,14 +460,17 @@ async fn database_outage_is_reported_and_polling_resumes() {
     assert_eq!(message["id"], "w");
     assert_eq!(message["type"], "next", "{message}");
     assert_eq!(
-        message["payload"]["errors"][0]["extensions"]["code"],
-        "SERVICE_UNAVAILABLE",
+        message["payload"]["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
         "{message}"
     );
     // Reported once, not every poll.
     c.quiet(QUIET).await;
 
-    sql("postgres", &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")).await;
+    sql(
+        "postgres",
+        &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true"),
+    )
+    .await;
     // Back: the result comes again (it is unchanged, but the client was told of an error).
     assert_eq!(
         c.next().await,
@@ -468,7 +507,11 @@ async fn legacy_graphql_ws_protocol() {
         .await;
     let e = c.next().await;
     assert_eq!(
-        (e["id"].clone(), e["type"].clone(), e["payload"]["message"].clone()),
+        (
+            e["id"].clone(),
+            e["type"].clone(),
+            e["payload"]["message"].clone()
+        ),
         (
             json!("2"),
             json!("error"),
@@ -490,8 +533,11 @@ async fn legacy_graphql_ws_protocol() {
 async fn shutdown_closes_sockets_and_stops_pollers() {
     let s = server(DEV_CONFIG).await;
     let mut c = Client::init(&s.ws_url, json!({})).await;
-    c.subscribe("w", json!({"operationName": "watchStock", "variables": {"id": 1}}))
-        .await;
+    c.subscribe(
+        "w",
+        json!({"operationName": "watchStock", "variables": {"id": 1}}),
+    )
+    .await;
     c.next().await;
     eventually(|| s.subs.stats().pollers == 1).await;
     s.subs.shutdown();

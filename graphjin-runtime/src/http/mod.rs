@@ -56,8 +56,8 @@ pub use error::ApiError;
 
 use crate::auth::AuthLayer;
 use crate::config::{Config, ConfigError};
-use crate::vars::Source;
 use crate::subs::{SubsOptions, Subscriptions};
+use crate::vars::Source;
 use crate::{Auth, Db};
 
 /// The HTTP service's settings and its executor; turn it into routes with [`router`].

@@ -93,7 +93,11 @@ pub(crate) async fn get(
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) if headers.contains_key(UPGRADE) => return rejection.into_response(),
-        Err(_) => return graphql::get(State(service), auth, params).await.into_response(),
+        Err(_) => {
+            return graphql::get(State(service), auth, params)
+                .await
+                .into_response();
+        }
     };
     let auth = auth.map(|Extension(a)| a).unwrap_or_default();
     let offered = upgrade.requested_protocols().next().is_some();
@@ -254,7 +258,10 @@ impl Connection {
             let idle = sleep_until(self.last_seen + self.options.idle_timeout);
             let flow = tokio::select! {
                 biased;
-                _ = shutdown.changed() => Flow::Continue,
+                changed = shutdown.changed() => match changed {
+                    Ok(()) => Flow::Continue,
+                    Err(_) => close(1001, "the server is shutting down"),
+                },
                 _ = lag.notify.notified() => {
                     close(1013, "the client does not read its messages fast enough")
                 }
@@ -360,7 +367,9 @@ impl Connection {
                 self.auth = Some(auth);
                 let flow = self.send(r#"{"type":"connection_ack"}"#.to_owned()).await;
                 match (flow, self.proto) {
-                    (Flow::Continue, Proto::Legacy) => self.send(r#"{"type":"ka"}"#.to_owned()).await,
+                    (Flow::Continue, Proto::Legacy) => {
+                        self.send(r#"{"type":"ka"}"#.to_owned()).await
+                    }
                     (flow, _) => flow,
                 }
             }
@@ -380,8 +389,6 @@ impl Connection {
         }
     }
 
-
-
     async fn on_subscribe(&mut self, id: Option<&str>, payload: Option<&RawValue>) -> Flow {
         let Some(auth) = self.auth.clone() else {
             return close(4401, "Unauthorized: send connection_init first");
@@ -392,7 +399,9 @@ impl Connection {
         };
         if self.active.contains_key(&id) {
             match self.proto {
-                Proto::Transport => return close(4409, format!("Subscriber for {id} already exists")),
+                Proto::Transport => {
+                    return close(4409, format!("Subscriber for {id} already exists"));
+                }
                 // subscriptions-transport-ws replaces the running one.
                 Proto::Legacy => self.end(&id),
             }
@@ -407,7 +416,9 @@ impl Connection {
             let message = format!(
                 "too many subscriptions on this connection: at most {max}; complete one first"
             );
-            return self.send_error(&id, &message, "TOO_MANY_SUBSCRIPTIONS").await;
+            return self
+                .send_error(&id, &message, "TOO_MANY_SUBSCRIPTIONS")
+                .await;
         }
         let wanted = Wanted {
             name: payload.operation_name.as_deref(),
@@ -424,7 +435,11 @@ impl Connection {
             let e = ApiError::BadRequest(format!(
                 "operation \"{}\" is a {}: send it over HTTP (POST {}); only subscriptions are served over this socket",
                 op.name,
-                if op.kind == OpKind::Query { "query" } else { "mutation" },
+                if op.kind == OpKind::Query {
+                    "query"
+                } else {
+                    "mutation"
+                },
                 self.service.graphql_path()
             ));
             return self.send_error(&id, &e.public_message(), e.code()).await;
@@ -448,7 +463,10 @@ impl Connection {
                 None => Ok(RawVariables::default()),
             };
             let result = match vars {
-                Ok(vars) => subs.start(index, &auth, Source::Raw(&vars), sink, sub).await,
+                Ok(vars) => {
+                    subs.start(index, &auth, Source::Raw(&vars), sink, sub)
+                        .await
+                }
                 Err(e) => Err(e),
             };
             (sub, result)

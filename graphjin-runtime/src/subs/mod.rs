@@ -251,9 +251,9 @@ pub(crate) enum Event {
     /// The `data` JSON, as the statement returned it.
     Data(Bytes),
     /// A passing failure (the database is unavailable); polling goes on.
-    Errors(Error),
+    Errors(Box<Error>),
     /// The subscription ended with this error.
-    Fatal(Error),
+    Fatal(Box<Error>),
 }
 
 /// An event for subscriber `sub`.
@@ -387,7 +387,9 @@ impl Subscriptions {
                 lag: lag.clone(),
             };
             let id = this.next_id();
-            let ticket = this.start(index, &who, Source::Raw(&vars), sink, id).await?;
+            let ticket = this
+                .start(index, &who, Source::Raw(&vars), sink, id)
+                .await?;
             Ok(stream::Running {
                 rx,
                 lag,
@@ -486,11 +488,16 @@ impl Subscriptions {
                 role: role.to_string(),
             })?;
         let statement = catalog.statement_index(index, r);
-        let params: Box<[Option<Box<str>>]> =
-            bind(op.roles[r].params, catalog.kinds(statement), auth, &role, vars)?
-                .into_iter()
-                .map(|p| p.map(|c| Box::from(c.as_ref())))
-                .collect();
+        let params: Box<[Option<Box<str>>]> = bind(
+            op.roles[r].params,
+            catalog.kinds(statement),
+            auth,
+            &role,
+            vars,
+        )?
+        .into_iter()
+        .map(|p| p.map(|c| Box::from(c.as_ref())))
+        .collect();
         let first = {
             let rows = conn
                 .client
@@ -507,7 +514,10 @@ impl Subscriptions {
             Bytes::copy_from_slice(data(&row, op.name)?)
         };
         drop(conn);
-        shared.counters.first_results.fetch_add(1, Ordering::Relaxed);
+        shared
+            .counters
+            .first_results
+            .fetch_add(1, Ordering::Relaxed);
 
         let last_hash = hash(&first);
         let delivered = sink.tx.try_send(Delivery {
@@ -555,9 +565,13 @@ impl Subscriptions {
         statement: usize,
         sub: Box<poller::Sub>,
     ) -> Result<mpsc::UnboundedSender<Command>, Error> {
-        let mut registry = self.shared.registry.lock().map_err(|_| Error::Unavailable {
-            message: "the subscription registry is unusable after a panic".to_owned(),
-        })?;
+        let mut registry = self
+            .shared
+            .registry
+            .lock()
+            .map_err(|_| Error::Unavailable {
+                message: "the subscription registry is unusable after a panic".to_owned(),
+            })?;
         if self.is_shut_down() {
             return Err(Error::Unavailable {
                 message: "the server is shutting down".to_owned(),
@@ -585,7 +599,6 @@ impl Subscriptions {
         poller::spawn(self.shared.clone(), key, statement, tx.clone(), rx);
         Ok(tx)
     }
-
 }
 
 impl Shared {

@@ -343,7 +343,7 @@ impl Poller {
                         if let Some(sub) = self.subs.get(id) {
                             let _ = sub.sink.tx.try_send(Delivery {
                                 sub: *id,
-                                event: Event::Fatal(duplicate(&e)),
+                                event: Event::Fatal(Box::new(duplicate(&e))),
                             });
                         }
                         dead.push(*id);
@@ -371,7 +371,7 @@ impl Poller {
             sub.last_hash = 0;
             let sent = sub.sink.tx.try_send(Delivery {
                 sub: sub.id,
-                event: Event::Errors(duplicate(e)),
+                event: Event::Errors(Box::new(duplicate(e))),
             });
             if let Err(err) = sent {
                 if let TrySendError::Full(_) = err {
@@ -392,9 +392,11 @@ fn batch_row<'r>(row: &'r Row, operation: &'static str) -> Result<(usize, &'r [u
     let sub: &str = row
         .try_get(0)
         .map_err(|e| bad(crate::error::pg_message(&e)))?;
-    let group = sub
-        .parse()
-        .map_err(|_| bad(format!("the batch statement returned an unknown sub \"{sub}\"")))?;
+    let group = sub.parse().map_err(|_| {
+        bad(format!(
+            "the batch statement returned an unknown sub \"{sub}\""
+        ))
+    })?;
     let json = match row.try_get::<_, Option<RawJson<'r>>>(1) {
         Ok(Some(json)) => json.0,
         Ok(None) => b"null",

@@ -94,10 +94,10 @@ impl<D> Subscription<D> {
                     Some(Delivery { event, .. }) => {
                         return Poll::Ready(Some(match event {
                             Event::Data(bytes) => (self.decode)(self.operation, bytes),
-                            Event::Errors(e) => Err(e),
+                            Event::Errors(e) => Err(*e),
                             Event::Fatal(e) => {
                                 self.state = State::Done;
-                                Err(e)
+                                Err(*e)
                             }
                         }));
                     }

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use graphjin_runtime::{
-    Batch, Config, Db, OpKind, Operation, Param, PoolOptions, RoleStatement, Service,
-    Subscriptions,
+    Batch, Config, Db, OpKind, Operation, Param, PoolOptions, RoleStatement, Service, Subscriptions,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
@@ -315,6 +314,16 @@ impl Client {
             .expect("send");
     }
 
+    /// Sends, telling whether the socket took it (the server may have closed it).
+    pub async fn try_send_text(&mut self, text: &str) -> bool {
+        self.ws.send(Message::text(text.to_owned())).await.is_ok()
+    }
+
+    /// Sends a frame, telling whether the socket took it.
+    pub async fn try_send_raw(&mut self, message: Message) -> bool {
+        self.ws.send(message).await.is_ok()
+    }
+
     pub async fn send_raw(&mut self, message: Message) {
         self.ws.send(message).await.expect("send");
     }
@@ -400,7 +409,10 @@ pub fn error_of(message: &Value, id: &str) -> (String, String) {
 pub async fn eventually(check: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "condition not met in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met in time"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
