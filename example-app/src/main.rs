@@ -56,7 +56,8 @@ async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
     // The run-time part of the same config the build compiled (auth, secrets from GJ_*).
     let config = Config::load(dir)?;
     let db = example_app::connect(url, PoolOptions::default()).await?;
-    let service = Service::from_config(db, &config)?;
+    let actions = graphjin_runtime::actions::Actions::from_config(&config, &db).await?;
+    let service = Service::from_config(db, &config)?.actions(actions);
     let subscriptions = service.subscriptions().clone();
     let app = example_app::router(service);
     let listener = tokio::net::TcpListener::bind(addr).await?;

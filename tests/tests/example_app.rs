@@ -488,7 +488,14 @@ async fn identity_from_a_jwt_flows_into_user_id_over_http() {
     let db = shop::connect(&url, PoolOptions::default())
         .await
         .expect("connect");
-    let app = shop::router(Service::from_config(db, &config).expect("auth from config"));
+    let actions = graphjin_runtime::actions::Actions::from_config(&config, &db)
+        .await
+        .expect("actions");
+    let app = shop::router(
+        Service::from_config(db, &config)
+            .expect("auth from config")
+            .actions(actions),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -541,4 +548,55 @@ async fn identity_from_a_jwt_flows_into_user_id_over_http() {
     assert_eq!(status, 401, "{v}");
     let (status, v) = call(json!({"operationName": "myOrders"}), None).await;
     assert_eq!((status, v["data"]["orders"].clone()), (200, Value::Null));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_restock_action_needs_the_cron_secret() {
+    let url = graphjin_tests::shop_database("example_action");
+    let config =
+        graphjin_runtime::Config::load(graphjin_tests::workspace_root().join("example-app/config"))
+            .expect("example config");
+    let db = shop::connect(&url, PoolOptions::default())
+        .await
+        .expect("connect");
+    let actions = graphjin_runtime::actions::Actions::from_config(&config, &db)
+        .await
+        .expect("actions");
+    let app = shop::router(
+        Service::from_config(db, &config)
+            .expect("config")
+            .actions(actions),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        graphjin_runtime::axum::serve(listener, app)
+            .await
+            .expect("serve")
+    });
+    let dbname = url.rsplit('/').next().expect("db name").to_string();
+    let low = || {
+        graphjin_tests::pg()
+            .run_sql(&dbname, "SELECT count(*) FROM products WHERE stock < 5")
+            .expect("count")
+    };
+    let before = low();
+    assert_ne!(before, "0", "the seed has products low on stock");
+    let call = |secret: Option<&'static str>| {
+        let mut req = reqwest::Client::new()
+            .post(format!("http://{addr}/api/v1/actions/restock"))
+            .header("content-type", "application/json")
+            .body(r#"{"amount": 10}"#);
+        if let Some(s) = secret {
+            req = req.header("x-cron-secret", s);
+        }
+        async move { req.send().await.expect("request").status().as_u16() }
+    };
+    assert_eq!(call(None).await, 401);
+    assert_eq!(call(Some("wrong")).await, 401);
+    assert_eq!(low(), before, "refused calls change nothing");
+    assert_eq!(call(Some("webshop-demo-cron-secret")).await, 200);
+    assert_eq!(low(), "0", "every product low on stock was restocked");
 }

@@ -325,8 +325,13 @@ async fn build(
     let db = Db::connect_with_roles(&opts.database_url, bridge::table(&ops), role_query, options)
         .await
         .map_err(|e| DevError::Runtime(e.to_string()))?;
+    // The same action routes and named auths as production.
+    let actions = graphjin_runtime::actions::Actions::from_config(runtime, &db)
+        .await
+        .map_err(|e| DevError::Runtime(e.to_string()))?;
     let service = Service::from_config(db, runtime)
         .map_err(|e| DevError::Runtime(e.to_string()))?
+        .actions(actions)
         .body_limit(opts.body_limit);
     Ok(Current {
         project,
