@@ -466,6 +466,36 @@ async fn mutations_typed_and_refused_over_http() {
     assert_eq!(status, 401, "{v}");
 }
 
+/// The example app as it runs: its config's auth and actions, served on a real port.
+/// Returns the address and the database URL.
+async fn serve_configured(prefix: &str) -> (SocketAddr, String) {
+    let url = graphjin_tests::shop_database(prefix);
+    let config =
+        graphjin_runtime::Config::load(graphjin_tests::workspace_root().join("example-app/config"))
+            .expect("example config");
+    let db = shop::connect(&url, PoolOptions::default())
+        .await
+        .expect("connect");
+    let actions = graphjin_runtime::actions::Actions::from_config(&config, &db)
+        .await
+        .expect("actions");
+    let app = shop::router(
+        Service::from_config(db, &config)
+            .expect("config")
+            .actions(actions),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        graphjin_runtime::axum::serve(listener, app)
+            .await
+            .expect("serve")
+    });
+    (addr, url)
+}
+
 /// A token as the example's config expects (HS256, demo secret, `sub` = customer id).
 fn token(customer: i64) -> String {
     let claims = json!({ "sub": customer.to_string(), "exp": 4_070_908_800u64 });
@@ -479,32 +509,7 @@ fn token(customer: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_from_a_jwt_flows_into_user_id_over_http() {
-    let pg = graphjin_tests::pg();
-    let url = graphjin_tests::shop_database("example_auth");
-    let _ = pg;
-    let config =
-        graphjin_runtime::Config::load(graphjin_tests::workspace_root().join("example-app/config"))
-            .expect("example config");
-    let db = shop::connect(&url, PoolOptions::default())
-        .await
-        .expect("connect");
-    let actions = graphjin_runtime::actions::Actions::from_config(&config, &db)
-        .await
-        .expect("actions");
-    let app = shop::router(
-        Service::from_config(db, &config)
-            .expect("auth from config")
-            .actions(actions),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        graphjin_runtime::axum::serve(listener, app)
-            .await
-            .expect("serve")
-    });
+    let (addr, url) = serve_configured("example_auth").await;
     let client = reqwest::Client::new();
     let call = |body: Value, bearer: Option<String>| {
         let mut req = client
@@ -552,30 +557,7 @@ async fn identity_from_a_jwt_flows_into_user_id_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_restock_action_needs_the_cron_secret() {
-    let url = graphjin_tests::shop_database("example_action");
-    let config =
-        graphjin_runtime::Config::load(graphjin_tests::workspace_root().join("example-app/config"))
-            .expect("example config");
-    let db = shop::connect(&url, PoolOptions::default())
-        .await
-        .expect("connect");
-    let actions = graphjin_runtime::actions::Actions::from_config(&config, &db)
-        .await
-        .expect("actions");
-    let app = shop::router(
-        Service::from_config(db, &config)
-            .expect("config")
-            .actions(actions),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        graphjin_runtime::axum::serve(listener, app)
-            .await
-            .expect("serve")
-    });
+    let (addr, url) = serve_configured("example_action").await;
     let dbname = url.rsplit('/').next().expect("db name").to_string();
     let low = || {
         graphjin_tests::pg()
