@@ -324,3 +324,29 @@ async fn a_schema_change_refreshes_db_graphql_and_is_served() {
         (200, json!([{"code": "SAVE10"}]))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_request_with_query_text_is_compiled_and_recorded() {
+    let dir = config_copy("get");
+    let addr = start(&dir).await;
+    let res = reqwest::Client::new()
+        .get(format!("http://{addr}/api/v1/graphql"))
+        .query(&[
+            (
+                "query",
+                "query viaGet($n: Int) { categories(order_by: { id: asc }, limit: $n) { slug } }",
+            ),
+            ("variables", r#"{"n": 1}"#),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 200);
+    let v: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!(v["data"]["categories"], json!([{"slug": "coffee"}]));
+    assert!(
+        std::fs::read_to_string(dir.join("allow.list"))
+            .unwrap()
+            .contains("query viaGet")
+    );
+}

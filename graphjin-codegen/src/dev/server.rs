@@ -4,6 +4,7 @@
 //! role resolution and error handling. After it succeeds, a named operation is recorded into
 //! `allow.list`, so the next `cargo build` locks it in.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use graphjin_runtime::axum::Router;
 use graphjin_runtime::axum::body::{Body, to_bytes};
-use graphjin_runtime::axum::extract::{Request, State};
+use graphjin_runtime::axum::extract::{Query, Request, State};
 use graphjin_runtime::axum::http::{Method, StatusCode, header};
 use graphjin_runtime::axum::response::{IntoResponse, Response};
 use graphjin_runtime::{Config, Db, PoolOptions, Service};
@@ -355,58 +356,26 @@ fn graphql_error(status: StatusCode, code: &str, message: String) -> Response {
 /// The query text, operation name and variables of a GraphQL-over-HTTP request.
 fn request_parts(
     method: &Method,
-    uri_query: Option<&str>,
+    uri: &graphjin_runtime::axum::http::Uri,
     body: &[u8],
 ) -> (Option<String>, Option<Value>) {
-    let from = |v: &Value| {
-        let text = v.get("query").and_then(Value::as_str).map(str::to_owned);
-        (text, v.get("variables").cloned().filter(|v| v.is_object()))
-    };
     if *method == Method::GET {
-        let pairs: Vec<(String, String)> = uri_query
-            .map(|q| {
-                q.split('&')
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (decode(k), decode(v)))
-                    .collect()
-            })
+        // The same query-string decoding the production GET route uses.
+        let pairs = Query::<HashMap<String, String>>::try_from_uri(uri)
+            .map(|q| q.0)
             .unwrap_or_default();
-        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let vars = get("variables").and_then(|v| serde_json::from_str(&v).ok());
-        (get("query"), vars)
+        let vars = pairs
+            .get("variables")
+            .and_then(|v| serde_json::from_str::<Value>(v).ok())
+            .filter(Value::is_object);
+        (pairs.get("query").cloned(), vars)
     } else {
-        serde_json::from_slice::<Value>(body)
-            .map(|v| from(&v))
-            .unwrap_or((None, None))
+        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+            return (None, None);
+        };
+        let text = v.get("query").and_then(Value::as_str).map(str::to_owned);
+        (text, v.get("variables").cloned().filter(Value::is_object))
     }
-}
-
-/// Percent-decoding of a query-string component (`+` is a space).
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn dispatch(State(dev): State<DevServer>, req: Request) -> Response {
@@ -439,7 +408,7 @@ async fn dispatch(State(dev): State<DevServer>, req: Request) -> Response {
             "the request body is too large".into(),
         );
     };
-    let (text, variables) = request_parts(&parts.method, parts.uri.query(), &bytes);
+    let (text, variables) = request_parts(&parts.method, &parts.uri, &bytes);
     let Some(text) = text else {
         return forward(router, Request::from_parts(parts, Body::from(bytes))).await;
     };
