@@ -8,31 +8,39 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use deadpool::Runtime;
-use deadpool::managed::{Object, Pool, PoolError, TimeoutType, Timeouts};
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_postgres::Row;
 
 use crate::catalog::Catalog;
+use crate::conn::Opener;
 use crate::error::pg_message;
-use crate::pool::Manager;
+use crate::pool::{Lease, Pool};
 use crate::types::RawJson;
 use crate::vars::{RawVariables, Source};
 use crate::{Auth, Batch, Error, Operation, RoleQuery};
 
 /// How the connection pool behaves.
 ///
+/// Calls share connections: each call takes the least busy one, and calls on one
+/// connection are pipelined (sent without waiting for the answers before them). A new
+/// connection opens when every open one is busy, up to `max_size`.
+///
 /// ```
 /// let options = graphjin_runtime::PoolOptions { max_size: 8, ..Default::default() };
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolOptions {
-    /// Most connections open at once. Default: four per CPU core.
+    /// Most connections open at once. Default: two per CPU core, at least four.
     pub max_size: usize,
-    /// How long a call waits for a free connection before failing with
-    /// [`Error::Unavailable`]. `None` waits forever. Default: 5 s.
+    /// Most calls in flight on one connection. `1` gives each call a connection of its
+    /// own (no pipelining); deeper pipelines serve more calls per second at saturation, but
+    /// a slow statement delays the calls queued behind it on its connection. Default: 8.
+    pub pipeline_depth: usize,
+    /// How long a call waits for room on a connection (every connection has
+    /// `pipeline_depth` calls in flight) before failing with [`Error::Unavailable`].
+    /// `None` waits forever. Default: 5 s.
     pub wait_timeout: Option<Duration>,
     /// How long opening a connection may take, unless the URL sets `connect_timeout`.
     /// Default: 5 s.
@@ -45,7 +53,8 @@ impl Default for PoolOptions {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         PoolOptions {
-            max_size: cores * 4,
+            max_size: (cores * 2).max(4),
+            pipeline_depth: 8,
             wait_timeout: Some(Duration::from_secs(5)),
             connect_timeout: Some(Duration::from_secs(5)),
             health_timeout: Duration::from_secs(2),
@@ -69,18 +78,20 @@ pub struct Db {
 }
 
 struct Inner {
-    pool: Pool<Manager>,
+    pool: Pool,
     catalog: Arc<Catalog>,
-    target: String,
     health_timeout: Duration,
 }
 
 impl fmt::Debug for Db {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.inner.pool.status();
         f.debug_struct("Db")
-            .field("target", &self.inner.target)
+            .field("target", &self.inner.pool.target())
             .field("operations", &self.inner.catalog.operations.len())
-            .field("pool", &self.inner.pool.status())
+            .field("connections", &status.connections)
+            .field("opening", &status.opening)
+            .field("in_flight", &status.in_flight)
             .finish()
     }
 }
@@ -162,23 +173,18 @@ impl Db {
         catalog.role_query = role_query;
         catalog.set_batches(batches)?;
         let catalog = Arc::new(catalog);
-        let manager = Manager::new(config, catalog.clone());
-        let target = manager.target().to_owned();
-        let pool = Pool::builder(manager)
-            .max_size(options.max_size.max(1))
-            .wait_timeout(options.wait_timeout)
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| Error::Unavailable {
-                message: format!("cannot build the connection pool: {e}"),
-            })?;
-        // Open (and prepare on) the first connection now; it goes back into the pool.
-        drop(pool.get().await.map_err(pool_error)?);
+        let pool = Pool::new(
+            Opener::new(config, catalog.clone()),
+            options.max_size,
+            options.pipeline_depth,
+            options.wait_timeout,
+        );
+        // Open (and prepare on) the first connection now; it stays in the pool.
+        drop(pool.get().await?);
         Ok(Db {
             inner: Arc::new(Inner {
                 pool,
                 catalog,
-                target,
                 health_timeout: options.health_timeout,
             }),
         })
@@ -247,25 +253,16 @@ impl Db {
             .map_err(|_| Error::Unavailable {
                 message: format!(
                     "no answer from {} within {:?}",
-                    self.inner.target, self.inner.health_timeout
+                    self.inner.pool.target(),
+                    self.inner.health_timeout
                 ),
             })?
     }
 
-    /// A pooled connection: a free one without arming a timer when there is one, else
-    /// waiting up to the wait timeout.
-    pub(crate) async fn connection(&self) -> Result<Object<Manager>, Error> {
-        const NO_WAIT: Timeouts = Timeouts {
-            wait: Some(Duration::ZERO),
-            create: None,
-            recycle: None,
-        };
-        match self.inner.pool.timeout_get(&NO_WAIT).await {
-            Err(PoolError::Timeout(TimeoutType::Wait)) => {
-                self.inner.pool.get().await.map_err(pool_error)
-            }
-            other => other.map_err(pool_error),
-        }
+    /// A share of the least busy pooled connection, waiting up to the wait timeout when
+    /// every connection is full.
+    pub(crate) async fn connection(&self) -> Result<Lease, Error> {
+        self.inner.pool.get().await
     }
 
     pub(crate) fn catalog(&self) -> &Catalog {
@@ -391,7 +388,7 @@ pub(crate) fn bind<'a>(
 /// The caller's role: set by a trusted layer, else `anon` without a user, else the role
 /// statement's answer (when roles are configured), else `user`.
 pub(crate) async fn resolve_role<'a>(
-    conn: &Object<Manager>,
+    conn: &Lease,
     auth: &'a Auth,
 ) -> Result<Cow<'a, str>, tokio_postgres::Error> {
     if let Some(role) = &auth.role {
@@ -417,23 +414,5 @@ pub(crate) fn data<'r>(row: &'r Row, operation: &'static str) -> Result<&'r [u8]
             operation,
             message: pg_message(&e),
         }),
-    }
-}
-
-fn pool_error(e: PoolError<Error>) -> Error {
-    match e {
-        PoolError::Backend(e) => e,
-        PoolError::Timeout(TimeoutType::Wait) => Error::Unavailable {
-            message: "timed out waiting for a free database connection".to_owned(),
-        },
-        PoolError::Timeout(_) => Error::Unavailable {
-            message: "timed out opening a database connection".to_owned(),
-        },
-        PoolError::Closed => Error::Unavailable {
-            message: "the connection pool is closed".to_owned(),
-        },
-        other => Error::Unavailable {
-            message: other.to_string(),
-        },
     }
 }

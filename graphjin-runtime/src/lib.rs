@@ -23,6 +23,7 @@ pub mod actions;
 pub mod auth;
 mod catalog;
 pub mod config;
+mod conn;
 mod db;
 mod error;
 pub mod http;

@@ -1,243 +1,292 @@
-//! Connections: opening one, preparing every statement of the operation table on it, and
-//! telling the pool whether a connection can be reused.
+//! The connection pool: a few connections shared by many calls.
+//!
+//! A call leases the least busy open connection. Calls that share a connection are
+//! pipelined by tokio-postgres (each is sent without waiting for the answers before it),
+//! so under load PostgreSQL reads several queries per wake-up instead of one. A new
+//! connection opens, in the background, whenever every open one is busy, up to
+//! `max_size`; at most `pipeline_depth` calls are in flight on one connection, and a call
+//! that finds no room waits up to the wait timeout. Every statement the runtime runs is a
+//! single statement (no transactions), so sharing a connection changes no result.
 
-use std::sync::Arc;
+use std::ops::Deref;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
-use futures_util::future::try_join_all;
-use postgres_types::Type;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 use crate::Error;
-use crate::catalog::Catalog;
-use crate::error::pg_message;
-use crate::operation::RoleQuery;
+use crate::conn::{Conn, Opener};
 
-/// A connection with every statement prepared, indexed like [`Catalog`]'s flattened
-/// statement list.
-pub(crate) struct Conn {
-    pub(crate) client: Client,
-    pub(crate) statements: Box<[Statement]>,
-    /// The role statement, when roles are matched with `roles_query`.
-    pub(crate) role_statement: Option<Statement>,
-    /// Per flattened statement, its subscription batch statement (if any).
-    pub(crate) batch_statements: Box<[Option<Statement>]>,
+/// Connections with every statement prepared, shared by calls. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Pool {
+    shared: Arc<Shared>,
 }
 
-/// Opens connections for the pool.
-pub(crate) struct Manager {
-    config: tokio_postgres::Config,
-    target: String,
-    catalog: Arc<Catalog>,
+struct Shared {
+    opener: Opener,
+    state: Mutex<State>,
+    /// Room for calls: `max_size × pipeline_depth` permits.
+    room: Arc<Semaphore>,
+    /// Wakes waiting calls when a connection opens (or fails to) or a lease ends.
+    changed: Notify,
+    /// Calls waiting on `changed`; leases wake them only when there are some.
+    waiting: AtomicUsize,
+    max_size: usize,
+    pipeline_depth: usize,
+    wait_timeout: Option<Duration>,
 }
 
-impl Manager {
-    pub(crate) fn new(config: tokio_postgres::Config, catalog: Arc<Catalog>) -> Manager {
-        Manager {
-            target: describe(&config),
-            config,
-            catalog,
+#[derive(Default)]
+struct State {
+    conns: Vec<Arc<Slot>>,
+    /// Connections being opened right now.
+    opening: usize,
+}
+
+/// An open connection and the number of calls leasing it.
+struct Slot {
+    conn: Conn,
+    in_flight: AtomicUsize,
+}
+
+/// A call's share of a connection; derefs to it. Dropping it frees the room.
+pub(crate) struct Lease {
+    slot: Arc<Slot>,
+    shared: Arc<Shared>,
+    _room: OwnedSemaphorePermit,
+}
+
+impl Deref for Lease {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        &self.slot.conn
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self.shared.waiting.load(Ordering::SeqCst) > 0 {
+            self.shared.changed.notify_waiters();
+        }
+    }
+}
+
+/// What a call does after looking at the open connections.
+enum Pick {
+    /// Lease this one.
+    Use(Arc<Slot>),
+    /// Lease this busy one, and open another in the background for the calls to come.
+    UseAndOpen(Arc<Slot>),
+    /// None with room is open, and there is room for another: open it and lease it.
+    Open,
+    /// None with room is open and no other may open: wait for an open or a lease to end.
+    Wait,
+}
+
+/// How many open connections and calls in flight a pool has (for `Debug`).
+pub(crate) struct Status {
+    pub(crate) connections: usize,
+    pub(crate) opening: usize,
+    pub(crate) in_flight: usize,
+}
+
+impl Pool {
+    /// A pool that opens connections with `opener`; none is open yet.
+    pub(crate) fn new(
+        opener: Opener,
+        max_size: usize,
+        pipeline_depth: usize,
+        wait_timeout: Option<Duration>,
+    ) -> Pool {
+        let max_size = max_size.max(1);
+        let pipeline_depth = pipeline_depth.max(1);
+        let room = max_size
+            .saturating_mul(pipeline_depth)
+            .min(Semaphore::MAX_PERMITS);
+        Pool {
+            shared: Arc::new(Shared {
+                opener,
+                state: Mutex::new(State::default()),
+                room: Arc::new(Semaphore::new(room)),
+                changed: Notify::new(),
+                waiting: AtomicUsize::new(0),
+                max_size,
+                pipeline_depth,
+                wait_timeout,
+            }),
         }
     }
 
     /// Where connections go, without the password (for messages).
     pub(crate) fn target(&self) -> &str {
-        &self.target
-    }
-}
-
-impl managed::Manager for Manager {
-    type Type = Conn;
-    type Error = Error;
-
-    async fn create(&self) -> Result<Conn, Error> {
-        let (client, connection) =
-            self.config
-                .connect(NoTls)
-                .await
-                .map_err(|e| Error::Connect {
-                    target: self.target.clone(),
-                    message: pg_message(&e),
-                })?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %pg_message(&e), "database connection closed");
-            }
-        });
-        let statements = prepare_all(&client, &self.catalog).await?;
-        let role_statement = match self.catalog.role_query {
-            Some(rq) => Some(prepare_role_query(&client, rq).await?),
-            None => None,
-        };
-        let batch_statements = prepare_batches(&client, &self.catalog).await?;
-        Ok(Conn {
-            client,
-            statements,
-            role_statement,
-            batch_statements,
-        })
+        self.shared.opener.target()
     }
 
-    async fn recycle(&self, conn: &mut Conn, _: &Metrics) -> RecycleResult<Error> {
-        if conn.client.is_closed() {
-            Err(RecycleError::message("the connection is closed"))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-/// Prepares every statement of every operation for every role, pipelined on one
-/// connection, and checks each returns one `json` column and takes the listed parameters.
-async fn prepare_all(client: &Client, catalog: &Catalog) -> Result<Box<[Statement]>, Error> {
-    let mut jobs = Vec::with_capacity(catalog.statement_count());
-    for op in catalog.operations {
-        for rs in op.roles {
-            let types = vec![Type::TEXT; rs.params.len()];
-            jobs.push(async move {
-                let fail = |message: String| Error::Prepare {
-                    operation: op.name.to_owned(),
-                    role: rs.role.to_owned(),
-                    message,
-                };
-                let stmt = client
-                    .prepare_typed(rs.sql, &types)
-                    .await
-                    .map_err(|e| fail(pg_message(&e)))?;
-                let columns = stmt.columns();
-                if columns.len() != 1 || !matches!(*columns[0].type_(), Type::JSON | Type::JSONB) {
-                    let got: Vec<String> = columns
-                        .iter()
-                        .map(|c| format!("{} {}", c.name(), c.type_()))
-                        .collect();
-                    return Err(fail(format!(
-                        "the statement must return one json column, it returns ({})",
-                        got.join(", ")
-                    )));
-                }
-                if stmt.params().len() != rs.params.len() {
-                    return Err(fail(format!(
-                        "the SQL uses {} parameters but the operation table lists {}",
-                        stmt.params().len(),
-                        rs.params.len()
-                    )));
-                }
-                Ok(stmt)
-            });
-        }
-    }
-    Ok(try_join_all(jobs).await?.into_boxed_slice())
-}
-
-/// Prepares every subscription batch statement (`$1` sent as text, cast to json by the SQL)
-/// and checks each returns `sub` (text) and `__root` (json).
-async fn prepare_batches(
-    client: &Client,
-    catalog: &Catalog,
-) -> Result<Box<[Option<Statement>]>, Error> {
-    let mut jobs = Vec::new();
-    for op in catalog.operations {
-        for rs in op.roles {
-            jobs.push((op, rs));
-        }
-    }
-    let jobs = jobs.into_iter().enumerate().map(|(i, (op, rs))| async move {
-        let Some(sql) = catalog.batch_sql(i) else {
-            return Ok(None);
-        };
-        let fail = |message: String| Error::Prepare {
-            operation: op.name.to_owned(),
-            role: format!("{} (batch)", rs.role),
-            message,
-        };
-        let stmt = client
-            .prepare_typed(sql, &[Type::TEXT])
-            .await
-            .map_err(|e| fail(pg_message(&e)))?;
-        let columns = stmt.columns();
-        let shape_ok = columns.len() == 2
-            && matches!(*columns[0].type_(), Type::TEXT | Type::VARCHAR)
-            && matches!(*columns[1].type_(), Type::JSON | Type::JSONB);
-        if !shape_ok || stmt.params().len() != 1 {
-            let got: Vec<String> = columns
+    /// Open connections and calls in flight.
+    pub(crate) fn status(&self) -> Status {
+        let state = self.shared.lock();
+        Status {
+            connections: state.conns.len(),
+            opening: state.opening,
+            in_flight: state
+                .conns
                 .iter()
-                .map(|c| format!("{} {}", c.name(), c.type_()))
-                .collect();
-            return Err(fail(format!(
-                "a batch statement must take one parameter and return (sub text, __root json); it takes {} and returns ({})",
-                stmt.params().len(),
-                got.join(", ")
-            )));
+                .map(|s| s.in_flight.load(Ordering::Relaxed))
+                .sum(),
         }
-        Ok(Some(stmt))
-    });
-    Ok(try_join_all(jobs).await?.into_boxed_slice())
-}
+    }
 
-/// Prepares the role statement; its `$1` (the user id) takes whatever type `roles_query`
-/// compares it with.
-async fn prepare_role_query(client: &Client, rq: &RoleQuery) -> Result<Statement, Error> {
-    let fail = |message: String| Error::Prepare {
-        operation: "roles_query".to_owned(),
-        role: "(role selection)".to_owned(),
-        message,
-    };
-    let stmt = client
-        .prepare(rq.sql)
-        .await
-        .map_err(|e| fail(pg_message(&e)))?;
-    match stmt.params() {
-        [t] if crate::roles::UserIdParam::accepts_type(t) => Ok(stmt),
-        [t] => Err(fail(format!(
-            "roles_query compares $user_id with a {t}; supported: integers, text, uuid"
-        ))),
-        other => Err(fail(format!(
-            "roles_query must use $user_id exactly as its one parameter, it has {}",
-            other.len()
-        ))),
+    /// A share of the least busy connection: at once when there is room, else waiting up to
+    /// the wait timeout. Opens the first connection (and reports its error) when none is.
+    pub(crate) async fn get(&self) -> Result<Lease, Error> {
+        let shared = &self.shared;
+        let deadline = shared.wait_timeout.map(|t| Instant::now() + t);
+        let room = match shared.room.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let acquire = shared.room.clone().acquire_owned();
+                let permit = match deadline {
+                    Some(d) => tokio::time::timeout_at(d, acquire)
+                        .await
+                        .map_err(|_| self.no_room())?,
+                    None => acquire.await,
+                };
+                permit.map_err(|_| Error::Unavailable {
+                    message: "the connection pool is closed".to_owned(),
+                })?
+            }
+        };
+        let lease = |slot| Lease {
+            slot,
+            shared: shared.clone(),
+            _room: room,
+        };
+        let mut waiting = None;
+        loop {
+            // Registered before looking, so a change in between still wakes us.
+            let mut changed = pin!(shared.changed.notified());
+            changed.as_mut().enable();
+            match shared.pick() {
+                Pick::Use(slot) => return Ok(lease(slot)),
+                Pick::UseAndOpen(slot) => {
+                    tokio::spawn(open_in_background(shared.clone()));
+                    return Ok(lease(slot));
+                }
+                Pick::Open => return Ok(lease(Opening(shared).finish(true).await?)),
+                Pick::Wait if waiting.is_none() => {
+                    // Counted first, then looked at again: a lease that ends after this
+                    // look sees the count and wakes us.
+                    waiting = Some(Waiting::new(shared));
+                }
+                Pick::Wait => match deadline {
+                    Some(d) => tokio::time::timeout_at(d, changed)
+                        .await
+                        .map_err(|_| self.no_room())?,
+                    None => changed.await,
+                },
+            }
+        }
+    }
+
+    fn no_room(&self) -> Error {
+        let s = &self.shared;
+        Error::Unavailable {
+            message: format!(
+                "timed out waiting for room on a database connection ({} connections × {} calls \
+                 in flight are busy); raise PoolOptions::max_size or pipeline_depth, or the \
+                 database is too slow",
+                s.max_size, s.pipeline_depth
+            ),
+        }
     }
 }
 
-/// `postgres://user@host:port/dbname` without the password.
-fn describe(config: &tokio_postgres::Config) -> String {
-    use tokio_postgres::config::Host;
-    let user = config.get_user().unwrap_or("(default user)");
-    let ports = config.get_ports();
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let host = match h {
-                Host::Tcp(name) => name.clone(),
-                Host::Unix(path) => path.display().to_string(),
-            };
-            match ports.get(i).or(ports.first()) {
-                Some(port) => format!("{host}:{port}"),
-                None => host,
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while the lock is held; a poisoned lock still holds valid state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Chooses the least busy open connection with room (dropping closed ones) and counts
+    /// the call on it, or decides to open one or to wait.
+    fn pick(&self) -> Pick {
+        let mut state = self.lock();
+        state.conns.retain(|s| !s.conn.client.is_closed());
+        let room_to_open = state.conns.len() + state.opening < self.max_size;
+        let best = state
+            .conns
+            .iter()
+            .min_by_key(|s| s.in_flight.load(Ordering::SeqCst))
+            .filter(|s| s.in_flight.load(Ordering::SeqCst) < self.pipeline_depth)
+            .cloned();
+        match best {
+            Some(slot) => {
+                let busy = slot.in_flight.fetch_add(1, Ordering::SeqCst) > 0;
+                if busy && room_to_open {
+                    state.opening += 1;
+                    Pick::UseAndOpen(slot)
+                } else {
+                    Pick::Use(slot)
+                }
             }
-        })
-        .collect();
-    let hosts = if hosts.is_empty() {
-        "localhost".to_owned()
-    } else {
-        hosts.join(",")
-    };
-    let db = config.get_dbname().unwrap_or(user);
-    format!("postgres://{user}@{hosts}/{db}")
+            None if room_to_open => {
+                state.opening += 1;
+                Pick::Open
+            }
+            None => Pick::Wait,
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Opens the connection counted in `opening` by [`Shared::pick`]; errors are logged.
+async fn open_in_background(shared: Arc<Shared>) {
+    if let Err(e) = Opening(&shared).finish(false).await {
+        tracing::warn!(error = %e, "could not open another database connection");
+    }
+}
 
-    #[test]
-    fn description_has_no_password() {
-        let config: tokio_postgres::Config = "postgres://app:s3cret@db.example:5433/shop"
-            .parse()
-            .unwrap();
-        let d = describe(&config);
-        assert_eq!(d, "postgres://app@db.example:5433/shop");
-        assert!(!d.contains("s3cret"));
+/// One connection counted in `State::opening`; uncounted when dropped, even if the call
+/// that opens it is cancelled.
+struct Opening<'a>(&'a Shared);
+
+impl Opening<'_> {
+    /// Opens the connection and adds it to the pool, leased by the caller when `lease`.
+    async fn finish(self, lease: bool) -> Result<Arc<Slot>, Error> {
+        let conn = self.0.opener.open().await?;
+        let slot = Arc::new(Slot {
+            conn,
+            in_flight: AtomicUsize::new(usize::from(lease)),
+        });
+        self.0.lock().conns.push(slot.clone());
+        Ok(slot)
+    }
+}
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        self.0.lock().opening -= 1;
+        self.0.changed.notify_waiters();
+    }
+}
+
+/// One call counted in `Shared::waiting` while it waits.
+struct Waiting<'a>(&'a Shared);
+
+impl<'a> Waiting<'a> {
+    fn new(shared: &'a Shared) -> Waiting<'a> {
+        shared.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(shared)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }

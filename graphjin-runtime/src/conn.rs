@@ -1,0 +1,229 @@
+//! Connections: opening one and preparing every statement of the operation table on it.
+
+use std::sync::Arc;
+
+use futures_util::future::try_join_all;
+use postgres_types::Type;
+use tokio_postgres::{Client, NoTls, Statement};
+
+use crate::Error;
+use crate::catalog::Catalog;
+use crate::error::pg_message;
+use crate::operation::RoleQuery;
+
+/// A connection with every statement prepared, indexed like [`Catalog`]'s flattened
+/// statement list.
+pub(crate) struct Conn {
+    pub(crate) client: Client,
+    pub(crate) statements: Box<[Statement]>,
+    /// The role statement, when roles are matched with `roles_query`.
+    pub(crate) role_statement: Option<Statement>,
+    /// Per flattened statement, its subscription batch statement (if any).
+    pub(crate) batch_statements: Box<[Option<Statement>]>,
+}
+
+/// Opens connections for the pool.
+pub(crate) struct Opener {
+    config: tokio_postgres::Config,
+    target: String,
+    catalog: Arc<Catalog>,
+}
+
+impl Opener {
+    pub(crate) fn new(config: tokio_postgres::Config, catalog: Arc<Catalog>) -> Opener {
+        Opener {
+            target: describe(&config),
+            config,
+            catalog,
+        }
+    }
+
+    /// Where connections go, without the password (for messages).
+    pub(crate) fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Opens a connection and prepares every statement on it.
+    pub(crate) async fn open(&self) -> Result<Conn, Error> {
+        let (client, connection) =
+            self.config
+                .connect(NoTls)
+                .await
+                .map_err(|e| Error::Connect {
+                    target: self.target.clone(),
+                    message: pg_message(&e),
+                })?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %pg_message(&e), "database connection closed");
+            }
+        });
+        let statements = prepare_all(&client, &self.catalog).await?;
+        let role_statement = match self.catalog.role_query {
+            Some(rq) => Some(prepare_role_query(&client, rq).await?),
+            None => None,
+        };
+        let batch_statements = prepare_batches(&client, &self.catalog).await?;
+        Ok(Conn {
+            client,
+            statements,
+            role_statement,
+            batch_statements,
+        })
+    }
+}
+
+/// Prepares every statement of every operation for every role, pipelined on one
+/// connection, and checks each returns one `json` column and takes the listed parameters.
+async fn prepare_all(client: &Client, catalog: &Catalog) -> Result<Box<[Statement]>, Error> {
+    let mut jobs = Vec::with_capacity(catalog.statement_count());
+    for op in catalog.operations {
+        for rs in op.roles {
+            let types = vec![Type::TEXT; rs.params.len()];
+            jobs.push(async move {
+                let fail = |message: String| Error::Prepare {
+                    operation: op.name.to_owned(),
+                    role: rs.role.to_owned(),
+                    message,
+                };
+                let stmt = client
+                    .prepare_typed(rs.sql, &types)
+                    .await
+                    .map_err(|e| fail(pg_message(&e)))?;
+                let columns = stmt.columns();
+                if columns.len() != 1 || !matches!(*columns[0].type_(), Type::JSON | Type::JSONB) {
+                    let got: Vec<String> = columns
+                        .iter()
+                        .map(|c| format!("{} {}", c.name(), c.type_()))
+                        .collect();
+                    return Err(fail(format!(
+                        "the statement must return one json column, it returns ({})",
+                        got.join(", ")
+                    )));
+                }
+                if stmt.params().len() != rs.params.len() {
+                    return Err(fail(format!(
+                        "the SQL uses {} parameters but the operation table lists {}",
+                        stmt.params().len(),
+                        rs.params.len()
+                    )));
+                }
+                Ok(stmt)
+            });
+        }
+    }
+    Ok(try_join_all(jobs).await?.into_boxed_slice())
+}
+
+/// Prepares every subscription batch statement (`$1` sent as text, cast to json by the SQL)
+/// and checks each returns `sub` (text) and `__root` (json).
+async fn prepare_batches(
+    client: &Client,
+    catalog: &Catalog,
+) -> Result<Box<[Option<Statement>]>, Error> {
+    let mut jobs = Vec::new();
+    for op in catalog.operations {
+        for rs in op.roles {
+            jobs.push((op, rs));
+        }
+    }
+    let jobs = jobs.into_iter().enumerate().map(|(i, (op, rs))| async move {
+        let Some(sql) = catalog.batch_sql(i) else {
+            return Ok(None);
+        };
+        let fail = |message: String| Error::Prepare {
+            operation: op.name.to_owned(),
+            role: format!("{} (batch)", rs.role),
+            message,
+        };
+        let stmt = client
+            .prepare_typed(sql, &[Type::TEXT])
+            .await
+            .map_err(|e| fail(pg_message(&e)))?;
+        let columns = stmt.columns();
+        let shape_ok = columns.len() == 2
+            && matches!(*columns[0].type_(), Type::TEXT | Type::VARCHAR)
+            && matches!(*columns[1].type_(), Type::JSON | Type::JSONB);
+        if !shape_ok || stmt.params().len() != 1 {
+            let got: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{} {}", c.name(), c.type_()))
+                .collect();
+            return Err(fail(format!(
+                "a batch statement must take one parameter and return (sub text, __root json); it takes {} and returns ({})",
+                stmt.params().len(),
+                got.join(", ")
+            )));
+        }
+        Ok(Some(stmt))
+    });
+    Ok(try_join_all(jobs).await?.into_boxed_slice())
+}
+
+/// Prepares the role statement; its `$1` (the user id) takes whatever type `roles_query`
+/// compares it with.
+async fn prepare_role_query(client: &Client, rq: &RoleQuery) -> Result<Statement, Error> {
+    let fail = |message: String| Error::Prepare {
+        operation: "roles_query".to_owned(),
+        role: "(role selection)".to_owned(),
+        message,
+    };
+    let stmt = client
+        .prepare(rq.sql)
+        .await
+        .map_err(|e| fail(pg_message(&e)))?;
+    match stmt.params() {
+        [t] if crate::roles::UserIdParam::accepts_type(t) => Ok(stmt),
+        [t] => Err(fail(format!(
+            "roles_query compares $user_id with a {t}; supported: integers, text, uuid"
+        ))),
+        other => Err(fail(format!(
+            "roles_query must use $user_id exactly as its one parameter, it has {}",
+            other.len()
+        ))),
+    }
+}
+
+/// `postgres://user@host:port/dbname` without the password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    use tokio_postgres::config::Host;
+    let user = config.get_user().unwrap_or("(default user)");
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let host = match h {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.display().to_string(),
+            };
+            match ports.get(i).or(ports.first()) {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            }
+        })
+        .collect();
+    let hosts = if hosts.is_empty() {
+        "localhost".to_owned()
+    } else {
+        hosts.join(",")
+    };
+    let db = config.get_dbname().unwrap_or(user);
+    format!("postgres://{user}@{hosts}/{db}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn description_has_no_password() {
+        let config: tokio_postgres::Config = "postgres://app:s3cret@db.example:5433/shop"
+            .parse()
+            .unwrap();
+        let d = describe(&config);
+        assert_eq!(d, "postgres://app@db.example:5433/shop");
+        assert!(!d.contains("s3cret"));
+    }
+}
