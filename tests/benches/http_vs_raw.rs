@@ -1,24 +1,31 @@
-//! The example webshop's `getProduct` (role `anon`) four ways, in one run, against one
+//! The example webshop's `getProduct` (role `anon`) five ways, in one run, against one
 //! throwaway PostgreSQL loaded with the app's schema and seed:
 //!
 //! - (a) raw: the exact SQL the runtime prepares, as a tokio-postgres prepared statement,
 //!   one connection per task, reading the `json` column as raw bytes;
-//! - (b) typed: `example_app::get_product::run()` on a pool of as many connections;
-//! - (c) HTTP: the app's router served by `axum::serve` on `127.0.0.1:0` in this process,
-//!   loaded by keep-alive HTTP/1.1 connections (one hyper `client::conn::http1` connection
-//!   per task, no pool in between) posting `{"operationName":"getProduct",...}`;
+//! - (b) typed: `example_app::get_product::run()` on the runtime's pool with its default
+//!   settings (a few connections, calls pipelined on each);
+//! - (c) HTTP: the app's router on that pool, served by `axum::serve` on `127.0.0.1:0` in
+//!   this process, loaded by keep-alive HTTP/1.1 connections (one hyper
+//!   `client::conn::http1` connection per task, no pool in between) posting
+//!   `{"operationName":"getProduct",...}`;
 //! - (d) `pgbench -M prepared` with the same SQL and as many clients, when pgbench is
-//!   found: a second baseline that shares nothing with this process.
+//!   found: a second baseline that shares nothing with this process;
+//! - (e) raw pipelined: as (a), but the tasks share as many connections as the pool may
+//!   open, so tokio-postgres pipelines their calls as the runtime's pool does: the same
+//!   trick by hand, the strictest baseline.
 //!
 //! Each side gets a warm-up, then the same duration and concurrency; ids cycle `1..=40`.
 //! Every response is checked (HTTP: status 200 and a `{"data":` body). It prints requests/s,
-//! p50/p99 latency and errors per side, and the ratios HTTP/raw and typed/raw against
-//! their goals (0.8 and 0.95). It asserts nothing about timing.
+//! p50/p99 latency and errors per side, the ratios HTTP/raw and typed/raw against their
+//! goals (0.8 and 0.95), and both against (e). It asserts nothing about timing.
 //!
 //! `cargo bench -p graphjin-tests --bench http_vs_raw`; `BENCH_SECONDS` (default 10) and
-//! `BENCH_CONNECTIONS` (default 32) change the duration and concurrency. `PGBENCH` names
-//! the pgbench binary (else `$PG_BIN_DIR/pgbench`, the newest
-//! `/usr/lib/postgresql/*/bin/pgbench`, or `pgbench` on `PATH`).
+//! `BENCH_CONNECTIONS` (default 32) change the duration and concurrency;
+//! `BENCH_POOL_SIZE` and `BENCH_PIPELINE_DEPTH` change the pool's `max_size` and
+//! `pipeline_depth` (default: `PoolOptions::default()`). `PGBENCH` names the pgbench
+//! binary (else `$PG_BIN_DIR/pgbench`, the newest `/usr/lib/postgresql/*/bin/pgbench`, or
+//! `pgbench` on `PATH`).
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -63,18 +70,18 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let mut rows = runtime.block_on(in_process(&url, &settings));
+    let mut sides = runtime.block_on(in_process(&url, &settings));
     // Everything in this process stops before pgbench runs.
     drop(runtime);
     match pgbench_binary() {
         Some(bin) => match pgbench(&bin, &pg, &settings) {
-            Ok(row) => rows.push(row),
+            Ok(row) => sides.pgbench = Some(row),
             Err(e) => println!("(d) pgbench failed: {e}"),
         },
         None => println!("(d) pgbench not found: skipped"),
     }
 
-    print_report(&rows, &settings);
+    print_report(&sides, &settings);
     pg.stop().expect("stop the throwaway PostgreSQL");
 }
 
@@ -83,6 +90,7 @@ struct Settings {
     seconds: u64,
     warmup_seconds: u64,
     connections: usize,
+    pool: PoolOptions,
 }
 
 impl Settings {
@@ -92,6 +100,15 @@ impl Settings {
             seconds,
             warmup_seconds: (seconds / 5).clamp(1, 3),
             connections: env_number("BENCH_CONNECTIONS", 32).max(1) as usize,
+            pool: {
+                let d = PoolOptions::default();
+                PoolOptions {
+                    max_size: env_number("BENCH_POOL_SIZE", d.max_size as u64) as usize,
+                    pipeline_depth: env_number("BENCH_PIPELINE_DEPTH", d.pipeline_depth as u64)
+                        as usize,
+                    ..d
+                }
+            },
         }
     }
 
@@ -125,13 +142,19 @@ struct Row {
     first_error: Option<String>,
 }
 
-/// The three sides measured in this process: raw, typed, HTTP.
-async fn in_process(url: &str, settings: &Settings) -> Vec<Row> {
+/// Every side's row.
+struct Sides {
+    raw: Row,
+    typed: Row,
+    http: Row,
+    pgbench: Option<Row>,
+    pipelined: Row,
+}
+
+/// The sides measured in this process: raw, typed, HTTP and raw pipelined.
+async fn in_process(url: &str, settings: &Settings) -> Sides {
     let raw = raw_workers(url, get_product_sql(), settings.connections).await;
-    let options = PoolOptions {
-        max_size: settings.connections,
-        ..Default::default()
-    };
+    let options = settings.pool.clone();
     let db = shop::connect(url, options).await.expect("connect the pool");
     let addr = serve(db.clone()).await;
     check_same_data(&raw[0], addr).await;
@@ -143,7 +166,23 @@ async fn in_process(url: &str, settings: &Settings) -> Vec<Row> {
     let typed_row = measure_side("(b) typed get_product::run()", typed, settings).await;
     let http = http_workers(addr, settings.connections).await;
     let http_row = measure_side("(c) HTTP POST, hyper http1 client", http, settings).await;
-    vec![raw_row, typed_row, http_row]
+    let shared: Vec<Arc<RawWorker>> = raw_workers(url, get_product_sql(), settings.pool.max_size)
+        .await
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let pipelined = (0..settings.connections)
+        .map(|i| PipelinedWorker(shared[i % shared.len()].clone()))
+        .collect();
+    let name = format!("(e) raw pipelined on {} conns", shared.len());
+    let pipelined_row = measure_side(&name, pipelined, settings).await;
+    Sides {
+        raw: raw_row,
+        typed: typed_row,
+        http: http_row,
+        pgbench: None,
+        pipelined: pipelined_row,
+    }
 }
 
 /// The statement the runtime prepares for `getProduct` as `anon`.
@@ -188,6 +227,23 @@ struct RawWorker {
 
 impl Worker for RawWorker {
     async fn call(&mut self, id: usize) -> Result<(), String> {
+        self.call_shared(id).await
+    }
+}
+
+/// (e): a task's handle on a connection that other tasks share.
+struct PipelinedWorker(Arc<RawWorker>);
+
+impl Worker for PipelinedWorker {
+    async fn call(&mut self, id: usize) -> Result<(), String> {
+        self.0.call_shared(id).await
+    }
+}
+
+impl RawWorker {
+    /// Runs the statement for `id` on this connection (tokio-postgres pipelines concurrent
+    /// calls on one client).
+    async fn call_shared(&self, id: usize) -> Result<(), String> {
         let id = ID_TEXT[id - 1];
         let row = self
             .client
@@ -568,7 +624,7 @@ fn read_pgbench_log(path: &Path, log: &mut Log) -> Result<(), String> {
     Ok(())
 }
 
-fn print_report(rows: &[Row], settings: &Settings) {
+fn print_report(sides: &Sides, settings: &Settings) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!();
     println!(
@@ -576,9 +632,17 @@ fn print_report(rows: &[Row], settings: &Settings) {
         settings.connections, settings.seconds, settings.warmup_seconds
     );
     println!(
+        "runtime pool (b, c): max_size {}, pipeline_depth {}",
+        settings.pool.max_size, settings.pool.pipeline_depth
+    );
+    println!(
         "{:<36} {:>10} {:>10} {:>9} {:>9} {:>7}",
         "side", "requests", "req/s", "p50 ms", "p99 ms", "errors"
     );
+    let rows = [&sides.raw, &sides.typed, &sides.http]
+        .into_iter()
+        .chain(&sides.pgbench)
+        .chain([&sides.pipelined]);
     for r in rows {
         println!(
             "{:<36} {:>10} {:>10.0} {:>9.3} {:>9.3} {:>7}",
@@ -594,12 +658,20 @@ fn print_report(rows: &[Row], settings: &Settings) {
         }
     }
     println!();
-    if let [raw, typed, http, rest @ ..] = rows {
-        println!("{}", ratio("HTTP / raw ", http, raw, Some(HTTP_GOAL)));
-        println!("{}", ratio("typed / raw", typed, raw, Some(TYPED_GOAL)));
-        if let Some(pgbench) = rest.first() {
-            println!("{}", ratio("raw / pgbench", raw, pgbench, None));
-        }
+    let Sides {
+        raw,
+        typed,
+        http,
+        pgbench,
+        pipelined,
+    } = sides;
+    println!("{}", ratio("HTTP / raw ", http, raw, Some(HTTP_GOAL)));
+    println!("{}", ratio("typed / raw", typed, raw, Some(TYPED_GOAL)));
+    println!("{}", ratio("HTTP / raw pipelined ", http, pipelined, None));
+    println!("{}", ratio("typed / raw pipelined", typed, pipelined, None));
+    if let Some(pgbench) = pgbench {
+        println!("{}", ratio("HTTP / pgbench", http, pgbench, None));
+        println!("{}", ratio("raw / pgbench", raw, pgbench, None));
     }
     println!(
         "note: this machine has {cores} cores, shared by the load generator, the server and \
