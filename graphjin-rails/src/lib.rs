@@ -34,6 +34,8 @@ mod keys;
 pub mod marshal;
 mod session;
 mod store;
+#[cfg(feature = "test-servers")]
+pub mod test_servers;
 
 use std::fmt;
 use std::time::SystemTime;

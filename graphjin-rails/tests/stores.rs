@@ -1,240 +1,17 @@
 //! Cache-store sessions against real `memcached` and `redis-server` processes (Debian
 //! packages `memcached` and `redis-server`), started here on free loopback ports and always
-//! killed at the end.
+//! killed at the end (by `graphjin_rails::test_servers`).
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use graphjin_rails::test_servers::{Kind, StoreServer};
 use graphjin_rails::{RailsAuth, RailsConfig, RailsError};
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Kind {
-    Memcache,
-    Redis,
-}
-
-/// A store server process; killed (and reaped) when dropped.
-struct Server {
-    kind: Kind,
-    port: u16,
-    password: Option<String>,
-    child: Option<Child>,
-}
-
-fn find_binary(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/bin".into(), "/usr/sbin".into(), "/usr/local/bin".into()])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{name}` not found: the store tests need real servers; install the Debian packages \
-                 memcached and redis-server (apt-get install -y memcached redis-server)"
-            )
-        })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn running_as_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
-}
-
-impl Server {
-    fn start(kind: Kind, password: Option<&str>) -> Server {
-        let mut s = Server {
-            kind,
-            port: free_port(),
-            password: password.map(str::to_string),
-            child: None,
-        };
-        s.spawn();
-        s
-    }
-
-    fn spawn(&mut self) {
-        assert!(self.child.is_none());
-        let port = self.port.to_string();
-        let mut cmd = match self.kind {
-            Kind::Memcache => {
-                let mut c = Command::new(find_binary("memcached"));
-                c.args(["-l", "127.0.0.1", "-p", &port, "-U", "0"]);
-                if running_as_root() {
-                    c.args(["-u", "root"]);
-                }
-                c
-            }
-            Kind::Redis => {
-                let mut c = Command::new(find_binary("redis-server"));
-                c.args([
-                    "--port",
-                    &port,
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ]);
-                if let Some(p) = &self.password {
-                    c.args(["--requirepass", p]);
-                }
-                c
-            }
-        };
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        self.child = Some(cmd.spawn().expect("store server starts"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("{:?} server exited at start: {status}", self.kind);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{:?} server did not listen",
-                self.kind
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-
-    /// Sends SIGSTOP / SIGCONT: a server that accepts connections but never answers.
-    fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        let ok = Command::new("kill")
-            .args([sig, &pid])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig} {pid}");
-        // Signal delivery is asynchronous: wait until the process state shows it.
-        let want_stopped = sig == "-STOP";
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat.rsplit(") ").next().and_then(|s| s.chars().next());
-            if matches!(state, Some('T' | 't')) == want_stopped {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "process {pid} did not take {sig}"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn url(&self) -> String {
-        match self.kind {
-            Kind::Memcache => format!("memcache://127.0.0.1:{}", self.port),
-            Kind::Redis => format!("redis://127.0.0.1:{}", self.port),
-        }
-    }
-
-    /// Stores `value` under `key` with a plain blocking client.
-    fn put(&self, key: &str, value: &[u8]) {
-        let mut conn = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut reader = BufReader::new(conn.try_clone().unwrap());
-        let mut line = String::new();
-        match self.kind {
-            Kind::Memcache => {
-                conn.write_all(format!("set {key} 1 0 {}\r\n", value.len()).as_bytes())
-                    .unwrap();
-                conn.write_all(value).unwrap();
-                conn.write_all(b"\r\n").unwrap();
-                reader.read_line(&mut line).unwrap();
-                assert_eq!(line, "STORED\r\n");
-            }
-            Kind::Redis => {
-                if let Some(p) = &self.password {
-                    conn.write_all(&resp(&[b"AUTH", p.as_bytes()])).unwrap();
-                    reader.read_line(&mut line).unwrap();
-                    assert_eq!(line, "+OK\r\n");
-                    line.clear();
-                }
-                conn.write_all(&resp(&[b"SET", key.as_bytes(), value]))
-                    .unwrap();
-                reader.read_line(&mut line).unwrap();
-                assert_eq!(line, "+OK\r\n");
-            }
-        }
-    }
-
-    /// Redis `INFO clients` connected_clients (including this probe).
-    fn redis_clients(&self) -> usize {
-        let mut conn = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        conn.write_all(&resp(&[b"INFO", b"clients"])).unwrap();
-        let mut reader = BufReader::new(conn);
-        let mut header = String::new();
-        reader.read_line(&mut header).unwrap();
-        let len: usize = header.trim()[1..].parse().unwrap();
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body).unwrap();
-        let body = String::from_utf8(body).unwrap();
-        body.lines()
-            .find_map(|l| l.strip_prefix("connected_clients:"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = &self.child {
-            // A stopped process must be continued to die cleanly.
-            let _ = Command::new("kill")
-                .args(["-CONT", &child.id().to_string()])
-                .status();
-        }
-        self.kill();
-    }
-}
-
-fn resp(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-fn auth_for(server: &Server, tweak: impl FnOnce(&mut RailsConfig)) -> RailsAuth {
+fn auth_for(server: &StoreServer, tweak: impl FnOnce(&mut RailsConfig)) -> RailsAuth {
     let mut cfg = RailsConfig {
         cookie: "_app_session".into(),
         url: Some(server.url()),
@@ -258,8 +35,8 @@ fn session_for(id: u8) -> Vec<u8> {
 async fn store_vectors() {
     let vectors = common::vectors("stores.json");
     assert!(!vectors.is_empty());
-    let memcache = Server::start(Kind::Memcache, None);
-    let redis = Server::start(Kind::Redis, None);
+    let memcache = StoreServer::start(Kind::Memcache, None);
+    let redis = StoreServer::start(Kind::Redis, None);
     let (mut passed, mut failed) = (0, 0);
     for v in &vectors {
         let name = v["name"].as_str().unwrap();
@@ -271,7 +48,7 @@ async fn store_vectors() {
         if let (Some(key), Some(value)) = (v["key"].as_str(), v["value_base64"].as_str()) {
             server.put(key, &STANDARD.decode(value).unwrap());
         }
-        let auth = RailsAuth::new(&common::config(v, Some(server.port))).unwrap();
+        let auth = RailsAuth::new(&common::config(v, Some(server.port()))).unwrap();
         let got = auth.user_from_cookie_header(common::cookie_header(v)).await;
         let want = common::expected(v);
         let ok = match (&got, &want) {
@@ -294,7 +71,7 @@ async fn store_vectors() {
 /// Kill the server mid-run: a clear error quickly, then recovery after a restart (the dead
 /// pooled connection is dropped and a new one dialled).
 async fn outage_and_recovery(kind: Kind) {
-    let mut server = Server::start(kind, None);
+    let mut server = StoreServer::start(kind, None);
     let auth = auth_for(&server, |_| {});
     server.put("session:aaaa", &session_for(7));
     let header = "_app_session=aaaa";
@@ -320,7 +97,7 @@ async fn outage_and_recovery(kind: Kind) {
             "redis"
         };
         assert!(
-            msg.contains(store) && msg.contains(&server.port.to_string()),
+            msg.contains(store) && msg.contains(&server.port().to_string()),
             "{msg}"
         );
         assert!(msg.contains("refused") || msg.contains("closed"), "{msg}");
@@ -358,7 +135,7 @@ async fn redis_outage_and_recovery() {
 /// A server restarted between two requests: the stale pooled connection is replaced
 /// transparently (the first request after the restart succeeds).
 async fn restart_between_requests(kind: Kind) {
-    let mut server = Server::start(kind, None);
+    let mut server = StoreServer::start(kind, None);
     let auth = auth_for(&server, |_| {});
     server.put("session:bbbb", &session_for(3));
     assert_eq!(
@@ -391,7 +168,7 @@ async fn redis_restart_between_requests() {
 
 /// A server that accepts but never answers (SIGSTOP): a timeout error, not a hang.
 async fn hung_server_times_out(kind: Kind) {
-    let server = Server::start(kind, None);
+    let server = StoreServer::start(kind, None);
     let auth = auth_for(&server, |_| {});
     server.put("session:cccc", &session_for(5));
     assert!(
@@ -434,7 +211,7 @@ async fn redis_hung_server_times_out() {
 
 #[tokio::test]
 async fn redis_password() {
-    let server = Server::start(Kind::Redis, Some("s3cr3t-pass"));
+    let server = StoreServer::start(Kind::Redis, Some("s3cr3t-pass"));
     server.put("session:dddd", &session_for(9));
     let header = "_app_session=dddd";
 
@@ -448,7 +225,7 @@ async fn redis_password() {
     );
 
     // The password in the URL works too.
-    let url = format!("redis://:s3cr3t-pass@127.0.0.1:{}", server.port);
+    let url = format!("redis://:s3cr3t-pass@127.0.0.1:{}", server.port());
     let auth = auth_for(&server, |c| c.url = Some(url));
     assert_eq!(
         auth.user_from_cookie_header(header)
@@ -476,7 +253,7 @@ async fn redis_password() {
 
 #[tokio::test]
 async fn key_prefix_and_missing_session() {
-    let server = Server::start(Kind::Memcache, None);
+    let server = StoreServer::start(Kind::Memcache, None);
     server.put("myapp:eeee", &session_for(11));
     let auth = auth_for(&server, |c| c.key_prefix = Some("myapp:".into()));
     assert_eq!(
@@ -510,7 +287,7 @@ async fn key_prefix_and_missing_session() {
 /// unit test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_is_bounded() {
-    let server = Server::start(Kind::Redis, None);
+    let server = StoreServer::start(Kind::Redis, None);
     server.put("session:hhhh", &session_for(12));
     let before = server.redis_clients();
     let auth = std::sync::Arc::new(auth_for(&server, |c| {

@@ -2,7 +2,7 @@
 //! (cookies made by Rails 6.1's own cookie jar) and the session-store vectors of
 //! `stores.json` against real `memcached` and `redis-server` processes (Debian packages
 //! `memcached` and `redis-server`, started here on free loopback ports and killed at the
-//! end). Each request goes to a [`Service`] on a real PostgreSQL, listening on 127.0.0.1,
+//! end, by `graphjin_rails::test_servers`). Each request goes to a [`Service`] on a real PostgreSQL, listening on 127.0.0.1,
 //! whose operation answers the caller's `$user_id`: a valid session shows its user; an
 //! invalid one must be 401 `UNAUTHENTICATED` under `auth_fail_block` (else `anon`); a store
 //! that goes away is a fast 401 with the generic "try again later" message (a server-side
@@ -11,10 +11,7 @@
 mod auth_common;
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -22,6 +19,7 @@ use auth_common::vectors_dir;
 use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use graphjin_rails::test_servers::{Kind, StoreServer};
 use graphjin_runtime::auth::Authenticator;
 use graphjin_runtime::config::{AuthConfig, AuthType};
 use graphjin_runtime::{
@@ -248,211 +246,6 @@ async fn rails_vectors_through_http() {
 
 // ---- Real session stores ------------------------------------------------------------------
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Kind {
-    Memcache,
-    Redis,
-}
-
-/// A store server process started by this test; killed (and reaped) when dropped.
-struct StoreServer {
-    kind: Kind,
-    port: u16,
-    password: Option<String>,
-    child: Option<Child>,
-}
-
-fn find_binary(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/bin".into(), "/usr/sbin".into(), "/usr/local/bin".into()])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{name}` not found: the Rails session-store tests need real servers; install the \
-                 Debian packages memcached and redis-server (apt-get install -y memcached redis-server)"
-            )
-        })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn running_as_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
-}
-
-impl StoreServer {
-    fn start(kind: Kind, password: Option<&str>) -> StoreServer {
-        let mut s = StoreServer {
-            kind,
-            port: free_port(),
-            password: password.map(str::to_owned),
-            child: None,
-        };
-        s.spawn();
-        s
-    }
-
-    fn spawn(&mut self) {
-        assert!(self.child.is_none());
-        let port = self.port.to_string();
-        let mut cmd = match self.kind {
-            Kind::Memcache => {
-                let mut c = Command::new(find_binary("memcached"));
-                c.args(["-l", "127.0.0.1", "-p", &port, "-U", "0"]);
-                if running_as_root() {
-                    c.args(["-u", "root"]);
-                }
-                c
-            }
-            Kind::Redis => {
-                let mut c = Command::new(find_binary("redis-server"));
-                c.args([
-                    "--port",
-                    &port,
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ]);
-                if let Some(p) = &self.password {
-                    c.args(["--requirepass", p]);
-                }
-                c
-            }
-        };
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        self.child = Some(cmd.spawn().expect("store server starts"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            let child = self.child.as_mut().expect("child");
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                panic!("{:?} server exited at start: {status}", self.kind);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{:?} server did not listen",
-                self.kind
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Kills the server: the store goes away mid-run.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts it again on the same port (empty: the data went with the process).
-    fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-
-    /// SIGSTOP / SIGCONT to our own child: a server that accepts but never answers.
-    fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().expect("running").id().to_string();
-        let ok = Command::new("kill")
-            .args([sig, &pid])
-            .status()
-            .expect("kill runs")
-            .success();
-        assert!(ok, "kill {sig} {pid}");
-        let want_stopped = sig == "-STOP";
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat.rsplit(") ").next().and_then(|s| s.chars().next());
-            if matches!(state, Some('T' | 't')) == want_stopped {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "process {pid} did not take {sig}"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn url(&self) -> String {
-        match self.kind {
-            Kind::Memcache => format!("memcache://127.0.0.1:{}", self.port),
-            Kind::Redis => format!("redis://127.0.0.1:{}", self.port),
-        }
-    }
-
-    /// Stores `value` under `key` with a plain blocking client.
-    fn put(&self, key: &str, value: &[u8]) {
-        let mut conn = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to store");
-        conn.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-        let mut line = String::new();
-        match self.kind {
-            Kind::Memcache => {
-                conn.write_all(format!("set {key} 1 0 {}\r\n", value.len()).as_bytes())
-                    .expect("write");
-                conn.write_all(value).expect("write");
-                conn.write_all(b"\r\n").expect("write");
-                reader.read_line(&mut line).expect("read");
-                assert_eq!(line, "STORED\r\n");
-            }
-            Kind::Redis => {
-                if let Some(p) = &self.password {
-                    conn.write_all(&resp(&[b"AUTH", p.as_bytes()]))
-                        .expect("write");
-                    reader.read_line(&mut line).expect("read");
-                    assert_eq!(line, "+OK\r\n");
-                    line.clear();
-                }
-                conn.write_all(&resp(&[b"SET", key.as_bytes(), value]))
-                    .expect("write");
-                reader.read_line(&mut line).expect("read");
-                assert_eq!(line, "+OK\r\n");
-            }
-        }
-    }
-}
-
-impl Drop for StoreServer {
-    fn drop(&mut self) {
-        if let Some(child) = &self.child {
-            // A stopped process must be continued to die cleanly.
-            let _ = Command::new("kill")
-                .args(["-CONT", &child.id().to_string()])
-                .status();
-        }
-        self.kill();
-    }
-}
-
-fn resp(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 /// A Marshal session for user `id` (as Rails' cache store writes it).
 fn session_for(id: u8) -> Vec<u8> {
     let mut v = b"\x04\x08{\x06I\"\x19warden.user.user.key\x06:\x06ET[\x07[\x06i".to_vec();
@@ -489,7 +282,7 @@ async fn rails_store_vectors_through_http() {
         if let (Some(key), Some(value)) = (v["key"].as_str(), v["value_base64"].as_str()) {
             server.put(key, &STANDARD.decode(value).expect("value_base64"));
         }
-        let result = match vector_auth(v, Some(server.port)) {
+        let result = match vector_auth(v, Some(server.port())) {
             Ok(auth) => run_vector(&db, auth, v).await,
             Err(e) => Err(e),
         };
@@ -545,7 +338,7 @@ async fn store_outage_through_http(kind: Kind) {
         assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
         assert_eq!(error_message(&body), TRY_LATER, "{body}");
         assert!(
-            !body.to_string().contains(&server.port.to_string()),
+            !body.to_string().contains(&server.port().to_string()),
             "the store's address is not for clients: {body}"
         );
         assert!(took < Duration::from_millis(1500), "took {took:?}");
