@@ -145,6 +145,16 @@ pub enum Error {
         capacity: usize,
     },
 
+    /// The credentials a subscription was started with expired (see
+    /// [`crate::Auth::expires_at`]), so it ended.
+    #[error(
+        "subscription \"{operation}\" ended: the caller's credentials expired; subscribe again with fresh credentials (e.g. a new token)"
+    )]
+    CredentialsExpired {
+        /// The subscription's name.
+        operation: &'static str,
+    },
+
     /// The statement's JSON does not deserialize into the caller's type: the generated
     /// types and the SQL disagree.
     #[error("operation \"{operation}\": the result does not match the Rust type: {source}")]
@@ -168,6 +178,7 @@ impl Error {
             | Error::Constraint { .. }
             | Error::NotSubscription { .. } => StatusCode::BAD_REQUEST,
             Error::Forbidden { role, .. } if role == crate::Auth::ANON => StatusCode::UNAUTHORIZED,
+            Error::CredentialsExpired { .. } => StatusCode::UNAUTHORIZED,
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::Unavailable { .. } | Error::Connect { .. } | Error::Lagged { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -191,6 +202,7 @@ impl Error {
             Error::Lagged { .. } => "SUBSCRIPTION_LAGGED",
             Error::Constraint { .. } => "CONSTRAINT_VIOLATION",
             Error::Forbidden { role, .. } if role == crate::Auth::ANON => "UNAUTHENTICATED",
+            Error::CredentialsExpired { .. } => "UNAUTHENTICATED",
             Error::Forbidden { .. } => "FORBIDDEN",
             Error::Unavailable { .. } | Error::Connect { .. } => "SERVICE_UNAVAILABLE",
             _ => "INTERNAL_SERVER_ERROR",
@@ -314,5 +326,13 @@ mod tests {
         };
         assert!(!e.public_message().contains("secret"));
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn expired_credentials_are_unauthenticated() {
+        let e = Error::CredentialsExpired { operation: "watch" };
+        assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(e.code(), "UNAUTHENTICATED");
+        assert!(e.public_message().contains("fresh credentials"));
     }
 }

@@ -290,7 +290,12 @@ async fn named_auths_for_actions_and_routes() {
         &claims("github|77", json!({})),
     );
     let who_admin = admin.require(&bearer(&admin_token)).await.expect("valid");
-    assert_eq!(who_admin, Auth::user("77").with_provider("github"));
+    // Valid until `exp` plus the 60 s leeway (through that whole second).
+    let until = std::time::UNIX_EPOCH + std::time::Duration::from_secs(FAR + 61);
+    assert_eq!(
+        who_admin,
+        Auth::user("77").with_provider("github").with_expiry(until)
+    );
     assert_eq!(
         registry.default_auth().require(&bearer(&admin_token)).await,
         Err(AuthError::BadSignature)

@@ -54,6 +54,7 @@ impl Session {
             user_id: self.user_id.clone(),
             user_id_provider: self.user_id_provider.clone(),
             role: Some(self.role.clone()).filter(|r| !r.is_empty()),
+            expires_at: None,
         }
     }
 }

@@ -2,11 +2,12 @@
 //! configured cookie or `Authorization: Bearer`; the algorithm comes from the configured key
 //! (HS256 for a secret, RS256 / ES256 / ES384 for a public key, the key's own for a JWKS),
 //! never from the token; `exp` is required, `nbf` is checked, `iss` and `aud` when
-//! configured, all with 60 s leeway.
+//! configured, all with 60 s leeway. The [`Auth`] a token gives expires when validation
+//! would start refusing it (`exp` plus the leeway), so running subscriptions end then.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, COOKIE};
@@ -46,6 +47,29 @@ pub(crate) struct JwtVerifier {
 struct Claims {
     #[serde(default)]
     sub: Option<serde_json::Value>,
+    #[serde(default)]
+    exp: Option<serde_json::Value>,
+}
+
+/// The first instant at which validation refuses a token whose `exp` claim is `exp`.
+///
+/// jsonwebtoken reads `exp` as whole seconds (a fraction is rounded) and accepts the token
+/// while `exp + leeway >= now` in whole seconds, that is until `exp + leeway + 1` s.
+/// `None` for a claim it would not accept, or one too far off to represent.
+fn expiry(exp: Option<&serde_json::Value>) -> Option<SystemTime> {
+    let exp = exp?;
+    let secs = match exp.as_u64() {
+        Some(secs) => secs,
+        None => {
+            let f = exp.as_f64()?;
+            if !(f.is_finite() && f >= 0.0 && f < u64::MAX as f64) {
+                return None;
+            }
+            f.round() as u64
+        }
+    };
+    let until = secs.checked_add(LEEWAY_SECS)?.checked_add(1)?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(until))
 }
 
 impl JwtVerifier {
@@ -218,14 +242,17 @@ impl JwtVerifier {
             Some(serde_json::Value::String(s)) if !s.is_empty() => s,
             _ => return Err(AuthError::MissingClaim("sub".to_owned())),
         };
-        if self.provider == JwtProvider::Auth0
+        let mut auth = if self.provider == JwtProvider::Auth0
             && let Some((provider, id)) = sub.split_once('|')
             && !provider.is_empty()
             && !id.is_empty()
         {
-            return Ok(Auth::user(id).with_provider(provider));
-        }
-        Ok(Auth::user(sub))
+            Auth::user(id).with_provider(provider)
+        } else {
+            Auth::user(sub)
+        };
+        auth.expires_at = expiry(data.claims.exp.as_ref());
+        Ok(auth)
     }
 
     /// The key set's URL for logs, when keys are downloaded.
@@ -407,6 +434,47 @@ mod tests {
     #[test]
     fn self_test_passes_with_rust_crypto() {
         self_test().expect("exactly one backend");
+    }
+
+    #[test]
+    fn expiry_matches_validation() {
+        use serde_json::json;
+        let at = |secs: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+        assert_eq!(expiry(Some(&json!(1_000))), at(1_000 + LEEWAY_SECS + 1));
+        assert_eq!(expiry(Some(&json!(1_000.4))), at(1_000 + LEEWAY_SECS + 1));
+        assert_eq!(expiry(Some(&json!(1_000.6))), at(1_001 + LEEWAY_SECS + 1));
+        assert_eq!(expiry(Some(&json!(-1))), None);
+        assert_eq!(expiry(Some(&json!("1000"))), None);
+        assert_eq!(expiry(Some(&json!(u64::MAX))), None);
+        assert_eq!(expiry(None), None);
+
+        // A token is accepted exactly until its expiry: the last accepted `exp` now gives
+        // the next second.
+        let secret = b"expiry test key, not a secret, 0123456789";
+        let verify = |exp: u64| {
+            let token = jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &json!({"sub": "x", "exp": exp}),
+                &EncodingKey::from_secret(secret),
+            )
+            .unwrap();
+            let mut validation = Validation::new(Algorithm::HS256);
+            validation.leeway = LEEWAY_SECS;
+            jsonwebtoken::decode::<Claims>(&token, &DecodingKey::from_secret(secret), &validation)
+                .map(|d| expiry(d.claims.exp.as_ref()).unwrap())
+        };
+        for _ in 0..5 {
+            let now = jsonwebtoken::get_current_timestamp();
+            let last = verify(now - LEEWAY_SECS);
+            let refused = verify(now - LEEWAY_SECS - 1);
+            if jsonwebtoken::get_current_timestamp() != now {
+                continue; // a second boundary passed meanwhile
+            }
+            assert_eq!(last.expect("within the leeway"), at(now + 1).unwrap());
+            assert!(refused.is_err());
+            return;
+        }
+        panic!("the clock kept crossing second boundaries");
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub use jwt::{FIREBASE_CERTS_URL, FIREBASE_ISSUER_PREFIX, self_test};
 pub use layer::{AuthLayer, AuthMiddleware};
 pub use registry::AuthRegistry;
 
+use std::time::SystemTime;
+
 /// The caller's identity. Builtin statement parameters (`$user_id`, `$user_id_provider`,
 /// `$user_role`) are filled from here, never from the client's variables.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,6 +58,9 @@ pub struct Auth {
     pub user_id_provider: Option<String>,
     /// An explicit role; when `None` the role is `user` for a signed-in caller, else `anon`.
     pub role: Option<String>,
+    /// When the credentials stop being valid (a JWT's `exp` plus the leeway its validation
+    /// allows), or `None` when they do not expire; subscriptions end then.
+    pub expires_at: Option<SystemTime>,
 }
 
 impl Auth {
@@ -90,6 +95,18 @@ impl Auth {
         self
     }
 
+    /// The same caller with credentials that stop being valid at `at`: a subscription
+    /// started as this caller ends then (see [`Auth::expires_at`]).
+    pub fn with_expiry(mut self, at: SystemTime) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+
+    /// Whether the credentials have stopped being valid at `now`.
+    pub fn is_expired_at(&self, now: SystemTime) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
     /// The role the caller's statements run as: the explicit role, else `user` when a user
     /// id is set, else `anon`.
     pub fn role(&self) -> &str {
@@ -111,5 +128,16 @@ mod tests {
         assert_eq!(Auth::user("7").role(), "user");
         assert_eq!(Auth::user("7").with_role("admin").role(), "admin");
         assert_eq!(Auth::anon().with_role("bot").role(), "bot");
+    }
+
+    #[test]
+    fn expiry() {
+        let now = SystemTime::now();
+        assert!(!Auth::user("7").is_expired_at(now));
+        let at = now + std::time::Duration::from_secs(5);
+        let auth = Auth::user("7").with_expiry(at);
+        assert_eq!(auth.expires_at, Some(at));
+        assert!(!auth.is_expired_at(now));
+        assert!(auth.is_expired_at(at));
     }
 }

@@ -10,7 +10,7 @@
 //! | `PERSISTED_QUERY_NOT_FOUND` | 400 | an unknown persisted-query hash without query text |
 //! | `QUERY_MISMATCH` | 400 | the request's query text (or hash) differs from the listed operation's |
 //! | `SUBSCRIPTION_OVER_HTTP` | 400 | a subscription sent as a plain HTTP request |
-//! | `UNAUTHENTICATED` | 401 | the operation has no statement for `anon`: sign in; or, under `auth_fail_block`, the credential sent is invalid |
+//! | `UNAUTHENTICATED` | 401 | the operation has no statement for `anon`: sign in; or, under `auth_fail_block`, the credential sent is invalid; or a subscription's credentials expired |
 //! | `FORBIDDEN` | 403 | the operation has no statement for the caller's role |
 //! | `ACTION_NOT_FOUND` | 404 | `POST {prefix}/v1/actions/{name}` names no configured action |
 //! | `METHOD_NOT_ALLOWED` | 405 | a mutation via GET, or a method the route does not serve |

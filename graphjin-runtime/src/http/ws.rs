@@ -17,12 +17,18 @@
 //! credentials in the payload the upgrade request's identity stands. A credential refused
 //! under `auth_fail_block` closes the socket with 4401.
 //!
+//! Credentials that expire ([`Auth::expires_at`]: a JWT's `exp` plus the leeway its
+//! validation allows) hold for the connection until then: at that instant the server stops
+//! all the connection's subscriptions and closes the socket with 4403. The client reconnects
+//! with a fresh token.
+//!
 //! | close code | when |
 //! | --- | --- |
 //! | 1001 | the server shuts down; nothing arrived (not even a pong) for the idle timeout |
 //! | 1013 | the client did not read its messages fast enough (its send queue filled up) |
 //! | 4400 | a message that is not JSON, of an unknown type, or without its id or payload |
 //! | 4401 | a credential refused under `auth_fail_block`; `subscribe` before `connection_ack` |
+//! | 4403 | the credentials expired (a JWT's `exp`): reconnect with a fresh token |
 //! | 4406 | the client offered only subprotocols this server does not speak |
 //! | 4408 | no `connection_init` within the init timeout |
 //! | 4409 | `subscribe` with the id of a running subscription |
@@ -38,7 +44,7 @@ use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::Extension;
 use axum::body::Body;
@@ -73,6 +79,11 @@ pub const LEGACY_WS: &str = "graphql-ws";
 
 /// Longest close reason a close frame can carry.
 const MAX_REASON: usize = 123;
+
+/// The close code when the connection's credentials expire.
+const EXPIRED_CODE: u16 = 4403;
+/// The close reason when the connection's credentials expire.
+const EXPIRED_REASON: &str = "the credentials expired: reconnect with a fresh token";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proto {
@@ -205,6 +216,9 @@ struct Connection {
     base_auth: Auth,
     /// The identity after `connection_init`.
     auth: Option<Auth>,
+    /// When that identity's credentials expire: every subscription stops and the socket
+    /// closes then.
+    expiry: Option<Instant>,
     init_seen: bool,
     /// Client id -> subscriber id, for every running (or starting) subscription.
     active: HashMap<String, u64>,
@@ -231,6 +245,7 @@ impl Connection {
             proto,
             base_auth: auth,
             auth: None,
+            expiry: None,
             init_seen: false,
             active: HashMap::new(),
             names: HashMap::new(),
@@ -251,9 +266,19 @@ impl Connection {
         keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut shutdown = self.subs.shutdown_signal();
         let lag = self.lag.clone();
+        // Set to the credentials' expiry once `connection_init` names them.
+        let expiry = sleep_until(Instant::now());
+        tokio::pin!(expiry);
+        let mut armed: Option<Instant> = None;
         let flow = loop {
             if *shutdown.borrow() {
                 break close(1001, "the server is shutting down");
+            }
+            if self.expiry != armed {
+                armed = self.expiry;
+                if let Some(at) = armed {
+                    expiry.as_mut().reset(at);
+                }
             }
             let idle = sleep_until(self.last_seen + self.options.idle_timeout);
             let flow = tokio::select! {
@@ -262,6 +287,7 @@ impl Connection {
                     Ok(()) => Flow::Continue,
                     Err(_) => close(1001, "the server is shutting down"),
                 },
+                _ = &mut expiry, if armed.is_some() => close(EXPIRED_CODE, EXPIRED_REASON),
                 _ = lag.notify.notified() => {
                     close(1013, "the client does not read its messages fast enough")
                 }
@@ -297,7 +323,11 @@ impl Connection {
                 other => break other,
             }
         };
+        // Every subscription leaves its poller now, before the close handshake.
         self.starting.abort_all();
+        self.tickets.clear();
+        self.names.clear();
+        self.active.clear();
         if let Flow::Close(code, reason) = flow {
             tracing::debug!(code, reason, "closing a websocket");
             let _ = timeout(
@@ -364,6 +394,10 @@ impl Connection {
         let base = self.base_auth.clone();
         match authenticate(&service, base, headers).await {
             Ok(auth) => {
+                if auth.is_expired_at(SystemTime::now()) {
+                    return close(EXPIRED_CODE, EXPIRED_REASON);
+                }
+                self.expiry = auth.expires_at.map(deadline);
                 self.auth = Some(auth);
                 let flow = self.send(r#"{"type":"connection_ack"}"#.to_owned()).await;
                 match (flow, self.proto) {
@@ -614,6 +648,15 @@ async fn authenticate(service: &Service, base: Auth, headers: HeaderMap) -> Resu
         .ok()
         .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "authentication failed".to_owned()))
+}
+
+/// The instant of the monotonic clock when the wall clock reaches `at` (now if it has); a
+/// date too far off to represent is 30 years away.
+fn deadline(at: SystemTime) -> Instant {
+    let now = Instant::now();
+    let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+    now.checked_add(left)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
 }
 
 fn log_failure(e: &Error) {

@@ -33,6 +33,11 @@
 //! ([`Error::Lagged`]; over WebSocket the connection is closed), so a slow client never
 //! holds up the others. Pollers stop when their last subscriber leaves and on
 //! [`Subscriptions::shutdown`].
+//!
+//! A subscription ends when its caller's credentials expire ([`Auth::expires_at`], e.g. a
+//! JWT's `exp` plus the leeway): an in-process [`Subscription`] yields
+//! [`Error::CredentialsExpired`] and ends; a WebSocket connection stops all its
+//! subscriptions and closes with code 4403.
 
 mod poller;
 mod stream;
@@ -341,8 +346,9 @@ impl Subscriptions {
     /// `vars` must serialize to a JSON object (or to `null`/`()` for none).
     ///
     /// Errors that end the subscription (a variable of the wrong type, a role without the
-    /// operation) come as the stream's only item; a database outage comes as an item and
-    /// the stream goes on.
+    /// operation) come as the stream's only item; credentials that expire (`who`'s
+    /// [`Auth::expires_at`]) end it with [`Error::CredentialsExpired`]; a database outage
+    /// comes as an item and the stream goes on.
     pub fn subscribe<V, D>(&self, op: &Operation, who: &Auth, vars: &V) -> Subscription<D>
     where
         V: Serialize + ?Sized,
@@ -374,6 +380,7 @@ impl Subscriptions {
         let found = self.shared.db.catalog().index_of(op);
         let this = self.clone();
         let who = who.clone();
+        let expires_at = who.expires_at;
         let name = op.name.to_owned();
         let capacity = self.shared.options.send_queue;
         let start = async move {
@@ -398,7 +405,7 @@ impl Subscriptions {
             })
         };
         let name = found.map_or("", |i| self.shared.db.operations()[i].name);
-        Subscription::new(Box::pin(start), name, decode)
+        Subscription::new(Box::pin(start), name, decode, expires_at)
     }
 
     /// The counters: subscribers and pollers now, polls and executions so far.

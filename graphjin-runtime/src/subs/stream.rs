@@ -5,11 +5,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::Stream;
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
+use tokio::time::{Sleep, sleep};
 
 use super::{Delivery, Event, Lag, Ticket};
 use crate::Error;
@@ -40,12 +42,19 @@ enum State {
 ///   role, the subscriber fell behind: [`Error::Lagged`]) is the last item.
 /// - A database outage is an item of its own; the stream goes on and the next good poll
 ///   brings the result again.
+/// - When the caller's credentials expire ([`crate::Auth::expires_at`]), the stream yields
+///   [`Error::CredentialsExpired`] and ends (at once if they expired before it started).
 /// - The stream ends when the registry shuts down. Dropping it unsubscribes.
 #[must_use = "a subscription does nothing unless polled"]
 pub struct Subscription<D> {
     state: State,
     operation: &'static str,
     decode: fn(&'static str, Bytes) -> Result<D, Error>,
+    /// When the caller's credentials expire.
+    expires_at: Option<SystemTime>,
+    /// The timer that wakes the stream at `expires_at`, set at the first poll (a tokio
+    /// timer needs the runtime, which the caller of `subscribe` may not be in).
+    deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl<D> fmt::Debug for Subscription<D> {
@@ -67,12 +76,32 @@ impl<D> Subscription<D> {
         start: Starting,
         operation: &'static str,
         decode: fn(&'static str, Bytes) -> Result<D, Error>,
+        expires_at: Option<SystemTime>,
     ) -> Self {
         Subscription {
             state: State::Starting(start),
             operation,
             decode,
+            expires_at,
+            deadline: None,
         }
+    }
+
+    /// Whether the caller's credentials have expired; otherwise the timer will wake `cx`
+    /// when they do.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(at) = self.expires_at else {
+            return false;
+        };
+        if self.deadline.is_none() {
+            match at.duration_since(SystemTime::now()) {
+                Ok(left) if !left.is_zero() => self.deadline = Some(Box::pin(sleep(left))),
+                _ => return true,
+            }
+        }
+        self.deadline
+            .as_mut()
+            .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready())
     }
 
     /// The next result, or `None` once the subscription has ended.
@@ -81,6 +110,14 @@ impl<D> Subscription<D> {
     }
 
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<D, Error>>> {
+        if !matches!(self.state, State::Done) && self.expired(cx) {
+            // Dropping the start or the ticket leaves the poller.
+            self.state = State::Done;
+            self.deadline = None;
+            return Poll::Ready(Some(Err(Error::CredentialsExpired {
+                operation: self.operation,
+            })));
+        }
         loop {
             match &mut self.state {
                 State::Starting(start) => match ready!(start.as_mut().poll(cx)) {
