@@ -1,6 +1,7 @@
 //! Connections: opening one and preparing every statement of the operation table on it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::future::try_join_all;
 use postgres_types::Type;
@@ -20,6 +21,31 @@ pub(crate) struct Conn {
     pub(crate) role_statement: Option<Statement>,
     /// Per flattened statement, its subscription batch statement (if any).
     pub(crate) batch_statements: Box<[Option<Statement>]>,
+    /// Statements outside the operation table (SQL actions), prepared on this connection
+    /// the first time one runs on it; keyed by their SQL.
+    prepared: Mutex<HashMap<Arc<str>, Statement>>,
+}
+
+impl Conn {
+    /// `sql` prepared on this connection with parameter `types`: prepared once, then reused.
+    pub(crate) async fn prepared(
+        &self,
+        sql: &Arc<str>,
+        types: &[Type],
+    ) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(stmt) = self.cached(sql) {
+            return Ok(stmt);
+        }
+        let stmt = self.client.prepare_typed(sql, types).await?;
+        // Two calls may prepare it at once; the first one stored is kept.
+        let mut cache = self.prepared.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(cache.entry(sql.clone()).or_insert(stmt).clone())
+    }
+
+    fn cached(&self, sql: &str) -> Option<Statement> {
+        let cache = self.prepared.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.get(sql).cloned()
+    }
 }
 
 /// Opens connections for the pool.
@@ -69,6 +95,7 @@ impl Opener {
             statements,
             role_statement,
             batch_statements,
+            prepared: Mutex::default(),
         })
     }
 }

@@ -259,3 +259,36 @@ async fn public_actions_arrays_and_unknown_names() {
     assert_eq!(r.status, 405, "{}", r.text);
     assert_eq!(r.error().1, "METHOD_NOT_ALLOWED");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_share_the_prepared_statement() {
+    // Each pooled connection prepares the action the first time it runs there; calls that
+    // overlap on one connection (pipelined) and calls after them must all get their rows.
+    let (_, base) = setup().await;
+    let names = ["Apple", "Banana", "Cherry"];
+    let calls: Vec<_> = (0..24)
+        .map(|i| {
+            let base = base.clone();
+            tokio::spawn(async move {
+                let id = i % 3 + 1;
+                let r = call(
+                    &base,
+                    "product_names",
+                    &format!(r#"{{"ids": [{id}]}}"#),
+                    &[],
+                )
+                .await;
+                (id, r.status, r.text)
+            })
+        })
+        .collect();
+    for call in calls {
+        let (id, status, text) = call.await.expect("task");
+        assert_eq!(status, 200, "{text}");
+        let name = names[id - 1];
+        assert_eq!(
+            text,
+            format!(r#"{{"data":[{{"id":{id},"name":"{name}"}}]}}"#)
+        );
+    }
+}

@@ -1,11 +1,12 @@
-//! SQL actions: one statement, checked and prepared at start-up, run with the declared
-//! parameters bound from the request's JSON body (or the caller's session).
+//! SQL actions: one statement, checked at start-up and prepared on each connection it runs
+//! on, run with the declared parameters bound from the request's JSON body (or the
+//! caller's session).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::error::Error as StdError;
 use std::pin::pin;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::response::Response;
 use bytes::BytesMut;
@@ -26,11 +27,13 @@ use crate::{Auth, Db, Error};
 /// The name of the common table expression a row-returning statement is wrapped in.
 const WRAP_NAME: &str = "__gj_action";
 
-/// A prepared SQL action.
+/// A checked SQL action, prepared on each pooled connection the first time it runs there.
 pub(crate) struct SqlAction {
     /// What runs: the statement itself, or (when it returns rows) the statement wrapped so
     /// that PostgreSQL returns the rows as one JSON array.
-    sql: String,
+    sql: Arc<str>,
+    /// The parameters' types, in order.
+    types: Vec<Type>,
     returns_rows: bool,
     params: Vec<BoundParam>,
 }
@@ -38,7 +41,6 @@ pub(crate) struct SqlAction {
 struct BoundParam {
     name: String,
     kind: Kind,
-    ty: Type,
     required: bool,
     /// `{"<name>": <default>}`, bound through the same checks as the body.
     default: Option<serde_json::Map<String, serde_json::Value>>,
@@ -67,6 +69,7 @@ impl SqlAction {
             .into());
         }
         let mut params = Vec::with_capacity(config.params.len());
+        let mut types = Vec::with_capacity(config.params.len());
         let mut names = HashSet::new();
         for (i, p) in config.params.iter().enumerate() {
             let pkey = format!("{key}.params[{i}]");
@@ -117,16 +120,15 @@ impl SqlAction {
                     Some(map)
                 }
             };
+            types.push(ty);
             params.push(BoundParam {
                 name: name.to_owned(),
                 kind,
-                ty,
                 required: p.required,
                 default,
                 from: p.from,
             });
         }
-        let types: Vec<Type> = params.iter().map(|p| p.ty.clone()).collect();
         let stmt = client
             .prepare_typed(sql, &types)
             .await
@@ -156,7 +158,8 @@ impl SqlAction {
             sql.to_owned()
         };
         Ok(SqlAction {
-            sql,
+            sql: sql.into(),
+            types,
             returns_rows,
             params,
         })
@@ -184,13 +187,17 @@ impl SqlAction {
                 ParamSource::UserIdProvider => auth.user_id_provider.as_deref().map(Cow::Borrowed),
                 ParamSource::Role => Some(Cow::Borrowed(role)),
             };
-            values.push((TextParam(text), p.ty.clone()));
+            values.push(TextParam(text));
         }
         let conn = db.connection().await?;
         let failed = |e: tokio_postgres::Error| query_error(action, e);
+        let statement = conn
+            .prepared(&self.sql, &self.types)
+            .await
+            .map_err(failed)?;
         let rows = conn
             .client
-            .query_typed_raw(&self.sql, values.iter().map(|(v, t)| (v, t.clone())))
+            .query_raw(&statement, values.iter())
             .await
             .map_err(failed)?;
         let mut rows = pin!(rows);
