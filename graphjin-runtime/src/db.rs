@@ -42,6 +42,10 @@ pub struct PoolOptions {
     /// `pipeline_depth` calls in flight) before failing with [`Error::Unavailable`].
     /// `None` waits forever. Default: 5 s.
     pub wait_timeout: Option<Duration>,
+    /// A busy connection whose calls have made no progress for this long (a slow statement
+    /// at the head of its pipeline) takes no new call while another connection has room
+    /// or can be opened, so quick calls do not queue behind slow ones. Default: 100 ms.
+    pub stall_after: Duration,
     /// How long opening a connection may take, unless the URL sets `connect_timeout`.
     /// Default: 5 s.
     pub connect_timeout: Option<Duration>,
@@ -56,6 +60,7 @@ impl Default for PoolOptions {
             max_size: (cores * 2).max(4),
             pipeline_depth: 8,
             wait_timeout: Some(Duration::from_secs(5)),
+            stall_after: Duration::from_millis(100),
             connect_timeout: Some(Duration::from_secs(5)),
             health_timeout: Duration::from_secs(2),
         }
@@ -173,12 +178,7 @@ impl Db {
         catalog.role_query = role_query;
         catalog.set_batches(batches)?;
         let catalog = Arc::new(catalog);
-        let pool = Pool::new(
-            Opener::new(config, catalog.clone()),
-            options.max_size,
-            options.pipeline_depth,
-            options.wait_timeout,
-        );
+        let pool = Pool::new(Opener::new(config, catalog.clone()), &options);
         // Open (and prepare on) the first connection now; it stays in the pool.
         drop(pool.get().await?);
         Ok(Db {

@@ -5,20 +5,23 @@
 //! so under load PostgreSQL reads several queries per wake-up instead of one. A new
 //! connection opens, in the background, whenever every open one is busy, up to
 //! `max_size`; at most `pipeline_depth` calls are in flight on one connection, and a call
-//! that finds no room waits up to the wait timeout. Every statement the runtime runs is a
-//! single statement (no transactions), so sharing a connection changes no result.
+//! that finds no room waits up to the wait timeout. A connection whose calls have made no
+//! progress for `stall_after` (a slow statement at the head of its pipeline) takes no new
+//! call while another has room or can be opened, so quick calls do not queue behind slow
+//! ones. Every statement the runtime runs is a single statement (no transactions), so
+//! sharing a connection changes no result.
 
 use std::ops::Deref;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::Error;
 use crate::conn::{Conn, Opener};
+use crate::{Error, PoolOptions};
 
 /// Connections with every statement prepared, shared by calls. Cheap to clone.
 #[derive(Clone)]
@@ -38,6 +41,10 @@ struct Shared {
     max_size: usize,
     pipeline_depth: usize,
     wait_timeout: Option<Duration>,
+    /// Nanoseconds without progress after which a busy connection counts as stalled.
+    stall_after: u64,
+    /// Where the pool's clock (`Slot::progress`) starts.
+    epoch: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -47,10 +54,13 @@ struct State {
     opening: usize,
 }
 
-/// An open connection and the number of calls leasing it.
+/// An open connection, the number of calls leasing it, and when one last made progress.
 struct Slot {
     conn: Conn,
     in_flight: AtomicUsize,
+    /// The pool's clock when a call last ended here, or when the connection last went
+    /// from idle to busy.
+    progress: AtomicU64,
 }
 
 /// A call's share of a connection; derefs to it. Dropping it frees the room.
@@ -70,6 +80,8 @@ impl Deref for Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        let now = self.shared.now();
+        self.slot.progress.store(now, Ordering::Relaxed);
         self.slot.in_flight.fetch_sub(1, Ordering::SeqCst);
         if self.shared.waiting.load(Ordering::SeqCst) > 0 {
             self.shared.changed.notify_waiters();
@@ -98,12 +110,14 @@ pub(crate) struct Status {
 
 impl Pool {
     /// A pool that opens connections with `opener`; none is open yet.
-    pub(crate) fn new(
-        opener: Opener,
-        max_size: usize,
-        pipeline_depth: usize,
-        wait_timeout: Option<Duration>,
-    ) -> Pool {
+    pub(crate) fn new(opener: Opener, options: &PoolOptions) -> Pool {
+        let PoolOptions {
+            max_size,
+            pipeline_depth,
+            wait_timeout,
+            stall_after,
+            ..
+        } = *options;
         let max_size = max_size.max(1);
         let pipeline_depth = pipeline_depth.max(1);
         let room = max_size
@@ -119,6 +133,8 @@ impl Pool {
                 max_size,
                 pipeline_depth,
                 wait_timeout,
+                stall_after: u64::try_from(stall_after.as_nanos()).unwrap_or(u64::MAX),
+                epoch: std::time::Instant::now(),
             }),
         }
     }
@@ -213,33 +229,53 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Chooses the least busy open connection with room (dropping closed ones) and counts
-    /// the call on it, or decides to open one or to wait.
+    /// Nanoseconds since the pool was made.
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Chooses the least busy open connection with room, preferring those that are not
+    /// stalled (dropping closed ones), and counts the call on it; or decides to open one or
+    /// to wait.
     fn pick(&self) -> Pick {
+        let now = self.now();
         let mut state = self.lock();
         state.conns.retain(|s| !s.conn.client.is_closed());
         let room_to_open = state.conns.len() + state.opening < self.max_size;
-        let best = state
+        let in_flight = |s: &&Arc<Slot>| s.in_flight.load(Ordering::SeqCst);
+        let has_room = |s: &&Arc<Slot>| in_flight(s) < self.pipeline_depth;
+        let stalled = |s: &&Arc<Slot>| {
+            in_flight(s) > 0
+                && now.saturating_sub(s.progress.load(Ordering::Relaxed)) > self.stall_after
+        };
+        let fresh = state
             .conns
             .iter()
-            .min_by_key(|s| s.in_flight.load(Ordering::SeqCst))
-            .filter(|s| s.in_flight.load(Ordering::SeqCst) < self.pipeline_depth)
+            .filter(|s| has_room(s) && !stalled(s))
+            .min_by_key(in_flight)
             .cloned();
-        match best {
-            Some(slot) => {
-                let busy = slot.in_flight.fetch_add(1, Ordering::SeqCst) > 0;
-                if busy && room_to_open {
-                    state.opening += 1;
-                    Pick::UseAndOpen(slot)
-                } else {
-                    Pick::Use(slot)
-                }
-            }
+        let slot = match fresh {
+            Some(slot) => slot,
             None if room_to_open => {
                 state.opening += 1;
-                Pick::Open
+                return Pick::Open;
             }
-            None => Pick::Wait,
+            // Every connection is full or stalled and no other may open: a stalled one
+            // with room still beats waiting.
+            None => match state.conns.iter().filter(has_room).min_by_key(in_flight) {
+                Some(slot) => slot.clone(),
+                None => return Pick::Wait,
+            },
+        };
+        let busy = slot.in_flight.fetch_add(1, Ordering::SeqCst) > 0;
+        if !busy {
+            slot.progress.store(now, Ordering::Relaxed);
+        }
+        if busy && room_to_open {
+            state.opening += 1;
+            Pick::UseAndOpen(slot)
+        } else {
+            Pick::Use(slot)
         }
     }
 }
@@ -262,6 +298,7 @@ impl Opening<'_> {
         let slot = Arc::new(Slot {
             conn,
             in_flight: AtomicUsize::new(usize::from(lease)),
+            progress: AtomicU64::new(self.0.now()),
         });
         self.0.lock().conns.push(slot.clone());
         Ok(slot)

@@ -1,6 +1,7 @@
 //! The connection pool against a real PostgreSQL: calls share a few connections (pipelined),
-//! connections open only when the open ones are busy, room is bounded by
-//! `max_size × pipeline_depth` with a wait timeout, and closed connections are replaced.
+//! connections open only when the open ones are busy, quick calls avoid a connection stalled
+//! by a slow statement, room is bounded by `max_size × pipeline_depth` with a wait timeout,
+//! and closed connections are replaced.
 
 mod common;
 
@@ -91,6 +92,23 @@ async fn concurrent_calls_share_at_most_max_size_connections() {
         "at most pipeline_depth calls on one connection at once: {per_backend:?}"
     );
     assert_eq!(per_backend.values().sum::<usize>(), 12);
+}
+
+#[tokio::test]
+async fn quick_calls_do_not_queue_behind_a_slow_one() {
+    let db = connect(2, 8, Duration::from_secs(5)).await;
+    let slow = {
+        let db = db.clone();
+        tokio::spawn(async move { nap(&db, 1.5).await })
+    };
+    // Longer than the default stall_after (100 ms): the slow call's connection is stalled.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let quick = nap(&db, 0.0).await.expect("quick nap");
+    let slow = slow.await.expect("task").expect("slow nap");
+    assert_ne!(
+        quick, slow,
+        "the quick call went to another connection instead of queueing behind the slow one"
+    );
 }
 
 #[tokio::test]
