@@ -158,8 +158,9 @@ impl Pool {
         }
     }
 
-    /// A share of the least busy connection: at once when there is room, else waiting up to
-    /// the wait timeout. Opens the first connection (and reports its error) when none is.
+    /// A share of the least busy connection that is not stalled (see [`Shared::pick`]): at
+    /// once when there is room, else waiting up to the wait timeout. Opens a connection
+    /// itself (and reports its error) when none with room is open and another may open.
     pub(crate) async fn get(&self) -> Result<Lease, Error> {
         let shared = &self.shared;
         let deadline = shared.wait_timeout.map(|t| Instant::now() + t);
