@@ -365,6 +365,12 @@ async fn refusals() {
         .await
         .expect("request");
     assert_eq!(res.status().as_u16(), 413);
+    // The unread rest of the body makes the connection unusable: the server says so, so the
+    // client does not send the next request on it.
+    assert_eq!(
+        res.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
     // Persisted query by hash.
     let op = shop::top_reviews::operation();
     let body = json!({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": op.sha256}}})

@@ -27,7 +27,7 @@
 //! An operation missing from the allow list is a 400 (not a 404) on both the GraphQL and the
 //! REST route: the endpoint exists, the request asks for something it does not serve.
 
-use axum::http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use axum::http::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -192,10 +192,20 @@ impl IntoResponse for ApiError {
             body.to_string(),
         )
             .into_response();
-        if let ApiError::MutationViaGet { .. } = self {
-            response
-                .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("POST"));
+        match self {
+            ApiError::MutationViaGet { .. } => {
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("POST"));
+            }
+            // The rest of the body was never read, so the connection cannot carry another
+            // request: say so, or the client may send its next request on it and lose it.
+            ApiError::PayloadTooLarge { .. } => {
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
         }
         response
     }
