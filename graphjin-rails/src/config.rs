@@ -31,7 +31,13 @@ pub struct RailsConfig {
     pub max_idle: Option<usize>,
     /// Store connections open at once, busy or idle (default 32); callers beyond it wait.
     pub max_active: Option<usize>,
-    /// Prefix of store keys (default `session:`): the key is `<prefix><session id>`.
+    /// The session store's namespace, as the Rails app configures it (`namespace:` of dalli
+    /// or of the cache store): keys are `<namespace>:<id>`. redis-store's URL form
+    /// (`redis://host:port/0/<namespace>`) sets it too. Unset: the conventional namespaces
+    /// `session`, `rack:session` and `_session_id` are each tried.
+    pub namespace: Option<String>,
+    /// The whole key prefix, for stores that do not join with `:` (overrides `namespace`):
+    /// the key is `<prefix><session id>`.
     pub key_prefix: Option<String>,
     /// How long to wait for a store connection, in milliseconds (default 1000).
     pub connect_timeout_ms: Option<u64>,
@@ -50,6 +56,7 @@ impl fmt::Debug for RailsConfig {
             .field("password", &redact(&self.password))
             .field("max_idle", &self.max_idle)
             .field("max_active", &self.max_active)
+            .field("namespace", &self.namespace)
             .field("key_prefix", &self.key_prefix)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("read_timeout_ms", &self.read_timeout_ms)

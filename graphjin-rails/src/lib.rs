@@ -7,8 +7,10 @@
 //! - cookie-store sessions, encrypted by Rails 4.x-5.1 (AES-256-CBC + HMAC-SHA1), 5.2/6.x
 //!   (AES-256-GCM, PBKDF2-SHA1 keys) or 7.x+ (AES-256-GCM, PBKDF2-SHA256 keys), with the
 //!   Rails 5.2+/6+ `_rails` purpose/expiry envelope, serialized as JSON or Marshal;
-//! - cache-store sessions, where the cookie holds a session id and the session
-//!   (`Marshal.dump`) lives in memcached or redis under `session:<id>`.
+//! - server-side sessions, where the cookie holds a session id (plain, or encrypted as a
+//!   Rails cookie by redis-store's `signed: true`) and the session lives in memcached or
+//!   redis, written by Rack/dalli, redis-store or Rails' `CacheStore` (any Active Support
+//!   cache format from 6.1 on); see the `store` module for the keys tried.
 //!
 //! The user id is `session["warden.user.user.key"][0][0]`.
 //!
@@ -165,14 +167,21 @@ impl RailsAuth {
     }
 
     /// Reads the session behind a cookie value (URL-encoded, as the browser sent it): decrypts
-    /// a cookie-store session, or fetches a cache-store session by its id.
+    /// a cookie-store session, or fetches a server-side session by its id (from the cookie,
+    /// or from inside an encrypted cookie when a store is configured).
     pub async fn session_from_cookie_value(&self, raw: &str) -> Result<Session, RailsError> {
+        let now = SystemTime::now();
         match cookie::classify(raw)? {
-            CookieValue::Encrypted(value) => self.decrypt(&value, SystemTime::now()),
+            CookieValue::Encrypted(value) => {
+                let session = self.decrypt(&value, now)?;
+                match (&self.store, session.as_session_id()) {
+                    (Some(store), Some(id)) => stored_session(store, id, now).await,
+                    _ => Ok(session),
+                }
+            }
             CookieValue::SessionId(id) => {
                 let store = self.store.as_ref().ok_or(RailsError::NoStore)?;
-                let data = store.get(&id).await?.ok_or(RailsError::SessionNotFound)?;
-                Session::parse(&data)
+                stored_session(store, &id, now).await
             }
         }
     }
@@ -215,6 +224,15 @@ impl RailsAuth {
         };
         cookie::envelope::open(&payload, &self.purpose, now)
     }
+}
+
+/// The session stored for a session id, in one round trip to the store.
+async fn stored_session(store: &Store, id: &str, now: SystemTime) -> Result<Session, RailsError> {
+    if !cookie::is_session_id(id) {
+        return Err(RailsError::NotRailsCookie);
+    }
+    let data = store.get(id).await?.ok_or(RailsError::SessionNotFound)?;
+    store::value::session(&data, now)?.ok_or(RailsError::SessionNotFound)
 }
 
 /// The value of the first cookie named `name` in a `Cookie` request header.

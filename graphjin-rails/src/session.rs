@@ -35,6 +35,16 @@ impl Session {
         }
     }
 
+    /// The session id, when this "session" is a bare string: what redis-store's
+    /// `signed: true` encrypts into the cookie instead of the session itself.
+    pub fn as_session_id(&self) -> Option<&str> {
+        match self {
+            Session::Json(serde_json::Value::String(s)) => Some(s),
+            Session::Marshal(v @ Value::String { .. }) => v.as_str(),
+            _ => None,
+        }
+    }
+
     /// The signed-in user's id: `session["warden.user.user.key"]` is `[[id], salt]`; the id
     /// (an integer or a string) is returned as a string.
     pub fn user_id(&self) -> Result<String, RailsError> {

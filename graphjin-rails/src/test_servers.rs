@@ -224,8 +224,34 @@ impl StoreServer {
 
     /// Redis `INFO clients` `connected_clients` (including this probe).
     pub fn redis_clients(&self) -> usize {
+        self.redis_info("clients")
+            .lines()
+            .find_map(|l| l.strip_prefix("connected_clients:"))
+            .expect("connected_clients")
+            .trim()
+            .parse()
+            .expect("a number")
+    }
+
+    /// How many times redis has run `command` (lower case, e.g. `mget`), from
+    /// `INFO commandstats`.
+    pub fn redis_calls(&self, command: &str) -> u64 {
+        let prefix = format!("cmdstat_{command}:calls=");
+        self.redis_info("commandstats")
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .map_or(0, |rest| {
+                rest.split(',')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("a number of calls")
+            })
+    }
+
+    /// The text of redis `INFO <section>` (without a password).
+    fn redis_info(&self, section: &str) -> String {
         let mut conn = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to store");
-        conn.write_all(&resp(&[b"INFO", b"clients"]))
+        conn.write_all(&resp(&[b"INFO", section.as_bytes()]))
             .expect("write");
         let mut reader = BufReader::new(conn);
         let mut header = String::new();
@@ -233,13 +259,7 @@ impl StoreServer {
         let len: usize = header.trim()[1..].parse().expect("bulk length");
         let mut body = vec![0; len];
         reader.read_exact(&mut body).expect("read");
-        let body = String::from_utf8(body).expect("UTF-8");
-        body.lines()
-            .find_map(|l| l.strip_prefix("connected_clients:"))
-            .expect("connected_clients")
-            .trim()
-            .parse()
-            .expect("a number")
+        String::from_utf8(body).expect("UTF-8")
     }
 }
 

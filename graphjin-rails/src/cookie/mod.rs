@@ -53,7 +53,7 @@ pub(crate) fn classify(raw: &str) -> Result<CookieValue, RailsError> {
 
 /// Session ids are hex in Rack; allow the characters other stores use too, and nothing that
 /// could break a store's protocol (spaces, control characters).
-fn is_session_id(s: &str) -> bool {
+pub(crate) fn is_session_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_SESSION_ID
         && s.bytes()

@@ -3,7 +3,9 @@
 //! Read: `nil`, `true`/`false`, integers (every fixnum encoding, and bignums that fit in 64
 //! bits), floats, strings with their encoding (`:E` / `:encoding` instance variables),
 //! symbols and symbol links, arrays, hashes (also with a default value) and object links.
-//! Anything else (objects, structs, user classes, `_dump`/`marshal_load` data, classes,
+//! Plain objects (`o`) are read only for the class names a caller allows
+//! ([`load_allowing`]; the session-store reader allows `ActiveSupport::Cache::Entry`).
+//! Anything else (other objects, structs, user classes, `_dump`/`marshal_load` data, classes,
 //! modules, regexps, ...) is refused with a [`MarshalError::Unsupported`] naming the type byte:
 //! loading arbitrary Ruby objects is neither needed for a session nor safe.
 //!
@@ -43,6 +45,13 @@ pub enum Value {
         entries: Vec<(Value, Value)>,
         /// The default value (`Hash.new(default)`), if any.
         default: Option<Box<Value>>,
+    },
+    /// A plain object of a class the caller allowed ([`load_allowing`]).
+    Object {
+        /// The class name, e.g. `ActiveSupport::Cache::Entry`.
+        class: String,
+        /// Instance variables in the order written, names with their `@`.
+        ivars: Vec<(String, Value)>,
     },
 }
 
@@ -96,6 +105,14 @@ impl Value {
         }
     }
 
+    /// For an Object, the instance variable `name` (with its `@`).
+    pub fn ivar(&self, name: &str) -> Option<&Value> {
+        match self {
+            Value::Object { ivars, .. } => ivars.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
     /// The Ruby class name of this value, for messages.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -107,6 +124,7 @@ impl Value {
             Value::Symbol(_) => "Symbol",
             Value::Array(_) => "Array",
             Value::Hash { .. } => "Hash",
+            Value::Object { .. } => "Object",
         }
     }
 }
@@ -131,6 +149,13 @@ impl fmt::Debug for Value {
                     write!(f, " (default {d:?})")?;
                 }
                 Ok(())
+            }
+            Value::Object { class, ivars } => {
+                write!(f, "#<{class}")?;
+                for (k, v) in ivars {
+                    write!(f, " {k}={v:?}")?;
+                }
+                f.write_str(">")
             }
         }
     }
@@ -236,7 +261,17 @@ pub fn load(bytes: &[u8]) -> Result<Value, MarshalError> {
 
 /// Reads Marshal data with explicit limits.
 pub fn load_with_limits(bytes: &[u8], limits: Limits) -> Result<Value, MarshalError> {
-    reader::load(bytes, limits)
+    reader::load(bytes, limits, &[])
+}
+
+/// Reads Marshal data, also reading plain objects (`o`) of the classes named in
+/// `classes` (as [`Value::Object`]); objects of any other class are still refused.
+pub fn load_allowing(
+    bytes: &[u8],
+    limits: Limits,
+    classes: &[&str],
+) -> Result<Value, MarshalError> {
+    reader::load(bytes, limits, classes)
 }
 
 /// Whether `bytes` starts like Marshal data (version 4.8).

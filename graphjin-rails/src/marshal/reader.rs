@@ -23,12 +23,16 @@ enum Node {
     Sym(usize),
     Array(Vec<usize>),
     Hash(Vec<(usize, usize)>, Option<usize>),
+    /// An object of an allowed class: its class symbol and instance variables.
+    Object(usize, Vec<(usize, usize)>),
 }
 
 struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
     limits: Limits,
+    /// Class names whose plain objects (`o`) may be read; every other object is refused.
+    allowed_classes: &'a [&'a str],
     nodes: Vec<Node>,
     /// Symbol table: byte ranges of the input.
     symbols: Vec<(usize, usize)>,
@@ -37,7 +41,7 @@ struct Reader<'a> {
     objects: Vec<(usize, bool)>,
 }
 
-pub(super) fn load(data: &[u8], limits: Limits) -> Result<Value> {
+pub(super) fn load(data: &[u8], limits: Limits, allowed_classes: &[&str]) -> Result<Value> {
     if data.len() > limits.max_input {
         return Err(MarshalError::TooLarge {
             len: data.len(),
@@ -58,6 +62,7 @@ pub(super) fn load(data: &[u8], limits: Limits) -> Result<Value> {
         data,
         pos: 2,
         limits,
+        allowed_classes,
         nodes: Vec::new(),
         symbols: Vec::new(),
         objects: Vec::new(),
@@ -366,6 +371,25 @@ impl Reader<'_> {
                     }),
                 }
             }
+            b'o' => {
+                let obj = self.begin_object();
+                let class = self.symbol(depth + 1)?;
+                let name = self.symbol_bytes(class);
+                if !self.allowed_classes.iter().any(|c| c.as_bytes() == name) {
+                    return Err(MarshalError::Unsupported {
+                        byte: t,
+                        name: type_name(t),
+                        offset,
+                    });
+                }
+                let n = self.count(2)?;
+                let mut ivars = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let key = self.symbol(depth + 1)?;
+                    ivars.push((key, self.value(depth + 1)?));
+                }
+                Ok(self.end_object(obj, Node::Object(class, ivars)))
+            }
             b'I' => {
                 let inner = self.value(depth + 1)?;
                 self.ivars(Some(inner), depth + 1)?;
@@ -459,6 +483,16 @@ impl Reader<'_> {
                     entries: out,
                     default,
                 }
+            }
+            Node::Object(class, ivars) => {
+                budget.spend(ivars.len().saturating_mul(2))?;
+                let class = String::from_utf8_lossy(self.symbol_bytes(*class)).into_owned();
+                let mut out = Vec::with_capacity(ivars.len());
+                for &(k, v) in ivars {
+                    let name = String::from_utf8_lossy(self.symbol_bytes(k)).into_owned();
+                    out.push((name, self.build(v, depth + 1, budget)?));
+                }
+                Value::Object { class, ivars: out }
             }
         })
     }

@@ -1,9 +1,25 @@
-//! Cache-store sessions: the cookie holds a session id and the session, `Marshal.dump`ed,
-//! lives in memcached or redis under `<prefix><session id>` (GraphJin's `session:<id>`).
+//! Server-side sessions: the cookie holds a session id and the session lives in memcached
+//! or redis.
+//!
+//! The session is found the way Rack and Rails find it: under the private id
+//! (`2::` + SHA-256 hex of the cookie's public id, Rack 2.0.8+) first, then the public id
+//! (older writers, and GraphJin's own `session:<id>`), in the namespace configured or, when
+//! none is, in each conventional one in turn:
+//!
+//! | prefix | written by |
+//! | --- | --- |
+//! | `session:` | redis-store (`redis://host:port/0/session`), dalli with `namespace: "session"`, GraphJin |
+//! | `rack:session:` | `ActionDispatch::Session::MemCacheStore` / `Rack::Session::Dalli` defaults |
+//! | `_session_id:` | `ActionDispatch::Session::CacheStore` (any `ActiveSupport::Cache` store) |
+//!
+//! All candidate keys go to the store in one request (memcached `get k1 k2 ...`, redis
+//! `MGET`): one round trip per lookup, whichever key holds the session. What a key holds is
+//! read by [`value`].
 
 mod memcache;
 mod pool;
 mod redis;
+pub(crate) mod value;
 
 use std::time::Duration;
 
@@ -15,7 +31,8 @@ use crate::config::{RailsConfig, redact_url};
 use crate::marshal::Limits;
 use pool::{Connection, Lease, Pool};
 
-const DEFAULT_PREFIX: &str = "session:";
+/// Namespaces tried, in order, when none is configured.
+const CONVENTIONAL_PREFIXES: [&str; 3] = ["session:", "rack:session:", "_session_id:"];
 const DEFAULT_MAX_IDLE: usize = 8;
 const DEFAULT_MAX_ACTIVE: usize = 32;
 const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 1000;
@@ -61,7 +78,8 @@ enum Backend {
 /// A session store client with its connection pool.
 pub(crate) struct Store {
     backend: Backend,
-    prefix: String,
+    /// Key prefixes to look under, in order.
+    prefixes: Vec<String>,
 }
 
 impl Store {
@@ -115,7 +133,12 @@ impl Store {
         if let Some(p) = cfg.password.as_ref().filter(|p| !p.is_empty()) {
             password = Some(Zeroizing::new(p.clone()));
         }
-        let db = match path.trim_matches('/') {
+        // redis-store's form: `redis://host:port/db/namespace`.
+        let (db, url_namespace) = match path.trim_matches('/').split_once('/') {
+            Some((db, ns)) => (db, Some(ns)),
+            None => (path.trim_matches('/'), None),
+        };
+        let db = match db {
             "" => None,
             p => Some(
                 p.parse::<u32>()
@@ -154,16 +177,33 @@ impl Store {
             }
             Backend::Memcache(Pool::new(endpoint, max_idle, max_active))
         };
-        let prefix = cfg
-            .key_prefix
-            .clone()
-            .unwrap_or_else(|| DEFAULT_PREFIX.into());
-        if prefix.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(RailsError::Config(
-                "rails.key_prefix must not contain spaces or control characters".into(),
-            ));
+        let namespace = cfg
+            .namespace
+            .as_deref()
+            .map(|ns| ("rails.namespace", ns))
+            .or(url_namespace.map(|ns| ("the namespace in rails.url", ns)));
+        let prefixes = match (&cfg.key_prefix, namespace) {
+            (Some(prefix), _) => vec![checked_prefix("rails.key_prefix", prefix.clone())?],
+            (None, Some((what, ns))) => vec![checked_prefix(what, format!("{ns}:"))?],
+            (None, None) => CONVENTIONAL_PREFIXES.map(String::from).to_vec(),
+        };
+        Ok(Store { backend, prefixes })
+    }
+
+    /// The keys a session id may be stored under, in the order they are preferred.
+    fn candidate_keys(&self, public_id: &str) -> Vec<String> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(public_id.as_bytes());
+        let mut private = String::with_capacity(3 + 64);
+        private.push_str("2::");
+        for b in digest {
+            private.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+            private.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
         }
-        Ok(Store { backend, prefix })
+        self.prefixes
+            .iter()
+            .flat_map(|p| [format!("{p}{private}"), format!("{p}{public_id}")])
+            .collect()
     }
 
     /// The name of the store, for messages.
@@ -181,14 +221,16 @@ impl Store {
         }
     }
 
-    /// Reads the serialized session stored for `session_id` (`None` when there is none).
+    /// Reads the stored value of the session whose public id is `session_id` (`None` when
+    /// there is none), in one round trip to the store.
     pub(crate) async fn get(&self, session_id: &str) -> Result<Option<Vec<u8>>, RailsError> {
-        let key = format!("{}{}", self.prefix, session_id);
+        let keys = self.candidate_keys(session_id);
         let result = match &self.backend {
-            Backend::Memcache(pool) => with_retry(pool, &key).await,
-            Backend::Redis(pool) => with_retry(pool, &key).await,
+            Backend::Memcache(pool) => with_retry(pool, &keys).await,
+            Backend::Redis(pool) => with_retry(pool, &keys).await,
         };
-        result.map_err(|e| self.error(e))
+        let values = result.map_err(|e| self.error(e))?;
+        Ok(values.into_iter().flatten().next())
     }
 
     fn error(&self, e: ConnError) -> RailsError {
@@ -238,13 +280,13 @@ impl Store {
 /// more on a fresh one; a connection that failed in any way is never put back.
 async fn with_retry<C: Connection>(
     pool: &Pool<C>,
-    key: &str,
-) -> Result<Option<Vec<u8>>, ConnError> {
+    keys: &[String],
+) -> Result<Vec<Option<Vec<u8>>>, ConnError> {
     let mut fresh = false;
     loop {
         let mut lease: Lease<'_, C> = pool.acquire(fresh).await?;
         let timeout = pool.endpoint.read_timeout;
-        let result = tokio::time::timeout(timeout, lease.conn.get(key, &pool.endpoint)).await;
+        let result = tokio::time::timeout(timeout, lease.conn.get_many(keys, &pool.endpoint)).await;
         match result {
             Ok(Ok(v)) => {
                 lease.release();
@@ -255,6 +297,16 @@ async fn with_retry<C: Connection>(
             Err(_) => return Err(ConnError::Timeout("answer", timeout)),
         }
     }
+}
+
+/// A key prefix, checked to be safe in either store's protocol.
+fn checked_prefix(what: &str, prefix: String) -> Result<String, RailsError> {
+    if prefix.len() > 128 || prefix.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(RailsError::Config(format!(
+            "{what} must be at most 128 characters without spaces or control characters"
+        )));
+    }
+    Ok(prefix)
 }
 
 /// Reads one `\r\n`-terminated line of at most `limit` bytes (without the terminator).
@@ -309,6 +361,30 @@ mod tests {
     }
 
     #[test]
+    fn candidate_keys_private_then_public() {
+        let s = store("redis://h").unwrap();
+        let keys = s.candidate_keys("7736d97c730981538a8bb4b8f2b4b157");
+        assert_eq!(keys.len(), 6);
+        // Rails' `Rack::Session::SessionId#private_id` of this id (from stores.json).
+        assert_eq!(
+            keys[4],
+            "_session_id:2::e9cccd00d650bed2578fdeea2e87af6fe8f68802b9b96ba923d451afdfed7683"
+        );
+        assert_eq!(keys[1], "session:7736d97c730981538a8bb4b8f2b4b157");
+        let cfg = RailsConfig {
+            namespace: Some("app".into()),
+            ..Default::default()
+        };
+        let s = Store::from_config(&cfg, "memcache://h").unwrap();
+        assert_eq!(s.candidate_keys("ab")[1], "app:ab");
+        let cfg = RailsConfig {
+            namespace: Some("bad space".into()),
+            ..Default::default()
+        };
+        assert!(Store::from_config(&cfg, "memcache://h").is_err());
+    }
+
+    #[test]
     fn urls() {
         let s = store("memcache://127.0.0.1").unwrap();
         assert_eq!(s.endpoint().addr, "127.0.0.1:11211");
@@ -321,7 +397,21 @@ mod tests {
             store("redis://[::1]").unwrap().endpoint().addr,
             "[::1]:6379"
         );
-        for bad in ["rediss://h", "http://h", "redis://", "h:1", "redis://h/x"] {
+        let s = store("redis://h:1/2/myapp").unwrap();
+        assert_eq!(
+            (s.endpoint().db, s.prefixes.clone()),
+            (Some(2), vec!["myapp:".to_string()])
+        );
+        let s = store("redis://h:1").unwrap();
+        assert_eq!(s.prefixes, ["session:", "rack:session:", "_session_id:"]);
+        for bad in [
+            "rediss://h",
+            "http://h",
+            "redis://",
+            "h:1",
+            "redis://h/x",
+            "redis://h/x/ns",
+        ] {
             let e = store(bad).err().expect(bad).to_string();
             assert!(e.contains("rails.url"), "{e}");
         }

@@ -15,12 +15,13 @@ pub(crate) trait Connection: Sized + Send {
     /// the pool.
     fn connect(endpoint: &Endpoint) -> impl Future<Output = Result<Self, ConnError>> + Send;
 
-    /// Reads the value under `key` (`None` when there is none).
-    fn get(
+    /// Reads the values under `keys` in one round trip (`None` where there is none), in
+    /// the order of `keys`.
+    fn get_many(
         &mut self,
-        key: &str,
+        keys: &[String],
         endpoint: &Endpoint,
-    ) -> impl Future<Output = Result<Option<Vec<u8>>, ConnError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>, ConnError>> + Send;
 }
 
 pub(crate) struct Pool<C> {
@@ -150,9 +151,13 @@ mod tests {
             Ok(Fake)
         }
 
-        async fn get(&mut self, _: &str, _: &Endpoint) -> Result<Option<Vec<u8>>, ConnError> {
+        async fn get_many(
+            &mut self,
+            keys: &[String],
+            _: &Endpoint,
+        ) -> Result<Vec<Option<Vec<u8>>>, ConnError> {
             tokio::time::sleep(Duration::from_millis(2)).await;
-            Ok(Some(vec![1]))
+            Ok(vec![Some(vec![1]); keys.len()])
         }
     }
 
@@ -173,13 +178,14 @@ mod tests {
             let pool = pool.clone();
             tasks.push(tokio::spawn(async move {
                 let mut lease = pool.acquire(false).await.unwrap();
-                let v = lease.conn.get("k", &pool.endpoint).await.unwrap();
+                let keys = ["k".to_string()];
+                let v = lease.conn.get_many(&keys, &pool.endpoint).await.unwrap();
                 lease.release();
                 v
             }));
         }
         for t in tasks {
-            assert_eq!(t.await.unwrap(), Some(vec![1]));
+            assert_eq!(t.await.unwrap(), vec![Some(vec![1])]);
         }
         assert!(MAX_LIVE.load(Ordering::SeqCst) <= 3, "{MAX_LIVE:?}");
         assert!(pool.idle_count() <= 2);

@@ -1,4 +1,5 @@
-//! A minimal RESP2 redis client: optional `AUTH` and `SELECT` on connect, then `GET`.
+//! A minimal RESP2 redis client: optional `AUTH` and `SELECT` on connect, then one `MGET`
+//! for all the candidate keys.
 
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -16,7 +17,9 @@ pub(crate) struct Conn {
 /// A RESP2 reply, as far as this client needs.
 enum Reply {
     Status(String),
-    Bulk(Option<Vec<u8>>),
+    /// A bulk string (read, so the connection stays in step, but not needed).
+    Bulk,
+    Array(Vec<Option<Vec<u8>>>),
 }
 
 impl Connection for Conn {
@@ -40,10 +43,16 @@ impl Connection for Conn {
         Ok(conn)
     }
 
-    async fn get(&mut self, key: &str, endpoint: &Endpoint) -> Result<Option<Vec<u8>>, ConnError> {
-        match self.command(&[b"GET", key.as_bytes()], endpoint).await? {
-            Reply::Bulk(v) => Ok(v),
-            Reply::Status(_) => Err(ConnError::Protocol("unexpected reply to GET".into())),
+    async fn get_many(
+        &mut self,
+        keys: &[String],
+        endpoint: &Endpoint,
+    ) -> Result<Vec<Option<Vec<u8>>>, ConnError> {
+        let mut args: Vec<&[u8]> = vec![b"MGET"];
+        args.extend(keys.iter().map(|k| k.as_bytes()));
+        match self.command(&args, endpoint).await? {
+            Reply::Array(values) if values.len() == keys.len() => Ok(values),
+            _ => Err(ConnError::Protocol("unexpected reply to MGET".into())),
         }
     }
 }
@@ -85,23 +94,53 @@ impl Conn {
             b'+' => Ok(Reply::Status(text())),
             b'-' => Err(ConnError::Server(text())),
             b'$' => {
-                let len: i64 = std::str::from_utf8(rest)
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| ConnError::Protocol("malformed bulk length".into()))?;
-                if len < 0 {
-                    return Ok(Reply::Bulk(None));
+                self.bulk(rest, endpoint).await?;
+                Ok(Reply::Bulk)
+            }
+            b'*' => {
+                let n = number(rest, "malformed array length")?;
+                // MGET answers one bulk per key asked: a handful.
+                if !(0..=64).contains(&n) {
+                    return Err(ConnError::Protocol("unexpected array length".into()));
                 }
-                let len = usize::try_from(len).unwrap_or(usize::MAX);
-                if len > endpoint.max_value {
-                    return Err(ConnError::Protocol(format!(
-                        "session value is {len} bytes, over the {}-byte limit",
-                        endpoint.max_value
-                    )));
+                let mut values = Vec::new();
+                for _ in 0..n {
+                    let line = read_line(&mut self.stream, MAX_LINE).await?;
+                    match line.split_first() {
+                        Some((b'$', len)) => values.push(self.bulk(len, endpoint).await?),
+                        _ => return Err(ConnError::Protocol("array item is not a bulk".into())),
+                    }
                 }
-                Ok(Reply::Bulk(Some(read_block(&mut self.stream, len).await?)))
+                Ok(Reply::Array(values))
             }
             _ => Err(ConnError::Protocol("unexpected reply type".into())),
         }
     }
+
+    /// The body of a bulk reply whose length line (after `$`) is `len`.
+    async fn bulk(
+        &mut self,
+        len: &[u8],
+        endpoint: &Endpoint,
+    ) -> Result<Option<Vec<u8>>, ConnError> {
+        let len = number(len, "malformed bulk length")?;
+        if len < 0 {
+            return Ok(None);
+        }
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if len > endpoint.max_value {
+            return Err(ConnError::Protocol(format!(
+                "session value is {len} bytes, over the {}-byte limit",
+                endpoint.max_value
+            )));
+        }
+        Ok(Some(read_block(&mut self.stream, len).await?))
+    }
+}
+
+fn number(text: &[u8], what: &str) -> Result<i64, ConnError> {
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ConnError::Protocol(what.into()))
 }
