@@ -195,10 +195,12 @@ async fn prepare_role_query(client: &Client, rq: &RoleQuery) -> Result<Statement
         role: "(role selection)".to_owned(),
         message,
     };
-    let stmt = client
-        .prepare(rq.sql)
-        .await
-        .map_err(|e| fail(pg_message(&e)))?;
+    let stmt = client.prepare(rq.sql).await.map_err(|e| {
+        fail(match crate::roles::role_at_error(rq.sql, &e) {
+            Some(role) => format!("the `match` of role `{role}`: {}", pg_message(&e)),
+            None => pg_message(&e),
+        })
+    })?;
     match stmt.params() {
         [t] if crate::roles::UserIdParam::accepts_type(t) => Ok(stmt),
         [t] => Err(fail(format!(

@@ -3,6 +3,8 @@
 
 use std::error::Error as StdError;
 
+use tokio_postgres::error::ErrorPosition;
+
 use bytes::BytesMut;
 use postgres_types::{IsNull, ToSql, Type, to_sql_checked};
 
@@ -58,4 +60,29 @@ impl ToSql for UserIdParam<'_> {
     }
 
     to_sql_checked!();
+}
+
+/// The role whose `match` holds the error PostgreSQL reported at start-up, found by the
+/// error's position in the role statement: each match is written `WHEN (<match>) THEN
+/// '<role>'` inside the `CASE ... END AS "__gj_role"` that codegen adds to `roles_query`.
+pub(crate) fn role_at_error(sql: &str, e: &tokio_postgres::Error) -> Option<String> {
+    let Some(ErrorPosition::Original(pos)) = e.as_db_error()?.position() else {
+        return None;
+    };
+    // PostgreSQL counts characters from 1.
+    let at = sql
+        .char_indices()
+        .nth(usize::try_from(*pos).ok()?.checked_sub(1)?)
+        .map(|(i, _)| i)?;
+    let case_end = sql.find(r#"END AS "__gj_role""#)?;
+    let case_start = sql[..case_end].rfind(", CASE WHEN (")?;
+    if at < case_start || at >= case_end {
+        return None;
+    }
+    let after = &sql[at..case_end];
+    let name = after.split(") THEN '").nth(1)?;
+    let end = name
+        .find("' WHEN (")
+        .or_else(|| name.find("' ELSE 'user'"))?;
+    Some(name[..end].replace("''", "'"))
 }

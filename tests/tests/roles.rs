@@ -69,7 +69,12 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let dir = graphjin_tests::shop_config("roles", ALLOW_LIST, CONFIG);
+    setup_with(CONFIG).await.expect("connect")
+}
+
+/// Compiles `config` with the allow list above and connects (preparing every statement).
+async fn setup_with(config: &str) -> Result<Setup, graphjin_runtime::Error> {
+    let dir = graphjin_tests::shop_config("roles", ALLOW_LIST, config);
     let project = Project::load(&dir).expect("config loads");
     let ops = project.compile().unwrap_or_else(|errors| {
         panic!(
@@ -83,16 +88,40 @@ async fn setup() -> Setup {
     });
     let compiler = project.compiler().expect("compiler");
     let sql = compiler.role_statement().expect("roles are matched");
+    let matched: Vec<&'static str> = compiler
+        .role_set()
+        .roles
+        .iter()
+        .filter(|r| r.match_.is_some())
+        .map(|r| &*Box::leak(r.name.clone().into_boxed_str()))
+        .collect();
     let role_query: &'static RoleQuery = Box::leak(Box::new(RoleQuery {
         sql: Box::leak(sql.into_boxed_str()),
-        roles: &["admin"],
+        roles: Box::leak(matched.into_boxed_slice()),
     }));
     let table = graphjin_tests::leak_operations(&ops);
     let url = graphjin_tests::shop_database("roles");
-    let db = Db::connect_with_roles(&url, table, Some(role_query), PoolOptions::default())
-        .await
-        .expect("connect");
-    Setup { db }
+    let db = Db::connect_with_roles(&url, table, Some(role_query), PoolOptions::default()).await?;
+    Ok(Setup { db })
+}
+
+/// `CONFIG` with its `roles_query` and admin `match` replaced.
+fn config_with(roles_query: &str, admin_match: &str) -> String {
+    CONFIG
+        .replace(
+            r#"roles_query: "SELECT * FROM customers WHERE id = $user_id""#,
+            &format!("roles_query: {roles_query:?}"),
+        )
+        .replace(
+            r#"match: "email = 'customer1@shop.test'""#,
+            &format!("match: {admin_match:?}"),
+        )
+}
+
+/// How many orders `user` sees: all of them (50 at most) as admin, their own as `user`.
+async fn orders_seen(s: &Setup, user: &str) -> usize {
+    let data = s.run("orders", &Auth::user(user)).await.expect("orders");
+    data["orders"].as_array().expect("list").len()
 }
 
 impl Setup {
@@ -127,6 +156,68 @@ async fn an_admin_matched_by_match_reads_all_up_to_the_role_limit() {
         .map(|o| o["customer_id"].as_i64().unwrap())
         .collect();
     assert!(customers.len() > 1, "admin sees other customers' orders");
+}
+
+/// GraphJin's documented form: a qualified match over the roles query's table
+/// (`roles_query: SELECT * FROM users WHERE users.id = $user_id`, `match: users.id = 1`),
+/// evaluated inside the roles query, as are matches over joined tables and plain columns.
+#[tokio::test]
+async fn matches_name_the_roles_query_tables() {
+    let own = {
+        let s = setup().await;
+        orders_seen(&s, "2").await
+    };
+    for (roles_query, admin_match) in [
+        (
+            "SELECT * FROM customers WHERE customers.id = $user_id",
+            "customers.id = 1",
+        ),
+        ("SELECT * FROM customers WHERE id = $user_id", "id = 1"),
+        (
+            "SELECT c.id, o.id AS order_id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.id = $user_id ORDER BY o.id",
+            "c.email = 'customer1@shop.test' AND o.id IS NOT NULL",
+        ),
+        (
+            "WITH me AS (SELECT * FROM customers WHERE id = $user_id) SELECT * FROM me",
+            "me.id = 1",
+        ),
+    ] {
+        let config = config_with(roles_query, admin_match);
+        let s = setup_with(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{roles_query}: {e}"));
+        let admin = orders_seen(&s, "1").await;
+        assert!(
+            admin > own,
+            "{roles_query}: admin sees {admin}, a user {own}"
+        );
+        assert_eq!(orders_seen(&s, "2").await, own, "{roles_query}: user 2");
+        // No row for the user: `user`.
+        assert_eq!(
+            orders_seen(&s, "999").await,
+            0,
+            "{roles_query}: unknown user"
+        );
+    }
+}
+
+/// A match that names a column the roles query does not have stops start-up, naming the
+/// role.
+#[tokio::test]
+async fn a_match_on_an_unknown_column_names_its_role() {
+    let config = config_with(
+        "SELECT * FROM customers WHERE customers.id = $user_id",
+        "customers.is_admin = true",
+    );
+    let err = setup_with(&config)
+        .await
+        .err()
+        .expect("start-up fails")
+        .to_string();
+    assert!(
+        err.contains("role `admin`") && err.contains("is_admin"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -226,6 +317,10 @@ fn bad_role_config_names_the_file_and_key() {
         ),
         (
             "roles_query: \"SELECT * FROM customers\"\nroles:\n  - name: x\n    match: \"id = 1\"\n",
+            "roles_query",
+        ),
+        (
+            "roles_query: \"SELECT id FROM customers WHERE id = $user_id UNION SELECT 1 FROM customers\"\nroles:\n  - name: x\n    match: \"id = 1\"\n",
             "roles_query",
         ),
         (

@@ -13,6 +13,7 @@ mod mutate;
 pub mod names;
 mod order;
 pub mod relation;
+pub mod role_query;
 pub mod roles;
 mod select;
 pub mod shape;

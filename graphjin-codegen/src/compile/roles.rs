@@ -178,6 +178,14 @@ impl RoleSet {
                 }
             }
         }
+        if let Some(q) = &set.roles_query {
+            let matched = set.matched();
+            if !matched.is_empty()
+                && let Err(why) = super::role_query::role_statement(q, &matched)
+            {
+                return Err(CatalogError::new("roles_query", why));
+            }
+        }
         Ok(set)
     }
 
@@ -192,28 +200,24 @@ impl RoleSet {
     }
 
     /// The statement that picks a signed-in user's role: one row, one text column; `$1` is
-    /// the user id. `None` when no role is matched (every signed-in user is `user`).
+    /// the user id. `None` when no role is matched (every signed-in user is `user`). The
+    /// matches are evaluated inside `roles_query` (see [`super::role_query`]).
     pub fn role_statement(&self) -> Option<String> {
         let q = self.roles_query.as_ref()?;
-        let matched: Vec<&RoleRules> = self.roles.iter().filter(|r| r.match_.is_some()).collect();
+        let matched = self.matched();
         if matched.is_empty() {
             return None;
         }
-        let q = q.trim().trim_end_matches(';').replace("$user_id", "$1");
-        let whens: Vec<String> = matched
+        // Checked when the role set was built.
+        super::role_query::role_statement(q, &matched).ok()
+    }
+
+    /// `(name, match)` of the roles picked by `roles_query`, in order.
+    fn matched(&self) -> Vec<(&str, &str)> {
+        self.roles
             .iter()
-            .map(|r| {
-                format!(
-                    "WHEN ({}) THEN {}",
-                    r.match_.as_deref().unwrap_or("false"),
-                    string_literal(&r.name)
-                )
-            })
-            .collect();
-        Some(format!(
-            "SELECT CASE WHEN EXISTS (SELECT 1 FROM ({q}) AS __rq) THEN (SELECT CASE {} ELSE 'user' END FROM ({q}) AS __rq LIMIT 1) ELSE 'user' END AS \"role\"",
-            whens.join(" ")
-        ))
+            .filter_map(|r| Some((r.name.as_str(), r.match_.as_deref()?)))
+            .collect()
     }
 }
 
