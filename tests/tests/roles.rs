@@ -118,10 +118,11 @@ fn config_with(roles_query: &str, admin_match: &str) -> String {
         )
 }
 
-/// How many orders `user` sees: all of them (50 at most) as admin, their own as `user`.
-async fn orders_seen(s: &Setup, user: &str) -> usize {
+/// How many orders `user` sees: all of them (50 at most) as admin, their own as `user`,
+/// none (`null`: blocked by `default_block`) as `anon`.
+async fn orders_seen(s: &Setup, user: &str) -> Option<usize> {
     let data = s.run("orders", &Auth::user(user)).await.expect("orders");
-    data["orders"].as_array().expect("list").len()
+    data["orders"].as_array().map(Vec::len)
 }
 
 impl Setup {
@@ -181,6 +182,11 @@ async fn matches_name_the_roles_query_tables() {
             "WITH me AS (SELECT * FROM customers WHERE id = $user_id) SELECT * FROM me",
             "me.id = 1",
         ),
+        // The cheatsheet's typed variable.
+        (
+            "SELECT id, email FROM customers WHERE id = $user_id:bigint",
+            "id < 2 or email = 'nobody'",
+        ),
     ] {
         let config = config_with(roles_query, admin_match);
         let s = setup_with(&config)
@@ -189,13 +195,13 @@ async fn matches_name_the_roles_query_tables() {
         let admin = orders_seen(&s, "1").await;
         assert!(
             admin > own,
-            "{roles_query}: admin sees {admin}, a user {own}"
+            "{roles_query}: admin sees {admin:?}, a user {own:?}"
         );
         assert_eq!(orders_seen(&s, "2").await, own, "{roles_query}: user 2");
-        // No row for the user: `user`.
+        // No row for the signed-in user: `anon`, as in GraphJin (`core/rolestmt.go`).
         assert_eq!(
             orders_seen(&s, "999").await,
-            0,
+            None,
             "{roles_query}: unknown user"
         );
     }

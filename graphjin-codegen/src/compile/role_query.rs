@@ -7,10 +7,12 @@
 //! AS "__gj_role" FROM ...`), and the statement reads that column from the first row:
 //!
 //! ```sql
-//! SELECT COALESCE((SELECT "__gj_role" FROM (<roles query with the CASE>) AS "__gj_rq" LIMIT 1), 'user') AS "role"
+//! SELECT COALESCE((SELECT "__gj_role" FROM (<roles query with the CASE>) AS "__gj_rq" LIMIT 1), 'anon') AS "role"
 //! ```
 //!
-//! Unqualified matches (`id = 1`) still work, as the columns are in scope there too.
+//! Unqualified matches (`id = 1`) still work, as the columns are in scope there too. As in
+//! GraphJin (`core/rolestmt.go`), a signed-in user the roles query returns no row for is
+//! `anon`, and `$user_id:bigint` (the cheatsheet's typed form) binds the id as that type.
 
 use super::names::string_literal;
 
@@ -30,10 +32,35 @@ pub fn role_statement(roles_query: &str, matched: &[(&str, &str)]) -> Result<Str
         whens.join(" ")
     );
     let at = select_list_end(q)?;
-    let inner = format!("{}{case}{}", q[..at].trim_end(), &q[at..]).replace("$user_id", "$1");
+    let inner = user_id_param(&format!("{}{case}{}", q[..at].trim_end(), &q[at..]));
     Ok(format!(
-        "SELECT COALESCE((SELECT \"{ROLE_COLUMN}\" FROM ({inner}) AS \"__gj_rq\" LIMIT 1), 'user') AS \"role\""
+        "SELECT COALESCE((SELECT \"{ROLE_COLUMN}\" FROM ({inner}) AS \"__gj_rq\" LIMIT 1), 'anon') AS \"role\""
     ))
+}
+
+/// `$user_id` as `$1`, and GraphJin's typed `$user_id:bigint` as `$1::bigint`.
+fn user_id_param(q: &str) -> String {
+    let mut out = String::with_capacity(q.len());
+    let mut rest = q;
+    while let Some(at) = rest.find("$user_id") {
+        out.push_str(&rest[..at]);
+        out.push_str("$1");
+        rest = &rest[at + "$user_id".len()..];
+        if let Some(after) = rest.strip_prefix(':')
+            && !after.starts_with(':')
+        {
+            let len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            if len > 0 {
+                out.push_str("::");
+                out.push_str(&after[..len]);
+                rest = &after[len..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Where the main `SELECT`'s list ends: the byte offset of its top-level `FROM`.
@@ -150,8 +177,20 @@ mod tests {
         .unwrap();
         assert_eq!(
             sql,
-            "SELECT COALESCE((SELECT \"__gj_role\" FROM (SELECT *, CASE WHEN (users.id = 1) THEN 'admin' ELSE 'user' END AS \"__gj_role\" FROM users WHERE users.id = $1) AS \"__gj_rq\" LIMIT 1), 'user') AS \"role\""
+            "SELECT COALESCE((SELECT \"__gj_role\" FROM (SELECT *, CASE WHEN (users.id = 1) THEN 'admin' ELSE 'user' END AS \"__gj_role\" FROM users WHERE users.id = $1) AS \"__gj_rq\" LIMIT 1), 'anon') AS \"role\""
         );
+    }
+
+    #[test]
+    fn typed_user_id() {
+        // The cheatsheet's form.
+        let sql = role_statement(
+            "SELECT id, internal FROM users WHERE id = $user_id:bigint",
+            &[("admin", "id < 10 or internal = true")],
+        )
+        .unwrap();
+        assert!(sql.contains("WHERE id = $1::bigint)"), "{sql}");
+        assert_eq!(user_id_param("a = $user_id::int AND b = $user_id"), "a = $1::int AND b = $1");
     }
 
     #[test]
