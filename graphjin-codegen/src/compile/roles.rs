@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::catalog::{Catalog, CatalogError};
-use super::names::{string_literal, suggestion};
+use super::names::suggestion;
 use crate::config::{BuildConfig, TableOpRules};
 use crate::gql::ast::{Selection, Value, ValueKind};
 use crate::gql::parse_document;
