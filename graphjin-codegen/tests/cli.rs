@@ -15,13 +15,10 @@ fn bin() -> Command {
     c
 }
 
-fn shared_dir() -> PathBuf {
-    std::env::var_os("GRAPHJIN_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
-}
-
-/// The conformance database, loaded once per test process.
+/// The fixture database, loaded once per test process: `tests/fixtures/postgres.sql` is
+/// GraphJin's own test database (Apache-2.0), the same file as the shared corpora's
+/// `conformance/postgres.sql`, kept here so that these tests need nothing outside the
+/// repository; `tests/fixtures/db.graphql` is its pull.
 fn conformance_db() -> (&'static TempPostgres, &'static str) {
     static DB: OnceLock<()> = OnceLock::new();
     let pg = graphjin_pg_tmp::shared().expect("start PostgreSQL");
@@ -30,9 +27,9 @@ fn conformance_db() -> (&'static TempPostgres, &'static str) {
             .expect("create database");
         pg.run_sql_file(
             "cli_conformance",
-            &shared_dir().join("conformance/postgres.sql"),
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/postgres.sql"),
         )
-        .expect("load conformance data");
+        .expect("load tests/fixtures/postgres.sql");
     });
     (pg, "cli_conformance")
 }

@@ -20,6 +20,15 @@ pub struct RailsConfig {
     pub version: String,
     /// The app's `secret_key_base`, for cookie-store sessions.
     pub secret_key_base: Option<String>,
+    /// Rails' `encrypted_cookie_salt` when the app changed it (default `encrypted cookie`;
+    /// Rails 4.x-5.1 cookies).
+    pub salt: Option<String>,
+    /// Rails' `encrypted_signed_cookie_salt` when the app changed it (default
+    /// `signed encrypted cookie`; Rails 4.x-5.1 cookies).
+    pub sign_salt: Option<String>,
+    /// Rails' `authenticated_encrypted_cookie_salt` when the app changed it (default
+    /// `authenticated encrypted cookie`; Rails 5.2+ cookies).
+    pub auth_salt: Option<String>,
     /// The session cookie's name (e.g. `_app_session`).
     pub cookie: String,
     /// Session store for cache-store sessions: `memcache://host:port` or
@@ -51,6 +60,9 @@ impl fmt::Debug for RailsConfig {
         f.debug_struct("RailsConfig")
             .field("version", &self.version)
             .field("secret_key_base", &redact(&self.secret_key_base))
+            .field("salt", &self.salt)
+            .field("sign_salt", &self.sign_salt)
+            .field("auth_salt", &self.auth_salt)
             .field("cookie", &self.cookie)
             .field("url", &self.url.as_deref().map(redact_url))
             .field("password", &redact(&self.password))

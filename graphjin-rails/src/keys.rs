@@ -36,21 +36,41 @@ fn derive<const N: usize>(secret: &[u8], salt: &[u8], digest: KeyDigest) -> Zero
     out
 }
 
+/// The key generator salts: Rails' `config.action_dispatch.encrypted_cookie_salt`,
+/// `encrypted_signed_cookie_salt` and `authenticated_encrypted_cookie_salt` (GraphJin's
+/// `rails.salt`, `sign_salt` and `auth_salt`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Salts<'a> {
+    pub(crate) encrypt: &'a str,
+    pub(crate) sign: &'a str,
+    pub(crate) auth: &'a str,
+}
+
+impl Default for Salts<'_> {
+    fn default() -> Self {
+        Salts {
+            encrypt: "encrypted cookie",
+            sign: "signed encrypted cookie",
+            auth: "authenticated encrypted cookie",
+        }
+    }
+}
+
 impl CbcKeys {
-    pub(crate) fn derive(secret_key_base: &str, digest: KeyDigest) -> Self {
+    pub(crate) fn derive(secret_key_base: &str, digest: KeyDigest, salts: Salts<'_>) -> Self {
         let secret = secret_key_base.as_bytes();
         CbcKeys {
-            encrypt: derive(secret, b"encrypted cookie", digest),
-            sign: derive(secret, b"signed encrypted cookie", digest),
+            encrypt: derive(secret, salts.encrypt.as_bytes(), digest),
+            sign: derive(secret, salts.sign.as_bytes(), digest),
         }
     }
 }
 
 impl GcmKey {
-    pub(crate) fn derive(secret_key_base: &str, digest: KeyDigest) -> Self {
+    pub(crate) fn derive(secret_key_base: &str, digest: KeyDigest, salts: Salts<'_>) -> Self {
         GcmKey(derive(
             secret_key_base.as_bytes(),
-            b"authenticated encrypted cookie",
+            salts.auth.as_bytes(),
             digest,
         ))
     }

@@ -37,6 +37,8 @@ pub mod marshal;
 mod session;
 mod store;
 #[cfg(feature = "test-servers")]
+pub mod test_cookies;
+#[cfg(feature = "test-servers")]
 pub mod test_servers;
 
 use std::fmt;
@@ -113,13 +115,22 @@ impl RailsAuth {
                             .into(),
                     ));
                 }
+                let defaults = keys::Salts::default();
+                fn salt(s: &Option<String>) -> Option<&str> {
+                    s.as_deref().filter(|s| !s.is_empty())
+                }
+                let salts = keys::Salts {
+                    encrypt: salt(&cfg.salt).unwrap_or(defaults.encrypt),
+                    sign: salt(&cfg.sign_salt).unwrap_or(defaults.sign),
+                    auth: salt(&cfg.auth_salt).unwrap_or(defaults.auth),
+                };
                 Some(match scheme_for(&cfg.version)? {
                     Scheme::LegacyCbc => {
-                        CookieKeys::Cbc(CbcKeys::derive(secret, keys::KeyDigest::Sha1))
+                        CookieKeys::Cbc(CbcKeys::derive(secret, keys::KeyDigest::Sha1, salts))
                     }
                     Scheme::Gcm(digest) => CookieKeys::Gcm {
-                        key: GcmKey::derive(secret, digest),
-                        legacy: CbcKeys::derive(secret, digest),
+                        key: GcmKey::derive(secret, digest, salts),
+                        legacy: CbcKeys::derive(secret, digest, salts),
                     },
                 })
             }

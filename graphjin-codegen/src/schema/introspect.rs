@@ -636,7 +636,8 @@ mod tests {
         assert!(!e.to_string().contains("s3cret"), "{e}");
     }
 
-    /// Loads the conformance database into a scratch schema of the database at
+    /// Loads the conformance database (this crate's copy, `tests/fixtures/postgres.sql`, or
+    /// `GRAPHJIN_CONFORMANCE_SQL`) into a scratch schema of the database at
     /// `GRAPHJIN_TEST_DATABASE_URL` (any database the user may create schemas in), pulls it
     /// and checks the result; then does the same for a schema of awkward objects.
     #[tokio::test]
@@ -646,11 +647,7 @@ mod tests {
             return;
         };
         let sql_path = std::env::var("GRAPHJIN_CONFORMANCE_SQL").unwrap_or_else(|_| {
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/conformance/postgres.sql"
-            )
-            .into()
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/postgres.sql").into()
         });
         let sql = std::fs::read_to_string(&sql_path)
             .unwrap_or_else(|e| panic!("cannot read {sql_path}: {e}"));
