@@ -33,7 +33,9 @@ fn session_for(id: u8) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_vectors() {
-    let vectors = common::vectors("stores.json");
+    let Some(vectors) = common::vectors("stores.json") else {
+        return;
+    };
     assert!(!vectors.is_empty());
     let memcache = StoreServer::start(Kind::Memcache, None);
     let redis = StoreServer::start(Kind::Redis, None);

@@ -68,7 +68,7 @@ fn prod_inherits_dev_and_wins_at_the_top_level() {
     write(&dir, "prod.yml", PROD);
     std::fs::create_dir_all(dir.join("keys")).expect("mkdir");
     std::fs::copy(
-        vectors_dir().join("keys/rsa_public.pem"),
+        fixture_key("rsa_public.pem"),
         dir.join("keys/rsa_public.pem"),
     )
     .expect("copy key");
@@ -173,11 +173,7 @@ fn key_file_errors() {
 
     // The type in the config must match the key in the file.
     std::fs::create_dir_all(dir.join("keys")).expect("mkdir");
-    std::fs::copy(
-        vectors_dir().join("keys/ec_public.pem"),
-        dir.join("keys/ec.pem"),
-    )
-    .expect("copy");
+    std::fs::copy(fixture_key("ec_public.pem"), dir.join("keys/ec.pem")).expect("copy");
     write(
         &dir,
         "dev.yml",

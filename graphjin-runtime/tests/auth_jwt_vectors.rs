@@ -134,7 +134,9 @@ fn check(expect: &Value, status: u16, body: &Value, fail_block: bool) -> Result<
 
 #[tokio::test]
 async fn jwt_vectors_through_http() {
-    let dir = vectors_dir();
+    let Some(dir) = vectors_dir(&["jwt.json", "jwks.json"]) else {
+        return;
+    };
     let vectors: Vec<Value> = serde_json::from_str(
         &std::fs::read_to_string(dir.join("jwt.json")).expect("read jwt.json"),
     )

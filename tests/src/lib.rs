@@ -4,7 +4,9 @@
 //! and removed when the binary exits. The conformance database (GraphJin's
 //! `shared/conformance/postgres.sql`) is loaded once into a template
 //! ([`conformance_template`]); each test that needs it takes its own copy with
-//! [`fresh_database`], so tests can write freely and run in parallel.
+//! [`fresh_database`], so tests can write freely and run in parallel. The shared corpora
+//! are not part of this repository: a test that needs them first asks [`conformance_sql`]
+//! or [`shared_dir`] (from `graphjin-testdata`) and returns when they are absent.
 //!
 //! The helpers panic with a message saying what to fix: they are for tests only.
 
@@ -26,25 +28,18 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// GraphJin's `shared/` directory (conformance data, vectors, ...): `$GRAPHJIN_SHARED_DIR`
-/// if set, else `shared/` beside the workspace (where CI puts a copy).
+pub use graphjin_testdata::{shared_dir, shared_file};
+
+/// The conformance SQL that [`conformance_template`] and [`fresh_database`] load, from
+/// GraphJin's shared corpora; `None` when they are absent (a line saying the test is
+/// skipped has been printed). A test that needs the conformance database starts with
+/// `if graphjin_tests::conformance_sql().is_none() { return; }`.
 ///
 /// # Panics
 ///
-/// If the directory does not exist.
-pub fn shared_dir() -> PathBuf {
-    let (dir, source) = match std::env::var_os("GRAPHJIN_SHARED_DIR").filter(|d| !d.is_empty()) {
-        Some(dir) => (PathBuf::from(dir), "GRAPHJIN_SHARED_DIR"),
-        None => (workspace_root().join("..").join("shared"), "the default"),
-    };
-    if !dir.is_dir() {
-        panic!(
-            "GraphJin's shared directory not found at {} ({source}): set GRAPHJIN_SHARED_DIR \
-             to it, or place a copy of shared/ beside the repository clone",
-            dir.display()
-        );
-    }
-    dir.canonicalize().unwrap_or(dir)
+/// If the corpora are absent and `GRAPHJIN_REQUIRE_SHARED` is set.
+pub fn conformance_sql() -> Option<PathBuf> {
+    shared_file("conformance/postgres.sql")
 }
 
 /// The PostgreSQL cluster shared by this test binary, started on first use.
@@ -65,11 +60,16 @@ pub fn pg() -> &'static TempPostgres {
 ///
 /// # Panics
 ///
-/// If the cluster cannot be started or the SQL cannot be loaded.
+/// If the cluster cannot be started or the SQL cannot be loaded (see [`conformance_sql`]).
 pub fn conformance_template() -> &'static str {
     static LOADED: OnceLock<()> = OnceLock::new();
     LOADED.get_or_init(|| {
-        let sql = shared_dir().join("conformance").join("postgres.sql");
+        let sql = conformance_sql().unwrap_or_else(|| {
+            panic!(
+                "the conformance database needs GraphJin's shared corpora: \
+                 guard the test with conformance_sql()"
+            )
+        });
         let pg = pg();
         // Idempotent, in case an earlier attempt in this process panicked half-way.
         pg.run_sql(

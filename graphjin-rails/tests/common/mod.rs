@@ -1,29 +1,16 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-
 use graphjin_rails::RailsConfig;
 use serde_json::Value;
 
-/// The shared folder: `GRAPHJIN_SHARED_DIR`, else `<workspace>/../shared`.
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("GRAPHJIN_SHARED_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-    }
-}
-
-/// Reads `vectors/<name>` from the shared folder.
-pub fn vectors(name: &str) -> Vec<Value> {
-    let path = shared_dir().join("vectors").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {} ({e}); set GRAPHJIN_SHARED_DIR to the shared folder",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).expect("vector file is JSON")
+/// Reads `vectors/<name>` from GraphJin's shared corpora; `None` when they are absent (a
+/// line saying so is printed and the test should return): see `graphjin_testdata`.
+pub fn vectors(name: &str) -> Option<Vec<Value>> {
+    let path = graphjin_testdata::shared_file(&format!("vectors/{name}"))?;
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    Some(serde_json::from_str(&text).expect("vector file is JSON"))
 }
 
 /// The `RailsConfig` of a vector's `config` (with `PORT` in `rails.url` replaced by `port`).

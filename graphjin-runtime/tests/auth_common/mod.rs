@@ -21,16 +21,20 @@ use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use serde_json::{Value, json};
 
-/// `GRAPHJIN_SHARED_DIR`, else `<workspace>/../shared`.
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("GRAPHJIN_SHARED_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-    }
+/// The `vectors/` folder of GraphJin's shared corpora, when it holds every file of `needs`;
+/// `None` when they are absent (a line saying so is printed and the test should return):
+/// see `graphjin_testdata`.
+pub fn vectors_dir(needs: &[&str]) -> Option<PathBuf> {
+    let needs: Vec<String> = needs.iter().map(|n| format!("vectors/{n}")).collect();
+    let needs: Vec<&str> = needs.iter().map(String::as_str).collect();
+    graphjin_testdata::shared_dir(&needs).map(|dir| dir.join("vectors"))
 }
 
-pub fn vectors_dir() -> PathBuf {
-    shared_dir().join("vectors")
+/// A key file of this crate's own test fixtures (`tests/fixtures/keys/<name>`).
+pub fn fixture_key(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/keys")
+        .join(name)
 }
 
 /// Far in the future (2099).
