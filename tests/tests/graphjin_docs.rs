@@ -8,6 +8,7 @@
 //!   presets are applied (read back with SQL), updates reach only the user's rows;
 //! - the Rails cookie-store, memcache-store and redis-store blocks with real memcached and
 //!   redis servers;
+//! - the JWKS and Firebase blocks, their keys served on a local port;
 //! - a named header auth guarding an SQL action.
 
 use std::net::SocketAddr;
@@ -361,4 +362,127 @@ async fn documented_header_auth_guards_an_action() {
         (before, after),
         (json!([{"products": 0}]), json!([{"products": 1}]))
     );
+}
+
+/// Serves `body` as JSON at `path` on a local port (a key set in place of Google's).
+async fn serve_json(path: &'static str, body: String) -> SocketAddr {
+    use graphjin_runtime::axum;
+    let app = axum::Router::new().route(
+        path,
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token with a `kid`, for `iss`/`aud`, signed by `key` with `alg`.
+fn kid_token(
+    (key, alg): (&jsonwebtoken::EncodingKey, jsonwebtoken::Algorithm),
+    kid: &str,
+    iss: &str,
+    aud: &str,
+    sub: &str,
+) -> String {
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    let claims = json!({ "sub": sub, "iss": iss, "aud": aud, "exp": 4_070_908_800u64, "iat": 1_700_000_000u64 });
+    jsonwebtoken::encode(&header, &claims, key).expect("sign")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_jwks_and_firebase_blocks() {
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("EC key");
+    let private = jsonwebtoken::EncodingKey::from_ec_der(pair.serialized_der());
+    // The uncompressed point 04 || x || y.
+    let point = pair.public_key_raw();
+    let jwks = json!({ "keys": [{
+        "kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
+        "x": b64url(&point[1..33]), "y": b64url(&point[33..65]),
+    }]});
+    let jwks_addr = serve_json("/oauth2/v3/certs", jwks.to_string()).await;
+    // Firebase signs with RSA (RS256) and publishes X.509 certificates.
+    let (rsa_key, rsa_pkcs1) = {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("RSA key");
+        (
+            key.to_pkcs8_pem(LineEnding::LF).expect("pkcs8").to_string(),
+            key.to_pkcs1_der().expect("pkcs1").as_bytes().to_vec(),
+        )
+    };
+    let rsa_pair = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&rsa_key, &rcgen::PKCS_RSA_SHA256)
+        .expect("rcgen key");
+    let cert = rcgen::CertificateParams::new(Vec::<String>::new())
+        .expect("params")
+        .self_signed(&rsa_pair)
+        .expect("certificate");
+    let rsa_private = jsonwebtoken::EncodingKey::from_rsa_der(&rsa_pkcs1);
+    let certs = json!({ "k1": cert.pem() });
+    let firebase_addr = serve_json(
+        "/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
+        certs.to_string(),
+    )
+    .await;
+
+    let es256 = (&private, jsonwebtoken::Algorithm::ES256);
+    let rs256 = (&rsa_private, jsonwebtoken::Algorithm::RS256);
+    for (file, key, port, iss, aud) in [
+        (
+            "auth_jwks.yml",
+            es256,
+            jwks_addr.port(),
+            "https://accounts.google.com",
+            "1234987819200.apps.googleusercontent.com",
+        ),
+        (
+            "auth_firebase.yml",
+            rs256,
+            firebase_addr.port(),
+            "https://securetoken.google.com/my-firebase-project",
+            "my-firebase-project",
+        ),
+    ] {
+        let yaml = format!(
+            "auth_fail_block: true\n{}\n{}",
+            fixture(file).replace("PORT", &port.to_string()),
+            fixture("roles.yml")
+        );
+        let (dbname, dir) = project("jwks", &yaml).await;
+        let addr = serve(&graphjin_tests::pg().url(&dbname), &dir).await;
+        let token = kid_token(key, "k1", iss, aud, "2");
+        let (status, body) = call(
+            addr,
+            "me",
+            json!({}),
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .await;
+        assert_eq!(
+            (status, &body["data"]["me"][0]["id"]),
+            (200, &json!(2)),
+            "{file}: {body}"
+        );
+        // Another audience is refused.
+        let token = kid_token(key, "k1", iss, "someone-else", "2");
+        let (status, body) = call(
+            addr,
+            "me",
+            json!({}),
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .await;
+        assert_eq!(status, 401, "{file}: {body}");
+    }
 }
