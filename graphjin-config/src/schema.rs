@@ -4,7 +4,7 @@
 //! new key, with its `GJ_` variable, the moment it is added.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::de::value::{BorrowedStrDeserializer, Error as ProbeError};
 use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -99,10 +99,8 @@ impl Schema {
     /// The keys `T` reads. `T` is a config struct deriving `Deserialize` (with
     /// `#[serde(default)]` or not); fields with their own `deserialize_with` are single keys.
     ///
-    /// # Panics
-    ///
-    /// In debug builds, when `T`'s `Deserialize` refuses the probe's empty values (a type
-    /// this reader cannot describe; tests catch it).
+    /// A field whose type refuses every empty value the probe offers (`""`, `0`, `{}`,
+    /// ...) is still a key, but nothing below it is.
     pub fn of<T: DeserializeOwned>() -> Schema {
         Schema {
             keys: probe::<T>(),
@@ -254,7 +252,9 @@ pub(crate) fn env_var(prefix: &str, path: &[Name]) -> String {
 }
 
 /// How often the probe may start over after meeting a field alias.
-const MAX_RETRIES: usize = 64;
+const MAX_RETRIES: usize = 256;
+/// How many empty values `deserialize_any` offers before the key is left out.
+const ANY_VALUES: usize = 6;
 /// How deep the probe goes before it stops (recursive types).
 const MAX_DEPTH: usize = 24;
 
@@ -272,6 +272,13 @@ struct Record {
     offered: HashSet<(&'static str, &'static str)>,
     /// The field offered last whose value was not asked for yet.
     pending: Option<(&'static str, &'static str)>,
+    /// The innermost path whose value was refused in this run, and whether other empty
+    /// values may be offered there (`deserialize_any`).
+    refused: Option<(Vec<Segment>, bool)>,
+    /// Path -> how often its value was refused: the next run offers another.
+    attempts: HashMap<Vec<Segment>, usize>,
+    /// Paths left out of their struct: every value offered was refused.
+    omit: HashSet<Vec<Segment>>,
 }
 
 impl Record {
@@ -285,8 +292,30 @@ impl Record {
         }
     }
 
-    /// After a failed probe: whether it failed on a field alias, now taken care of.
+    /// After a failed probe: whether the failure is taken care of for the next run, a
+    /// field alias skipped or a refused value replaced or left out.
     fn learn(&mut self, error: &ProbeError) -> bool {
+        let refused = self.refused.take();
+        if self.learn_alias(error) {
+            return true;
+        }
+        let Some((path, any)) = refused else {
+            return false;
+        };
+        if path.is_empty() || self.omit.contains(&path) {
+            return false;
+        }
+        let attempts = self.attempts.entry(path.clone()).or_default();
+        *attempts += 1;
+        if !any || *attempts >= ANY_VALUES {
+            self.omit.insert(path);
+        }
+        true
+    }
+
+    /// Whether the failure was a duplicate field: an alias offered before or after its
+    /// field, to skip from now on.
+    fn learn_alias(&mut self, error: &ProbeError) -> bool {
         let Some(field @ (name, offered)) = self.pending.take() else {
             return false;
         };
@@ -323,6 +352,7 @@ fn probe<T: DeserializeOwned>() -> Vec<Key> {
             let mut r = record.borrow_mut();
             r.keys.clear();
             r.pending = None;
+            r.refused = None;
         }
         let result = T::deserialize(Probe {
             path: Vec::new(),
@@ -332,16 +362,9 @@ fn probe<T: DeserializeOwned>() -> Vec<Key> {
         let mut r = record.borrow_mut();
         match result {
             Ok(_) => return std::mem::take(&mut r.keys),
-            // A field refused as a duplicate: an alias met before or after its field.
             Err(e) if r.learn(&e) => {}
-            Err(e) => {
-                debug_assert!(
-                    false,
-                    "{} cannot be described as config keys: {e}",
-                    std::any::type_name::<T>()
-                );
-                return std::mem::take(&mut r.keys);
-            }
+            // The type refuses every empty value at its top: it has no keys to describe.
+            Err(_) => return std::mem::take(&mut r.keys),
         }
     }
     std::mem::take(&mut record.borrow_mut().keys)
@@ -385,13 +408,45 @@ impl<'r> Probe<'r> {
     fn too_deep(&self) -> bool {
         self.path.len() > MAX_DEPTH
     }
+
+    /// Whether every value offered here was refused: a list or map with nothing in it.
+    fn omitted(&self) -> bool {
+        self.record
+            .is_some_and(|r| r.borrow().omit.contains(&self.path))
+    }
+
+    /// How often the value here was refused in earlier runs.
+    fn attempt(&self) -> usize {
+        self.record
+            .and_then(|r| r.borrow().attempts.get(&self.path).copied())
+            .unwrap_or(0)
+    }
+
+    /// Passes `result` on; a refusal is written down against this path, unless one
+    /// deeper down was already (the innermost refusal is the one to work around).
+    fn check<T>(&self, result: Result<T, ProbeError>) -> Result<T, ProbeError> {
+        self.refuse(result, false)
+    }
+
+    /// [`Probe::check`]; `any`: other empty values may be offered here next time.
+    fn refuse<T>(&self, result: Result<T, ProbeError>, any: bool) -> Result<T, ProbeError> {
+        if result.is_err()
+            && let Some(r) = self.record
+        {
+            let mut r = r.borrow_mut();
+            if r.refused.is_none() {
+                r.refused = Some((self.path.clone(), any));
+            }
+        }
+        result
+    }
 }
 
 macro_rules! scalars {
     ($($method:ident => $visit:ident($value:expr);)*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
             self.note(Kind::Value);
-            visitor.$visit($value)
+            self.check(visitor.$visit($value))
         }
     )*};
 }
@@ -421,14 +476,31 @@ impl<'de> Deserializer<'de> for Probe<'_> {
         deserialize_identifier => visit_borrowed_str("");
     }
 
+    /// A type deserializing itself from whatever comes (a `serde_json::Value`, a custom
+    /// visitor) is one key. It is offered nothing first, then other empty values while it
+    /// refuses them.
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
         self.note(Kind::Value);
-        visitor.visit_unit()
+        let result = match self.attempt() {
+            0 => visitor.visit_unit(),
+            1 => visitor.visit_borrowed_str(""),
+            2 => visitor.visit_map(Entries {
+                probe: self.child(Segment::Entry),
+                left: 0,
+            }),
+            3 => visitor.visit_seq(Items {
+                probe: self.child(Segment::Item),
+                left: 0,
+            }),
+            4 => visitor.visit_u64(0),
+            _ => visitor.visit_bool(false),
+        };
+        self.refuse(result, true)
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
         self.note(Kind::Value);
-        visitor.visit_unit()
+        self.check(visitor.visit_unit())
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(
@@ -437,7 +509,7 @@ impl<'de> Deserializer<'de> for Probe<'_> {
         visitor: V,
     ) -> Result<V::Value, ProbeError> {
         self.note(Kind::Value);
-        visitor.visit_unit()
+        self.check(visitor.visit_unit())
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
@@ -459,10 +531,11 @@ impl<'de> Deserializer<'de> for Probe<'_> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
         self.note(Kind::List);
         let n = usize::from(!self.too_deep());
-        visitor.visit_seq(Items {
+        let result = visitor.visit_seq(Items {
             probe: self.child(Segment::Item),
             left: n,
-        })
+        });
+        self.check(result)
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(
@@ -471,10 +544,11 @@ impl<'de> Deserializer<'de> for Probe<'_> {
         visitor: V,
     ) -> Result<V::Value, ProbeError> {
         self.note(Kind::List);
-        visitor.visit_seq(Items {
+        let result = visitor.visit_seq(Items {
             probe: self.child(Segment::Item),
             left: len,
-        })
+        });
+        self.check(result)
     }
 
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -489,10 +563,11 @@ impl<'de> Deserializer<'de> for Probe<'_> {
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
         self.note(Kind::Map);
         let n = usize::from(!self.too_deep());
-        visitor.visit_map(Entries {
+        let result = visitor.visit_map(Entries {
             probe: self.child(Segment::Entry),
             left: n,
-        })
+        });
+        self.check(result)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -511,12 +586,13 @@ impl<'de> Deserializer<'de> for Probe<'_> {
         let (mut order, rest): (Vec<&'static str>, Vec<&'static str>) =
             fields.iter().copied().partition(preferred);
         order.extend(rest);
-        visitor.visit_map(Fields {
-            probe: self,
+        let result = visitor.visit_map(Fields {
+            probe: self.child_of_same(),
             name,
             fields: order.into_iter(),
             current: None,
-        })
+        });
+        self.check(result)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -528,7 +604,7 @@ impl<'de> Deserializer<'de> for Probe<'_> {
         self.note(Kind::Value);
         let first: &'static str = variants.first().copied().unwrap_or("");
         let variant = BorrowedStrDeserializer::<'de, ProbeError>::new(first);
-        visitor.visit_enum(variant)
+        self.check(visitor.visit_enum(variant))
     }
 }
 
@@ -549,7 +625,11 @@ impl<'de> SeqAccess<'de> for Items<'_> {
             return Ok(None);
         }
         self.left -= 1;
-        seed.deserialize(self.probe.child_of_same()).map(Some)
+        if self.probe.omitted() {
+            return Ok(None);
+        }
+        let probe = self.probe.child_of_same();
+        self.probe.refuse(seed.deserialize(probe), true).map(Some)
     }
 }
 
@@ -566,7 +646,7 @@ impl<'de> MapAccess<'de> for Entries<'_> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, ProbeError> {
-        if self.left == 0 {
+        if self.left == 0 || self.probe.omitted() {
             return Ok(None);
         }
         self.left -= 1;
@@ -582,7 +662,8 @@ impl<'de> MapAccess<'de> for Entries<'_> {
         &mut self,
         seed: V,
     ) -> Result<V::Value, ProbeError> {
-        seed.deserialize(self.probe.child_of_same())
+        let probe = self.probe.child_of_same();
+        self.probe.refuse(seed.deserialize(probe), true)
     }
 }
 
@@ -610,7 +691,14 @@ impl<'de> MapAccess<'de> for Fields<'_> {
             };
             let key = (self.name, field);
             let mut r = record.borrow_mut();
+            let mut path = self.probe.path.clone();
+            path.push(Segment::Field(field.to_owned()));
             if r.skip.contains(&key) {
+                continue;
+            }
+            if r.omit.contains(&path) {
+                // Still a key, read as a whole.
+                r.note(&path, Kind::Value, &[]);
                 continue;
             }
             r.pending = Some(key);
@@ -640,6 +728,7 @@ impl<'de> MapAccess<'de> for Fields<'_> {
                 .map(|(_, alias)| *alias)
                 .collect();
         }
-        seed.deserialize(probe)
+        let check = probe.child_of_same();
+        check.refuse(seed.deserialize(probe), true)
     }
 }

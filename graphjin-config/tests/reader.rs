@@ -436,3 +436,74 @@ fn named_list_entries_are_addressed_by_name() {
         ["GJ_AUTHS_ADMIN_API_JWT_SECRET", "GJ_AUTHS_HOOKS_URL"]
     );
 }
+
+/// Accepts a string or a map only, as a hand-written `Deserialize` might.
+#[derive(Debug, Default, PartialEq)]
+struct Picky(String);
+
+impl<'de> Deserialize<'de> for Picky {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => Ok(Picky(s)),
+            serde_json::Value::Object(_) => Ok(Picky("map".into())),
+            _ => Err(serde::de::Error::custom("a string or a map")),
+        }
+    }
+}
+
+/// Refuses everything.
+#[derive(Debug, Default, PartialEq)]
+struct Never;
+
+impl<'de> Deserialize<'de> for Never {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("never"))
+    }
+}
+
+#[derive(Debug, Deserialize, Default, PartialEq)]
+#[serde(default)]
+struct Custom {
+    picky: Picky,
+    types: BTreeMap<String, Picky>,
+    never: Never,
+    nested: Nested,
+}
+
+#[derive(Debug, Deserialize, Default, PartialEq)]
+#[serde(default)]
+struct Nested {
+    never: Never,
+    after: u32,
+}
+
+#[test]
+fn hand_written_deserialize_impls_are_keys_too() {
+    let vars = Schema::of::<Custom>().env_vars();
+    assert_eq!(
+        vars,
+        [
+            "GJ_PICKY",
+            "GJ_TYPES_<KEY>",
+            "GJ_NEVER",
+            "GJ_NESTED_NEVER",
+            "GJ_NESTED_AFTER"
+        ]
+    );
+    let mut source = Source::parse(
+        "types: {uuid: uuid::Uuid}
+",
+        Path::new("dev.yml"),
+    )
+    .expect("parses");
+    source.apply_env(&Schema::of::<Custom>(), |name| match name {
+        "GJ_PICKY" => Some("from-env".to_owned()),
+        "GJ_TYPES_UUID" => Some("my::Uuid".to_owned()),
+        "GJ_NESTED_AFTER" => Some("3".to_owned()),
+        _ => None,
+    });
+    assert_eq!(
+        source.value(),
+        &serde_json::json!({"types": {"uuid": "my::Uuid"}, "picky": "from-env", "nested": {"after": "3"}})
+    );
+}
