@@ -1,125 +1,56 @@
-//! Finding and reading the YAML config, with `inherits:` resolved.
+//! Finding and reading the YAML config through graphjin-config, the reader the runtime uses
+//! too: `inherits:` resolved, GraphJin's weak typing, `GJ_` environment overrides.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use serde_json::Value;
+use graphjin_config::{Schema, Source};
 
 use super::model::BuildConfig;
 
-/// Why the config could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The YAML is malformed or a key has the wrong shape.
-    #[error("{path}: {message}")]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message with its line and column.
-        message: String,
-    },
-    /// `inherits:` names a file that inherits back.
-    #[error("{path}: `inherits` forms a cycle ({chain})")]
-    InheritCycle {
-        /// The file.
-        path: PathBuf,
-        /// The chain of names.
-        chain: String,
-    },
-}
+/// Why the config could not be read: graphjin-config's error, naming the file (or the
+/// environment variable) and the key path.
+pub use graphjin_config::Error as ConfigError;
 
 /// Which config file the build reads in `dir`: `prod.yml`, else `dev.yml`, else none.
 pub fn config_path(dir: &Path) -> Option<PathBuf> {
-    ["prod.yml", "prod.yaml", "dev.yml", "dev.yaml"]
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|p| p.is_file())
+    graphjin_config::config_path(dir)
 }
 
-/// Reads `path` with `inherits:` resolved (the child's keys replace the parent's).
-/// Returns the config and every file read, so builds can track them.
+/// The keys the build reads, for the `GJ_` environment overrides.
+pub fn schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(Schema::of::<BuildConfig>)
+}
+
+/// Every `GJ_` variable that overrides a build key (`GJ_DEFAULT_LIMIT`,
+/// `GJ_VARIABLES_<KEY>`, ...): what a build script tracks with `rerun-if-env-changed`.
+pub fn env_vars() -> Vec<String> {
+    schema().env_vars()
+}
+
+/// Reads `path` with `inherits:` resolved (the child's keys replace the parent's) and the
+/// `GJ_` environment overrides applied. Returns the config and every file read, so builds
+/// can track them.
 pub fn load_config(path: &Path) -> Result<(BuildConfig, Vec<PathBuf>), ConfigError> {
-    let mut files = Vec::new();
-    let merged = load_value(path, &mut files)?;
-    let config = serde_json::from_value(merged).map_err(|e| ConfigError::Syntax {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    Ok((config, files))
+    load_config_with_env(path, |name| std::env::var(name).ok())
 }
 
-/// Parses config text (no `inherits:` resolution); `path` only names it in errors.
+/// [`load_config`] reading environment variables through `lookup`.
+pub fn load_config_with_env(
+    path: &Path,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(BuildConfig, Vec<PathBuf>), ConfigError> {
+    let mut source = Source::read(path)?;
+    source.apply_env(schema(), lookup);
+    let config = source.deserialize()?;
+    Ok((config, source.files().to_vec()))
+}
+
+/// Parses config text (no `inherits:` resolution, no environment); `path` only names it in
+/// errors.
 pub fn parse_config(src: &str, path: &Path) -> Result<BuildConfig, ConfigError> {
-    let value = parse_yaml(src, path)?;
-    serde_json::from_value(value).map_err(|e| ConfigError::Syntax {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
-}
-
-fn parse_yaml(src: &str, path: &Path) -> Result<Value, ConfigError> {
-    if src.trim().is_empty() {
-        return Ok(Value::Object(Default::default()));
-    }
-    let value: Value = serde_saphyr::from_str(src).map_err(|e| ConfigError::Syntax {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    match value {
-        Value::Null => Ok(Value::Object(Default::default())),
-        Value::Object(_) => Ok(value),
-        _ => Err(ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message: "the config must be a mapping of keys".into(),
-        }),
-    }
-}
-
-fn load_value(path: &Path, files: &mut Vec<PathBuf>) -> Result<Value, ConfigError> {
-    if files.iter().any(|f| f == path) {
-        let chain = files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" -> ");
-        return Err(ConfigError::InheritCycle {
-            path: path.to_path_buf(),
-            chain,
-        });
-    }
-    let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    files.push(path.to_path_buf());
-    let mut value = parse_yaml(&src, path)?;
-    let parent = value
-        .get("inherits")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    if let Some(parent) = parent {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let parent_path = ["", ".yml", ".yaml"]
-            .iter()
-            .map(|ext| dir.join(format!("{parent}{ext}")))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| dir.join(format!("{parent}.yml")));
-        let mut base = load_value(&parent_path, files)?;
-        if let (Value::Object(base_map), Value::Object(child)) = (&mut base, value) {
-            for (k, v) in child {
-                base_map.insert(k, v);
-            }
-        }
-        value = base;
-    }
-    Ok(value)
+    Source::parse(src, path)?.deserialize()
 }
 
 #[cfg(test)]
@@ -172,10 +103,32 @@ tables:
         )
         .unwrap();
         std::fs::write(dir.join("prod.yml"), "inherits: dev\ndefault_limit: 7\n").unwrap();
-        let (c, files) = load_config(&dir.join("prod.yml")).unwrap();
+        let (c, files) = load_config_with_env(&dir.join("prod.yml"), |_| None).unwrap();
         assert_eq!(c.default_limit, Some(7));
         assert!(c.enable_camelcase);
         assert_eq!(files.len(), 2);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn every_build_key_has_a_variable() {
+        let vars = env_vars();
+        for var in [
+            "GJ_DEFAULT_LIMIT",
+            "GJ_ENABLE_CAMELCASE",
+            "GJ_VARIABLES_<KEY>",
+            "GJ_BLOCKLIST",
+            "GJ_ROLES_QUERY",
+            "GJ_DEFAULT_BLOCK",
+        ] {
+            assert!(vars.iter().any(|v| v == var), "{var}: {vars:?}");
+        }
+        // `tables` and `roles` are lists: their entries have no variables.
+        assert!(
+            !vars
+                .iter()
+                .any(|v| v.starts_with("GJ_TABLES") || v.starts_with("GJ_ROLES_NAME")),
+            "{vars:?}"
+        );
     }
 }
