@@ -37,15 +37,15 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
 
-use super::auth::{Secret, parse_duration, redact_url};
+use super::auth::{Secret, duration_text, parse_duration, redact_url};
 
 /// `auths[]` entries of `type: hmac`: callers sign the request body. They verify the body,
 /// which an [`crate::Authenticator`] (headers only) never sees, so they are kept apart
 /// from [`crate::Config::auths`] and guard actions only.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct HmacAuthConfig {
     /// The name actions refer to with `auth_name`.
@@ -57,7 +57,7 @@ pub struct HmacAuthConfig {
 /// `hmac:`: how a signed call is checked. A caller sends `X-Timestamp: <unix seconds>` and
 /// `X-Signature: sha256=<hex>` (the prefix is optional), where the hex is
 /// `HMAC-SHA256(secret, timestamp + "." + body)`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct HmacConfig {
     /// The shared key (env `GJ_AUTHS_<NAME>_HMAC_SECRET`).
@@ -68,7 +68,7 @@ pub struct HmacConfig {
     pub timestamp_header: Option<String>,
     /// How far the timestamp may be from now, either way (default 5 minutes). A number is
     /// seconds; a string may carry a unit (`"90s"`, `"5m"`).
-    #[serde(deserialize_with = "seconds")]
+    #[serde(deserialize_with = "seconds", serialize_with = "duration_text")]
     pub max_age: Option<Duration>,
     /// How many signatures are remembered to refuse replays (default 10000). When it is
     /// full of signatures still inside the window, further calls are refused with 503
@@ -78,7 +78,7 @@ pub struct HmacConfig {
 
 /// One entry of `actions:`: a SQL statement (`sql`) or an HTTP handler (`url`), guarded by
 /// the named auth `auth_name`.
-#[derive(Clone, Default, PartialEq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ActionConfig {
     /// The name in the route: `POST {prefix}/v1/actions/{name}`. Letters, digits, `_`,
@@ -105,7 +105,7 @@ pub struct ActionConfig {
     pub timestamp_header: Option<String>,
     /// Webhook actions: how long the handler may take, answer included (default 10 s). A
     /// number is seconds; a string may carry a unit.
-    #[serde(deserialize_with = "seconds")]
+    #[serde(deserialize_with = "seconds", serialize_with = "duration_text")]
     pub timeout: Option<Duration>,
 }
 
@@ -128,7 +128,7 @@ impl fmt::Debug for ActionConfig {
 }
 
 /// `actions[].params[]`: one statement parameter.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ActionParam {
     /// The key in the request's JSON body (for `from: input`).
@@ -146,7 +146,7 @@ pub struct ActionParam {
 }
 
 /// `actions[].params[].from`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamSource {
     /// The key `name` of the request's JSON body.
@@ -161,7 +161,7 @@ pub enum ParamSource {
 }
 
 /// `actions[].headers[]`: a header sent to a webhook action's handler.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ActionHeader {
     /// The header's name.

@@ -31,12 +31,13 @@
 //! Durations (`jwks_refresh`, `jwks_min_refresh`) are minutes when given as a number, as in
 //! GraphJin; a string may carry a unit instead: `"90s"`, `"5m"`, `"1h"`, `"500ms"`.
 
+use std::cell::Cell;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A secret value (JWT secret, header value). Its `Debug` output is redacted and it has no
 /// `Display`, so it cannot end up in a log line or an error message by accident; read it
@@ -76,6 +77,51 @@ impl From<&str> for Secret {
 impl From<String> for Secret {
     fn from(value: String) -> Self {
         Secret(value)
+    }
+}
+
+thread_local! {
+    /// Whether a [`Secret`] serializes as its value on this thread: only inside
+    /// [`with_secrets`].
+    static REVEAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with secrets serializing as their values: the config's own round trip through
+/// keys ([`crate::Config::apply_env`]). Anywhere else they serialize as `"<redacted>"`.
+pub(crate) fn with_secrets<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            REVEAL.with(|r| r.set(self.0));
+        }
+    }
+    let _restore = Restore(REVEAL.with(|r| r.replace(true)));
+    f()
+}
+
+impl Serialize for Secret {
+    /// Writes `"<redacted>"`: serializing a config (to log or show it) never writes a secret
+    /// out.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if REVEAL.with(Cell::get) {
+            serializer.serialize_str(&self.0)
+        } else {
+            serializer.serialize_str("<redacted>")
+        }
+    }
+}
+
+/// A duration as text the duration keys read back: `"250ms"`, or seconds `"1.5s"`.
+pub(crate) fn duration_text<S: Serializer>(
+    value: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        None => serializer.serialize_none(),
+        Some(d) if d.subsec_nanos() % 1_000_000 == 0 => {
+            serializer.serialize_str(&format!("{}ms", d.as_millis()))
+        }
+        Some(d) => serializer.serialize_str(&format!("{}s", d.as_secs_f64())),
     }
 }
 
@@ -159,7 +205,7 @@ pub enum PublicKeyType {
 
 /// `auth.jwt`: JWT settings. Its `Debug` output redacts the secret and any user info or
 /// query in the URLs.
-#[derive(Clone, Default, PartialEq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct JwtConfig {
     /// Where keys come from; see [`JwtProvider`].
@@ -178,11 +224,11 @@ pub struct JwtConfig {
     /// The JWKS endpoint (provider `jwks`; also used by `none`/`auth0` without a key).
     pub jwks_url: Option<String>,
     /// Refresh the key set this often, whatever the server's cache headers say.
-    #[serde(deserialize_with = "minutes")]
+    #[serde(deserialize_with = "minutes", serialize_with = "duration_text")]
     pub jwks_refresh: Option<Duration>,
     /// The least time between two scheduled refreshes when following the server's
     /// `Cache-Control` / `Expires` (default 60 minutes).
-    #[serde(deserialize_with = "minutes")]
+    #[serde(deserialize_with = "minutes", serialize_with = "duration_text")]
     pub jwks_min_refresh: Option<Duration>,
     /// Where Firebase's X.509 certificates are fetched from (default Google's URL); set it
     /// to point tests or a proxy elsewhere.
@@ -231,7 +277,7 @@ pub(crate) fn redact_url(url: &str) -> String {
 }
 
 /// `auth.header`: header authentication.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct HeaderConfig {
     /// The header's name.
@@ -249,7 +295,7 @@ pub struct HeaderConfig {
 /// Cookie-store sessions need `version` and `secret_key_base`; cache-store sessions (the
 /// cookie holds a session id) need `url`; both may be set. Its `Debug` output redacts the
 /// secret, the password and any user info in `url`.
-#[derive(Clone, Default, PartialEq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RailsConfig {
     /// The app's Rails version (`4.2`, `5.2`, `6.1`, `7.0`, ...; a YAML number is fine): it
@@ -299,7 +345,7 @@ fn version_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Str
 }
 
 /// One auth configuration: the default `auth:` or an entry of `auths:`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AuthConfig {
     /// The name other parts of the config (actions, routes) use for it; required in `auths:`.

@@ -122,3 +122,16 @@ pub enum ConfigError {
         message: String,
     },
 }
+
+impl From<graphjin_config::Error> for ConfigError {
+    fn from(e: graphjin_config::Error) -> Self {
+        use graphjin_config::Error as E;
+        match e {
+            E::Io { path, source } => ConfigError::Io { path, source },
+            E::Syntax { path, message } => ConfigError::Syntax { path, message },
+            E::Key { path, key, message } => ConfigError::Key { path, key, message },
+            E::InheritCycle { path, chain } => ConfigError::InheritCycle { path, chain },
+            E::Env { var, message } => ConfigError::Env { var, message },
+        }
+    }
+}

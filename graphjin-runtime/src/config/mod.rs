@@ -1,14 +1,19 @@
 //! The run-time part of GraphJin's YAML config: `production`, `auth_fail_block`, `auth`,
-//! `auths` and `actions` (see [`crate::actions`]). The build reads the same file for its own keys (`tables`, `roles`,
-//! `default_limit`, ...); this reader ignores every key it does not own.
+//! `auths`, `actions` (see [`crate::actions`]), `poll_every_seconds` and `subscriptions`.
+//! The build reads the same file for its own keys (`tables`, `roles`, `default_limit`, ...);
+//! this reader ignores every key it does not own.
 //!
-//! [`Config::load`] reads `prod.yml` (else `dev.yml`) from a folder, follows `inherits:`
-//! (the child's top-level keys replace the parent's), then applies environment overrides.
+//! Both sides read the file with the same reader, graphjin-config: [`Config::load`] reads
+//! `prod.yml` (else `dev.yml`) from a folder, follows `inherits:` (the child's top-level
+//! keys replace the parent's), applies environment overrides, and reads the keys with
+//! GraphJin's weak typing: a list of one-key maps where a map is expected, a single value
+//! where a list is expected, numbers and bools written as strings, keys in any case.
 //!
 //! # Environment overrides
 //!
-//! GraphJin's `GJ_` variables, so secrets stay out of the files. An empty variable counts as
-//! unset.
+//! GraphJin's `GJ_` variables, so secrets stay out of the files: every key has one, its
+//! path upper-cased and joined by `_` after `GJ_` ([`env_vars`] lists them). An empty
+//! variable counts as unset; a list key takes comma-separated items. Examples:
 //!
 //! | variable | key |
 //! | --- | --- |
@@ -33,10 +38,12 @@
 //! | `GJ_AUTH_RAILS_MAX_IDLE` | `auth.rails.max_idle` |
 //! | `GJ_AUTH_RAILS_MAX_ACTIVE` | `auth.rails.max_active` |
 //! | `GJ_AUTH_RAILS_KEY_PREFIX` | `auth.rails.key_prefix` |
+//! | `GJ_POLL_EVERY_SECONDS` | `poll_every_seconds` |
+//! | `GJ_SUBSCRIPTIONS_MAX_PER_CONNECTION` | `subscriptions.max_per_connection` |
 //! | `GJ_AUTHS_<NAME>_...` | the same keys of the `auths:` entry named NAME (upper-cased, other characters than letters and digits as `_`), e.g. `GJ_AUTHS_ADMIN_JWT_SECRET` |
 //! | `GJ_AUTHS_<NAME>_HMAC_SECRET` | `hmac.secret` of the `type: hmac` entry of `auths:` named NAME |
 //! | `GJ_ACTIONS_<NAME>_SECRET` | `secret` of the action named NAME (the key webhook calls are signed with) |
-//! | `GJ_ACTIONS_<NAME>_URL` | `url` of the action named NAME |
+//! | `GJ_ACTIONS_<NAME>_URL` | `url` of the action named NAME (and so on for its other keys) |
 //!
 //! An action header's `value_from_env: VAR` reads `VAR` the same way.
 //!
@@ -48,10 +55,11 @@ mod auth;
 mod error;
 mod subs;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use serde::de::DeserializeOwned;
+use graphjin_config::{Schema, Source};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 pub use action::{
@@ -97,126 +105,210 @@ pub struct Config {
 }
 
 /// The file names tried by [`Config::load`], in order.
-pub const CONFIG_FILES: [&str; 4] = ["prod.yml", "prod.yaml", "dev.yml", "dev.yaml"];
+pub const CONFIG_FILES: [&str; 4] = graphjin_config::CONFIG_FILES;
+
+/// The keys this reader owns, as the file writes them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Keys {
+    production: bool,
+    auth_fail_block: bool,
+    auth: AuthConfig,
+    /// Split into [`Config::auths`] and [`Config::hmac_auths`] by `type`.
+    auths: Vec<Value>,
+    actions: Vec<ActionConfig>,
+    poll_every_seconds: Option<Value>,
+    subs_poll_duration: Option<Value>,
+    subscriptions: SubsConfig,
+}
+
+/// The run-time keys, for the `GJ_` environment overrides: every field of [`Keys`] and of
+/// the types below it; entries of `auths` and `actions` by name.
+pub fn schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        Schema::of::<Keys>()
+            .named_list::<AuthConfig>("auths")
+            .named_list::<HmacAuthConfig>("auths")
+            .named_list::<ActionConfig>("actions")
+    })
+}
+
+/// Every `GJ_` variable that overrides a run-time key, e.g. `GJ_AUTH_JWT_SECRET`, and
+/// `GJ_AUTHS_<NAME>_JWT_SECRET` for the entries of `auths`.
+pub fn env_vars() -> Vec<String> {
+    schema().env_vars()
+}
 
 impl Config {
     /// Reads `prod.yml` (else `dev.yml`) from `dir`, resolves `inherits:` and applies the
     /// `GJ_` environment overrides.
     pub fn load(dir: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let dir = dir.as_ref();
-        let path = CONFIG_FILES
-            .iter()
-            .map(|f| dir.join(f))
-            .find(|p| p.is_file())
-            .ok_or_else(|| ConfigError::NotFound {
-                dir: dir.to_path_buf(),
-            })?;
+        let path = graphjin_config::config_path(dir).ok_or_else(|| ConfigError::NotFound {
+            dir: dir.to_path_buf(),
+        })?;
         Config::load_file(path)
     }
 
     /// Reads one config file (with `inherits:` resolved) and applies the environment
     /// overrides.
     pub fn load_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
-        let mut config = Config::read_file(path.as_ref())?;
-        config.apply_env(|name| std::env::var(name).ok())?;
+        let path = path.as_ref();
+        let lookup = |name: &str| std::env::var(name).ok();
+        let mut source = Source::read(path)?;
+        source.apply_env(schema(), lookup);
+        let mut config = Config::from_source(&source)?;
+        config.apply_header_env(lookup);
+        config.dir = Some(path.parent().unwrap_or(Path::new(".")).to_path_buf());
+        config.files = source.files().to_vec();
         Ok(config)
     }
 
     /// Reads one config file with `inherits:` resolved, without environment overrides.
     pub fn read_file(path: &Path) -> Result<Config, ConfigError> {
-        let mut files = Vec::new();
-        let mut origins = HashMap::new();
-        let map = load_map(path, &mut files, &mut origins)?;
-        let mut config = Config::from_map(&map, &origins, path)?;
+        let source = Source::read(path)?;
+        let mut config = Config::from_source(&source)?;
         config.dir = Some(path.parent().unwrap_or(Path::new(".")).to_path_buf());
-        config.files = files;
+        config.files = source.files().to_vec();
         Ok(config)
     }
 
     /// Parses config text (no `inherits:`, no environment); `origin` names it in errors
     /// and its folder is where relative key files are looked up.
     pub fn from_yaml(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-        let map = parse_yaml(text, origin)?;
-        let origins = map
-            .keys()
-            .map(|k| (k.clone(), origin.to_path_buf()))
-            .collect();
-        let mut config = Config::from_map(&map, &origins, origin)?;
+        let source = Source::parse(text, origin)?;
+        let mut config = Config::from_source(&source)?;
         config.dir = Some(origin.parent().unwrap_or(Path::new(".")).to_path_buf());
         config.files = vec![origin.to_path_buf()];
         Ok(config)
     }
 
-    fn from_map(
-        map: &Map<String, Value>,
-        origins: &HashMap<String, PathBuf>,
-        fallback: &Path,
-    ) -> Result<Config, ConfigError> {
-        let origin = |key: &str| origins.get(key).cloned().unwrap_or_else(|| fallback.into());
-        // Keys are read in this order, so the first problem reported is the same as ever.
-        let production = field(map, "production", &origin)?;
-        let auth_fail_block = field(map, "auth_fail_block", &origin)?;
-        let auth: AuthConfig = field(map, "auth", &origin)?;
-        let (auths, hmac_auths) = split_auths(map.get("auths"), &origin("auths"))?;
-        check_hmac_names(&auth, &auths, &hmac_auths)?;
+    /// The run-time keys of a config read by graphjin-config (`dir` and `files` left
+    /// empty).
+    pub fn from_source(source: &Source) -> Result<Config, ConfigError> {
+        let keys: Keys = source.deserialize()?;
+        let (auths, hmac_auths) = split_auths(&keys.auths, source)?;
+        check_hmac_names(&keys.auth, &auths, &hmac_auths)?;
         Ok(Config {
-            production,
-            auth_fail_block,
-            auth,
+            production: keys.production,
+            auth_fail_block: keys.auth_fail_block,
+            poll_every: subs::poll_every(
+                [
+                    ("poll_every_seconds", keys.poll_every_seconds.as_ref()),
+                    ("subs_poll_duration", keys.subs_poll_duration.as_ref()),
+                ],
+                source,
+            )?,
+            auth: keys.auth,
             auths,
             hmac_auths,
-            actions: field(map, "actions", &origin)?,
-            poll_every: subs::poll_every(map, origins, fallback)?,
-            subscriptions: field(map, "subscriptions", &origin)?,
+            actions: keys.actions,
+            subscriptions: keys.subscriptions,
             dir: None,
             files: Vec::new(),
         })
     }
 
-    /// Applies the `GJ_` overrides listed in the [module docs](self), reading variables
-    /// through `lookup` (`|name| std::env::var(name).ok()` in production).
+    /// Applies the `GJ_` overrides described in the [module docs](self), reading variables
+    /// through `lookup` (`|name| std::env::var(name).ok()` in production), then the
+    /// `value_from_env` of action headers.
+    ///
+    /// The config is written back to keys, the variables applied to them as when a file is
+    /// loaded, and the keys read again; a bad value is an [`ConfigError::Env`] naming the
+    /// variable, never repeating its value.
     pub fn apply_env(
         &mut self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<(), ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        if let Some(v) = get("GJ_PRODUCTION") {
-            self.production = env_bool("GJ_PRODUCTION", &v)?;
+        let origin = self
+            .files
+            .first()
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("config"));
+        let mut source = Source::from_map(self.to_keys()?, &origin);
+        source.apply_env(schema(), &lookup);
+        if source.env_vars_applied().next().is_some() {
+            let mut fresh = Config::from_source(&source)?;
+            fresh.dir = self.dir.take();
+            fresh.files = std::mem::take(&mut self.files);
+            *self = fresh;
         }
-        if let Some(v) = get("GJ_AUTH_FAIL_BLOCK") {
-            self.auth_fail_block = env_bool("GJ_AUTH_FAIL_BLOCK", &v)?;
-        }
-        apply_auth_env(&mut self.auth, "GJ_AUTH_", &get)?;
-        for auth in &mut self.auths {
-            if let Some(name) = auth.name.clone() {
-                let prefix = format!("GJ_AUTHS_{}_", env_name(&name));
-                apply_auth_env(auth, &prefix, &get)?;
-            }
-        }
-        for auth in &mut self.hmac_auths {
-            if let Some(name) = &auth.name
-                && let Some(v) = get(&format!("GJ_AUTHS_{}_HMAC_SECRET", env_name(name)))
-            {
-                auth.hmac.secret = Some(Secret::new(v));
-            }
-        }
+        self.apply_header_env(lookup);
+        Ok(())
+    }
+
+    /// Sets the value of each action header with `value_from_env: VAR` from `VAR`.
+    fn apply_header_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
         for action in &mut self.actions {
-            let prefix = format!("GJ_ACTIONS_{}_", env_name(&action.name));
-            if let Some(v) = get(&format!("{prefix}SECRET")) {
-                action.secret = Some(Secret::new(v));
-            }
-            if let Some(v) = get(&format!("{prefix}URL")) {
-                action.url = Some(v);
-            }
             for header in &mut action.headers {
                 if let Some(var) = header.value_from_env.as_deref().map(str::trim)
-                    && let Some(v) = get(var)
+                    && let Some(v) = lookup(var).filter(|v| !v.is_empty())
                 {
                     header.value = Some(Secret::new(v));
                 }
             }
         }
-        Ok(())
+    }
+
+    /// The config as the keys of a file: what [`Config::from_source`] reads back as an
+    /// equal config.
+    fn to_keys(&self) -> Result<Map<String, Value>, ConfigError> {
+        // Every field, so a new one cannot be forgotten here.
+        let Config {
+            production,
+            auth_fail_block,
+            auth,
+            auths,
+            hmac_auths,
+            actions,
+            poll_every,
+            subscriptions,
+            dir: _,
+            files: _,
+        } = self;
+        let value = |key: &str, v: Result<Value, serde_json::Error>| {
+            v.map_err(|e| ConfigError::Invalid {
+                key: key.to_owned(),
+                message: e.to_string(),
+            })
+        };
+        auth::with_secrets(|| {
+            let mut map = Map::new();
+            map.insert("production".into(), Value::Bool(*production));
+            map.insert("auth_fail_block".into(), Value::Bool(*auth_fail_block));
+            map.insert("auth".into(), value("auth", serde_json::to_value(auth))?);
+            let mut entries = Vec::with_capacity(auths.len() + hmac_auths.len());
+            for entry in auths {
+                entries.push(value("auths", serde_json::to_value(entry))?);
+            }
+            for entry in hmac_auths {
+                let mut v = value("auths", serde_json::to_value(entry))?;
+                if let Some(m) = v.as_object_mut() {
+                    m.insert("type".into(), Value::String("hmac".into()));
+                }
+                entries.push(v);
+            }
+            map.insert("auths".into(), Value::Array(entries));
+            map.insert(
+                "actions".into(),
+                value("actions", serde_json::to_value(actions))?,
+            );
+            if let Some(every) = poll_every {
+                map.insert(
+                    "poll_every_seconds".into(),
+                    value(
+                        "poll_every_seconds",
+                        serde_json::to_value(every.as_secs_f64()),
+                    )?,
+                );
+            }
+            map.insert(
+                "subscriptions".into(),
+                value("subscriptions", serde_json::to_value(subscriptions))?,
+            );
+            Ok(map)
+        })
     }
 
     /// The options authenticators are built with: `production` and the config folder.
@@ -245,63 +337,31 @@ impl Config {
     }
 }
 
-/// Deserializes top-level key `key`, naming the file and the nested key on error.
-fn field<T: DeserializeOwned + Default>(
-    map: &Map<String, Value>,
-    key: &str,
-    origin: &impl Fn(&str) -> PathBuf,
-) -> Result<T, ConfigError> {
-    match map.get(key) {
-        None | Some(Value::Null) => Ok(T::default()),
-        Some(value) => deserialize_at(value, key, &origin(map_key(key))),
-    }
-}
-
-/// Deserializes `value`, found at key path `key` of file `path`, naming the nested key on
-/// error.
-fn deserialize_at<T: DeserializeOwned>(
-    value: &Value,
-    key: &str,
-    path: &Path,
-) -> Result<T, ConfigError> {
-    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
-        let inner = e.path().to_string();
-        let key = if inner == "." || inner.is_empty() {
-            key.to_owned()
-        } else if inner.starts_with('[') {
-            format!("{key}{inner}")
-        } else {
-            format!("{key}.{inner}")
-        };
-        ConfigError::Key {
-            path: path.to_path_buf(),
-            key,
-            message: e.into_inner().to_string(),
-        }
-    })
+/// The `type` of an `auths:` entry, to set the `type: hmac` ones apart.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EntryType {
+    #[serde(rename = "type")]
+    kind: Option<String>,
 }
 
 /// Reads `auths:`, setting the `type: hmac` entries apart (they verify the body, so they are
 /// no [`Authenticator`]s). Error keys keep each entry's position in the file.
 fn split_auths(
-    value: Option<&Value>,
-    path: &Path,
+    items: &[Value],
+    source: &Source,
 ) -> Result<(Vec<AuthConfig>, Vec<HmacAuthConfig>), ConfigError> {
-    let items = match value {
-        None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
-        Some(Value::Array(items)) => items,
-        Some(other) => return Ok((deserialize_at(other, "auths", path)?, Vec::new())),
-    };
     let mut auths = Vec::new();
     let mut hmac = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let key = format!("auths[{i}]");
-        let is_hmac = item
-            .get("type")
-            .and_then(Value::as_str)
+        let is_hmac = source
+            .deserialize_at::<EntryType>(item, &key)
+            .ok()
+            .and_then(|e| e.kind)
             .is_some_and(|t| t.trim().eq_ignore_ascii_case("hmac"));
         if is_hmac {
-            let entry: HmacAuthConfig = deserialize_at(item, &key, path)?;
+            let entry: HmacAuthConfig = source.deserialize_at(item, &key)?;
             if entry.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
                 return Err(ConfigError::Invalid {
                     key: format!("{key}.name"),
@@ -310,7 +370,7 @@ fn split_auths(
             }
             hmac.push(entry);
         } else {
-            auths.push(deserialize_at(item, &key, path)?);
+            auths.push(source.deserialize_at(item, &key)?);
         }
     }
     Ok((auths, hmac))
@@ -338,198 +398,89 @@ fn check_hmac_names(
     Ok(())
 }
 
-/// The top-level part of a key path.
-fn map_key(key: &str) -> &str {
-    key.split(['.', '[']).next().unwrap_or(key)
-}
-
-fn parse_yaml(src: &str, path: &Path) -> Result<Map<String, Value>, ConfigError> {
-    if src.trim().is_empty() {
-        return Ok(Map::new());
-    }
-    let options = serde_saphyr::options! { with_snippet: false };
-    let value: Value =
-        serde_saphyr::from_str_with_options(src, options).map_err(|e| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    match value {
-        Value::Null => Ok(Map::new()),
-        Value::Object(map) => Ok(map),
-        _ => Err(ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message: "the config must be a mapping of keys".to_owned(),
-        }),
-    }
-}
-
-/// Reads `path` and its `inherits:` chain; the child's top-level keys win. Records which
-/// file each top-level key came from.
-fn load_map(
-    path: &Path,
-    files: &mut Vec<PathBuf>,
-    origins: &mut HashMap<String, PathBuf>,
-) -> Result<Map<String, Value>, ConfigError> {
-    if files.iter().any(|f| f == path) {
-        let mut chain: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        chain.push(path.display().to_string());
-        return Err(ConfigError::InheritCycle {
-            path: files.last().cloned().unwrap_or_else(|| path.to_path_buf()),
-            chain: chain.join(" -> "),
-        });
-    }
-    let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    files.push(path.to_path_buf());
-    let child = parse_yaml(&src, path)?;
-    let parent = match child.get("inherits") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(name)) if !name.trim().is_empty() => Some(name.trim().to_owned()),
-        Some(_) => {
-            return Err(ConfigError::Key {
-                path: path.to_path_buf(),
-                key: "inherits".to_owned(),
-                message: "expected the name of another config file, e.g. `inherits: dev`"
-                    .to_owned(),
-            });
-        }
-    };
-    let mut merged = match parent {
-        Some(parent) => {
-            let dir = path.parent().unwrap_or(Path::new("."));
-            let parent_path = ["", ".yml", ".yaml"]
-                .iter()
-                .map(|ext| dir.join(format!("{parent}{ext}")))
-                .find(|p| p.is_file())
-                .unwrap_or_else(|| dir.join(format!("{parent}.yml")));
-            load_map(&parent_path, files, origins)?
-        }
-        None => Map::new(),
-    };
-    for (key, value) in child {
-        origins.insert(key.clone(), path.to_path_buf());
-        merged.insert(key, value);
-    }
-    Ok(merged)
-}
-
-fn env_bool(var: &str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::Env {
-            var: var.to_owned(),
-            message: "expected true or false".to_owned(),
-        }),
-    }
-}
-
-fn env_count(var: &str, value: &str) -> Result<usize, ConfigError> {
-    value.trim().parse().map_err(|_| ConfigError::Env {
-        var: var.to_owned(),
-        message: "expected a whole number".to_owned(),
-    })
-}
-
-fn env_enum<T: DeserializeOwned>(var: &str, value: &str) -> Result<T, ConfigError> {
-    serde_json::from_value(Value::String(value.trim().to_ascii_lowercase())).map_err(|e| {
-        ConfigError::Env {
-            var: var.to_owned(),
-            message: e.to_string(),
-        }
-    })
-}
-
-/// An auth name as it appears in a variable name: upper case, `_` for anything but letters
-/// and digits.
-fn env_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-fn apply_auth_env(
-    auth: &mut AuthConfig,
-    prefix: &str,
-    get: &impl Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
-    let var = |suffix: &str| format!("{prefix}{suffix}");
-    let read = |suffix: &str| get(&var(suffix));
-    if let Some(v) = read("TYPE") {
-        auth.kind = env_enum(&var("TYPE"), &v)?;
-    }
-    if let Some(v) = read("COOKIE") {
-        auth.cookie = Some(v);
-    }
-    if let Some(v) = read("CREDS_IN_HEADER") {
-        auth.creds_in_header = env_bool(&var("CREDS_IN_HEADER"), &v)?;
-    }
-    if let Some(v) = read("JWT_PROVIDER") {
-        auth.jwt.provider = env_enum(&var("JWT_PROVIDER"), &v)?;
-    }
-    if let Some(v) = read("JWT_SECRET") {
-        auth.jwt.secret = Some(Secret::new(v));
-    }
-    if let Some(v) = read("JWT_PUBLIC_KEY_FILE") {
-        auth.jwt.public_key_file = Some(PathBuf::from(v));
-    }
-    if let Some(v) = read("JWT_PUBLIC_KEY_TYPE") {
-        auth.jwt.public_key_type = Some(env_enum(&var("JWT_PUBLIC_KEY_TYPE"), &v)?);
-    }
-    if let Some(v) = read("JWT_ISSUER") {
-        auth.jwt.issuer = Some(v);
-    }
-    if let Some(v) = read("JWT_AUDIENCE") {
-        auth.jwt.audience = Some(v);
-    }
-    if let Some(v) = read("JWT_JWKS_URL") {
-        auth.jwt.jwks_url = Some(v);
-    }
-    if let Some(v) = read("HEADER_NAME") {
-        auth.header.name = Some(v);
-    }
-    if let Some(v) = read("HEADER_VALUE") {
-        auth.header.value = Some(Secret::new(v));
-    }
-    if let Some(v) = read("RAILS_VERSION") {
-        auth.rails.version = Some(v);
-    }
-    if let Some(v) = read("RAILS_SECRET_KEY_BASE") {
-        auth.rails.secret_key_base = Some(Secret::new(v));
-    }
-    if let Some(v) = read("RAILS_URL") {
-        auth.rails.url = Some(v);
-    }
-    if let Some(v) = read("RAILS_PASSWORD") {
-        auth.rails.password = Some(Secret::new(v));
-    }
-    if let Some(v) = read("RAILS_MAX_IDLE") {
-        auth.rails.max_idle = Some(env_count(&var("RAILS_MAX_IDLE"), &v)?);
-    }
-    if let Some(v) = read("RAILS_MAX_ACTIVE") {
-        auth.rails.max_active = Some(env_count(&var("RAILS_MAX_ACTIVE"), &v)?);
-    }
-    if let Some(v) = read("RAILS_KEY_PREFIX") {
-        auth.rails.key_prefix = Some(v);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn env_names() {
-        assert_eq!(env_name("admin-api.v2"), "ADMIN_API_V2");
+        assert_eq!(graphjin_config::env_name("admin-api.v2"), "ADMIN_API_V2");
+    }
+
+    /// Every variable the module docs name is one the reader applies.
+    #[test]
+    fn documented_variables_exist() {
+        let vars = env_vars();
+        let docs = include_str!("mod.rs");
+        let mut documented = 0;
+        for line in docs.lines().filter(|l| l.starts_with("//! | `GJ_")) {
+            let var = line.split('`').nth(1).expect("a variable");
+            let known = if let Some(prefix) = var.strip_suffix("...") {
+                vars.iter().any(|v| v.starts_with(prefix))
+            } else {
+                vars.iter().any(|v| v == var)
+            };
+            assert!(known, "{var} is documented but not applied: {vars:?}");
+            documented += 1;
+        }
+        assert!(documented > 20, "{documented}");
+        let mut unique = vars.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            vars.len(),
+            "two keys share a variable: {vars:?}"
+        );
+    }
+
+    /// What `apply_env` writes back and reads again is the same config.
+    #[test]
+    fn keys_round_trip() {
+        let yaml = r#"
+production: true
+auth_fail_block: true
+poll_every_seconds: 0.25
+subscriptions: {max_per_connection: 3, send_queue: 4, keepalive_seconds: 1.5, idle_timeout_seconds: 60, init_timeout_seconds: 2}
+auth:
+  name: main
+  type: jwt
+  cookie: _jwt
+  creds_in_header: true
+  subs_creds_in_vars: true
+  jwt: {provider: auth0, secret: s3cret, public_key_file: keys/k.pem, public_key_type: ecdsa, issuer: i, audience: a, jwks_url: "https://u:p@k.example/j?x=1", jwks_refresh: 5, jwks_min_refresh: 90s, firebase_certs_url: "https://c.example/"}
+  header: {name: X-Key, exists: true, value: hv}
+  rails: {version: 7.0, secret_key_base: kb, url: "redis://h:6379/1", password: pw, max_idle: 2, max_active: 4, key_prefix: "s:"}
+auths:
+  - {name: hooks, type: header, header: {name: X-Hook, value: v}}
+  - name: signed
+    type: hmac
+    hmac: {secret: hs, signature_header: X-S, timestamp_header: X-T, max_age: 1.5s, replay_cache: 10}
+actions:
+  - name: act
+    url: "https://hooks.example/a"
+    auth_name: hooks
+    sql: SELECT 1
+    params: [{name: id, type: bigint, required: true, default: 5, from: user_id}]
+    headers: [{name: X-A, value: av, value_from_env: SOME_VAR}]
+    forward_headers: [X-Request-Id]
+    secret: as
+    signature_header: X-Sig
+    timestamp_header: X-Ts
+    timeout: 250ms
+"#;
+        let config = Config::from_yaml(yaml, Path::new("prod.yml")).expect("parses");
+        let source = Source::from_map(config.to_keys().expect("keys"), Path::new("prod.yml"));
+        let mut again = Config::from_source(&source).expect("reads back");
+        again.dir = config.dir.clone();
+        again.files = config.files.clone();
+        assert_eq!(again, config);
+        // Serializing outside the round trip never writes a secret.
+        let text = serde_json::to_string(&config.auth).expect("serializes");
+        assert!(
+            !text.contains("s3cret") && text.contains("<redacted>"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -13,18 +13,17 @@
 //!   subs_creds_in_vars: false  # debugging aid: X-User-ID... in a subscription's variables
 //! ```
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use graphjin_config::Source;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::ConfigError;
 
 /// `subscriptions:`: limits and timeouts of subscriptions over WebSocket; see
 /// [`crate::subs::SubsOptions`] for what each does and its default.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SubsConfig {
     /// `max_per_connection`: subscriptions one WebSocket connection may hold.
@@ -42,12 +41,11 @@ pub struct SubsConfig {
 /// `poll_every_seconds` (seconds, fractions allowed), else GraphJin's `subs_poll_duration`
 /// (`"2s"`, `"500ms"`, or a number of seconds); it must be more than zero.
 pub(super) fn poll_every(
-    map: &Map<String, Value>,
-    origins: &HashMap<String, PathBuf>,
-    fallback: &std::path::Path,
+    keys: [(&str, Option<&Value>); 2],
+    source: &Source,
 ) -> Result<Option<Duration>, ConfigError> {
-    for key in ["poll_every_seconds", "subs_poll_duration"] {
-        let value = match map.get(key) {
+    for (key, value) in keys {
+        let value = match value {
             None | Some(Value::Null) => continue,
             Some(v) => v,
         };
@@ -58,11 +56,9 @@ pub(super) fn poll_every(
         };
         return match seconds {
             Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Some(Duration::from_secs_f64(s))),
-            _ => Err(ConfigError::Key {
-                path: origins.get(key).cloned().unwrap_or_else(|| fallback.into()),
-                key: key.to_owned(),
-                message: "expected a number of seconds above zero (e.g. 5 or 0.5), or a duration such as \"2s\" or \"500ms\"".to_owned(),
-            }),
+            _ => Err(source
+                .key_error(key, "expected a number of seconds above zero (e.g. 5 or 0.5), or a duration such as \"2s\" or \"500ms\"")
+                .into()),
         };
     }
     Ok(None)
@@ -92,7 +88,14 @@ mod tests {
     fn poll_periods() {
         let read = |yaml: serde_json::Value| {
             let map = yaml.as_object().cloned().unwrap_or_default();
-            poll_every(&map, &HashMap::new(), std::path::Path::new("dev.yml"))
+            let source = Source::from_map(map.clone(), std::path::Path::new("dev.yml"));
+            poll_every(
+                [
+                    ("poll_every_seconds", map.get("poll_every_seconds")),
+                    ("subs_poll_duration", map.get("subs_poll_duration")),
+                ],
+                &source,
+            )
         };
         let ok = |v| read(v).unwrap();
         assert_eq!(ok(serde_json::json!({})), None);
