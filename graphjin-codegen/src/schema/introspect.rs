@@ -11,6 +11,10 @@
 //!   `@unique`), single-column unique constraints and unique indexes that are neither
 //!   partial nor on expressions (`@unique`), `tsvector` columns (`@search`) and
 //!   single-column foreign keys (`@relation`);
+//! - the enum types and domains those columns use, wherever they live (a domain's base
+//!   type too, and so on down), written as `# enum:` / `# domain:` lines with the enum's
+//!   labels in their sort order; a column names them in GraphJin's form (`order_status` ->
+//!   `Order_status`);
 //! - plain functions of the schema (not aggregates, window functions or procedures), except
 //!   those belonging to an extension, trigger and event-trigger functions, and functions
 //!   taking or returning `internal`.
@@ -28,7 +32,8 @@ use tokio_postgres::types::FromSql;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
 use crate::schema::model::{
-    Column, DbSchema, ForeignKey, Function, FunctionArg, Table, pg_to_graphjin_type,
+    Column, DbSchema, Domain, EnumType, ForeignKey, Function, FunctionArg, Table,
+    graphjin_type_name,
 };
 use crate::schema::write::{is_graphql_name, write_schema};
 
@@ -159,12 +164,15 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<DbSchema, Intro
     }
     let tables = read_tables(client, schema).await?;
     let functions = read_functions(client, schema, &tables).await?;
+    let (enums, domains) = read_user_types(client, schema).await?;
     Ok(DbSchema {
         db_type: "postgres".to_string(),
         version: u32::try_from(version).unwrap_or(0),
         schema: schema.to_string(),
         tables,
         functions,
+        enums,
+        domains,
     })
 }
 
@@ -304,6 +312,67 @@ async fn read_tables(client: &Client, schema: &str) -> Result<Vec<Table>, Intros
         }
     }
     Ok(tables)
+}
+
+/// The enums and domains the columns of `schema`'s relations use (array elements
+/// included), with every type a used domain is based on.
+async fn read_user_types(
+    client: &Client,
+    schema: &str,
+) -> Result<(Vec<EnumType>, Vec<Domain>), IntrospectError> {
+    let sql = format!(
+        "WITH RECURSIVE used(oid) AS ( \
+           SELECT CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem ELSE t.oid END \
+           FROM pg_attribute a \
+           JOIN pg_class c ON c.oid = a.attrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace \
+           JOIN pg_type t ON t.oid = a.atttypid \
+           WHERE n.nspname = $1 AND {RELATIONS} AND a.attnum > 0 AND NOT a.attisdropped \
+           UNION \
+           SELECT CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem ELSE t.oid END \
+           FROM used u \
+           JOIN pg_type d ON d.oid = u.oid AND d.typtype = 'd' \
+           JOIN pg_type t ON t.oid = d.typbasetype \
+         ) \
+         SELECT ut.typtype::text, un.nspname::text, ut.typname::text, \
+                (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) \
+                 FROM pg_enum e WHERE e.enumtypid = ut.oid), \
+                {} \
+         FROM used u \
+         JOIN pg_type ut ON ut.oid = u.oid AND ut.typtype IN ('e', 'd') \
+         JOIN pg_namespace un ON un.oid = ut.typnamespace \
+         LEFT JOIN pg_type t ON t.oid = ut.typbasetype \
+         ORDER BY un.nspname, ut.typname",
+        type_columns!("NULL")
+    );
+    let mut enums = Vec::new();
+    let mut domains = Vec::new();
+    for row in query(client, "enum types and domains", &sql, &[&schema]).await? {
+        let what = "enum types and domains";
+        let kind: String = get(&row, 0, what)?;
+        let type_schema: String = get(&row, 1, what)?;
+        let name: String = get(&row, 2, what)?;
+        let type_schema = (type_schema != schema).then_some(type_schema);
+        if kind == "e" {
+            let labels: Option<Vec<String>> = get(&row, 3, what)?;
+            enums.push(EnumType {
+                name,
+                schema: type_schema,
+                labels: labels.unwrap_or_default(),
+            });
+        } else {
+            let base: Option<String> = get(&row, 4, what)?;
+            let array: Option<bool> = get(&row, 5, what)?;
+            let (base, _) = graphjin_type(base.as_deref().unwrap_or("text"));
+            domains.push(Domain {
+                name,
+                schema: type_schema,
+                base,
+                array: array.unwrap_or(false),
+            });
+        }
+    }
+    Ok((enums, domains))
 }
 
 fn column_mut<'t>(
@@ -476,8 +545,9 @@ async fn read_functions(
 
 /// Splits a `format_type` result into GraphJin's type name and its modifier:
 /// `numeric(7,1)` -> (`Numeric`, `7,1`), `timestamp(3) with time zone` ->
-/// (`TimestampWithTimeZone`, `3`), `"char"` -> `Char`, `other_schema."My-Type"` ->
-/// `My_type`. The name is always a GraphQL name.
+/// (`TimestampWithTimeZone`, `3`), `"char"` -> `Char`, `other_schema.order_status` ->
+/// `Order_status` (GraphJin's form, which reads back as `order_status`),
+/// `other_schema."My-Type"` -> `My_type`. The name is always a GraphQL name.
 fn graphjin_type(formatted: &str) -> (String, Option<String>) {
     let mut base = String::new();
     let mut args: Option<String> = None;
@@ -525,16 +595,7 @@ fn graphjin_type(formatted: &str) -> (String, Option<String>) {
         Some(inner) => inner.replace("\"\"", "\""),
         None => name.to_string(),
     };
-    let mut ty: String = pg_to_graphjin_type(&name)
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    if ty.is_empty() {
-        ty = "Unknown".to_string();
-    } else if ty.starts_with(|c: char| c.is_ascii_digit()) {
-        ty.insert(0, '_');
-    }
-    (ty, args.filter(|a| !a.is_empty()))
+    (graphjin_type_name(&name), args.filter(|a| !a.is_empty()))
 }
 
 async fn query(
@@ -595,8 +656,8 @@ mod tests {
             ),
             ("double precision", "DoublePrecision", None),
             ("\"char\"", "Char", None),
-            ("product_tuple", "ProductTuple", None),
-            ("other.order_status", "OrderStatus", None),
+            ("product_tuple", "Product_tuple", None),
+            ("other.order_status", "Order_status", None),
             ("\"my.schema\".\"My-Type\"", "My_type", None),
             ("\"9lives\"", "_9lives", None),
             ("text[]", "Text", None),
@@ -872,7 +933,7 @@ mod tests {
         let f = s.function("get_product").unwrap();
         assert_eq!(
             (f.return_type.as_str(), f.returns_set),
-            ("ProductTuple", true)
+            ("Product_tuple", true)
         );
         assert_eq!(args(&f.inputs), [arg("id", "Bigint", false)]);
         assert_eq!(
@@ -906,7 +967,7 @@ mod tests {
             .batch_execute(&format!(
                 r#"SET search_path TO {extra};
                 {ext}
-                CREATE TYPE mood AS ENUM ('happy', 'sad');
+                CREATE TYPE mood AS ENUM ('happy', 'sad', 'so so');
                 CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
                 CREATE TABLE people (
                   id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -1001,6 +1062,27 @@ mod tests {
             ("TimestampWithTimeZone", Some("3"))
         );
         assert_eq!(p("score").ty, "Posint");
+        assert_eq!(
+            s.enums,
+            [EnumType {
+                name: "mood".into(),
+                schema: None,
+                labels: vec!["happy".into(), "sad".into(), "so so".into()],
+            }]
+        );
+        assert_eq!(
+            s.domains,
+            [Domain {
+                name: "posint".into(),
+                schema: None,
+                base: "Integer".into(),
+                array: false,
+            }]
+        );
+        assert!(
+            text.contains("# enum:mood [\"happy\",\"sad\",\"so so\"]\n"),
+            "{text}"
+        );
         assert_eq!(p("manager_id").foreign_key, fk("people", "id"));
         assert_eq!(
             p("user_id").foreign_key,

@@ -13,6 +13,10 @@ pub struct DbSchema {
     pub tables: Vec<Table>,
     /// Functions, in file order.
     pub functions: Vec<Function>,
+    /// Enum types the columns use (`# enum:` lines), in file order.
+    pub enums: Vec<EnumType>,
+    /// Domains the columns use (`# domain:` lines), in file order.
+    pub domains: Vec<Domain>,
 }
 
 impl DbSchema {
@@ -24,6 +28,180 @@ impl DbSchema {
     /// The function with this exact name, if any.
     pub fn function(&self, name: &str) -> Option<&Function> {
         self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// The enum or domain a column of GraphJin type `ty` (`Order_status`) has, if the
+    /// snapshot records one.
+    pub fn user_type(&self, ty: &str) -> Option<UserType<'_>> {
+        if let Some(e) = self.enums.iter().find(|e| e.type_name() == ty) {
+            return Some(UserType::Enum(e));
+        }
+        self.domains
+            .iter()
+            .find(|d| d.type_name() == ty)
+            .map(UserType::Domain)
+    }
+}
+
+/// A type of the database's own making that a snapshot records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserType<'s> {
+    /// An enum.
+    Enum(&'s EnumType),
+    /// A domain.
+    Domain(&'s Domain),
+}
+
+impl UserType<'_> {
+    /// The name to cast to in SQL (`order_status`, `sales."Level"`).
+    pub fn sql_name(&self) -> String {
+        match self {
+            UserType::Enum(e) => sql_type_name(e.schema.as_deref(), &e.name),
+            UserType::Domain(d) => sql_type_name(d.schema.as_deref(), &d.name),
+        }
+    }
+}
+
+/// A PostgreSQL enum (`CREATE TYPE order_status AS ENUM (...)`), written to `db.graphql` as
+/// `# enum:order_status ["pending","shipped"]`; columns name it in GraphJin's form
+/// (`status: Order_status`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnumType {
+    /// Its name in PostgreSQL.
+    pub name: String,
+    /// Its schema when not the snapshot's default schema.
+    pub schema: Option<String>,
+    /// The labels, exactly, in the database's sort order.
+    pub labels: Vec<String>,
+}
+
+impl EnumType {
+    /// How columns name it: GraphJin's type name for `name` (`order_status` ->
+    /// `Order_status`).
+    pub fn type_name(&self) -> String {
+        graphjin_type_name(&self.name)
+    }
+}
+
+/// A PostgreSQL domain (`CREATE DOMAIN positive_int AS integer CHECK ...`), written as
+/// `# domain:positive_int Integer`; its values are those of its base type.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Domain {
+    /// Its name in PostgreSQL.
+    pub name: String,
+    /// Its schema when not the snapshot's default schema.
+    pub schema: Option<String>,
+    /// The base type in GraphJin's form (`Integer`, `Order_status`, another domain).
+    pub base: String,
+    /// The base is an array of `base` (`[Text]`).
+    pub array: bool,
+}
+
+impl Domain {
+    /// How columns name it (`positive_int` -> `Positive_int`).
+    pub fn type_name(&self) -> String {
+        graphjin_type_name(&self.name)
+    }
+}
+
+/// `schema.name` for SQL, each part double-quoted only when it must be.
+pub fn sql_type_name(schema: Option<&str>, name: &str) -> String {
+    match schema {
+        Some(schema) => format!("{}.{}", sql_name_part(schema), sql_name_part(name)),
+        None => sql_name_part(name),
+    }
+}
+
+fn sql_name_part(name: &str) -> String {
+    const RESERVED: &[&str] = &[
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "from",
+        "grant",
+        "group",
+        "having",
+        "in",
+        "initially",
+        "intersect",
+        "into",
+        "lateral",
+        "leading",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "select",
+        "session_user",
+        "some",
+        "symmetric",
+        "system_user",
+        "table",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "when",
+        "where",
+        "window",
+        "with",
+    ];
+    let plain = name.starts_with(|c: char| c == '_' || c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c == '_' || c.is_ascii_lowercase() || c.is_ascii_digit())
+        && !RESERVED.contains(&name);
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
     }
 }
 
@@ -118,11 +296,12 @@ pub struct FunctionArg {
 }
 
 /// Converts a PostgreSQL type name (`timestamp with time zone`, `character varying`,
-/// `bigint`) to GraphJin's PascalCase name (`TimestampWithTimeZone`, `CharacterVarying`,
-/// `Bigint`).
+/// `bigint`, `order_status`) to GraphJin's PascalCase name (`TimestampWithTimeZone`,
+/// `CharacterVarying`, `Bigint`, `Order_status`) as GraphJin writes it: each
+/// space-separated word capitalized, so [`graphjin_to_pg_type`] gives the name back.
 pub fn pg_to_graphjin_type(pg: &str) -> String {
     let mut out = String::new();
-    for part in pg.trim().split([' ', '_']).filter(|p| !p.is_empty()) {
+    for part in pg.trim().split(' ').filter(|p| !p.is_empty()) {
         let mut chars = part.chars();
         if let Some(first) = chars.next() {
             out.extend(first.to_uppercase());
@@ -130,6 +309,21 @@ pub fn pg_to_graphjin_type(pg: &str) -> String {
         }
     }
     out
+}
+
+/// [`pg_to_graphjin_type`] made a GraphQL name: other characters become `_`, a leading
+/// digit gets a `_` before it (`"9lives"` -> `_9lives`), nothing at all becomes `Unknown`.
+pub fn graphjin_type_name(pg: &str) -> String {
+    let mut ty: String = pg_to_graphjin_type(pg)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if ty.is_empty() {
+        ty = "Unknown".to_string();
+    } else if ty.starts_with(|c: char| c.is_ascii_digit()) {
+        ty.insert(0, '_');
+    }
+    ty
 }
 
 /// Converts a GraphJin PascalCase type name back to the PostgreSQL name used in casts
@@ -165,5 +359,18 @@ mod tests {
             pg_to_graphjin_type("timestamp with time zone"),
             "TimestampWithTimeZone"
         );
+        // GraphJin's form for names with underscores, which reads back unchanged.
+        assert_eq!(pg_to_graphjin_type("order_status"), "Order_status");
+        assert_eq!(graphjin_to_pg_type("Order_status"), "order_status");
+        assert_eq!(graphjin_type_name("My-Type"), "My_type");
+        assert_eq!(graphjin_type_name("9lives"), "_9lives");
+    }
+
+    #[test]
+    fn sql_names_are_quoted_only_when_needed() {
+        assert_eq!(sql_type_name(None, "order_status"), "order_status");
+        assert_eq!(sql_type_name(Some("sales"), "Level"), "sales.\"Level\"");
+        assert_eq!(sql_type_name(None, "user"), "\"user\"");
+        assert_eq!(sql_type_name(None, "a\"b"), "\"a\"\"b\"");
     }
 }

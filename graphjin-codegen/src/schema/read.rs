@@ -6,6 +6,21 @@
 //! everything the compiler relies on (known directives and arguments, unique names,
 //! `@relation` targets that exist) and reports problems as [`SchemaError`]s that carry the
 //! line and column of the offending type, field or directive.
+//!
+//! Enum types and domains are recorded in comment lines that start the line (an extension
+//! of GraphJin's format that GraphJin itself skips as comments):
+//!
+//! ```text
+//! # enum:order_status ["pending","shipped","on hold"]
+//! # enum:sales.priority ["low","high"]
+//! # domain:positive_int Integer
+//! # domain:tag_list [Text]
+//! ```
+//!
+//! The name is `[schema.]name`, each part a GraphQL name or a JSON string; an enum's labels
+//! are a JSON array of strings, exact and in the database's sort order; a domain's base is
+//! a type in the form columns use. Columns name both in GraphJin's form
+//! (`status: Order_status`, `score: Positive_int`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,7 +30,9 @@ use graphql_parser::schema::{
     Definition, Directive, Field, ObjectType, Type, TypeDefinition, TypeExtension, Value,
 };
 
-use crate::schema::model::{Column, DbSchema, ForeignKey, Function, FunctionArg, Table};
+use crate::schema::model::{
+    Column, DbSchema, Domain, EnumType, ForeignKey, Function, FunctionArg, Table,
+};
 
 /// Deepest bracket nesting accepted before handing the text to the GraphQL parser (which
 /// recurses on nesting); real files never go beyond 3.
@@ -73,7 +90,10 @@ pub fn parse_schema(src: &str) -> Result<DbSchema, SchemaError> {
         schema,
         tables: Vec::new(),
         functions: Vec::new(),
+        enums: Vec::new(),
+        domains: Vec::new(),
     };
+    parse_records(src, &mut out)?;
     if only_comments(src) {
         return Ok(out);
     }
@@ -622,6 +642,153 @@ fn describe_definition(def: &Definition<'_, String>) -> (Pos, &'static str) {
     }
 }
 
+/// Reads the `# enum:` and `# domain:` lines.
+fn parse_records(src: &str, out: &mut DbSchema) -> Result<(), SchemaError> {
+    let mut seen: HashMap<(Option<String>, String), u32> = HashMap::new();
+    for (i, line) in src.lines().enumerate() {
+        let n = to_u32(i + 1);
+        let (kind, rest) = if let Some(rest) = line.strip_prefix("# enum:") {
+            ("enum", rest)
+        } else if let Some(rest) = line.strip_prefix("# domain:") {
+            ("domain", rest)
+        } else {
+            continue;
+        };
+        let mut cur = Cursor {
+            line: n,
+            text: rest,
+            at: 0,
+            base: line.chars().count() - rest.chars().count() + 1,
+        };
+        let example = if kind == "enum" {
+            "# enum:order_status [\"pending\",\"shipped\"]"
+        } else {
+            "# domain:positive_int Integer"
+        };
+        let first = cur.name_part(kind, example)?;
+        let (schema, name) = if cur.eat('.') {
+            (Some(first), cur.name_part(kind, example)?)
+        } else {
+            (None, first)
+        };
+        if let Some(prev) = seen.insert((schema.clone(), name.clone()), n) {
+            return Err(cur.err(
+                0,
+                format!(
+                    "`{name}` is recorded twice (first on line {prev}); an enum or domain is \
+                     recorded once"
+                ),
+            ));
+        }
+        if !cur.eat(' ') {
+            return Err(cur.err(
+                cur.at,
+                format!("expected a space after the {kind}'s name, as in `{example}`"),
+            ));
+        }
+        let value = cur.text[cur.at..].trim();
+        if kind == "enum" {
+            let labels: Vec<String> = serde_json::from_str(value).map_err(|e| {
+                cur.err(
+                    cur.at,
+                    format!(
+                        "the labels of enum `{name}` must be a JSON array of strings, as in \
+                         `{example}`: {e}"
+                    ),
+                )
+            })?;
+            out.enums.push(EnumType {
+                name,
+                schema,
+                labels,
+            });
+        } else {
+            let (base, array) = match value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+                Some(inner) => (inner, true),
+                None => (value, false),
+            };
+            if !crate::schema::write::is_graphql_name(base) {
+                return Err(cur.err(
+                    cur.at,
+                    format!(
+                        "the base type of domain `{name}` must be a type such as `Integer` or \
+                         `[Text]`, found `{value}`"
+                    ),
+                ));
+            }
+            out.domains.push(Domain {
+                name,
+                schema,
+                base: base.to_string(),
+                array,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reading one `# enum:` / `# domain:` line.
+struct Cursor<'s> {
+    line: u32,
+    text: &'s str,
+    /// Byte offset in `text`.
+    at: usize,
+    /// Column (1-based, in characters) where `text` starts.
+    base: usize,
+}
+
+impl Cursor<'_> {
+    fn err(&self, at: usize, message: String) -> SchemaError {
+        let col = self.base + self.text[..at.min(self.text.len())].chars().count();
+        SchemaError::new(self.line, to_u32(col), message)
+    }
+
+    fn eat(&mut self, c: char) -> bool {
+        if self.text[self.at..].starts_with(c) {
+            self.at += c.len_utf8();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A GraphQL name, or a JSON string.
+    fn name_part(&mut self, kind: &str, example: &str) -> Result<String, SchemaError> {
+        let rest = &self.text[self.at..];
+        if rest.starts_with('"') {
+            let mut escaped = false;
+            let end = rest.char_indices().skip(1).find_map(|(i, c)| {
+                let end = !escaped && c == '"';
+                escaped = !escaped && c == '\\';
+                end.then_some(i)
+            });
+            let name = end.and_then(|end| serde_json::from_str::<String>(&rest[..=end]).ok());
+            return match (end, name) {
+                (Some(end), Some(name)) if !name.is_empty() => {
+                    self.at += end + 1;
+                    Ok(name)
+                }
+                _ => Err(self.err(
+                    self.at,
+                    format!("the {kind}'s name is not a valid JSON string"),
+                )),
+            };
+        }
+        let len = rest
+            .find(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
+            .unwrap_or(rest.len());
+        let name = &rest[..len];
+        if !crate::schema::write::is_graphql_name(name) {
+            return Err(self.err(
+                self.at,
+                format!("expected the {kind}'s name, as in `{example}`"),
+            ));
+        }
+        self.at += len;
+        Ok(name.to_string())
+    }
+}
+
 /// Reads `# dbinfo:<dbtype>,<server_version_num>,<schema>` from the first non-blank line.
 fn parse_dbinfo(src: &str) -> Result<(String, u32, String), SchemaError> {
     const EXAMPLE: &str = "# dbinfo:postgres,150004,public";
@@ -868,6 +1035,42 @@ type get_oldest_users @function(return_type: Record, set: true) {
 
     fn with_header(body: &str) -> String {
         format!("# dbinfo:postgres,150004,public\n{body}")
+    }
+
+    #[test]
+    fn enum_and_domain_lines() {
+        let s = parse_schema(&with_header(
+            "# enum:order_status [\"pending\", \"on hold\"]\n\
+             # domain:\"my schema\".score [Integer]\n\
+             #enum:not_a_record [\"x\"]\n\
+             type t {\n  # enum:inside [\"ignored\"]\n  s: Order_status\n}\n",
+        ))
+        .unwrap();
+        assert_eq!(s.enums.len(), 1);
+        assert_eq!(s.enums[0].labels, ["pending", "on hold"]);
+        assert_eq!(s.domains[0].schema.as_deref(), Some("my schema"));
+        assert!(s.domains[0].array && s.domains[0].base == "Integer");
+        // Only records: the schema is otherwise comments.
+        let s = parse_schema(&with_header("# enum:e []\n")).unwrap();
+        assert!(s.enums[0].labels.is_empty() && s.tables.is_empty());
+
+        let e = err(&with_header("# enum:e [\"a\", 1]\n"));
+        assert_eq!(e.position(), (2, 10), "{e}");
+        assert!(e.message.contains("JSON array of strings"), "{e}");
+        let e = err(&with_header("# enum:e\n"));
+        assert!(e.message.contains("expected a space"), "{e}");
+        let e = err(&with_header("# enum: e [\"a\"]\n"));
+        assert_eq!(e.position(), (2, 8), "{e}");
+        let e = err(&with_header("# domain:d Not-A-Type\n"));
+        assert!(e.message.contains("base type of domain `d`"), "{e}");
+        let e = err(&with_header("# enum:e [\"a\"]\n# domain:e Text\n"));
+        assert_eq!(e.position(), (3, 10), "{e}");
+        assert!(
+            e.message.contains("recorded twice (first on line 2)"),
+            "{e}"
+        );
+        let e = err(&with_header("# enum:\"unterminated\n"));
+        assert!(e.message.contains("not a valid JSON string"), "{e}");
     }
 
     #[test]

@@ -17,6 +17,20 @@
 //! }
 //! ```
 //!
+//! Enum types and domains the columns use follow the `dbinfo` line as comments, so that
+//! GraphJin, which skips comments, reads the file as before (an extension of GraphJin's
+//! format; see [`crate::schema::read`]):
+//!
+//! ```text
+//! # dbinfo:postgres,150004,public
+//! # enum:order_status ["pending","shipped","on hold"]
+//! # enum:sales.priority ["low","high"]
+//! # domain:positive_int Integer
+//! ```
+//!
+//! Enums come first, then domains, each sorted by schema and name; labels are a JSON array
+//! in the database's sort order.
+//!
 //! Tables come first, sorted by name, then functions, sorted by name; columns, inputs and
 //! outputs keep their model order. Fields are indented two spaces, one per line, with a
 //! blank line between types and a single newline at the end. Column directives are always
@@ -30,7 +44,7 @@
 
 use std::fmt::Write as _;
 
-use crate::schema::model::{Column, DbSchema, Function, FunctionArg, Table};
+use crate::schema::model::{Column, DbSchema, Domain, EnumType, Function, FunctionArg, Table};
 
 /// Renders the schema as the text of `db.graphql`.
 ///
@@ -39,6 +53,24 @@ use crate::schema::model::{Column, DbSchema, Function, FunctionArg, Table};
 pub fn write_schema(s: &DbSchema) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# dbinfo:{},{},{}", s.db_type, s.version, s.schema);
+    let mut enums: Vec<&EnumType> = s.enums.iter().collect();
+    enums.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    for e in enums {
+        out.push_str("# enum:");
+        write_record_name(&mut out, e.schema.as_deref(), &e.name);
+        out.push(' ');
+        out.push_str(&serde_json::to_string(&e.labels).unwrap_or_else(|_| "[]".into()));
+        out.push('\n');
+    }
+    let mut domains: Vec<&Domain> = s.domains.iter().collect();
+    domains.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    for d in domains {
+        out.push_str("# domain:");
+        write_record_name(&mut out, d.schema.as_deref(), &d.name);
+        out.push(' ');
+        write_type(&mut out, &d.base, d.array, false);
+        out.push('\n');
+    }
 
     let mut tables: Vec<&Table> = s.tables.iter().collect();
     tables.sort_by(|a, b| a.name.cmp(&b.name));
@@ -54,6 +86,23 @@ pub fn write_schema(s: &DbSchema) -> String {
         write_function(&mut out, f);
     }
     out
+}
+
+/// `[schema.]name` of an enum or domain line: each part bare when it is a GraphQL name,
+/// else a JSON string.
+fn write_record_name(out: &mut String, schema: Option<&str>, name: &str) {
+    let part = |out: &mut String, s: &str| {
+        if is_graphql_name(s) {
+            out.push_str(s);
+        } else {
+            out.push_str(&serde_json::to_string(s).unwrap_or_default());
+        }
+    };
+    if let Some(schema) = schema {
+        part(out, schema);
+        out.push('.');
+    }
+    part(out, name);
 }
 
 fn write_table(out: &mut String, t: &Table) {
@@ -235,6 +284,10 @@ type now_ish @function(return_type: TimestampWithTimeZone, set: false)
         let mut s = s.clone();
         s.tables.sort_by(|a, b| a.name.cmp(&b.name));
         s.functions.sort_by(|a, b| a.name.cmp(&b.name));
+        s.enums
+            .sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        s.domains
+            .sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
         s
     }
 
@@ -329,6 +382,7 @@ type now_ish @function(return_type: TimestampWithTimeZone, set: false)
                     ..Default::default()
                 },
             ],
+            ..Default::default()
         };
         let out = write_schema(&s);
         assert_eq!(
@@ -395,6 +449,7 @@ type now_ish @function(return_type: TimestampWithTimeZone, set: false)
                 return_type: "false".into(),
                 ..Default::default()
             }],
+            ..Default::default()
         };
         assert_round_trip(&s);
         let text = write_schema(&s);
@@ -406,6 +461,86 @@ type now_ish @function(return_type: TimestampWithTimeZone, set: false)
             text.contains("@relation(type: \"true\", field: \"null\", schema: \"my schema\")"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn enums_and_domains_follow_the_dbinfo_line() {
+        let s = DbSchema {
+            db_type: "postgres".into(),
+            version: 150004,
+            schema: "public".into(),
+            tables: vec![Table {
+                name: "orders".into(),
+                schema: None,
+                columns: vec![
+                    Column {
+                        name: "status".into(),
+                        ty: "Order_status".into(),
+                        not_null: true,
+                        ..Default::default()
+                    },
+                    Column {
+                        name: "qty".into(),
+                        ty: "Positive_int".into(),
+                        ..Default::default()
+                    },
+                ],
+            }],
+            enums: vec![
+                EnumType {
+                    name: "priority".into(),
+                    schema: Some("sales".into()),
+                    labels: vec!["low".into(), "high".into()],
+                },
+                EnumType {
+                    name: "order_status".into(),
+                    schema: None,
+                    labels: vec![
+                        "pending".into(),
+                        "on hold".into(),
+                        "say \"hi\"\n".into(),
+                        "été".into(),
+                    ],
+                },
+            ],
+            domains: vec![
+                Domain {
+                    name: "positive_int".into(),
+                    schema: None,
+                    base: "Integer".into(),
+                    array: false,
+                },
+                Domain {
+                    name: "Odd Name".into(),
+                    schema: Some("my schema".into()),
+                    base: "Text".into(),
+                    array: true,
+                },
+            ],
+            ..Default::default()
+        };
+        let text = write_schema(&s);
+        assert_eq!(
+            text,
+            "# dbinfo:postgres,150004,public\n\
+             # enum:order_status [\"pending\",\"on hold\",\"say \\\"hi\\\"\\n\",\"été\"]\n\
+             # enum:sales.priority [\"low\",\"high\"]\n\
+             # domain:positive_int Integer\n\
+             # domain:\"my schema\".\"Odd Name\" [Text]\n\
+             \n\
+             type orders {\n  status: Order_status!\n  qty: Positive_int\n}\n"
+        );
+        let back = parse_schema(&text).unwrap();
+        assert_eq!(back, normalized(&s));
+        assert_eq!(write_schema(&back), text);
+        assert!(matches!(
+            back.user_type("Order_status"),
+            Some(crate::schema::model::UserType::Enum(e)) if e.labels.len() == 4
+        ));
+        assert!(matches!(
+            back.user_type("Positive_int"),
+            Some(crate::schema::model::UserType::Domain(d)) if d.base == "Integer"
+        ));
     }
 
     // ---- generated schemas ----
@@ -455,6 +590,14 @@ type now_ish @function(return_type: TimestampWithTimeZone, set: false)
             proptest::sample::select(TYPES).prop_map(String::from),
             "[A-Z][A-Za-z0-9]{0,12}",
         ]
+    }
+
+    fn record_name() -> impl Strategy<Value = String> {
+        prop_oneof![name(), "\\PC{1,8}"]
+    }
+
+    fn label() -> impl Strategy<Value = String> {
+        prop_oneof![name(), "\\PC{0,8}", ".{0,6}"]
     }
 
     fn type_args() -> impl Strategy<Value = Option<String>> {
@@ -532,7 +675,26 @@ type now_ish @function(return_type: TimestampWithTimeZone, set: false)
                 proptest::option::of((any::<usize>(), any::<usize>())),
                 36,
             ),
+            enums in proptest::collection::vec(
+                (record_name(), schema_name(), proptest::collection::vec(label(), 0..5)),
+                0..4,
+            ),
+            domains in proptest::collection::vec(
+                (record_name(), schema_name(), ty(), any::<bool>()),
+                0..3,
+            ),
         ) -> DbSchema {
+            let mut seen = std::collections::HashSet::new();
+            let enums: Vec<EnumType> = enums
+                .into_iter()
+                .filter(|(name, schema, _)| seen.insert((schema.clone(), name.clone())))
+                .map(|(name, schema, labels)| EnumType { name, schema, labels })
+                .collect();
+            let domains: Vec<Domain> = domains
+                .into_iter()
+                .filter(|(name, schema, _, _)| seen.insert((schema.clone(), name.clone())))
+                .map(|(name, schema, base, array)| Domain { name, schema, base, array })
+                .collect();
             let mut tables: Vec<Table> = dedup_by_name(
                 tables
                     .into_iter()
@@ -586,6 +748,8 @@ type now_ish @function(return_type: TimestampWithTimeZone, set: false)
                 schema: default,
                 tables,
                 functions,
+                enums,
+                domains,
             }
         }
     }
@@ -608,6 +772,8 @@ type now_ish @function(return_type: TimestampWithTimeZone, set: false)
             let mut reversed = s.clone();
             reversed.tables.reverse();
             reversed.functions.reverse();
+            reversed.enums.reverse();
+            reversed.domains.reverse();
             prop_assert_eq!(write_schema(&reversed), write_schema(&s));
         }
     }
