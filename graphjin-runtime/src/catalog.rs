@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::operation::{Batch, OpKind, Operation, Param, RoleQuery};
+use crate::operation::{Batch, EnumType, OpKind, Operation, Param, RoleQuery};
 use crate::pgtype::Kind;
 use crate::{Error, vars};
 
@@ -27,6 +27,8 @@ pub(crate) struct Catalog {
     pub(crate) role_query: Option<&'static RoleQuery>,
     /// Per flattened statement, the subscription's batch statement (see [`Batch`]).
     batches: Vec<Option<&'static str>>,
+    /// The enums the generated types use, checked when a connection opens.
+    pub(crate) enums: &'static [EnumType],
 }
 
 impl Catalog {
@@ -42,6 +44,7 @@ impl Catalog {
             by_query: HashMap::new(),
             role_query: None,
             batches: Vec::new(),
+            enums: &[],
         };
         for (i, op) in operations.iter().enumerate() {
             catalog.offsets.push(catalog.kinds.len());

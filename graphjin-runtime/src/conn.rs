@@ -10,7 +10,7 @@ use tokio_postgres::{Client, NoTls, Statement};
 use crate::Error;
 use crate::catalog::Catalog;
 use crate::error::pg_message;
-use crate::operation::RoleQuery;
+use crate::operation::{EnumType, RoleQuery};
 
 /// A connection with every statement prepared, indexed like [`Catalog`]'s flattened
 /// statement list.
@@ -84,6 +84,7 @@ impl Opener {
                 tracing::warn!(error = %pg_message(&e), "database connection closed");
             }
         });
+        check_enums(&client, self.catalog.enums).await?;
         let statements = prepare_all(&client, &self.catalog).await?;
         let role_statement = match self.catalog.role_query {
             Some(rq) => Some(prepare_role_query(&client, rq).await?),
@@ -140,6 +141,91 @@ async fn prepare_all(client: &Client, catalog: &Catalog) -> Result<Box<[Statemen
         }
     }
     Ok(try_join_all(jobs).await?.into_boxed_slice())
+}
+
+/// Checks that every enum exists in the database with exactly the labels the generated
+/// Rust enum has, in the same order (one query for all of them).
+async fn check_enums(client: &Client, enums: &[EnumType]) -> Result<(), Error> {
+    if enums.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = enums.iter().map(|e| e.name).collect();
+    let rows = client
+        .query(
+            "SELECT t.ord::int4, ty.typtype::text, e.enumlabel::text \
+             FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ord) \
+             LEFT JOIN pg_type ty ON ty.oid = to_regtype(t.name) \
+             LEFT JOIN pg_enum e ON e.enumtypid = ty.oid \
+             ORDER BY t.ord, e.enumsortorder",
+            &[&names],
+        )
+        .await
+        .map_err(|e| Error::EnumMismatch {
+            name: names.join(", "),
+            message: format!("could not read the enum types: {}", pg_message(&e)),
+        })?;
+    let mut found: Vec<(Option<String>, Vec<String>)> = vec![(None, Vec::new()); enums.len()];
+    for row in &rows {
+        let ord: i32 = row.get(0);
+        let Some(slot) = usize::try_from(ord - 1).ok().and_then(|i| found.get_mut(i)) else {
+            continue;
+        };
+        slot.0 = row.get(1);
+        if let Some(label) = row.get::<_, Option<String>>(2) {
+            slot.1.push(label);
+        }
+    }
+    for (e, (kind, labels)) in enums.iter().zip(found) {
+        enum_matches(e, kind.as_deref(), &labels).map_err(|message| Error::EnumMismatch {
+            name: e.name.to_owned(),
+            message,
+        })?;
+    }
+    Ok(())
+}
+
+/// Whether the database's `labels` (of a type of kind `kind`, `None` when it does not
+/// exist) are the enum's; else what differs.
+fn enum_matches(e: &EnumType, kind: Option<&str>, labels: &[String]) -> Result<(), String> {
+    const PULL: &str = "pull the schema again (`graphjin schema pull`) and rebuild";
+    match kind {
+        None => {
+            return Err(format!(
+                "the type does not exist in the database, but the schema snapshot \
+                 (db.graphql) the build used has it; {PULL}"
+            ));
+        }
+        Some("e") => {}
+        Some(_) => {
+            return Err(format!(
+                "the type is not an enum in the database, but the schema snapshot records \
+                 one; {PULL}"
+            ));
+        }
+    }
+    if let Some(extra) = labels.iter().find(|l| !e.labels.contains(&l.as_str())) {
+        return Err(format!(
+            "the database has label {extra:?}, which the schema snapshot (db.graphql) the \
+             build used does not; {PULL}"
+        ));
+    }
+    if let Some(gone) = e.labels.iter().find(|l| !labels.iter().any(|x| x == *l)) {
+        return Err(format!(
+            "label {gone:?} is in the schema snapshot (db.graphql) but not in the database; \
+             {PULL}"
+        ));
+    }
+    if labels
+        .iter()
+        .map(String::as_str)
+        .ne(e.labels.iter().copied())
+    {
+        return Err(format!(
+            "the database sorts the labels as {labels:?}, the schema snapshot as {:?}; {PULL}",
+            e.labels
+        ));
+    }
+    Ok(())
 }
 
 /// Prepares every subscription batch statement (`$1` sent as text, cast to json by the SQL)
@@ -245,6 +331,38 @@ fn describe(config: &tokio_postgres::Config) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enum_differences_are_named() {
+        let e = EnumType {
+            name: "order_status",
+            labels: &["pending", "shipped"],
+        };
+        let labels = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(enum_matches(&e, Some("e"), &labels(&["pending", "shipped"])).is_ok());
+        let m = enum_matches(&e, Some("e"), &labels(&["pending", "shipped", "refunded"]));
+        assert!(
+            m.unwrap_err()
+                .contains("the database has label \"refunded\"")
+        );
+        let m = enum_matches(&e, Some("e"), &labels(&["pending"]));
+        assert!(
+            m.unwrap_err()
+                .contains("label \"shipped\" is in the schema snapshot")
+        );
+        let m = enum_matches(&e, Some("e"), &labels(&["shipped", "pending"]));
+        assert!(m.unwrap_err().contains("sorts the labels"));
+        assert!(
+            enum_matches(&e, None, &[])
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        assert!(
+            enum_matches(&e, Some("d"), &[])
+                .unwrap_err()
+                .contains("not an enum")
+        );
+    }
 
     #[test]
     fn description_has_no_password() {

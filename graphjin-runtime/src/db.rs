@@ -19,7 +19,7 @@ use crate::error::pg_message;
 use crate::pool::{Lease, Pool};
 use crate::types::RawJson;
 use crate::vars::{RawVariables, Source};
-use crate::{Auth, Batch, Error, Operation, RoleQuery};
+use crate::{Auth, Batch, EnumType, Error, Operation, RoleQuery};
 
 /// How the connection pool behaves.
 ///
@@ -149,6 +149,7 @@ impl Db {
             operations,
             role_query: None,
             batches: &[],
+            enums: &[],
             options: PoolOptions::default(),
         }
     }
@@ -159,6 +160,7 @@ impl Db {
             operations,
             role_query,
             batches,
+            enums,
             options,
         } = b;
         let database_url = database_url.as_str();
@@ -177,6 +179,7 @@ impl Db {
         let mut catalog = Catalog::new(operations)?;
         catalog.role_query = role_query;
         catalog.set_batches(batches)?;
+        catalog.enums = enums;
         let catalog = Arc::new(catalog);
         let pool = Pool::new(Opener::new(config, catalog.clone()), &options);
         // Open (and prepare on) the first connection now; it stays in the pool.
@@ -329,6 +332,7 @@ pub struct DbBuilder {
     operations: &'static [Operation],
     role_query: Option<&'static RoleQuery>,
     batches: &'static [Batch],
+    enums: &'static [EnumType],
     options: PoolOptions,
 }
 
@@ -344,6 +348,15 @@ impl DbBuilder {
     /// and role with one execution. Subscriptions without one are polled one by one.
     pub fn batches(mut self, batches: &'static [Batch]) -> Self {
         self.batches = batches;
+        self
+    }
+
+    /// The PostgreSQL enums the generated types use (the generated `ENUMS`): each
+    /// connection checks, before it serves, that every one exists with exactly these
+    /// labels, so a label added in the database stops start-up with an error naming the
+    /// enum and the label ([`Error::EnumMismatch`]).
+    pub fn enums(mut self, enums: &'static [EnumType]) -> Self {
+        self.enums = enums;
         self
     }
 

@@ -42,6 +42,16 @@ pub enum Error {
         message: String,
     },
 
+    /// A PostgreSQL enum differs from the schema snapshot the build used (a label added or
+    /// removed, the type missing): pull the schema again and rebuild.
+    #[error("enum {name}: {message}")]
+    EnumMismatch {
+        /// The enum's name.
+        name: String,
+        /// What differs.
+        message: String,
+    },
+
     /// An entry of the operation table is unusable (wrong result shape, parameter count or
     /// default), which means the generated code and this runtime disagree.
     #[error("operation \"{operation}\", role \"{role}\": {problem}")]
@@ -185,6 +195,7 @@ impl Error {
             }
             Error::InvalidUrl { .. }
             | Error::Prepare { .. }
+            | Error::EnumMismatch { .. }
             | Error::InvalidOperation { .. }
             | Error::UnknownOperation(_)
             | Error::Database { .. }

@@ -40,7 +40,9 @@ pub use config::{Config, ConfigError};
 pub use db::{Db, DbBuilder, PoolOptions};
 pub use error::Error;
 pub use http::{ApiError, Service, router};
-pub use operation::{Access, Batch, OpKind, Operation, Param, RoleQuery, RoleStatement};
+pub use operation::{
+    Access, Batch, EnumType, OpKind, Operation, Param, RoleQuery, RoleStatement,
+};
 pub use subs::{SubsOptions, Subscription, Subscriptions};
 
 /// axum, re-exported so apps and generated code use the version [`router`] is built with

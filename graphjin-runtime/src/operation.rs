@@ -98,3 +98,14 @@ pub struct Batch {
     /// execution); it returns one row per subscriber: `sub` (text) and `__root` (json).
     pub sql: &'static str,
 }
+
+/// A PostgreSQL enum the generated types use, with the labels its Rust enum has: checked
+/// against the database when a connection opens, so a label added to the database and not
+/// to the schema snapshot stops start-up instead of failing a request later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnumType {
+    /// The type's name as SQL writes it (`order_status`, `sales."Level"`).
+    pub name: &'static str,
+    /// Its labels, in the database's sort order.
+    pub labels: &'static [&'static str],
+}

@@ -151,6 +151,170 @@ impl<'de> Deserialize<'de> for Numeric {
     }
 }
 
+/// A serde `with` module for a decimal type of the user's choice (`rust_decimal::Decimal`,
+/// `bigdecimal::BigDecimal`, ...) holding a PostgreSQL `numeric`: the value travels as the
+/// exact text of a JSON number, through the type's `Display` and `FromStr`, so no digit is
+/// lost to `f64` and serde_json needs no `arbitrary_precision` feature.
+///
+/// The generated code uses it for a type mapped to `numeric` (config `rust:`); `option`,
+/// `vec` and `option_vec` serve `Option<T>`, `Vec<T>` and `Option<Vec<T>>` fields. Reading
+/// also accepts a JSON string (PostgreSQL writes `NaN` and the infinities as strings);
+/// writing a value whose text is not a JSON number (`NaN`) writes it as a string.
+///
+/// ```
+/// #[derive(serde::Deserialize, serde::Serialize)]
+/// struct Row {
+///     #[serde(with = "graphjin_runtime::types::number")]
+///     price: graphjin_runtime::types::Numeric, // any `Display + FromStr` type
+/// }
+/// let row: Row = serde_json::from_str(r#"{"price":12345678901234567.890}"#).unwrap();
+/// assert_eq!(serde_json::to_string(&row).unwrap(), r#"{"price":12345678901234567.890}"#);
+/// ```
+pub mod number {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use serde::de::{self, Deserializer};
+    use serde::ser::{self, Serializer};
+    use serde::{Deserialize, Serialize};
+    use serde_json::value::RawValue;
+
+    /// The value's JSON: its text as a number, or as a string when that is no JSON number.
+    fn raw<T: Display>(value: &T) -> Result<Box<RawValue>, serde_json::Error> {
+        let text = value.to_string();
+        let is_number = text.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+            && serde_json::from_str::<de::IgnoredAny>(&text).is_ok();
+        if is_number {
+            RawValue::from_string(text)
+        } else {
+            serde_json::value::to_raw_value(&text)
+        }
+    }
+
+    fn raws<T: Display, E: ser::Error>(values: &[T]) -> Result<Vec<Box<RawValue>>, E> {
+        values.iter().map(|v| raw(v).map_err(E::custom)).collect()
+    }
+
+    fn parse<T, E>(raw: &RawValue) -> Result<T, E>
+    where
+        T: FromStr,
+        T::Err: Display,
+        E: de::Error,
+    {
+        let text = raw.get();
+        let parsed = if text.starts_with('"') {
+            let s: String = serde_json::from_str(text).map_err(E::custom)?;
+            s.parse::<T>()
+        } else {
+            text.parse::<T>()
+        };
+        parsed.map_err(|e| E::custom(format_args!("{text} is not a valid number here: {e}")))
+    }
+
+    /// Writes `value` as a JSON number with its exact digits.
+    pub fn serialize<T: Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        raw(value).map_err(ser::Error::custom)?.serialize(s)
+    }
+
+    /// Reads a JSON number (or string) through `T::from_str`, from the number's text.
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: FromStr,
+        T::Err: Display,
+        D: Deserializer<'de>,
+    {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        parse(&raw)
+    }
+
+    /// [`number`](self) for `Option<T>`: `null` is `None`.
+    pub mod option {
+        use super::*;
+
+        /// Writes `Some` as [`serialize`](super::serialize) does, `None` as `null`.
+        pub fn serialize<T: Display, S: Serializer>(
+            value: &Option<T>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            value
+                .as_ref()
+                .map(raw)
+                .transpose()
+                .map_err(ser::Error::custom)?
+                .serialize(s)
+        }
+
+        /// Reads `null` as `None`, anything else as [`deserialize`](super::deserialize).
+        pub fn deserialize<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+        where
+            T: FromStr,
+            T::Err: Display,
+            D: Deserializer<'de>,
+        {
+            Option::<Box<RawValue>>::deserialize(d)?
+                .map(|raw| parse(&raw))
+                .transpose()
+        }
+    }
+
+    /// [`number`](self) for `Vec<T>` (a PostgreSQL array).
+    pub mod vec {
+        use super::*;
+
+        /// Writes each element as [`serialize`](super::serialize) does.
+        pub fn serialize<T: Display, S: Serializer>(value: &[T], s: S) -> Result<S::Ok, S::Error> {
+            raws::<T, S::Error>(value)?.serialize(s)
+        }
+
+        /// Reads each element as [`deserialize`](super::deserialize) does.
+        pub fn deserialize<'de, T, D>(d: D) -> Result<Vec<T>, D::Error>
+        where
+            T: FromStr,
+            T::Err: Display,
+            D: Deserializer<'de>,
+        {
+            Vec::<Box<RawValue>>::deserialize(d)?
+                .iter()
+                .map(|raw| parse(raw))
+                .collect()
+        }
+    }
+
+    /// [`number`](self) for `Option<Vec<T>>`.
+    pub mod option_vec {
+        use super::*;
+
+        /// Writes `None` as `null`, else as [`vec::serialize`](super::vec::serialize).
+        pub fn serialize<T: Display, S: Serializer>(
+            value: &Option<Vec<T>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            value
+                .as_deref()
+                .map(raws::<T, S::Error>)
+                .transpose()?
+                .serialize(s)
+        }
+
+        /// Reads `null` as `None`, else as [`vec::deserialize`](super::vec::deserialize).
+        pub fn deserialize<'de, T, D>(d: D) -> Result<Option<Vec<T>>, D::Error>
+        where
+            T: FromStr,
+            T::Err: Display,
+            D: Deserializer<'de>,
+        {
+            match Option::<Vec<Box<RawValue>>>::deserialize(d)? {
+                None => Ok(None),
+                Some(items) => items
+                    .iter()
+                    .map(|raw| parse(raw))
+                    .collect::<Result<_, _>>()
+                    .map(Some),
+            }
+        }
+    }
+}
+
 /// A `json` or `jsonb` value read from PostgreSQL as raw JSON bytes, without parsing.
 ///
 /// For `jsonb` the binary format's version byte is stripped, so both read as JSON text.
@@ -227,6 +391,36 @@ mod tests {
             "1.0".parse::<Numeric>().unwrap(),
             "1.00".parse::<Numeric>().unwrap()
         );
+    }
+
+    #[test]
+    fn number_adapter_keeps_every_digit() {
+        #[derive(Deserialize, Serialize, Debug, PartialEq)]
+        struct S {
+            #[serde(with = "number")]
+            a: Numeric,
+            #[serde(with = "number::option", default)]
+            b: Option<Numeric>,
+            #[serde(with = "number::vec")]
+            c: Vec<Numeric>,
+            #[serde(with = "number::option_vec")]
+            d: Option<Vec<Numeric>>,
+            #[serde(with = "number")]
+            e: i64,
+        }
+        let text = r#"{"a":12345678901234567.890,"b":null,"c":[1.50,-2],"d":[0.000000000000000001],"e":9007199254740993}"#;
+        let s: S = serde_json::from_str(text).unwrap();
+        assert_eq!(s.a.as_str(), "12345678901234567.890");
+        assert_eq!(s.e, 9007199254740993);
+        assert_eq!(serde_json::to_string(&s).unwrap(), text);
+        // PostgreSQL writes NaN as a string; so does the adapter.
+        let s: S = serde_json::from_str(r#"{"a":"NaN","c":[],"d":null,"e":"7"}"#).unwrap();
+        assert_eq!(s.a.as_str(), "\"NaN\"");
+        assert_eq!(s.e, 7);
+        let out = serde_json::to_string(&s).unwrap();
+        assert!(out.starts_with(r#"{"a":"NaN","b":null"#), "{out}");
+        let bad = serde_json::from_str::<S>(r#"{"a":true,"c":[],"d":null,"e":1}"#);
+        assert!(bad.unwrap_err().to_string().contains("not a valid number"));
     }
 
     #[test]
