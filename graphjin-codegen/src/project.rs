@@ -72,6 +72,8 @@ pub struct VariableSpec {
     pub default: Option<serde_json::Value>,
     /// For mutation data: the shape of the object(s) it carries.
     pub input: Option<crate::compile::InputShape>,
+    /// The column (`table.column`) it is first compared with, if any.
+    pub column: Option<String>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
@@ -327,6 +329,7 @@ fn compile_entry(
                 required,
                 default: p.default.clone(),
                 input,
+                column: p.column.clone(),
             });
         }
     }

@@ -7,6 +7,15 @@ use std::collections::HashMap;
 use crate::config::{BuildConfig, TableConfig};
 use crate::schema::model::{DbSchema, graphjin_to_pg_type};
 
+/// The PostgreSQL name for casts of a snapshot type: a recorded enum or domain by its own
+/// (possibly schema-qualified) name, anything else from GraphJin's type name.
+fn cast_name(schema: &DbSchema, ty: &str) -> String {
+    match schema.user_type(ty) {
+        Some(user) => user.sql_name(),
+        None => graphjin_to_pg_type(ty),
+    }
+}
+
 /// Where a queryable table's rows come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableSource {
@@ -85,6 +94,12 @@ impl TableInfo {
             .iter()
             .find(|c| c.primary_key)
             .or_else(|| self.column("id"))
+    }
+
+    /// `table.column` naming a column of this table for per-column settings: the real
+    /// table's name for a relation (aliases included), else the name queries use.
+    pub fn origin(&self, column: &str) -> String {
+        format!("{}.{column}", self.relation_name().unwrap_or(&self.name))
     }
 
     /// The real table name when this is a database relation.
@@ -185,7 +200,7 @@ impl Catalog {
                 .iter()
                 .map(|c| ColumnInfo {
                     name: c.name.clone(),
-                    pg_type: graphjin_to_pg_type(&c.ty),
+                    pg_type: cast_name(schema, &c.ty),
                     array: c.array,
                     nullable: !c.not_null,
                     primary_key: c.primary_key,
@@ -215,7 +230,7 @@ impl Catalog {
                     .inputs
                     .iter()
                     .map(|a| {
-                        let t = graphjin_to_pg_type(&a.ty);
+                        let t = cast_name(schema, &a.ty);
                         (a.name.clone(), if a.array { format!("{t}[]") } else { t })
                     })
                     .collect(),
@@ -224,7 +239,7 @@ impl Catalog {
                     .iter()
                     .map(|a| ColumnInfo {
                         name: a.name.clone(),
-                        pg_type: graphjin_to_pg_type(&a.ty),
+                        pg_type: cast_name(schema, &a.ty),
                         array: a.array,
                         nullable: true,
                         primary_key: false,
@@ -234,7 +249,7 @@ impl Catalog {
                     })
                     .collect(),
                 returns_set: f.returns_set,
-                return_type: graphjin_to_pg_type(&f.return_type),
+                return_type: cast_name(schema, &f.return_type),
             });
         }
         for (index, tc) in config.tables.iter().enumerate() {

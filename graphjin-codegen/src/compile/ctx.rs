@@ -33,6 +33,9 @@ pub(super) struct Ctx<'a> {
     pub inputs: super::mutate::Inputs,
     /// Columns read, per table (for `graphjin audit`).
     pub reads: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// The column a filter is comparing with (`table.column`, element type), so a variable
+    /// first used there takes the column's per-column Rust type.
+    pub origin: Option<(String, String)>,
     next_alias: usize,
 }
 
@@ -76,6 +79,7 @@ impl<'a> Ctx<'a> {
             overlays: HashMap::new(),
             inputs: HashMap::new(),
             batch: false,
+            origin: None,
             next_alias: 0,
         }
     }
@@ -180,6 +184,14 @@ impl<'a> Ctx<'a> {
             return Err(CompileError::new(pos, "empty variable name"));
         }
         let n = self.params.number(name, cast, default);
+        if let Some((origin, elem)) = &self.origin
+            && (cast == elem || cast.strip_suffix("[]") == Some(elem.as_str()))
+        {
+            let p = &mut self.params.list[n - 1];
+            if p.column.is_none() && p.pg_type == cast {
+                p.column = Some(origin.clone());
+            }
+        }
         Ok(if self.batch {
             param_ref_sql(&batch_column(n), cast)
         } else {

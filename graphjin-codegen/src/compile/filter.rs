@@ -111,7 +111,12 @@ impl Ctx<'_> {
             self.check_column(table, col, key.pos)?;
             let col = col.clone();
             let lhs = format!("{alias}.{}", ident(&col.name));
-            return self.column_condition(&col, &lhs, val);
+            let outer = self
+                .origin
+                .replace((table.origin(&col.name), col.pg_type.clone()));
+            let condition = self.column_condition(&col, &lhs, val);
+            self.origin = outer;
+            return condition;
         }
         if let Some((child, rel)) = resolve(self.cat, table, &name, None, None) {
             if !matches!(child.source, TableSource::Relation { .. }) {

@@ -58,6 +58,13 @@ struct Writes {
 pub enum InputShape {
     /// A column value of this PostgreSQL type.
     Scalar(String),
+    /// A value of column `column` (`table.column`), of PostgreSQL type `pg_type`.
+    Column {
+        /// The column's type.
+        pg_type: String,
+        /// `table.column`, for per-column Rust types.
+        column: String,
+    },
     /// An object (or list of objects) with these keys.
     Object {
         /// Keys in order.
@@ -1032,7 +1039,10 @@ impl<'a> Ctx<'a> {
             }
             let name = self.db_name(key).into_owned();
             let shape = if let Some(col) = table.column(&name) {
-                InputShape::Scalar(col.cast_type())
+                InputShape::Column {
+                    pg_type: col.cast_type(),
+                    column: table.origin(&col.name),
+                }
             } else if let Some((child, _)) = resolve(self.cat, table, &name, None, None) {
                 self.input_shape(child, val)
             } else {

@@ -672,7 +672,8 @@ impl<'a> Ctx<'a> {
             {
                 let e = self.column_expr(f, table, col, alias)?;
                 out.plain.push(e.clone());
-                (e, Shape::scalar(col.cast_type(), col.nullable))
+                let shape = Shape::column(col.cast_type(), col.nullable, table.origin(&col.name));
+                (e, shape)
             } else if let Some((func, cname)) = aggregate(&name)
                 && let Some(col) = table.column(cname)
             {

@@ -10,6 +10,8 @@ pub enum Shape {
         pg_type: String,
         /// May be `null`.
         nullable: bool,
+        /// The column it is read from (`table.column`), for per-column Rust types.
+        column: Option<String>,
     },
     /// An object, or a list of objects.
     Object {
@@ -30,15 +32,28 @@ impl Shape {
         Shape::Scalar {
             pg_type: pg_type.into(),
             nullable,
+            column: None,
+        }
+    }
+
+    /// A scalar read from column `origin` (`table.column`).
+    pub fn column(pg_type: impl Into<String>, nullable: bool, origin: impl Into<String>) -> Shape {
+        Shape::Scalar {
+            pg_type: pg_type.into(),
+            nullable,
+            column: Some(origin.into()),
         }
     }
 
     /// The same shape, allowed to be `null`.
     pub fn nullable(self) -> Shape {
         match self {
-            Shape::Scalar { pg_type, .. } => Shape::Scalar {
+            Shape::Scalar {
+                pg_type, column, ..
+            } => Shape::Scalar {
                 pg_type,
                 nullable: true,
+                column,
             },
             Shape::Object { fields, list, .. } => Shape::Object {
                 fields,
@@ -65,12 +80,18 @@ impl Shape {
                 Shape::Scalar {
                     pg_type: a,
                     nullable: na,
+                    column: ca,
                 },
                 Shape::Scalar {
                     pg_type: b,
                     nullable: nb,
+                    column: cb,
                 },
-            ) if a == b => Shape::scalar(a.clone(), *na || *nb),
+            ) if a == b => Shape::Scalar {
+                pg_type: a.clone(),
+                nullable: *na || *nb,
+                column: if ca == cb { ca.clone() } else { None },
+            },
             (
                 Shape::Object {
                     fields: fa,

@@ -23,6 +23,10 @@ pub struct Param {
     pub builtin: bool,
     /// The default from the operation's variable definition, if any.
     pub default: Option<serde_json::Value>,
+    /// The column (`table.column`) its first use compares with, if any: per-column Rust
+    /// types apply to the variable too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
 }
 
 /// The parameters of one statement, numbered in order of first use.
@@ -48,6 +52,7 @@ impl Params {
             pg_type: pg_type.to_string(),
             builtin: BUILTINS.contains(&name),
             default,
+            column: None,
         });
         self.list.len()
     }

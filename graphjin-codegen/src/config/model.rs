@@ -26,6 +26,9 @@ pub struct BuildConfig {
     pub roles: Vec<RoleConfig>,
     /// Block tables not listed for `anon`.
     pub default_block: bool,
+    /// `rust:` (this crate's own key): the Rust types of generated fields, see
+    /// [`crate::emit::rust_types`].
+    pub rust: crate::emit::RustConfig,
 }
 
 /// One `tables:` entry.

@@ -3,6 +3,7 @@
 //! `router()`. The same tokens serve `include_allowlist!()` and the `build.rs` helper.
 
 mod idents;
+pub mod rust_types;
 mod structs;
 mod types;
 
@@ -17,6 +18,7 @@ use crate::gql::ast::OpKind;
 use crate::project::{CompiledOperation, Project};
 
 pub use idents::{pascal_ident, snake_ident};
+pub use rust_types::{RustConfig, TypeMap, TypeSpec};
 
 /// Reads the config folder, compiles every operation for every role and returns the Rust
 /// code, or every error found (each `allow.list:LINE:COL: message`).
@@ -32,7 +34,16 @@ pub fn generate(dir: &Path) -> Result<(TokenStream, Vec<PathBuf>), Vec<Error>> {
         .map(|r| r.name.clone())
         .collect();
     let role_query = compiler.role_statement().map(|sql| (sql, matched));
-    Ok((emit(&ops, role_query.as_ref()), project.files.clone()))
+    let types = TypeMap::new(&project.config.rust, &project.schema).map_err(|source| {
+        vec![Error::Catalog {
+            file: project.config_name.clone(),
+            source,
+        }]
+    })?;
+    Ok((
+        emit_typed(&ops, role_query.as_ref(), &types),
+        project.files.clone(),
+    ))
 }
 
 /// The same code as [`generate`], formatted for reading (what `build.rs` writes).
@@ -43,9 +54,19 @@ pub fn pretty(tokens: &TokenStream) -> String {
     }
 }
 
-/// Rust code for compiled operations; `role_query` is the role statement and the roles it
-/// can answer, when the config matches roles with `roles_query`.
+/// Rust code for compiled operations with the default Rust types; `role_query` is the role
+/// statement and the roles it can answer, when the config matches roles with `roles_query`.
 pub fn emit(ops: &[CompiledOperation], role_query: Option<&(String, Vec<String>)>) -> TokenStream {
+    emit_typed(ops, role_query, &TypeMap::default())
+}
+
+/// [`emit`] with the Rust types `types` chooses (the config's `rust:` block, the
+/// snapshot's enums and domains).
+pub fn emit_typed(
+    ops: &[CompiledOperation],
+    role_query: Option<&(String, Vec<String>)>,
+    types: &TypeMap,
+) -> TokenStream {
     let table: Vec<TokenStream> = ops.iter().map(operation_literal).collect();
     let access: Vec<TokenStream> = ops.iter().flat_map(access_literals).collect();
     let batches: Vec<TokenStream> = ops
@@ -69,9 +90,25 @@ pub fn emit(ops: &[CompiledOperation], role_query: Option<&(String, Vec<String>)
     let modules: Vec<TokenStream> = ops
         .iter()
         .enumerate()
-        .map(|(i, op)| module(i, op))
+        .map(|(i, op)| module(i, op, types))
         .collect();
     let count = ops.len();
+    // Enums after the modules: only those some field or variable uses.
+    let (enum_items, enum_table) = types.enums();
+    let (enums_static, enums_call) = if enum_table.is_empty() {
+        (quote!(), quote!())
+    } else {
+        (
+            quote! {
+                /// The PostgreSQL enums the generated types use, with their labels: checked
+                /// against the database when [`connect`] opens a connection.
+                pub static ENUMS: &[::graphjin_runtime::EnumType] = &[#(#enum_table),*];
+
+                #enum_items
+            },
+            quote!(.enums(ENUMS)),
+        )
+    };
     quote! {
         /// Every allow-listed operation with its SQL per role, as compiled at build time.
         pub static OPERATIONS: [::graphjin_runtime::Operation; #count] = [#(#table),*];
@@ -85,6 +122,8 @@ pub fn emit(ops: &[CompiledOperation], role_query: Option<&(String, Vec<String>)
         /// Per operation and role: the columns read, or why the role is refused.
         pub static ACCESS: &[::graphjin_runtime::Access] = &[#(#access),*];
 
+        #enums_static
+
         #(#modules)*
 
         /// Connects to PostgreSQL and prepares every operation for every role, and each
@@ -97,6 +136,7 @@ pub fn emit(ops: &[CompiledOperation], role_query: Option<&(String, Vec<String>)
             ::graphjin_runtime::Db::builder(database_url, &OPERATIONS)
                 .role_query(ROLE_QUERY)
                 .batches(BATCHES)
+                #enums_call
                 .options(options)
                 .connect()
                 .await
@@ -176,7 +216,7 @@ fn access_literals(op: &CompiledOperation) -> Vec<TokenStream> {
     out
 }
 
-fn module(index: usize, op: &CompiledOperation) -> TokenStream {
+fn module(index: usize, op: &CompiledOperation, types: &TypeMap) -> TokenStream {
     let module = snake_ident(&op.name);
     let name = &op.name;
     let doc = format!(
@@ -190,8 +230,8 @@ fn module(index: usize, op: &CompiledOperation) -> TokenStream {
             "run"
         }
     );
-    let variables = structs::variables(&op.variables);
-    let data = structs::data(&op.shape);
+    let variables = structs::variables(&op.variables, types);
+    let data = structs::data(&op.shape, types);
     let run = match op.kind {
         OpKind::Subscription => quote! {
             /// Subscribes as `who`: the stream yields the current `data` at once, then each
