@@ -656,3 +656,38 @@ fn bad_rails_settings_fail_at_start_up() {
     let jwt = "auth:\n  type: jwt\n  jwt:\n    secret: a-long-enough-secret-for-hs256-tokens\n  rails:\n    version: 3.0\n";
     assert!(build(jwt, &[]).is_ok());
 }
+
+/// `rails.namespace` (or `GJ_AUTH_RAILS_NAMESPACE`) from the config reaches the store lookup:
+/// only that namespace is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rails_namespace_from_the_config() {
+    let server = StoreServer::start(Kind::Redis, None);
+    server.put("shop:abcd", &session_for(13));
+    server.put("session:abcd", &session_for(14));
+    let db = me_db().await;
+    let yaml = format!(
+        "auth_fail_block: true\nauth:\n  type: rails\n  cookie: _app_session\n  rails:\n    url: {}\n    namespace: shop\n",
+        server.url()
+    );
+    let config = Config::from_yaml(&yaml, Path::new("dev.yml")).expect("config parses");
+    let url = serve_config(&db, &config).await;
+    let (status, body) = ask(&url, Some("_app_session=abcd")).await;
+    assert_eq!((status, &body["data"]["me"]), (200, &json!("13")), "{body}");
+    let plain = Config::from_yaml(
+        &yaml.replace("    namespace: shop\n", ""),
+        Path::new("dev.yml"),
+    )
+    .expect("config parses");
+    let mut from_env = plain.clone();
+    from_env
+        .apply_env(|name| (name == "GJ_AUTH_RAILS_NAMESPACE").then(|| "shop".to_owned()))
+        .expect("env applies");
+    let (status, body) = ask(
+        &serve_config(&db, &from_env).await,
+        Some("_app_session=abcd"),
+    )
+    .await;
+    assert_eq!((status, &body["data"]["me"]), (200, &json!("13")), "{body}");
+    let (status, body) = ask(&serve_config(&db, &plain).await, Some("_app_session=abcd")).await;
+    assert_eq!((status, &body["data"]["me"]), (200, &json!("14")), "{body}");
+}

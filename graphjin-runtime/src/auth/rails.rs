@@ -90,7 +90,11 @@ impl RailsSession {
                 .map(|p| p.expose().to_owned()),
             max_idle: r.max_idle,
             max_active: r.max_active,
+            namespace: r.namespace.clone(),
             key_prefix: r.key_prefix.clone(),
+            salt: r.salt.clone(),
+            sign_salt: r.sign_salt.clone(),
+            auth_salt: r.auth_salt.clone(),
             ..Default::default()
         };
         let auth = RailsAuth::new(&settings).map_err(|e| ConfigError::Invalid {

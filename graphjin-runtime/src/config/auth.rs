@@ -25,7 +25,11 @@
 //!     password: "..."         # redis; better: GJ_AUTH_RAILS_PASSWORD
 //!     max_idle: 8             # store connections kept open
 //!     max_active: 32          # store connections open at once
-//!     key_prefix: "session:"  # the store key is <key_prefix><session id>
+//!     namespace: session      # store key namespace; unset: session, rack:session and _session_id are tried
+//!     key_prefix: "myapp:"    # a whole key prefix instead (the key is <key_prefix><session id>)
+//!     auth_salt: "..."        # the app's cookie salts, when it changed Rails' defaults
+//!     salt: "..."             #   (encrypted_cookie_salt, encrypted_signed_cookie_salt,
+//!     sign_salt: "..."        #   authenticated_encrypted_cookie_salt)
 //! ```
 //!
 //! Durations (`jwks_refresh`, `jwks_min_refresh`) are minutes when given as a number, as in
@@ -314,8 +318,18 @@ pub struct RailsConfig {
     pub max_idle: Option<usize>,
     /// Store connections open at once, busy or idle (default 32); requests beyond it wait.
     pub max_active: Option<usize>,
-    /// The prefix of store keys (default `session:`): the key is `<key_prefix><session id>`.
+    /// The session store's namespace (`namespace:` of the app's dalli or cache store; keys
+    /// are `<namespace>:<id>`). Unset: `session`, `rack:session` and `_session_id` are each
+    /// tried, by private id (`2::<sha256>`) and by public id.
+    pub namespace: Option<String>,
+    /// A whole key prefix instead of `namespace`: the key is `<key_prefix><session id>`.
     pub key_prefix: Option<String>,
+    /// Rails' `encrypted_cookie_salt`, when the app changed it (4.x-5.1 cookies).
+    pub salt: Option<String>,
+    /// Rails' `encrypted_signed_cookie_salt`, when the app changed it (4.x-5.1 cookies).
+    pub sign_salt: Option<String>,
+    /// Rails' `authenticated_encrypted_cookie_salt`, when the app changed it (5.2+ cookies).
+    pub auth_salt: Option<String>,
 }
 
 impl fmt::Debug for RailsConfig {
@@ -327,7 +341,11 @@ impl fmt::Debug for RailsConfig {
             .field("password", &self.password)
             .field("max_idle", &self.max_idle)
             .field("max_active", &self.max_active)
+            .field("namespace", &self.namespace)
             .field("key_prefix", &self.key_prefix)
+            .field("salt", &self.salt)
+            .field("sign_salt", &self.sign_salt)
+            .field("auth_salt", &self.auth_salt)
             .finish()
     }
 }

@@ -37,6 +37,7 @@
 //! | `GJ_AUTH_RAILS_PASSWORD` | `auth.rails.password` |
 //! | `GJ_AUTH_RAILS_MAX_IDLE` | `auth.rails.max_idle` |
 //! | `GJ_AUTH_RAILS_MAX_ACTIVE` | `auth.rails.max_active` |
+//! | `GJ_AUTH_RAILS_NAMESPACE` | `auth.rails.namespace` |
 //! | `GJ_AUTH_RAILS_KEY_PREFIX` | `auth.rails.key_prefix` |
 //! | `GJ_POLL_EVERY_SECONDS` | `poll_every_seconds` |
 //! | `GJ_SUBSCRIPTIONS_MAX_PER_CONNECTION` | `subscriptions.max_per_connection` |
