@@ -65,6 +65,9 @@ pub enum Error {
         /// What.
         message: String,
     },
+    /// A compliance rule is malformed, or an operation breaks one.
+    #[error("{0}")]
+    Compliance(#[from] crate::tools::compliance::ComplianceError),
 }
 
 impl Error {
@@ -73,6 +76,7 @@ impl Error {
         match self {
             Error::AllowList(e) => Some(e.pos()),
             Error::Syntax { pos, .. } | Error::Operation { pos, .. } => Some(*pos),
+            Error::Compliance(e) => e.pos(),
             _ => None,
         }
     }

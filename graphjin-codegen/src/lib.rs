@@ -24,6 +24,7 @@ mod project;
 pub mod record;
 pub mod schema;
 pub mod source;
+pub mod tools;
 
 pub use error::Error;
 pub use graphjin_normalize::normalize;

@@ -226,7 +226,8 @@ impl Project {
         compile_entry(compiler, &compiler.roles(), &entry, &fragments)
     }
 
-    /// Compiles every operation for every role; returns all errors, not just the first.
+    /// Compiles every operation for every role, then checks the config's `compliance:`
+    /// rules ([`crate::tools::compliance`]); returns all errors, not just the first.
     pub fn compile(&self) -> Result<Vec<CompiledOperation>, Vec<Error>> {
         let compiler = self.compiler().map_err(|e| vec![e])?;
         let fragments = self.fragments()?;
@@ -238,6 +239,13 @@ impl Project {
                 Ok(op) => out.push(op),
                 Err(e) => errors.push(e),
             }
+        }
+        if errors.is_empty() {
+            errors.extend(
+                crate::tools::compliance::check(self, &compiler, &out)
+                    .into_iter()
+                    .map(Error::from),
+            );
         }
         if errors.is_empty() {
             Ok(out)

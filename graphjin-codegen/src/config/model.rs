@@ -12,6 +12,9 @@ pub struct BuildConfig {
     pub default_limit: Option<u32>,
     /// Accept camelCase names in queries for snake_case tables and columns.
     pub enable_camelcase: bool,
+    /// `compliance:` (this crate's own key): rules every operation must keep, checked at
+    /// build time, see [`crate::tools::compliance`].
+    pub compliance: Vec<crate::tools::compliance::ComplianceRule>,
     /// Config variables usable as `$name` in queries; a value starting with `sql:` is an
     /// SQL expression, anything else a literal.
     pub variables: BTreeMap<String, String>,
