@@ -1,4 +1,5 @@
-//! `graphjin`: pull the schema snapshot, check the allow list, print an operation's SQL.
+//! `graphjin`: pull the schema snapshot, check the allow list, print an operation's SQL,
+//! audit and diff who reaches what, describe the locked API (OpenAPI, TypeScript).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,13 +13,20 @@ USAGE:
     graphjin schema pull --database-url URL [--schema public] [--config-dir config]
     graphjin check [--config-dir config]
     graphjin sql NAME [--role ROLE] [--config-dir config]
-    graphjin audit [--config-dir config]
+    graphjin audit [--config-dir config] [--diff DIR|REV] [--json]
+    graphjin openapi [--config-dir config] [--api-prefix /api] [--server URL]
+    graphjin typescript [--config-dir config]
     graphjin dev --database-url URL [--config-dir config] [--listen 127.0.0.1:8080]
 
     schema pull   introspect a live database and write <config-dir>/db.graphql
     check         compile every operation for every role; errors as allow.list:LINE:COL
     sql           print the SQL an operation compiles to (only the SQL, on stdout)
-    audit         per operation and role: the tables and columns read, or why refused
+    audit         per operation and role: the columns read and written, or why refused;
+                  with --diff, what the config folder newly exposes (or no longer does)
+                  per role compared with DIR (a config folder) or REV (a git revision of
+                  the same folder): exit 0 nothing new, 1 new exposure, 2 error
+    openapi       the OpenAPI 3.1 document of the REST routes and actions, as JSON
+    typescript    a TypeScript module: every operation's types and a typed caller
     dev           development server: compiles and runs any operation, records named ones
                   into allow.list; playground at /playground
 
@@ -32,6 +40,10 @@ struct Args {
     schema: String,
     role: String,
     listen: String,
+    diff: Option<String>,
+    json: bool,
+    api_prefix: String,
+    server: Option<String>,
 }
 
 fn parse_args(raw: Vec<String>) -> Result<Args, String> {
@@ -42,6 +54,10 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
         schema: "public".into(),
         role: "anon".into(),
         listen: "127.0.0.1:8080".into(),
+        diff: None,
+        json: false,
+        api_prefix: "/api".into(),
+        server: None,
     };
     let mut it = raw.into_iter();
     while let Some(a) = it.next() {
@@ -61,6 +77,10 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
             "--schema" => args.schema = value("--schema")?,
             "--role" => args.role = value("--role")?,
             "--listen" => args.listen = value("--listen")?,
+            "--diff" => args.diff = Some(value("--diff")?),
+            "--json" => args.json = true,
+            "--api-prefix" => args.api_prefix = value("--api-prefix")?,
+            "--server" => args.server = Some(value("--server")?),
             "-h" | "--help" => return Err(String::new()),
             f if f.starts_with('-') => return Err(format!("unknown option `{f}`")),
             _ => args.command.push(a),
@@ -89,7 +109,10 @@ fn main() -> ExitCode {
         ["schema", "pull"] => schema_pull(&args),
         ["check"] => check(&args),
         ["sql", name] => sql(&args, name),
+        ["audit"] if args.diff.is_some() => return audit_diff(&args),
         ["audit"] => audit(&args),
+        ["openapi"] => openapi(&args),
+        ["typescript"] => typescript(&args),
         ["dev"] => dev(&args),
         _ => {
             eprintln!("{USAGE}");
@@ -212,29 +235,112 @@ fn audit(args: &Args) -> Result<(), Vec<String>> {
     let ops = project
         .compile()
         .map_err(|errors| errors.iter().map(located).collect::<Vec<_>>())?;
-    let roles = project.compiler().map(|c| c.roles()).unwrap_or_default();
+    let compiler = project.compiler().map_err(|e| vec![located(&e)])?;
+    let roles = compiler.roles();
+    let reach = graphjin_codegen::tools::access::access(&project, &compiler, &ops);
+    let grouped = |cols: &std::collections::BTreeSet<String>| -> String {
+        let mut by_table: Vec<(String, Vec<String>)> = Vec::new();
+        for c in cols {
+            let (t, col) = c.rsplit_once('.').unwrap_or(("", c));
+            match by_table.last_mut() {
+                Some((last, list)) if last == t => list.push(col.to_string()),
+                _ => by_table.push((t.to_string(), vec![col.to_string()])),
+            }
+        }
+        by_table
+            .iter()
+            .map(|(t, cols)| format!("{t}({})", cols.join(", ")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let mut text = String::new();
-    for op in &ops {
+    for op in &reach {
         text.push_str(&format!("{} ({})\n", op.name, op.kind.keyword()));
         for role in &roles {
-            if let Some((_, q)) = op.roles.iter().find(|(r, _)| r == role) {
-                let reads: Vec<String> = q
-                    .reads
-                    .iter()
-                    .map(|(t, cols)| format!("{t}({})", cols.join(", ")))
-                    .collect();
-                let reads = if reads.is_empty() {
+            if let Some(r) = op.roles.iter().find(|r| &r.role == role) {
+                let reads = if r.reads.is_empty() {
                     "nothing".to_string()
                 } else {
-                    reads.join(" ")
+                    grouped(&r.reads)
                 };
-                text.push_str(&format!("  {role}: reads {reads}\n"));
+                let mut line = format!("  {role}: reads {reads}");
+                if !r.writes.is_empty() {
+                    line.push_str(&format!("; writes {}", grouped(&r.writes)));
+                }
+                if !r.deletes.is_empty() {
+                    let tables: Vec<&str> = r.deletes.iter().map(String::as_str).collect();
+                    line.push_str(&format!("; deletes rows of {}", tables.join(", ")));
+                }
+                text.push_str(&line);
+                text.push('\n');
             } else if let Some((_, why)) = op.refused.iter().find(|(r, _)| r == role) {
                 text.push_str(&format!("  {role}: blocked ({why})\n"));
             }
         }
     }
     print_stdout(&text)
+}
+
+/// `audit --diff`: exit 0 when nothing new is exposed, 1 when something is, 2 on errors.
+fn audit_diff(args: &Args) -> ExitCode {
+    use graphjin_codegen::tools::diff::{Checkout, Exposure, diff};
+    let other = args.diff.clone().unwrap_or_default();
+    let run = || -> Result<bool, String> {
+        let after = Exposure::load(&args.config_dir, &args.config_dir.display().to_string())
+            .map_err(|e| e.to_string())?;
+        let other_dir = PathBuf::from(&other);
+        let before = if other_dir.is_dir() {
+            Exposure::load(&other_dir, &other).map_err(|e| e.to_string())?
+        } else {
+            let checkout =
+                Checkout::at_revision(&args.config_dir, &other).map_err(|e| e.to_string())?;
+            Exposure::load(checkout.path(), &checkout.label).map_err(|e| e.to_string())?
+        };
+        let d = diff(&before, &after);
+        let text = if args.json {
+            let mut t = serde_json::to_string_pretty(&d.json()).map_err(|e| e.to_string())?;
+            t.push('\n');
+            t
+        } else {
+            d.text()
+        };
+        print_stdout(&text).map_err(|e| e.join("\n"))?;
+        Ok(d.exposes_more())
+    };
+    match run() {
+        Ok(false) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn openapi(args: &Args) -> Result<(), Vec<String>> {
+    use graphjin_codegen::tools::openapi::{OpenApiOptions, document};
+    use graphjin_codegen::tools::surface::ApiConfig;
+    let project = load(args)?;
+    let ops = project
+        .compile()
+        .map_err(|errors| errors.iter().map(located).collect::<Vec<_>>())?;
+    let api = ApiConfig::load(&args.config_dir).map_err(|e| vec![e.to_string()])?;
+    let options = OpenApiOptions {
+        api_prefix: args.api_prefix.clone(),
+        server: args.server.clone(),
+    };
+    let doc = document(&project, &ops, &api, &options);
+    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| vec![e.to_string()])?;
+    text.push('\n');
+    print_stdout(&text)
+}
+
+fn typescript(args: &Args) -> Result<(), Vec<String>> {
+    let project = load(args)?;
+    let ops = project
+        .compile()
+        .map_err(|errors| errors.iter().map(located).collect::<Vec<_>>())?;
+    print_stdout(&graphjin_codegen::tools::typescript::module(&project, &ops))
 }
 
 fn dev(args: &Args) -> Result<(), Vec<String>> {

@@ -14,7 +14,13 @@
 
 pub mod access;
 pub mod compliance;
+pub mod diff;
+pub mod openapi;
+pub mod response;
+pub mod surface;
+pub mod typescript;
 pub mod walk;
+pub mod wire;
 
 /// A project in a temp folder with a small shop schema (customers, orders, order_items,
 /// payments), for the tools' unit tests.
