@@ -190,7 +190,10 @@ mod tests {
         )
         .unwrap();
         assert!(sql.contains("WHERE id = $1::bigint)"), "{sql}");
-        assert_eq!(user_id_param("a = $user_id::int AND b = $user_id"), "a = $1::int AND b = $1");
+        assert_eq!(
+            user_id_param("a = $user_id::int AND b = $user_id"),
+            "a = $1::int AND b = $1"
+        );
     }
 
     #[test]
