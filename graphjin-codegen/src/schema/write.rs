@@ -11,7 +11,7 @@
 //!   owner_id: Bigint @relation(type: users, field: id)
 //! }
 //!
-//! type get_product @function(return_type: ProductTuple, set: true) {
+//! type get_product @function(return_type: Product_tuple, set: true) {
 //!   id: Bigint @input
 //!   name: Text @output
 //! }
