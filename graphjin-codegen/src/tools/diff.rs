@@ -36,6 +36,16 @@ pub enum DiffError {
         /// git's own message.
         message: String,
     },
+    /// `--diff` names neither a config folder nor a git revision of the config folder.
+    #[error("`{rev}` is neither a config folder nor a git revision of {}: {source}", dir.display())]
+    NotARevision {
+        /// What was given.
+        rev: String,
+        /// The config folder.
+        dir: PathBuf,
+        /// What git said.
+        source: Box<DiffError>,
+    },
     /// A file could not be written or read.
     #[error("{}: {source}", path.display())]
     Io {
@@ -283,6 +293,17 @@ impl Checkout {
     /// Copies the files of `config_dir` (a folder inside a git work tree) as they are at
     /// revision `rev` (`main`, `HEAD~1`, a commit id) into a temporary folder.
     pub fn at_revision(config_dir: &Path, rev: &str) -> Result<Checkout, DiffError> {
+        Self::copy(config_dir, rev).map_err(|e| match e {
+            DiffError::Git { .. } => DiffError::NotARevision {
+                rev: rev.to_string(),
+                dir: config_dir.to_path_buf(),
+                source: Box::new(e),
+            },
+            other => other,
+        })
+    }
+
+    fn copy(config_dir: &Path, rev: &str) -> Result<Checkout, DiffError> {
         let prefix = git(config_dir, &["rev-parse", "--show-prefix"])?;
         let prefix = prefix.trim().trim_end_matches('/');
         let top = git(config_dir, &["rev-parse", "--show-toplevel"])?;
