@@ -56,8 +56,15 @@ for (const call of calls) {
       call.method === "get"
         ? [...opParts, "parameters", 0, "content", "application/json", "schema"]
         : [...opParts, "requestBody", "content", "application/json", "schema"];
-    const sentError = validate(requestParts, call.sent);
-    if (sentError) problems.push(`${where}: the request does not fit: ${sentError}`);
+    if (at(requestParts) === undefined) {
+      // An operation without variables documents no request; send none.
+      if (Object.keys(call.sent ?? {}).length > 0) {
+        problems.push(`${where}: variables sent, but the operation documents none`);
+      }
+    } else {
+      const sentError = validate(requestParts, call.sent);
+      if (sentError) problems.push(`${where}: the request does not fit: ${sentError}`);
+    }
   }
 }
 if (problems.length > 0) {
