@@ -173,6 +173,25 @@ fn check_reports_located_errors() {
 }
 
 #[test]
+fn check_reads_the_rust_types_block() {
+    let dir = project("rust_types", GOOD.as_bytes());
+    std::fs::write(
+        dir.join("dev.yml"),
+        "rust:\n  presets: [chrono]\n  types:\n    timestampz: \"chrono::DateTime<chrono::Utc>\"\n",
+    )
+    .unwrap();
+    let (out, _, stderr) = run(bin().arg("check").arg("--config-dir").arg(&dir));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("dev.yml: `rust.types.timestampz`: unknown PostgreSQL type `timestampz`"),
+        "{stderr}"
+    );
+    std::fs::write(dir.join("dev.yml"), "rust:\n  presets: [chrono, uuid]\n").unwrap();
+    let (out, _, stderr) = run(bin().arg("check").arg("--config-dir").arg(&dir));
+    assert!(out.status.success(), "{stderr}");
+}
+
+#[test]
 fn check_reports_every_broken_operation_not_just_the_first() {
     let src = b"query a {\n  prodcts { id }\n}\n\nquery b {\n  users { emial }\n}\n";
     let dir = project("many", src);

@@ -169,6 +169,15 @@ fn check(args: &Args) -> Result<(), Vec<String>> {
     let ops = project
         .compile()
         .map_err(|errors| errors.iter().map(located).collect::<Vec<_>>())?;
+    // The config's `rust:` block, as the build would read it.
+    graphjin_codegen::emit::TypeMap::new(&project.config.rust, &project.schema).map_err(
+        |source| {
+            vec![located(&Error::Catalog {
+                file: project.config_name.clone(),
+                source,
+            })]
+        },
+    )?;
     let roles = project.compiler().map(|c| c.roles().len()).unwrap_or(0);
     eprintln!("ok: {} operations compiled for {roles} roles", ops.len());
     Ok(())
