@@ -59,7 +59,16 @@ async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
     let actions = graphjin_runtime::actions::Actions::from_config(&config, &db).await?;
     let service = Service::from_config(db, &config)?.actions(actions);
     let subscriptions = service.subscriptions().clone();
-    let app = example_app::router(service);
+    // The API's OpenAPI document (written by build.rs), beside the API itself.
+    let app = example_app::router(service).route(
+        "/api/v1/openapi.json",
+        graphjin_runtime::axum::routing::get(|| async {
+            (
+                [("content-type", "application/json")],
+                example_app::OPENAPI_JSON,
+            )
+        }),
+    );
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     say(&format!(

@@ -123,6 +123,9 @@ async fn every_example_operation_over_rest_fits_the_openapi_document() {
     let ops = project.compile().expect("example compiles");
     let api = ApiConfig::load(&config_dir()).expect("runtime keys");
     let doc = document(&project, &ops, &api, &OpenApiOptions::default());
+    // The document the example's build.rs wrote, which its binary serves, is the same.
+    let built: Value = serde_json::from_str(shop::OPENAPI_JSON).expect("build-time document");
+    assert_eq!(built, doc);
 
     let addr = serve().await;
     let mut c = Caller {

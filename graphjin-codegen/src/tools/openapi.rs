@@ -225,6 +225,47 @@ pub fn document(
     Json::Object(doc)
 }
 
+/// Loads and compiles the config folder `dir` and returns its document as JSON text.
+pub fn generate(dir: &std::path::Path, options: &OpenApiOptions) -> Result<String, Vec<String>> {
+    let project = Project::load(dir).map_err(|e| vec![e.to_string()])?;
+    let ops = project
+        .compile()
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let api = ApiConfig::load(dir).map_err(|e| vec![e.to_string()])?;
+    let doc = document(&project, &ops, &api, options);
+    serde_json::to_string_pretty(&doc).map_err(|e| vec![e.to_string()])
+}
+
+/// For `build.rs`, beside [`crate::emit::build`]: writes the document of the config folder
+/// `dir` (relative to the crate) to `$OUT_DIR/{file}`, for the crate to serve with
+/// `include_str!(concat!(env!("OUT_DIR"), "/openapi.json"))`. On errors prints each and
+/// exits with status 1.
+pub fn build(dir: &str, file: &str) {
+    let root = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default();
+    let path = root.join(dir);
+    println!("cargo:rerun-if-changed={}", path.display());
+    match generate(&path, &OpenApiOptions::default()) {
+        Ok(text) => {
+            let out = std::env::var_os("OUT_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| std::path::PathBuf::from("."));
+            let target = out.join(file);
+            if let Err(e) = std::fs::write(&target, text) {
+                eprintln!("error: could not write {}: {e}", target.display());
+                std::process::exit(1);
+            }
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            std::process::exit(1);
+        }
+    }
+}
+
 fn prefix(p: &str) -> String {
     let t = p.trim().trim_matches('/');
     if t.is_empty() {
