@@ -334,7 +334,12 @@ impl Checkout {
             if meta.split_whitespace().nth(1) != Some("blob") {
                 continue;
             }
-            let bytes = git_bytes(&top, &["show", &format!("{tree}/{name}")])?;
+            let object = if prefix.is_empty() {
+                format!("{rev}:{name}")
+            } else {
+                format!("{rev}:{prefix}/{name}")
+            };
+            let bytes = git_bytes(&top, &["show", &object])?;
             let path = checkout.dir.join(name);
             std::fs::write(&path, bytes).map_err(|source| DiffError::Io { path, source })?;
         }
