@@ -57,6 +57,9 @@ pub struct CompiledOperation {
     pub shape: Shape,
     /// The client-supplied variables over all roles, in order of first use.
     pub variables: Vec<VariableSpec>,
+    /// Rules the variables must meet before any SQL runs (`@constraint`/`@validate` and
+    /// declared `!` types), checked by the runtime.
+    pub constraints: Vec<crate::compile::op_directives::ConstraintSpec>,
 }
 
 /// A variable a client may send, with the type it is used as.
@@ -293,6 +296,13 @@ fn compile_entry(
         })?),
         None => None,
     };
+    let constraints =
+        crate::compile::op_directives::constraints(&doc.operations[0]).map_err(|e| {
+            Error::Syntax {
+                pos: e.pos,
+                message: format!("{} (operation `{}`)", e.message, entry.name),
+            }
+        })?;
     let mut compiled = Vec::with_capacity(roles.len());
     let mut refused = Vec::new();
     for role in roles {
@@ -354,6 +364,7 @@ fn compile_entry(
         refused,
         shape,
         variables,
+        constraints,
     })
 }
 

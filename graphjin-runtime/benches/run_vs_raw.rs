@@ -27,6 +27,7 @@ static OPS: &[Operation] = &[Operation {
             default: None,
         }],
     }],
+    constraints: &[],
 }];
 
 #[derive(Serialize)]

@@ -35,6 +35,7 @@ static OPS: &[Operation] = &[Operation {
             default: None,
         }],
     }],
+    constraints: &[],
 }];
 
 static BATCHES: &[Batch] = &[Batch {

@@ -204,6 +204,7 @@ mod tests {
                     }],
                 },
             ],
+            constraints: &[],
         },
         Operation {
             name: "other",
@@ -211,6 +212,7 @@ mod tests {
             query: "mutation other { x }",
             sha256: "def",
             roles: &[],
+            constraints: &[],
         },
     ];
 
@@ -253,6 +255,7 @@ mod tests {
                         params: &[],
                     },
                 ],
+                constraints: &[],
             },
             Operation {
                 name: "read",
@@ -260,6 +263,7 @@ mod tests {
                 query: "query read { x }",
                 sha256: "",
                 roles: &[],
+                constraints: &[],
             },
         ];
         let batch = |operation, role| Batch {
@@ -308,6 +312,7 @@ mod tests {
                     default: Some("\"ten\""),
                 }],
             }],
+            constraints: &[],
         }];
         let e = Catalog::new(BAD).unwrap_err().to_string();
         assert_eq!(

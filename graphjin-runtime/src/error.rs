@@ -91,6 +91,18 @@ pub enum Error {
         got: &'static str,
     },
 
+    /// Variables break the operation's `@constraint` rules (or a declared `!`).
+    #[error(
+        "variables of \"{operation}\" fail validation: {}",
+        describe_failures(failures)
+    )]
+    Validation {
+        /// The operation's name.
+        operation: &'static str,
+        /// Each broken rule: the variable and the rule's name.
+        failures: Vec<(&'static str, &'static str)>,
+    },
+
     /// The variables are not a JSON object.
     #[error("variables must be a JSON object, got {got}")]
     VariablesNotObject {
@@ -177,11 +189,21 @@ pub enum Error {
     },
 }
 
+/// `variable "email" (format), variable "id" (greaterThan)`.
+fn describe_failures(failures: &[(&str, &str)]) -> String {
+    failures
+        .iter()
+        .map(|(v, r)| format!("variable \"{v}\" ({r})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Error {
     /// The HTTP status this error maps to: 4xx for what a client sent, 5xx otherwise.
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Variable { .. }
+            | Error::Validation { .. }
             | Error::VariablesNotObject { .. }
             | Error::VariablesJson(_)
             | Error::InvalidValue { .. }
@@ -206,7 +228,9 @@ impl Error {
     /// The GraphQL error code (`extensions.code`) this error maps to.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Variable { .. } | Error::InvalidValue { .. } => "BAD_USER_INPUT",
+            Error::Variable { .. } | Error::InvalidValue { .. } | Error::Validation { .. } => {
+                "BAD_USER_INPUT"
+            }
             Error::VariablesNotObject { .. }
             | Error::VariablesJson(_)
             | Error::NotSubscription { .. } => "BAD_REQUEST",

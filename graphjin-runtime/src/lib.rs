@@ -33,6 +33,7 @@ mod pool;
 mod roles;
 pub mod subs;
 pub mod types;
+pub mod validate;
 mod vars;
 
 pub use auth::{Auth, AuthError, AuthLayer, AuthRegistry, Authenticator};
@@ -40,9 +41,7 @@ pub use config::{Config, ConfigError};
 pub use db::{Db, DbBuilder, PoolOptions};
 pub use error::Error;
 pub use http::{ApiError, Service, router};
-pub use operation::{
-    Access, Batch, EnumType, OpKind, Operation, Param, RoleQuery, RoleStatement,
-};
+pub use operation::{Access, Batch, EnumType, OpKind, Operation, Param, RoleQuery, RoleStatement};
 pub use subs::{SubsOptions, Subscription, Subscriptions};
 
 /// axum, re-exported so apps and generated code use the version [`router`] is built with

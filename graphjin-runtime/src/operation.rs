@@ -52,6 +52,9 @@ pub struct Operation {
     pub sha256: &'static str,
     /// One statement per role.
     pub roles: &'static [RoleStatement],
+    /// Rules its variables must meet before any SQL runs (`@constraint`, `@validate`, and
+    /// `!` on declared variables).
+    pub constraints: &'static [crate::validate::Constraint],
 }
 
 impl Operation {

@@ -175,6 +175,27 @@ impl<'a> Source<'a> {
         }
     }
 
+    /// The value of each variable named in `names` that was sent (for validation).
+    pub(crate) fn values(&self, names: &[&str]) -> Result<serde_json::Map<String, Value>, Error> {
+        let mut out = serde_json::Map::new();
+        for &name in names {
+            let value = match self {
+                Source::None => None,
+                Source::Value(map) => map.get(name).cloned(),
+                Source::Raw(vars) => match vars.get(name) {
+                    Some(raw) => {
+                        Some(serde_json::from_str(raw.get()).map_err(Error::VariablesJson)?)
+                    }
+                    None => None,
+                },
+            };
+            if let Some(v) = value {
+                out.insert(name.to_owned(), v);
+            }
+        }
+        Ok(out)
+    }
+
     /// The bind text for variable `name` used as `kind`: `Ok(None)` is SQL NULL. A missing
     /// variable takes `default` (JSON text) when there is one.
     pub(crate) fn bind(

@@ -55,6 +55,7 @@ fn operations() -> &'static [Operation] {
             query,
             sha256: Box::leak(common::sha256_hex(query).into_boxed_str()),
             roles: ME_ROLES,
+            constraints: &[],
         }];
         Box::leak(ops.into_boxed_slice())
     })

@@ -254,6 +254,7 @@ async fn startup_checks_result_shape_and_parameters() {
                 sql,
                 params,
             }])),
+            constraints: &[],
         }])
     };
     let url = pg().url(&name);

@@ -31,6 +31,7 @@ static NAP: &[Operation] = &[Operation {
             default: None,
         }],
     }],
+    constraints: &[],
 }];
 
 #[derive(Serialize)]

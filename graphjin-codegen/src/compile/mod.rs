@@ -11,6 +11,7 @@ mod error;
 mod filter;
 mod mutate;
 pub mod names;
+pub mod op_directives;
 mod order;
 pub mod relation;
 pub mod role_query;

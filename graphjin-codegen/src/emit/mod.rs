@@ -185,6 +185,7 @@ fn operation_literal(op: &CompiledOperation) -> TokenStream {
             ::graphjin_runtime::RoleStatement { role: #role, sql: #sql, params: &[#(#params),*] }
         }
     });
+    let constraints = op.constraints.iter().map(constraint_literal);
     quote! {
         ::graphjin_runtime::Operation {
             name: #name,
@@ -192,8 +193,85 @@ fn operation_literal(op: &CompiledOperation) -> TokenStream {
             query: #query,
             sha256: #sha,
             roles: &[#(#roles),*],
+            constraints: &[#(#constraints),*],
         }
     }
+}
+
+/// A `graphjin_runtime::validate::Constraint` literal.
+fn constraint_literal(c: &crate::compile::op_directives::ConstraintSpec) -> TokenStream {
+    use crate::compile::op_directives::RuleSpec as R;
+    let variable = &c.variable;
+    let pairs = |p: &[(String, String)]| {
+        let items = p.iter().map(|(n, v)| quote!((#n, #v)));
+        quote!(&[#(#items),*])
+    };
+    let list = |l: &[String]| quote!(&[#(#l),*]);
+    let rule = match &c.rule {
+        R::Required => quote!(Required),
+        R::NotNull => quote!(NotNull),
+        R::RequiredIf(p) => {
+            let p = pairs(p);
+            quote!(RequiredIf(#p))
+        }
+        R::RequiredUnless(p) => {
+            let p = pairs(p);
+            quote!(RequiredUnless(#p))
+        }
+        R::RequiredWith(l) => {
+            let l = list(l);
+            quote!(RequiredWith(#l))
+        }
+        R::RequiredWithAll(l) => {
+            let l = list(l);
+            quote!(RequiredWithAll(#l))
+        }
+        R::RequiredWithout(l) => {
+            let l = list(l);
+            quote!(RequiredWithout(#l))
+        }
+        R::RequiredWithoutAll(l) => {
+            let l = list(l);
+            quote!(RequiredWithoutAll(#l))
+        }
+        R::Min(n) => quote!(Min(#n)),
+        R::Max(n) => quote!(Max(#n)),
+        R::Equals(t) => quote!(Equals(#t)),
+        R::NotEquals(t) => quote!(NotEquals(#t)),
+        R::OneOf(l) => {
+            let l = list(l);
+            quote!(OneOf(#l))
+        }
+        R::GreaterThan(n) => quote!(GreaterThan(#n)),
+        R::GreaterThanOrEquals(n) => quote!(GreaterThanOrEquals(#n)),
+        R::LessThan(n) => quote!(LessThan(#n)),
+        R::LessThanOrEquals(n) => quote!(LessThanOrEquals(#n)),
+        R::EqualsField(o) => quote!(EqualsField(#o)),
+        R::NotEqualsField(o) => quote!(NotEqualsField(#o)),
+        R::GreaterThanField(o) => quote!(GreaterThanField(#o)),
+        R::GreaterThanOrEqualsField(o) => quote!(GreaterThanOrEqualsField(#o)),
+        R::LessThanField(o) => quote!(LessThanField(#o)),
+        R::LessThanOrEqualsField(o) => quote!(LessThanOrEqualsField(#o)),
+        R::Format(f) => {
+            let variant = format_ident!("{}", format_variant(f));
+            quote!(Format(::graphjin_runtime::validate::Format::#variant))
+        }
+    };
+    quote! {
+        ::graphjin_runtime::validate::Constraint {
+            variable: #variable,
+            rule: ::graphjin_runtime::validate::Rule::#rule,
+        }
+    }
+}
+
+/// The runtime's `Format` variant for a format name (`alphaNumeric` -> `AlphaNumeric`).
+pub(crate) fn format_variant(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
 
 fn access_literals(op: &CompiledOperation) -> Vec<TokenStream> {

@@ -98,6 +98,7 @@ fn op(name: &'static str, kind: OpKind, text: &str, roles: &'static [RoleStateme
         query,
         sha256: Box::leak(sha256_hex(query).into_boxed_str()),
         roles,
+        constraints: &[],
     }
 }
 
