@@ -3,7 +3,8 @@
 //! response checked against the document's schema for its status by ajv (JSON Schema
 //! 2020-12), and the variables sent against the request schema. Then the generated
 //! TypeScript module, compiled by tsc, calls the same app with `call()`: numerics arrive as
-//! their exact text.
+//! their exact text. Last, a copy of the example with an operation that breaks one of its
+//! compliance rules fails real `cargo check` at that operation's field.
 //!
 //! The npm packages are installed once into `target/tmp/npm-locked-api` (see
 //! `graphjin-codegen/tests/locked_api/npm.rs`); without node and npm the npm checks print a
@@ -359,4 +360,70 @@ async fn the_typescript_caller_runs_the_example_with_exact_numerics() {
         json!(["GraphJinError", 401, "UNAUTHENTICATED"])
     );
     assert!(!got["cheap"].as_array().expect("ids").is_empty(), "{got}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The example app, copied into a crate of its own with an operation added to its
+/// allow.list that breaks the example's `no-emails` rule: real `cargo check` fails in
+/// `build.rs` at that operation's field.
+#[test]
+fn a_compliance_violation_fails_cargo_build_of_the_example() {
+    let ws = graphjin_tests::workspace_root();
+    let dir = std::env::temp_dir().join(format!("gj-compliance-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["src", "config", "db"] {
+        copy_dir(&ws.join("example-app").join(sub), &dir.join(sub));
+    }
+    std::fs::copy(ws.join("example-app/build.rs"), dir.join("build.rs")).unwrap();
+    std::fs::copy(ws.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let w = ws.display();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"gj-compliance-app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n\n\
+             [lib]\nname = \"example_app\"\n\n[features]\ndev = []\n\n\
+             [dependencies]\ngraphjin-runtime = {{ path = \"{w}/graphjin-runtime\" }}\n\
+             graphjin-pg-tmp = {{ path = \"{w}/graphjin-pg-tmp\" }}\n\
+             tokio = {{ version = \"1\", features = [\"rt-multi-thread\", \"macros\", \"net\", \"signal\"] }}\n\n\
+             [build-dependencies]\ngraphjin-codegen = {{ path = \"{w}/graphjin-codegen\" }}\n"
+        ),
+    )
+    .unwrap();
+    let list = dir.join("config/allow.list");
+    let mut text = std::fs::read_to_string(&list).unwrap();
+    let line = text.lines().count() + 1;
+    text.push_str(
+        "\n# Who wrote the best reviews, and how to reach them.\nquery reviewerEmails {\n  reviews(limit: 5) {\n    customer {\n      email\n    }\n  }\n}\n",
+    );
+    std::fs::write(&list, text).unwrap();
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(&cargo)
+        .current_dir(&dir)
+        .args(["check", "--offline", "--quiet"])
+        .env("CARGO_TARGET_DIR", ws.join("target/user-crates"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("cargo check");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the build passed:\n{stderr}");
+    // `email` is on the fifth line of the added text, column 7.
+    let expected = format!(
+        "error: config/allow.list:{}:7: breaks compliance[0] `no-emails` (never_reads customers.email): reads `customers.email` (operation `reviewerEmails`, role `anon`)",
+        line + 5
+    );
+    assert!(stderr.contains(&expected), "{expected}\nnot in:\n{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
 }
