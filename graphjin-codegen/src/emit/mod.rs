@@ -376,6 +376,11 @@ pub fn build(dir: &str) {
         .unwrap_or_default();
     let path = root.join(dir);
     println!("cargo:rerun-if-changed={}", path.display());
+    // The build applies GraphJin's `GJ_` overrides to the config: a changed variable must
+    // rebuild, as a changed file does.
+    for var in crate::config::env_vars() {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
     match generate(&path) {
         Ok((tokens, files)) => {
             for f in &files {
