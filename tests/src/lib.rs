@@ -121,6 +121,47 @@ pub fn fresh_database(prefix: &str) -> String {
     pg.url(&name)
 }
 
+/// Loads and compiles the config folder `dir` as a build does; panics with every error, one
+/// per line.
+pub fn compile_project(
+    dir: &std::path::Path,
+) -> (
+    graphjin_codegen::Project,
+    Vec<graphjin_codegen::CompiledOperation>,
+) {
+    let project = graphjin_codegen::Project::load(dir).expect("config loads");
+    let ops = project.compile().unwrap_or_else(|errors| {
+        let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        panic!("{}", all.join("\n"))
+    });
+    (project, ops)
+}
+
+/// Compiles `dir` and connects to `url` with its operations and the role statement of its
+/// `roles_query` (preparing every statement, as an app's start-up does).
+pub async fn connect_project(
+    dir: &std::path::Path,
+    url: &str,
+) -> Result<graphjin_runtime::Db, graphjin_runtime::Error> {
+    let (project, ops) = compile_project(dir);
+    let compiler = project.compiler().expect("compiler");
+    let matched: Vec<String> = compiler
+        .role_set()
+        .roles
+        .iter()
+        .filter(|r| r.match_.is_some())
+        .map(|r| r.name.clone())
+        .collect();
+    let role_query = graphjin_codegen::dev::bridge::role_query(compiler.role_statement(), &matched);
+    graphjin_runtime::Db::connect_with_roles(
+        url,
+        leak_operations(&ops),
+        role_query,
+        graphjin_runtime::PoolOptions::default(),
+    )
+    .await
+}
+
 /// Turns operations compiled at test time into the runtime's static table, so the real
 /// runtime serves what a test just compiled (the development server's bridge).
 pub fn leak_operations(

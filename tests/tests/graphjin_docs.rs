@@ -14,10 +14,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use graphjin_codegen::Project;
-use graphjin_codegen::dev::bridge;
 use graphjin_rails::test_servers::{Kind, StoreServer};
-use graphjin_runtime::{Config, Db, PoolOptions, Service};
+use graphjin_runtime::{Config, Service};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> String {
@@ -52,28 +50,7 @@ async fn project(prefix: &str, yaml: &str) -> (String, PathBuf) {
 /// Compiles the folder's operations, connects, and serves them with the folder's config
 /// (auth, roles, actions) on a real port.
 async fn serve(url: &str, dir: &Path) -> SocketAddr {
-    let project = Project::load(dir).expect("config loads");
-    let ops = project.compile().unwrap_or_else(|errors| {
-        panic!(
-            "{}",
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
-    let compiler = project.compiler().expect("compiler");
-    let matched: Vec<String> = compiler
-        .role_set()
-        .roles
-        .iter()
-        .filter(|r| r.match_.is_some())
-        .map(|r| r.name.clone())
-        .collect();
-    let role_query = bridge::role_query(compiler.role_statement(), &matched);
-    let table = graphjin_tests::leak_operations(&ops);
-    let db = Db::connect_with_roles(url, table, role_query, PoolOptions::default())
+    let db = graphjin_tests::connect_project(dir, url)
         .await
         .expect("connect");
     let config = Config::load(dir).expect("runtime config");

@@ -86,27 +86,10 @@ mutation addOrder {
 
 async fn setup() -> (Db, tokio_postgres::Client) {
     let dir = graphjin_tests::shop_config("mutations", ALLOW_LIST, CONFIG);
-    let ops = Project::load(&dir)
-        .expect("loads")
-        .compile()
-        .unwrap_or_else(|errors| {
-            panic!(
-                "{}",
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        });
     let url = graphjin_tests::shop_database("mutations");
-    let db = Db::connect(
-        &url,
-        graphjin_tests::leak_operations(&ops),
-        PoolOptions::default(),
-    )
-    .await
-    .expect("connect");
+    let db = graphjin_tests::connect_project(&dir, &url)
+        .await
+        .expect("connect");
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
         .expect("connect");

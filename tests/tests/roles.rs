@@ -4,7 +4,7 @@
 //! served by the runtime's executor.
 
 use graphjin_codegen::Project;
-use graphjin_runtime::{Auth, Db, PoolOptions, RoleQuery};
+use graphjin_runtime::{Auth, Db};
 use serde_json::{Value, json};
 
 const CONFIG: &str = r#"
@@ -75,33 +75,8 @@ async fn setup() -> Setup {
 /// Compiles `config` with the allow list above and connects (preparing every statement).
 async fn setup_with(config: &str) -> Result<Setup, graphjin_runtime::Error> {
     let dir = graphjin_tests::shop_config("roles", ALLOW_LIST, config);
-    let project = Project::load(&dir).expect("config loads");
-    let ops = project.compile().unwrap_or_else(|errors| {
-        panic!(
-            "{}",
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
-    let compiler = project.compiler().expect("compiler");
-    let sql = compiler.role_statement().expect("roles are matched");
-    let matched: Vec<&'static str> = compiler
-        .role_set()
-        .roles
-        .iter()
-        .filter(|r| r.match_.is_some())
-        .map(|r| &*Box::leak(r.name.clone().into_boxed_str()))
-        .collect();
-    let role_query: &'static RoleQuery = Box::leak(Box::new(RoleQuery {
-        sql: Box::leak(sql.into_boxed_str()),
-        roles: Box::leak(matched.into_boxed_slice()),
-    }));
-    let table = graphjin_tests::leak_operations(&ops);
     let url = graphjin_tests::shop_database("roles");
-    let db = Db::connect_with_roles(&url, table, Some(role_query), PoolOptions::default()).await?;
+    let db = graphjin_tests::connect_project(&dir, &url).await?;
     Ok(Setup { db })
 }
 

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use graphjin_codegen::Project;
-use graphjin_runtime::{Db, PoolOptions, Service};
+use graphjin_runtime::Service;
 use serde_json::{Value, json};
 
 const CONFIG: &str = r#"
@@ -39,25 +39,10 @@ query customer($id: ID!) {
 
 async fn serve() -> (SocketAddr, String) {
     let dir = graphjin_tests::shop_config("validation", ALLOW_LIST, CONFIG);
-    let project = Project::load(&dir).expect("config loads");
-    let ops = project.compile().unwrap_or_else(|errors| {
-        panic!(
-            "{}",
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
     let url = graphjin_tests::shop_database("validation");
-    let db = Db::connect(
-        &url,
-        graphjin_tests::leak_operations(&ops),
-        PoolOptions::default(),
-    )
-    .await
-    .expect("connect");
+    let db = graphjin_tests::connect_project(&dir, &url)
+        .await
+        .expect("connect");
     let app = graphjin_runtime::router(Service::new(db));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
