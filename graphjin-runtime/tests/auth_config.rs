@@ -111,7 +111,13 @@ fn missing_files_and_cycles() {
     write(&dir, "dev.yml", "inherits: base\n");
     write(&dir, "base.yml", "inherits: dev\n");
     let e = Config::load(&dir).unwrap_err();
-    assert!(matches!(e, ConfigError::InheritCycle { .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            ConfigError::Read(graphjin_runtime::config::ReadError::InheritCycle { .. })
+        ),
+        "{e}"
+    );
 
     write(&dir, "dev.yml", "inherits: nowhere\n");
     let e = Config::load(&dir).unwrap_err();

@@ -186,7 +186,13 @@ fn errors_carry_the_key_path_or_the_variable() {
     let e = c
         .apply_env(env(&[("GJ_SUBSCRIPTIONS_SEND_QUEUE", "hunter2-queue")]))
         .unwrap_err();
-    assert!(matches!(e, ConfigError::Env { .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            ConfigError::Read(graphjin_runtime::config::ReadError::Env { .. })
+        ),
+        "{e}"
+    );
     let text = e.to_string();
     assert!(
         text.starts_with("environment variable GJ_SUBSCRIPTIONS_SEND_QUEUE: "),

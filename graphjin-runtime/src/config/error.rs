@@ -18,54 +18,10 @@ pub enum ConfigError {
         dir: PathBuf,
     },
 
-    /// A config file (or a file it names) could not be read.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-
-    /// The YAML is malformed.
-    #[error("{}: {message}", path.display())]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message with line and column (no source excerpt, which could show a
-        /// secret).
-        message: String,
-    },
-
-    /// A key has a value of the wrong shape.
-    #[error("{}: key `{key}`: {message}", path.display())]
-    Key {
-        /// The file the key was read from.
-        path: PathBuf,
-        /// The key's path, e.g. `auth.jwt.public_key_type`.
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
-
-    /// `inherits:` leads back to a file already read.
-    #[error("{}: `inherits` forms a cycle ({chain})", path.display())]
-    InheritCycle {
-        /// The file whose `inherits` closes the cycle.
-        path: PathBuf,
-        /// The files in order.
-        chain: String,
-    },
-
-    /// An environment variable override has an unusable value.
-    #[error("environment variable {var}: {message}")]
-    Env {
-        /// The variable's name.
-        var: String,
-        /// What is wrong (never the value).
-        message: String,
-    },
+    /// The config files could not be read: a file, its YAML, a key's value, `inherits:` or a
+    /// `GJ_` variable (from the reader shared with the build, `graphjin-config`).
+    #[error(transparent)]
+    Read(#[from] graphjin_config::Error),
 
     /// A key is missing or contradicts another.
     #[error("`{key}`: {message}")]
@@ -121,17 +77,4 @@ pub enum ConfigError {
         /// Why.
         message: String,
     },
-}
-
-impl From<graphjin_config::Error> for ConfigError {
-    fn from(e: graphjin_config::Error) -> Self {
-        use graphjin_config::Error as E;
-        match e {
-            E::Io { path, source } => ConfigError::Io { path, source },
-            E::Syntax { path, message } => ConfigError::Syntax { path, message },
-            E::Key { path, key, message } => ConfigError::Key { path, key, message },
-            E::InheritCycle { path, chain } => ConfigError::InheritCycle { path, chain },
-            E::Env { var, message } => ConfigError::Env { var, message },
-        }
-    }
 }

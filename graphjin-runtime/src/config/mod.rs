@@ -71,6 +71,8 @@ pub use auth::{
     AuthConfig, AuthType, HeaderConfig, JwtConfig, JwtProvider, PublicKeyType, RailsConfig, Secret,
 };
 pub use error::ConfigError;
+/// Why the config files could not be read (the reader shared with the build).
+pub use graphjin_config::Error as ReadError;
 pub use subs::SubsConfig;
 
 use crate::auth::{AuthLayer, AuthOptions, AuthRegistry, Authenticator};
@@ -216,7 +218,7 @@ impl Config {
     /// `value_from_env` of action headers.
     ///
     /// The config is written back to keys, the variables applied to them as when a file is
-    /// loaded, and the keys read again; a bad value is an [`ConfigError::Env`] naming the
+    /// loaded, and the keys read again; a bad value is a [`ConfigError::Read`] ([`ReadError::Env`]) naming the
     /// variable, never repeating its value.
     pub fn apply_env(
         &mut self,
