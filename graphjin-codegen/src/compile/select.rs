@@ -199,7 +199,7 @@ impl<'a> Ctx<'a> {
         if let Some(func) = self.cat.function(&name).filter(|x| x.returns_set) {
             let func = func.clone();
             let args = sel_args(&f.arguments)?;
-            let call = self.function_call(&func, args.args, f.name.pos)?;
+            let call = self.function_call(&func, args.args, f.name.pos, None)?;
             let table = TableInfo {
                 name: func.name.clone(),
                 source: TableSource::Relation {
@@ -238,11 +238,15 @@ impl<'a> Ctx<'a> {
     }
 
     /// `fn(arg, ...)` with inputs matched by name or position (`a0`, `a1`...).
+    /// `name(arg, ...)` for a function field. An unquoted name as an argument
+    /// (`is_hot_product(args: { id: id })`) is a column of `columns`' table, as in GraphJin
+    /// (`qcode.ArgTypeCol`); at the root, where there is no table, it is refused.
     fn function_call(
         &mut self,
         func: &FunctionInfo,
         args: Option<&Value>,
         pos: crate::source::Pos,
+        columns: Option<(&TableInfo, &str)>,
     ) -> Result<String> {
         let given: &[(crate::gql::ast::Name, Value)] = match args.map(|a| &a.kind) {
             Some(ValueKind::Object(fields)) => fields,
@@ -280,6 +284,37 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .find(|(k, _)| k.value == *n || k.value == positional);
             match v {
+                Some((
+                    _,
+                    v @ Value {
+                        kind: ValueKind::Enum(col),
+                        ..
+                    },
+                )) => {
+                    let Some((table, alias)) = columns else {
+                        return Err(CompileError::new(
+                            v.pos,
+                            format!(
+                                "`{col}` names a column, but `{}` is not called on a table here: quote a string (\"{col}\") or pass a variable",
+                                func.name
+                            ),
+                        ));
+                    };
+                    let Some(c) = table.column(col) else {
+                        let names = table.columns.iter().map(|c| c.name.as_str());
+                        return Err(CompileError::new(
+                            v.pos,
+                            format!(
+                                "table `{}` has no column `{col}`{} (an unquoted name in `args` is a column)",
+                                table.name,
+                                suggestion(col, names)
+                            ),
+                        ));
+                    };
+                    let c = c.clone();
+                    self.check_column(table, &c, v.pos)?;
+                    parts.push(format!("{alias}.{}", ident(&c.name)));
+                }
                 Some((_, v)) => parts.push(self.value_sql(v, ty)?),
                 None => {
                     return Err(CompileError::new(
@@ -688,7 +723,8 @@ impl<'a> Ctx<'a> {
                 let func = func.clone();
                 self.check_function(table, &func.name, f.name.pos)?;
                 let args = sel_args(&f.arguments)?;
-                let call = self.function_call(&func, args.args, f.name.pos)?;
+                let call =
+                    self.function_call(&func, args.args, f.name.pos, Some((table, alias)))?;
                 (call, Shape::scalar(func.return_type.clone(), true))
             } else if let Some(poly) = self
                 .cat
