@@ -186,7 +186,12 @@ impl RailsAuth {
             CookieValue::Encrypted(value) => {
                 let session = self.decrypt(&value, now)?;
                 match (&self.store, session.as_session_id()) {
-                    (Some(store), Some(id)) => stored_session(store, id, now).await,
+                    // redis-store's signed cookie: the id it holds is checked like a plain
+                    // one before it reaches the store's protocol.
+                    (Some(store), Some(id)) if cookie::is_session_id(id) => {
+                        stored_session(store, id, now).await
+                    }
+                    (Some(_), Some(_)) => Err(RailsError::NotRailsCookie),
                     _ => Ok(session),
                 }
             }
@@ -239,9 +244,6 @@ impl RailsAuth {
 
 /// The session stored for a session id, in one round trip to the store.
 async fn stored_session(store: &Store, id: &str, now: SystemTime) -> Result<Session, RailsError> {
-    if !cookie::is_session_id(id) {
-        return Err(RailsError::NotRailsCookie);
-    }
     let data = store.get(id).await?.ok_or(RailsError::SessionNotFound)?;
     store::value::session(&data, now)?.ok_or(RailsError::SessionNotFound)
 }
