@@ -288,17 +288,7 @@ impl Db {
     ) -> Result<Row, Error> {
         let catalog = &self.inner.catalog;
         let op = &catalog.operations[index];
-        if !op.constraints.is_empty() {
-            let names: Vec<&str> = op.constraints.iter().flat_map(|c| c.variables()).collect();
-            let values = vars.values(&names)?;
-            let failures = crate::validate::failures(op.constraints, |n| values.get(n));
-            if !failures.is_empty() {
-                return Err(Error::Validation {
-                    operation: op.name,
-                    failures,
-                });
-            }
-        }
+        crate::validate::check(op, &vars)?;
         let conn = self.connection().await?;
         let failed = |e| Error::from_query(op.name, e);
         let role = resolve_role(&conn, auth).await.map_err(failed)?;

@@ -359,6 +359,34 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Checks `op`'s constraints against the call's variables: every call path (queries and
+/// mutations, subscriptions) runs this before any SQL.
+pub(crate) fn check(
+    op: &crate::Operation,
+    vars: &crate::vars::Source<'_>,
+) -> Result<(), crate::Error> {
+    if op.constraints.is_empty() {
+        return Ok(());
+    }
+    let mut names: Vec<&str> = op
+        .constraints
+        .iter()
+        .flat_map(Constraint::variables)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let values = vars.values(&names)?;
+    let failures = failures(op.constraints, |n| values.get(n));
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::Error::Validation {
+            operation: op.name,
+            failures,
+        })
+    }
+}
+
 /// The constraints of `constraints` that the variables break, as `(variable, rule name)` in
 /// order; `get` looks a variable up (absent: not sent).
 pub(crate) fn failures<'v>(

@@ -100,6 +100,14 @@ async fn refusals_end_the_stream() {
     ));
     assert!(bad.recv().await.is_none());
 
+    // Variable rules hold for subscriptions as for queries: checked before any SQL.
+    let mut missing = subs.subscribe_raw(op_named("watchStock"), &Auth::anon(), Some(&json!({})));
+    assert!(matches!(
+        within(missing.recv()).await,
+        Some(Err(Error::Validation { .. }))
+    ));
+    assert!(missing.recv().await.is_none());
+
     let mut query = subs.subscribe_raw(op_named("getStock"), &Auth::anon(), None);
     let e = within(query.recv()).await.unwrap().unwrap_err();
     assert!(

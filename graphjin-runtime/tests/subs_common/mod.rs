@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses part of this
 
+use graphjin_runtime::validate::{Constraint, Rule};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -120,7 +121,14 @@ pub fn operations() -> &'static [Operation] {
     static OPS: OnceLock<&'static [Operation]> = OnceLock::new();
     OPS.get_or_init(|| {
         let ops = vec![
-            op("watchStock", OpKind::Subscription, WATCH_STOCK, WATCH_ROLES),
+            // `$id: ID!`: the build emits a non-null rule for it.
+            Operation {
+                constraints: &[Constraint {
+                    variable: "id",
+                    rule: Rule::NotNull,
+                }],
+                ..op("watchStock", OpKind::Subscription, WATCH_STOCK, WATCH_ROLES)
+            },
             op(
                 "myStock",
                 OpKind::Subscription,
