@@ -183,8 +183,15 @@ impl<'a> Source<'a> {
                 Source::None => None,
                 Source::Value(map) => map.get(name).cloned(),
                 Source::Raw(vars) => match vars.get(name) {
+                    // The text is valid JSON already; only a number beyond f64 fails here.
                     Some(raw) => {
-                        Some(serde_json::from_str(raw.get()).map_err(Error::VariablesJson)?)
+                        Some(
+                            serde_json::from_str(raw.get()).map_err(|_| Error::Variable {
+                                name: name.to_owned(),
+                                expected: "a number within the range of a double".to_owned(),
+                                got: "a number out of range",
+                            })?,
+                        )
                     }
                     None => None,
                 },
