@@ -46,6 +46,20 @@ pub enum Error {
         chain: String,
     },
 
+    /// `GO_ENV` / `GJ_ENV` names a config file that is not there.
+    #[error(
+        "{}: no such config file ({var}={value} chose it); create it, or set {var} to the name of one that exists (`development` reads dev.yml, `production` prod.yml)",
+        path.display()
+    )]
+    NoEnvFile {
+        /// The file looked for (`.yml`; `.yaml` is tried too).
+        path: PathBuf,
+        /// The variable, `GO_ENV` or `GJ_ENV`.
+        var: &'static str,
+        /// Its value (an environment name, not a secret).
+        value: String,
+    },
+
     /// An environment variable override has an unusable value.
     #[error("environment variable {var}: {message}")]
     Env {
