@@ -16,6 +16,7 @@ use tokio_postgres::Row;
 use crate::catalog::Catalog;
 use crate::conn::Opener;
 use crate::error::pg_message;
+use crate::observe::context as observe;
 use crate::pool::{Lease, Pool};
 use crate::types::RawJson;
 use crate::vars::{RawVariables, Source};
@@ -86,6 +87,21 @@ struct Inner {
     pool: Pool,
     catalog: Arc<Catalog>,
     health_timeout: Duration,
+    /// Calls the pool takes at once: `max_size × pipeline_depth`.
+    capacity: usize,
+}
+
+/// How busy the pool is, for readiness reports ([`Db::ready`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PoolStatus {
+    /// Open connections.
+    pub connections: usize,
+    /// Calls running on them.
+    pub in_flight: usize,
+    /// Most calls at once (`max_size × pipeline_depth`).
+    pub capacity: usize,
+    /// Every call slot is taken: new calls wait (up to the wait timeout).
+    pub saturated: bool,
 }
 
 impl fmt::Debug for Db {
@@ -189,6 +205,10 @@ impl Db {
                 pool,
                 catalog,
                 health_timeout: options.health_timeout,
+                capacity: options
+                    .max_size
+                    .max(1)
+                    .saturating_mul(options.pipeline_depth.max(1)),
             }),
         })
     }
@@ -262,6 +282,31 @@ impl Db {
             })?
     }
 
+    /// How busy the pool is right now.
+    pub fn pool_status(&self) -> PoolStatus {
+        let status = self.inner.pool.status();
+        PoolStatus {
+            connections: status.connections,
+            in_flight: status.in_flight,
+            capacity: self.inner.capacity,
+            saturated: status.in_flight >= self.inner.capacity,
+        }
+    }
+
+    /// Whether the service can take traffic: every statement was prepared when this `Db`
+    /// connected (and is on every connection it opens), and the database answers
+    /// [`Db::health`]'s `SELECT 1`. A saturated pool with open connections is ready (its
+    /// status says so): it is busy, not broken, and a check queued behind the calls would
+    /// only add to the load.
+    pub async fn ready(&self) -> Result<PoolStatus, Error> {
+        let status = self.pool_status();
+        if status.saturated && status.connections > 0 {
+            return Ok(status);
+        }
+        self.health().await?;
+        Ok(self.pool_status())
+    }
+
     /// A share of the least busy pooled connection, waiting up to the wait timeout when
     /// every connection is full.
     pub(crate) async fn connection(&self) -> Result<Lease, Error> {
@@ -288,15 +333,20 @@ impl Db {
     ) -> Result<Row, Error> {
         let catalog = &self.inner.catalog;
         let op = &catalog.operations[index];
+        observe::note_operation(index, op);
         crate::validate::check(op, &vars)?;
-        let conn = self.connection().await?;
+        let conn = {
+            let _wait = observe::Timer::pool_wait();
+            self.connection().await?
+        };
         let failed = |e| Error::from_query(op.name, e);
-        let role = resolve_role(&conn, auth).await.map_err(failed)?;
-        let r = op
-            .roles
-            .iter()
-            .position(|rs| rs.role == role)
-            .ok_or_else(|| Error::Forbidden {
+        let role = {
+            let _db = observe::Timer::db();
+            resolve_role(&conn, auth).await.map_err(failed)?
+        };
+        let r = op.roles.iter().position(|rs| rs.role == role);
+        observe::note_role(&role, r);
+        let r = r.ok_or_else(|| Error::Forbidden {
                 operation: op.name,
                 role: role.to_string(),
             })?;
@@ -309,6 +359,7 @@ impl Db {
             vars,
         )?;
 
+        let _db = observe::Timer::db();
         let rows = conn
             .client
             .query_raw(&conn.statements[statement], params.iter())

@@ -1,5 +1,7 @@
 //! The run-time part of GraphJin's YAML config: `production`, `auth_fail_block`, `auth`,
-//! `auths`, `actions` (see [`crate::actions`]), `poll_every_seconds` and `subscriptions`.
+//! `auths`, `actions` (see [`crate::actions`]), `poll_every_seconds`, `subscriptions`,
+//! `log_level`, `log_format`, `metrics` ([`MetricsConfig`]), and
+//! the HTTP keys (`cors_*`, `http_compress`, `host_port`, `shutdown_timeout`: [`HttpConfig`]).
 //! The build reads the same file for its own keys (`tables`, `roles`, `default_limit`, ...);
 //! this reader ignores every key it does not own.
 //!
@@ -41,6 +43,16 @@
 //! | `GJ_AUTH_RAILS_KEY_PREFIX` | `auth.rails.key_prefix` |
 //! | `GJ_POLL_EVERY_SECONDS` | `poll_every_seconds` |
 //! | `GJ_SUBSCRIPTIONS_MAX_PER_CONNECTION` | `subscriptions.max_per_connection` |
+//! | `GJ_LOG_LEVEL` | `log_level` (`RUST_LOG`, when set, wins) |
+//! | `GJ_LOG_FORMAT` | `log_format` |
+//! | `GJ_METRICS_ENABLED` | `metrics.enabled` |
+//! | `GJ_METRICS_PATH` | `metrics.path` |
+//! | `GJ_METRICS_AUTH` | `metrics.auth` |
+//! | `GJ_HOST_PORT` | `host_port` (GraphJin's plain `HOST` and `PORT` replace its parts; see [`HttpConfig`]) |
+//! | `GJ_HTTP_COMPRESS` | `http_compress` |
+//! | `GJ_CORS_ALLOWED_ORIGINS` | `cors_allowed_origins` (comma-separated) |
+//! | `GJ_CORS_ALLOWED_HEADERS` | `cors_allowed_headers` (comma-separated) |
+//! | `GJ_SHUTDOWN_TIMEOUT` | `shutdown_timeout` |
 //! | `GJ_AUTHS_<NAME>_...` | the same keys of the `auths:` entry named NAME (upper-cased, other characters than letters and digits as `_`), e.g. `GJ_AUTHS_ADMIN_JWT_SECRET` |
 //! | `GJ_AUTHS_<NAME>_HMAC_SECRET` | `hmac.secret` of the `type: hmac` entry of `auths:` named NAME |
 //! | `GJ_ACTIONS_<NAME>_SECRET` | `secret` of the action named NAME (the key webhook calls are signed with) |
@@ -54,6 +66,8 @@
 mod action;
 mod auth;
 mod error;
+mod http;
+mod observe;
 mod subs;
 
 use std::path::{Path, PathBuf};
@@ -73,6 +87,8 @@ pub use auth::{
 pub use error::ConfigError;
 /// Why the config files could not be read (the reader shared with the build).
 pub use graphjin_config::Error as ReadError;
+pub use http::{DEFAULT_HOST_PORT, DEFAULT_SHUTDOWN_TIMEOUT, HttpConfig};
+pub use observe::MetricsConfig;
 pub use subs::SubsConfig;
 
 use crate::auth::{AuthLayer, AuthOptions, AuthRegistry, Authenticator};
@@ -101,6 +117,15 @@ pub struct Config {
     pub poll_every: Option<std::time::Duration>,
     /// `subscriptions`: limits and timeouts of subscriptions over WebSocket.
     pub subscriptions: SubsConfig,
+    /// `cors_*`, `http_compress`, `host_port` (`host`, `port`, env `HOST`/`PORT`) and
+    /// `shutdown_timeout`: see [`HttpConfig`].
+    pub http: HttpConfig,
+    /// `log_level`: `debug`, `info`, `warn` or `error` (see [`Config::log_options`]).
+    pub log_level: Option<crate::observe::logging::LogLevel>,
+    /// `log_format`: `json` or `simple`.
+    pub log_format: Option<crate::observe::logging::LogFormat>,
+    /// `metrics`: whether, where and behind which auth Prometheus metrics are served.
+    pub metrics: MetricsConfig,
     /// The folder relative key files are resolved against (the config folder when loaded).
     pub dir: Option<PathBuf>,
     /// The files read, child first.
@@ -123,6 +148,17 @@ struct Keys {
     poll_every_seconds: Option<Value>,
     subs_poll_duration: Option<Value>,
     subscriptions: SubsConfig,
+    log_level: Option<String>,
+    log_format: Option<String>,
+    metrics: MetricsConfig,
+    cors_allowed_origins: Vec<String>,
+    cors_allowed_headers: Vec<String>,
+    cors_debug: bool,
+    http_compress: Option<bool>,
+    host_port: Option<String>,
+    host: Option<String>,
+    port: Option<String>,
+    shutdown_timeout: Option<Value>,
 }
 
 /// The run-time keys, for the `GJ_` environment overrides: every field of [`Keys`] and of
@@ -163,6 +199,7 @@ impl Config {
         source.apply_env(schema(), lookup);
         let mut config = Config::from_source(&source)?;
         config.apply_header_env(lookup);
+        config.http.apply_host_port_env(lookup)?;
         config.dir = Some(path.parent().unwrap_or(Path::new(".")).to_path_buf());
         config.files = source.files().to_vec();
         Ok(config)
@@ -192,6 +229,14 @@ impl Config {
     pub fn from_source(source: &Source) -> Result<Config, ConfigError> {
         let keys: Keys = source.deserialize()?;
         let (auths, hmac_auths) = split_auths(&keys.auths, source)?;
+        let observed = observe::read(
+            observe::ObserveKeys {
+                log_level: keys.log_level.as_deref(),
+                log_format: keys.log_format.as_deref(),
+                metrics: keys.metrics.clone(),
+            },
+            source,
+        )?;
         check_hmac_names(&keys.auth, &auths, &hmac_auths)?;
         Ok(Config {
             production: keys.production,
@@ -208,6 +253,22 @@ impl Config {
             hmac_auths,
             actions: keys.actions,
             subscriptions: keys.subscriptions,
+            http: HttpConfig::from_keys(
+                http::HttpKeys {
+                    cors_allowed_origins: keys.cors_allowed_origins,
+                    cors_allowed_headers: keys.cors_allowed_headers,
+                    cors_debug: keys.cors_debug,
+                    http_compress: keys.http_compress,
+                    host_port: keys.host_port,
+                    host: keys.host,
+                    port: keys.port,
+                    shutdown_timeout: keys.shutdown_timeout.as_ref(),
+                },
+                source,
+            )?,
+            log_level: observed.log_level,
+            log_format: observed.log_format,
+            metrics: observed.metrics,
             dir: None,
             files: Vec::new(),
         })
@@ -237,7 +298,8 @@ impl Config {
             fresh.files = std::mem::take(&mut self.files);
             *self = fresh;
         }
-        self.apply_header_env(lookup);
+        self.apply_header_env(&lookup);
+        self.http.apply_host_port_env(&lookup)?;
         Ok(())
     }
 
@@ -267,6 +329,10 @@ impl Config {
             actions,
             poll_every,
             subscriptions,
+            http,
+            log_level,
+            log_format,
+            metrics,
             dir: _,
             files: _,
         } = self;
@@ -309,6 +375,17 @@ impl Config {
             map.insert(
                 "subscriptions".into(),
                 value("subscriptions", serde_json::to_value(subscriptions))?,
+            );
+            http.write_keys(&mut map);
+            if let Some(level) = log_level {
+                map.insert("log_level".into(), Value::String(level.as_str().into()));
+            }
+            if let Some(format) = log_format {
+                map.insert("log_format".into(), Value::String(format.as_str().into()));
+            }
+            map.insert(
+                "metrics".into(),
+                value("metrics", serde_json::to_value(metrics))?,
             );
             Ok(map)
         })
@@ -444,6 +521,13 @@ mod tests {
 production: true
 auth_fail_block: true
 poll_every_seconds: 0.25
+cors_allowed_origins: ["https://a.example", "https://*.b.example"]
+cors_allowed_headers: Authorization
+cors_debug: true
+http_compress: false
+host_port: "127.0.0.1:9000"
+port: 9001
+shutdown_timeout: 2500ms
 subscriptions: {max_per_connection: 3, send_queue: 4, keepalive_seconds: 1.5, idle_timeout_seconds: 60, init_timeout_seconds: 2}
 auth:
   name: main

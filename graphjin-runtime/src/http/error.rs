@@ -14,6 +14,7 @@
 //! | `FORBIDDEN` | 403 | the operation has no statement for the caller's role |
 //! | `ACTION_NOT_FOUND` | 404 | `POST {prefix}/v1/actions/{name}` names no configured action |
 //! | `METHOD_NOT_ALLOWED` | 405 | a mutation via GET, or a method the route does not serve |
+//! | `NOT_ACCEPTABLE` | 406 | the GraphQL route's `Accept` allows neither `application/graphql-response+json` nor `application/json` |
 //! | `PAYLOAD_TOO_LARGE` | 413 | the body is over the limit |
 //! | `UNSUPPORTED_MEDIA_TYPE` | 415 | a body that is not `application/json` |
 //! | `INTERNAL_SERVER_ERROR` | 500 | anything else; the detail goes to the log, not the client |
@@ -26,11 +27,17 @@
 //!
 //! An operation missing from the allow list is a 400 (not a 404) on both the GraphQL and the
 //! REST route: the endpoint exists, the request asks for something it does not serve.
+//!
+//! These are the statuses of `application/json` responses. A GraphQL request that accepts
+//! `application/graphql-response+json` gets that media type with the same statuses, except
+//! for execution errors (`CONSTRAINT_VIOLATION`): 200 with `"data": null` beside the
+//! `errors` (see [`Media`](super::Media)).
 
 use axum::http::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::media::Media;
 use crate::Error;
 
 /// A failed request. Implements [`IntoResponse`], so handlers of your own can return it
@@ -103,6 +110,15 @@ pub enum ApiError {
         path: String,
     },
 
+    /// The GraphQL route's `Accept` header allows neither response media type.
+    #[error(
+        "the Accept header allows neither application/graphql-response+json nor application/json (got {got})"
+    )]
+    NotAcceptable {
+        /// The `Accept` header sent (shortened).
+        got: String,
+    },
+
     /// The route does not serve this HTTP method.
     #[error("method {method} is not allowed here")]
     MethodNotAllowed {
@@ -135,6 +151,7 @@ impl ApiError {
             | ApiError::SubscriptionOverHttp { .. } => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             ApiError::MutationViaGet { .. } | ApiError::MethodNotAllowed { .. } => {
                 StatusCode::METHOD_NOT_ALLOWED
             }
@@ -150,6 +167,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "BAD_REQUEST",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::UnsupportedMediaType { .. } => "UNSUPPORTED_MEDIA_TYPE",
+            ApiError::NotAcceptable { .. } => "NOT_ACCEPTABLE",
             ApiError::NotAllowed { .. } | ApiError::QueryNotAllowed => "OPERATION_NOT_ALLOWED",
             ApiError::PersistedQueryNotFound { .. } => "PERSISTED_QUERY_NOT_FOUND",
             ApiError::QueryMismatch { .. } => "QUERY_MISMATCH",
@@ -172,23 +190,35 @@ impl ApiError {
             other => other.to_string(),
         }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
+    /// Whether the operation ran and PostgreSQL refused what it did (a constraint): a
+    /// GraphQL execution error, answered 200 with `"data": null` under
+    /// `application/graphql-response+json`. Every other error is a request error (or the
+    /// service's own failure) and has no `data`.
+    pub fn is_execution_error(&self) -> bool {
+        matches!(self, ApiError::Db(Error::Constraint { .. }))
+    }
+
+    /// The error as a response of media type `media` (see [`Media`]).
+    pub fn response(self, media: Media) -> Response {
         let code = self.code();
+        let mut status = self.status();
         if status.is_server_error() {
             tracing::error!(code, error = %self, "request failed");
         } else {
             tracing::debug!(code, error = %self, "request rejected");
         }
-        let body = serde_json::json!({
-            "errors": [{ "message": self.public_message(), "extensions": { "code": code } }]
-        });
+        let error =
+            serde_json::json!({ "message": self.public_message(), "extensions": { "code": code } });
+        let body = if media == Media::GraphqlResponse && self.is_execution_error() {
+            status = StatusCode::OK;
+            serde_json::json!({ "data": null, "errors": [error] })
+        } else {
+            serde_json::json!({ "errors": [error] })
+        };
         let mut response = (
             status,
-            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(CONTENT_TYPE, media.content_type())],
             body.to_string(),
         )
             .into_response();
@@ -208,5 +238,11 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.response(Media::Json)
     }
 }

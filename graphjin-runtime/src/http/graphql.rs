@@ -1,5 +1,7 @@
 //! GraphQL over HTTP: `POST` with a JSON body and `GET` with query parameters, each naming
-//! an allow-listed operation by `operationName`, persisted-query hash or query text.
+//! an allow-listed operation by `operationName`, persisted-query hash or query text. The
+//! answer's media type (`application/json` or `application/graphql-response+json`) follows
+//! the request's `Accept` (see [`Media`]).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -8,12 +10,13 @@ use axum::Extension;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::body::{json_body, malformed};
+use super::media::Media;
 use super::{ApiError, Service, respond};
 use crate::Auth;
 use crate::catalog::Catalog;
@@ -68,9 +71,21 @@ pub(crate) async fn post(
     auth: Option<Extension<Auth>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match Media::negotiate(&headers) {
+        Ok(media) => media.answer(run_post(&service, auth, &headers, body).await),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run_post(
+    service: &Service,
+    auth: Option<Extension<Auth>>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let auth = auth.map(|Extension(a)| a).unwrap_or_default();
-    let body = json_body(&headers, body, service.body_limit)?.ok_or_else(|| {
+    let body = json_body(headers, body, service.body_limit)?.ok_or_else(|| {
         ApiError::BadRequest(
             "the request body is empty: send a JSON object with operationName or query".to_owned(),
         )
@@ -89,17 +104,29 @@ pub(crate) async fn post(
         hash: hash_of(&extensions),
     };
     let index = resolve(service.db.catalog(), &wanted)?;
-    check_kind(&service, index, false)?;
+    check_kind(service, index, false)?;
     let vars = match request.variables {
         Some(raw) => RawVariables::from_raw(raw)?,
         None => RawVariables::default(),
     };
-    respond(&service, index, &auth, Source::Raw(&vars)).await
+    respond(service, index, &auth, Source::Raw(&vars)).await
 }
 
 /// `GET {prefix}/v1/graphql`: queries only.
 pub(crate) async fn get(
     State(service): State<Arc<Service>>,
+    auth: Option<Extension<Auth>>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, QueryRejection>,
+) -> Response {
+    match Media::negotiate(&headers) {
+        Ok(media) => media.answer(run_get(&service, auth, params).await),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run_get(
+    service: &Service,
     auth: Option<Extension<Auth>>,
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -119,7 +146,7 @@ pub(crate) async fn get(
         hash: hash_of(&extensions),
     };
     let index = resolve(service.db.catalog(), &wanted)?;
-    check_kind(&service, index, true)?;
+    check_kind(service, index, true)?;
     let vars = match params.variables.as_deref() {
         Some(text) if !text.trim().is_empty() => {
             let raw: &RawValue =
@@ -128,7 +155,7 @@ pub(crate) async fn get(
         }
         _ => RawVariables::default(),
     };
-    respond(&service, index, &auth, Source::Raw(&vars)).await
+    respond(service, index, &auth, Source::Raw(&vars)).await
 }
 
 pub(crate) fn hash_of(extensions: &Extensions) -> Option<&str> {

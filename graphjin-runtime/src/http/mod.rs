@@ -6,12 +6,31 @@
 //! | `GET/POST {prefix}/v1/rest/{operation}` | the same operation by name; variables as `?variables=<JSON>` or as the POST body itself |
 //! | `POST {prefix}/v1/actions/{name}` | a configured action (see [`crate::actions`]), guarded by its own named auth, not the service's; mounted by [`Service::actions`] |
 //! | `GET {prefix}/v1/graphql` with `Upgrade: websocket` | subscriptions over WebSocket (`graphql-transport-ws`, or the older `graphql-ws`), credentials in `connection_init`'s payload; see [`ws`] |
-//! | `GET /health` | 200 `{"status":"ok"}`, or 503 `{"status":"unavailable"}` when the database does not answer |
+//! | `GET /health/live` | liveness: 200 while the process serves, no database touched; see [Health](#health) |
+//! | `GET /health/ready` | readiness: 200 with the pool's status when the database answers, else 503 |
+//! | `GET /health` | GraphJin's endpoint: 200 `{"status":"ok"}`, or 503 `{"status":"unavailable"}` when the database does not answer |
 //!
 //! The caller's identity is the [`Auth`] in the request's extensions, put there by the
 //! service's [`AuthLayer`] (see [`Service::auth`], which guards the GraphQL and REST routes
 //! but not `/health`) or by an authentication layer of yours; without one, requests run as
-//! `anon`. Errors and their codes are listed on [`ApiError`].
+//! `anon`. Errors and their codes are listed on [`ApiError`]; the GraphQL route answers
+//! `application/json` or `application/graphql-response+json` as the request's `Accept`
+//! asks (see [`Media`]).
+//!
+//! HTTP conventions, from the config's GraphJin keys ([`Service::from_config`]): CORS
+//! (`cors_allowed_origins`, `cors_allowed_headers`, `cors_debug`; see [`Cors`]), response
+//! compression (`http_compress`, default on: gzip or br when the client accepts it, for
+//! bodies over 32 bytes; WebSocket upgrades pass through untouched), and a graceful stop on
+//! SIGTERM or Ctrl-C within `shutdown_timeout` ([`serve`], [`Shutdown`]).
+//!
+//! # Health
+//!
+//! `/health/live` answers 200 `{"status":"ok"}` whenever the process serves requests;
+//! point a liveness probe at it, so a slow database does not get a healthy process
+//! restarted. `/health/ready` checks the database ([`Db::ready`]) and answers 200
+//! `{"status":"ready","pool":{"connections","in_flight","capacity","saturated"}}` or 503
+//! (`"unavailable"`, or `"stopping"` once a shutdown began); a saturated pool is ready.
+//! `/health` is GraphJin's endpoint with the readiness check and GraphJin's short answer.
 //!
 //! ```no_run
 //! # async fn demo(db: graphjin_runtime::Db) -> Result<(), graphjin_runtime::ConfigError> {
@@ -38,10 +57,13 @@
 //! ```
 
 pub(crate) mod body;
+mod cors;
 mod error;
 mod graphql;
 mod health;
+mod media;
 mod rest;
+mod shutdown;
 pub mod ws;
 
 use std::sync::Arc;
@@ -52,13 +74,19 @@ use axum::http::Method;
 use axum::response::Response;
 use axum::routing::get;
 
+pub use cors::{Cors, DEFAULT_ALLOWED_HEADERS};
 pub use error::ApiError;
+pub use media::{GRAPHQL_RESPONSE_JSON, Media};
+pub use shutdown::{Shutdown, serve, serve_until, shutdown_signal};
+
+pub use crate::db::PoolStatus;
 
 use crate::auth::AuthLayer;
 use crate::config::{Config, ConfigError};
 use crate::subs::{SubsOptions, Subscriptions};
 use crate::vars::Source;
 use crate::{Auth, Db};
+use shutdown::Sockets;
 
 /// The HTTP service's settings and its executor; turn it into routes with [`router`].
 #[derive(Debug, Clone)]
@@ -69,6 +97,11 @@ pub struct Service {
     auth: Option<AuthLayer>,
     actions: Option<crate::actions::Actions>,
     subs: Subscriptions,
+    cors: Option<Cors>,
+    compress: bool,
+    shutdown_timeout: std::time::Duration,
+    sockets: Sockets,
+    metrics: Option<crate::observe::MetricsEndpoint>,
 }
 
 impl Service {
@@ -77,7 +110,8 @@ impl Service {
     /// The default request body limit: 1 MiB.
     pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
-    /// A service over `db` with the API under `/api` and a 1 MiB body limit.
+    /// A service over `db` with the API under `/api`, a 1 MiB body limit, compressed
+    /// responses, no CORS headers, and a 10 s shutdown deadline.
     pub fn new(db: Db) -> Self {
         let subs = Subscriptions::new(db.clone(), SubsOptions::default());
         Service {
@@ -87,15 +121,62 @@ impl Service {
             auth: None,
             actions: None,
             subs,
+            cors: None,
+            compress: true,
+            shutdown_timeout: crate::config::DEFAULT_SHUTDOWN_TIMEOUT,
+            sockets: Sockets::default(),
+            metrics: None,
         }
     }
 
     /// A service over `db` authenticating with the config's default `auth` and its
-    /// `auth_fail_block` (see [`Config::auth_layer`]).
+    /// `auth_fail_block` (see [`Config::auth_layer`]), with the config's subscription
+    /// options, CORS, `http_compress` and `shutdown_timeout` (see [`crate::config::HttpConfig`]).
     pub fn from_config(db: Db, config: &Config) -> Result<Self, ConfigError> {
         Ok(Service::new(db)
             .auth(config.auth_layer()?)
-            .subs_options(SubsOptions::from_config(config)))
+            .subs_options(SubsOptions::from_config(config))
+            .cors(Cors::from_config(&config.http)?)
+            .compression(config.http.http_compress)
+            .shutdown_timeout(config.http.shutdown_deadline())
+            .metrics(crate::observe::MetricsEndpoint::from_config(config)?))
+    }
+
+    /// Serves Prometheus metrics as `endpoint` says (see [`crate::observe::Metrics`]);
+    /// `None`: none (the default; the config's `metrics.enabled` turns them on). Every
+    /// route is logged with its request id either way.
+    pub fn metrics(mut self, endpoint: Option<crate::observe::MetricsEndpoint>) -> Self {
+        self.metrics = endpoint;
+        self
+    }
+
+    /// Answers cross-origin requests with `cors` (see [`Cors`]); `None`: no CORS headers.
+    pub fn cors(mut self, cors: Option<Cors>) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    /// Compresses responses (gzip or br, as the client accepts) when `on` (the default).
+    pub fn compression(mut self, on: bool) -> Self {
+        self.compress = on;
+        self
+    }
+
+    /// How long [`serve`] lets running requests and closing sockets take after a stop
+    /// signal (default 10 s).
+    pub fn shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// What [`serve`] needs to stop this service gracefully; take it before the service
+    /// goes into [`router`].
+    pub fn shutdown_handle(&self) -> Shutdown {
+        Shutdown::new(
+            self.subs.clone(),
+            self.sockets.clone(),
+            self.shutdown_timeout,
+        )
     }
 
     /// Runs subscriptions with `options` (poll period, limits, timeouts); replaces the
@@ -163,6 +244,8 @@ pub fn router(service: Service) -> Router {
     let rest_path = format!("{}/v1/rest/{{operation}}", service.api_prefix);
     let limit = service.body_limit;
     let auth = service.auth.clone();
+    let cors = service.cors.clone();
+    let compress = service.compress;
     let state = Arc::new(service);
     let mut api = Router::new()
         .route(
@@ -182,9 +265,35 @@ pub fn router(service: Service) -> Router {
         let path = format!("{}/v1/actions/{{name}}", state.api_prefix);
         api = api.merge(crate::actions::route::routes(&path, actions, limit));
     }
-    api.route("/health", get(health::health).fallback(method_not_allowed))
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+    let mut app = api
+        .route("/health", get(health::health).fallback(method_not_allowed))
+        .route(
+            "/health/live",
+            get(health::live).fallback(method_not_allowed),
+        )
+        .route(
+            "/health/ready",
+            get(health::ready).fallback(method_not_allowed),
+        )
+        .layer(DefaultBodyLimit::max(limit));
+    if compress {
+        app = app.layer(compression());
+    }
+    // Outermost, so preflights are answered before authentication.
+    if let Some(cors) = cors {
+        app = app.layer(cors.layer());
+    }
+    // Outermost of all: one span, request id and metrics per request.
+    let app = crate::observe::attach(app, &state, state.metrics.as_ref());
+    app.with_state(state)
+}
+
+/// gzip or br, as the client accepts, at level 5 (brotli's default, 11, is far too slow for
+/// responses made per request; GraphJin uses gzip at 6). Small bodies (under 32 bytes),
+/// images, gRPC and event streams stay uncompressed.
+fn compression() -> tower_http::compression::CompressionLayer {
+    tower_http::compression::CompressionLayer::new()
+        .quality(tower_http::CompressionLevel::Precise(5))
 }
 
 async fn method_not_allowed(method: Method) -> ApiError {

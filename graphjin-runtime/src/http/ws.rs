@@ -24,7 +24,7 @@
 //!
 //! | close code | when |
 //! | --- | --- |
-//! | 1001 | the server shuts down; nothing arrived (not even a pong) for the idle timeout |
+//! | 1001 | the server shuts down ([`Subscriptions::shutdown`](crate::Subscriptions::shutdown), which [`serve`](super::serve) calls on SIGTERM/Ctrl-C); nothing arrived (not even a pong) for the idle timeout |
 //! | 1013 | the client did not read its messages fast enough (its send queue filled up) |
 //! | 4400 | a message that is not JSON, of an unknown type, or without its id or payload |
 //! | 4401 | a credential refused under `auth_fail_block`; `subscribe` before `connection_ack` |
@@ -105,9 +105,7 @@ pub(crate) async fn get(
         Ok(upgrade) => upgrade,
         Err(rejection) if headers.contains_key(UPGRADE) => return rejection.into_response(),
         Err(_) => {
-            return graphql::get(State(service), auth, params)
-                .await
-                .into_response();
+            return graphql::get(State(service), auth, headers, params).await;
         }
     };
     let auth = auth.map(|Extension(a)| a).unwrap_or_default();
@@ -120,11 +118,14 @@ pub(crate) async fn get(
         _ => None,
     };
     let limit = service.body_limit.max(1024);
+    // Counted from here until the socket is closed, so a shutdown waits for its close frame.
+    let open = service.sockets.open();
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
         .on_upgrade(move |socket| async move {
+            let _open = open;
             match proto {
                 Some(proto) => Connection::new(socket, service, auth, proto).run().await,
                 None => {

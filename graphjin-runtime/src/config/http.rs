@@ -1,0 +1,336 @@
+//! The HTTP keys of the config, as GraphJin's service reads them:
+//!
+//! ```yaml
+//! host_port: 0.0.0.0:8080          # where the server listens (GraphJin's default)
+//! # host: 127.0.0.1                # replaces host_port's host (env HOST, as GraphJin binds it)
+//! # port: 3000                     # replaces host_port's port (env PORT)
+//! http_compress: true              # gzip/br responses when the client accepts them (default true)
+//! cors_allowed_origins: ["https://shop.example", "https://*.shop.example"]   # or ["*"]
+//! cors_allowed_headers: [Authorization, Content-Type]   # default: Origin, Accept, Content-Type, X-Requested-With, Authorization
+//! cors_debug: false                # log each CORS decision (the origin and whether it is allowed)
+//! shutdown_timeout: 10s            # on SIGTERM/Ctrl-C, how long running requests may take to finish
+//! ```
+//!
+//! Which address the server listens on, highest precedence first (see
+//! [`HttpConfig::listen_addr`]): an address the app itself takes (the example app's
+//! `LISTEN`), then `host_port` with its host replaced by `HOST` (else `GJ_HOST`, else the
+//! `host` key) and its port by `PORT` (else `GJ_PORT`, else `port`); `host_port` itself comes
+//! from `GJ_HOST_PORT`, else the file, else GraphJin's default `0.0.0.0:8080` when only a
+//! host or port is given. With none of them set the app picks its own default.
+
+use std::time::Duration;
+
+use graphjin_config::Source;
+use serde_json::{Map, Value};
+
+use super::ConfigError;
+
+/// GraphJin's default `host_port`, used when only `host` or `port` is given.
+pub const DEFAULT_HOST_PORT: &str = "0.0.0.0:8080";
+
+/// The default `shutdown_timeout`: 10 s.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP part of the config: CORS, compression, the listen address and the shutdown
+/// deadline. [`crate::Service::from_config`] applies the CORS, compression and shutdown
+/// keys; the listen address is the app's to bind ([`HttpConfig::listen_addr`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpConfig {
+    /// `cors_allowed_origins`: origins allowed to call the API from a browser; `*` for
+    /// any, `https://*.example.com` for a pattern. Empty (the default): no CORS headers.
+    pub cors_allowed_origins: Vec<String>,
+    /// `cors_allowed_headers`: request headers a browser may send cross-origin; `*` for
+    /// any. Empty: GraphJin's list (`Origin`, `Accept`, `Content-Type`,
+    /// `X-Requested-With`, `Authorization`).
+    pub cors_allowed_headers: Vec<String>,
+    /// `cors_debug`: log each CORS decision.
+    pub cors_debug: bool,
+    /// `http_compress`: compress responses (gzip, br) the client accepts compressed.
+    /// Default: `true`, as in GraphJin.
+    pub http_compress: bool,
+    /// `host_port`: `HOST:PORT` to listen on.
+    pub host_port: Option<String>,
+    /// `host` (or the `HOST` variable): replaces `host_port`'s host.
+    pub host: Option<String>,
+    /// `port` (or the `PORT` variable): replaces `host_port`'s port.
+    pub port: Option<String>,
+    /// `shutdown_timeout`: how long running requests may take to finish after a stop
+    /// signal; `None` for [`DEFAULT_SHUTDOWN_TIMEOUT`].
+    pub shutdown_timeout: Option<Duration>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            cors_allowed_origins: Vec::new(),
+            cors_allowed_headers: Vec::new(),
+            cors_debug: false,
+            http_compress: true,
+            host_port: None,
+            host: None,
+            port: None,
+            shutdown_timeout: None,
+        }
+    }
+}
+
+/// The keys as the file writes them (fields of the config's top-level `Keys`).
+pub(super) struct HttpKeys<'a> {
+    pub(super) cors_allowed_origins: Vec<String>,
+    pub(super) cors_allowed_headers: Vec<String>,
+    pub(super) cors_debug: bool,
+    pub(super) http_compress: Option<bool>,
+    pub(super) host_port: Option<String>,
+    pub(super) host: Option<String>,
+    pub(super) port: Option<String>,
+    pub(super) shutdown_timeout: Option<&'a Value>,
+}
+
+impl HttpConfig {
+    /// Reads and checks the keys; errors name the key (or the `GJ_` variable that set it).
+    pub(super) fn from_keys(keys: HttpKeys<'_>, source: &Source) -> Result<Self, ConfigError> {
+        let trimmed = |v: Option<String>| {
+            v.map(|s| s.trim().to_owned())
+                .filter(|s: &String| !s.is_empty())
+        };
+        let list = |v: Vec<String>| -> Vec<String> {
+            v.iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let config = HttpConfig {
+            cors_allowed_origins: list(keys.cors_allowed_origins),
+            cors_allowed_headers: list(keys.cors_allowed_headers),
+            cors_debug: keys.cors_debug,
+            http_compress: keys.http_compress.unwrap_or(true),
+            host_port: trimmed(keys.host_port),
+            host: trimmed(keys.host),
+            port: trimmed(keys.port),
+            shutdown_timeout: match keys.shutdown_timeout {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(duration(v).ok_or_else(|| {
+                    source.key_error(
+                        "shutdown_timeout",
+                        "expected a duration such as \"10s\" or \"500ms\", or a number of seconds",
+                    )
+                })?),
+            },
+        };
+        config.check(|key, message| source.key_error(key, message).into())?;
+        Ok(config)
+    }
+
+    /// Checks `host_port` and `port`; `error(key, message)` makes the error.
+    fn check(&self, error: impl Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        if let Some(hp) = &self.host_port
+            && split_host_port(hp).is_none()
+        {
+            return Err(error(
+                "host_port",
+                format!("expected HOST:PORT such as 0.0.0.0:8080 or [::1]:8080, got `{hp}`"),
+            ));
+        }
+        if let Some(port) = &self.port
+            && port.parse::<u16>().is_err()
+        {
+            return Err(error(
+                "port",
+                format!("expected a port number (0-65535), got `{port}`"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Applies GraphJin's plain `HOST` and `PORT` variables (which replace the `host` and
+    /// `port` keys; empty counts as unset), read through `lookup`.
+    pub fn apply_host_port_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(host) = var("HOST") {
+            self.host = Some(host);
+        }
+        if let Some(port) = var("PORT") {
+            if port.parse::<u16>().is_err() {
+                return Err(ConfigError::Invalid {
+                    key: "port".to_owned(),
+                    message: "the PORT environment variable is not a port number (0-65535)"
+                        .to_owned(),
+                });
+            }
+            self.port = Some(port);
+        }
+        Ok(())
+    }
+
+    /// The address to listen on from `host_port`, `host` and `port` (see the
+    /// [module docs](self) for their sources), or `None` when none is set and the app
+    /// should use its own default. Only `host` or `port` set: they replace the parts of
+    /// GraphJin's default `0.0.0.0:8080`.
+    pub fn listen_addr(&self) -> Option<String> {
+        if self.host_port.is_none() && self.host.is_none() && self.port.is_none() {
+            return None;
+        }
+        let base = self.host_port.as_deref().unwrap_or(DEFAULT_HOST_PORT);
+        let (host, port) = split_host_port(base).unwrap_or(("0.0.0.0", "8080"));
+        let host = self.host.as_deref().unwrap_or(host);
+        let port = self.port.as_deref().unwrap_or(port);
+        Some(join_host_port(host, port))
+    }
+
+    /// The shutdown deadline: `shutdown_timeout`, else [`DEFAULT_SHUTDOWN_TIMEOUT`].
+    pub fn shutdown_deadline(&self) -> Duration {
+        self.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT)
+    }
+
+    /// Writes the keys into `map`, as a file would hold them.
+    pub(super) fn write_keys(&self, map: &mut Map<String, Value>) {
+        let HttpConfig {
+            cors_allowed_origins,
+            cors_allowed_headers,
+            cors_debug,
+            http_compress,
+            host_port,
+            host,
+            port,
+            shutdown_timeout,
+        } = self;
+        let strings = |v: &[String]| Value::Array(v.iter().cloned().map(Value::String).collect());
+        map.insert("cors_allowed_origins".into(), strings(cors_allowed_origins));
+        map.insert("cors_allowed_headers".into(), strings(cors_allowed_headers));
+        map.insert("cors_debug".into(), Value::Bool(*cors_debug));
+        map.insert("http_compress".into(), Value::Bool(*http_compress));
+        for (key, value) in [("host_port", host_port), ("host", host), ("port", port)] {
+            if let Some(v) = value {
+                map.insert(key.into(), Value::String(v.clone()));
+            }
+        }
+        if let Some(t) = shutdown_timeout
+            && let Some(n) = serde_json::Number::from_f64(t.as_secs_f64())
+        {
+            map.insert("shutdown_timeout".into(), Value::Number(n));
+        }
+    }
+}
+
+/// `host:port`, `[v6]:port` -> (host, port) with a numeric port; the host may be empty
+/// (`:8080`, all interfaces).
+fn split_host_port(text: &str) -> Option<(&str, &str)> {
+    let (host, port) = text.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return None;
+    }
+    Some((host, port))
+}
+
+/// `host:port`, bracketing a bare IPv6 host.
+fn join_host_port(host: &str, port: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// `"10s"`, `"500ms"`, `"1m"`, `"1.5"` or a number: seconds as a duration (zero allowed:
+/// stop without waiting).
+fn duration(value: &Value) -> Option<Duration> {
+    let seconds = match value {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => {
+            let s = s.trim();
+            let split = s
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(s.len());
+            let (number, unit) = s.split_at(split);
+            let number: f64 = number.parse().ok()?;
+            match unit.trim() {
+                "ms" => number / 1000.0,
+                "" | "s" => number,
+                "m" => number * 60.0,
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    (seconds.is_finite() && (0.0..1e9).contains(&seconds)).then(|| Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(host_port: Option<&str>, host: Option<&str>, port: Option<&str>) -> HttpConfig {
+        HttpConfig {
+            host_port: host_port.map(str::to_owned),
+            host: host.map(str::to_owned),
+            port: port.map(str::to_owned),
+            ..HttpConfig::default()
+        }
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(config(None, None, None).listen_addr(), None);
+        assert_eq!(
+            config(Some("127.0.0.1:9000"), None, None).listen_addr(),
+            Some("127.0.0.1:9000".to_owned())
+        );
+        assert_eq!(
+            config(None, None, Some("3000")).listen_addr(),
+            Some("0.0.0.0:3000".to_owned())
+        );
+        assert_eq!(
+            config(Some("127.0.0.1:9000"), Some("::1"), Some("7")).listen_addr(),
+            Some("[::1]:7".to_owned())
+        );
+        assert_eq!(
+            config(Some("[::1]:9000"), None, None).listen_addr(),
+            Some("[::1]:9000".to_owned())
+        );
+    }
+
+    #[test]
+    fn host_port_shapes() {
+        assert!(split_host_port("0.0.0.0:8080").is_some());
+        assert!(split_host_port(":8080").is_some());
+        assert!(split_host_port("[::]:80").is_some());
+        assert!(split_host_port("8080").is_none());
+        assert!(split_host_port("localhost:http").is_none());
+        assert!(split_host_port("::1:80").is_none());
+    }
+
+    #[test]
+    fn env_replaces_host_and_port() {
+        let mut c = config(Some("127.0.0.1:9000"), Some("10.0.0.1"), None);
+        c.apply_host_port_env(|name| match name {
+            "PORT" => Some("3001".to_owned()),
+            "HOST" => Some(String::new()),
+            _ => None,
+        })
+        .expect("a valid port");
+        assert_eq!(c.listen_addr(), Some("10.0.0.1:3001".to_owned()));
+        let e = c
+            .apply_host_port_env(|name| (name == "PORT").then(|| "http".to_owned()))
+            .unwrap_err();
+        assert!(e.to_string().contains("PORT"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        let d = |v: Value| duration(&v);
+        assert_eq!(d(Value::from(3)), Some(Duration::from_secs(3)));
+        assert_eq!(d(Value::from("250ms")), Some(Duration::from_millis(250)));
+        assert_eq!(d(Value::from("1m")), Some(Duration::from_secs(60)));
+        assert_eq!(d(Value::from(0)), Some(Duration::ZERO));
+        assert_eq!(d(Value::from("soon")), None);
+        assert_eq!(d(Value::from(-1)), None);
+    }
+}
