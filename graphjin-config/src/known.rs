@@ -656,8 +656,8 @@ pub struct Drift {
 }
 
 /// Compares the keys `schemas` read (one side's types: the build's or the runtime's) with
-/// the keys [`KEYS`] lists for `owner`. A key read as a whole value covers the tree's keys
-/// below it.
+/// the keys [`KEYS`] lists for `owner`. A key read as a whole value, as a map of its own or
+/// by a hand-written `Deserialize` that lists no fields covers the tree's keys below it.
 pub fn drift(owner: Owner, schemas: &[&Schema]) -> Drift {
     let mut out = Drift::default();
     let read: Vec<(&Vec<Segment>, Kind)> = schemas
@@ -680,7 +680,21 @@ pub fn drift(owner: Owner, schemas: &[&Schema]) -> Drift {
             continue;
         }
         let covered = read.iter().any(|(p, kind)| {
-            **p == path || (*kind == Kind::Value && path.starts_with(p) && !p.is_empty())
+            if **p == path {
+                return true;
+            }
+            if p.is_empty() || !path.starts_with(p) {
+                return false;
+            }
+            // Read whole, as a map of its own, or as a struct that reads its own keys
+            // (a hand-written `Deserialize` that lists no fields).
+            match kind {
+                Kind::Value | Kind::Map => true,
+                Kind::Struct => !read
+                    .iter()
+                    .any(|(q, _)| q.len() > p.len() && q.starts_with(p)),
+                Kind::List => false,
+            }
         });
         if !covered {
             out.unread.push(show(&path));
