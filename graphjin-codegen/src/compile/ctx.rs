@@ -27,6 +27,10 @@ pub(super) struct Ctx<'a> {
     /// Tables written earlier in the statement (mutations): real name -> a subquery that
     /// reads them as they are after the writes.
     pub overlays: HashMap<String, String>,
+    /// Tables written earlier in the statement (mutations): real name -> a subquery of the
+    /// rows this statement wrote. A recursive relationship in a mutation's selection walks
+    /// these, as GraphJin's does (its CTE named after the table shadows the table).
+    pub written: HashMap<String, String>,
     /// Render parameters as columns of the subscription batch (`__b."p1"`) instead of `$1`.
     pub batch: bool,
     /// Shapes of JSON variables that carry mutation data (for typed `Variables`).
@@ -77,6 +81,7 @@ impl<'a> Ctx<'a> {
             ignore_rules: false,
             reads: Default::default(),
             overlays: HashMap::new(),
+            written: HashMap::new(),
             inputs: HashMap::new(),
             batch: false,
             origin: None,

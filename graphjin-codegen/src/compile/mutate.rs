@@ -238,6 +238,10 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .map(|c| format!("SELECT * FROM {}", ident(c)))
                 .collect();
+            if !parts.is_empty() {
+                self.written
+                    .insert(rel.to_string(), format!("({})", parts.join(" UNION ALL ")));
+            }
             match info.primary_key() {
                 Some(pk) => {
                     let pk = ident(&pk.name);
@@ -456,7 +460,12 @@ impl<'a> Ctx<'a> {
                 let mut parts = Vec::new();
                 for (k, val) in fields {
                     let name = self.db_name(&k.value).into_owned();
-                    let sql = if let Some(col) = table.column(&name) {
+                    let sql = if matches!(k.value.as_str(), "connect" | "disconnect") {
+                        // Rows of `table` to (dis)connect, matched by its columns.
+                        self.connect_json(table, &k.value, val)?
+                    } else if matches!(k.value.as_str(), "where" | "find") {
+                        plain_json(val)?
+                    } else if let Some(col) = table.column(&name) {
                         let cast = col.cast_type();
                         format!("to_json({})", self.value_sql(val, &cast)?)
                     } else if let Some((child, _)) = resolve(self.cat, table, &name, None, None) {
@@ -474,6 +483,48 @@ impl<'a> Ctx<'a> {
                 "expected an object in mutation data",
             )),
         }
+    }
+
+    /// An inline `connect: { id: 6 }` / `disconnect: { id: [1, 2] }` as a json object whose
+    /// values are typed by the columns of `table` (variables inside are bound as such).
+    fn connect_json(&mut self, table: &TableInfo, keyword: &str, v: &Value) -> Result<String> {
+        let ValueKind::Object(fields) = &v.kind else {
+            return Err(CompileError::new(
+                v.pos,
+                format!(
+                    "`{keyword}` for `{}` needs an object such as {{ id: 1 }}",
+                    table.name
+                ),
+            ));
+        };
+        let mut parts = Vec::new();
+        for (k, val) in fields {
+            let name = self.db_name(&k.value).into_owned();
+            let Some(col) = table.column(&name) else {
+                return Err(CompileError::new(
+                    k.pos,
+                    format!(
+                        "`{keyword}` names `{}`, which is not a column of `{}`{}",
+                        k.value,
+                        table.name,
+                        suggestion(&name, table.columns.iter().map(|c| c.name.as_str()))
+                    ),
+                ));
+            };
+            let cast = col.cast_type();
+            let sql = match &val.kind {
+                ValueKind::List(items) => {
+                    let items = items
+                        .iter()
+                        .map(|i| Ok(format!("to_json({})", self.value_sql(i, &cast)?)))
+                        .collect::<Result<Vec<_>>>()?;
+                    format!("json_build_array({})", items.join(", "))
+                }
+                _ => format!("to_json({})", self.value_sql(val, &cast)?),
+            };
+            parts.push(format!("{}, {sql}", string_literal(&k.value)));
+        }
+        Ok(format!("json_build_object({})", parts.join(", ")))
     }
 
     fn cte_name(&mut self, table: &TableInfo) -> String {
@@ -642,6 +693,22 @@ impl<'a> Ctx<'a> {
         // Parents first: rows this one points at.
         let mut after = Vec::new();
         for (key, child, rel, val) in &parts.relations {
+            for keyword in ["disconnect", "where"] {
+                if val.get(keyword).is_some() {
+                    return Err(CompileError::new(
+                        pos,
+                        format!(
+                            "`{key}` has `{keyword}` in an insert: a new row is connected to nothing yet (use `connect`, or nested data to insert)"
+                        ),
+                    ));
+                }
+            }
+            if val.get("connect").is_some() && has_data_keys(val) {
+                return Err(CompileError::new(
+                    pos,
+                    format!("`{key}` has `connect` and data at once; use one"),
+                ));
+            }
             let sub = format!("{jexpr}->{}", string_literal(key));
             match rel {
                 Relation::ToOne {
@@ -764,16 +831,6 @@ impl<'a> Ctx<'a> {
                     ident(&fk)
                 ));
                 w.written.push((rel(child), ucte));
-                let (rest, _) = object_keys(val);
-                if rest
-                    .iter()
-                    .any(|(k, _)| !DATA_KEYWORDS.contains(&k.as_str()))
-                {
-                    return Err(CompileError::new(
-                        pos,
-                        format!("`{key}` has `connect` and data at once; use one"),
-                    ));
-                }
             } else {
                 self.insert_rows(
                     child,
@@ -856,11 +913,28 @@ impl<'a> Ctx<'a> {
         let mut after = Vec::new();
         for (key, child, relation, val) in &parts.relations {
             let sub = format!("{jexpr}->{}", string_literal(key));
+            let (connect, disconnect) = (val.get("connect"), val.get("disconnect"));
+            if (connect.is_some() || disconnect.is_some()) && has_data_keys(val) {
+                return Err(CompileError::new(
+                    pos,
+                    format!(
+                        "`{key}` has `connect`/`disconnect` and data at once; write them as two mutations"
+                    ),
+                ));
+            }
             match relation {
+                Relation::ToOne { .. } if connect.is_some() && disconnect.is_some() => {
+                    return Err(CompileError::new(
+                        pos,
+                        format!(
+                            "`{key}` points at one row: `connect` replaces it, so `disconnect` with it is contradictory; use one"
+                        ),
+                    ));
+                }
                 Relation::ToOne {
                     parent_col,
                     child_col,
-                } if val.get("connect").is_some() => {
+                } if connect.is_some() => {
                     let c = val.get("connect").cloned().unwrap_or(Json::Null);
                     let cond =
                         self.connect_conditions(child, "r", &c, &format!("{sub}->'connect'"), pos)?;
@@ -871,8 +945,69 @@ impl<'a> Ctx<'a> {
                     );
                     sets.push((parent_col.clone(), expr));
                 }
-                Relation::ToOne { parent_col, .. } if val.get("disconnect").is_some() => {
-                    sets.push((parent_col.clone(), "NULL".into()));
+                Relation::ToOne {
+                    parent_col,
+                    child_col,
+                } if disconnect.is_some() => {
+                    // Only when it points at a row the `disconnect` object matches.
+                    let d = disconnect.cloned().unwrap_or(Json::Null);
+                    let cond = self.connect_conditions(
+                        child,
+                        "r",
+                        &d,
+                        &format!("{sub}->'disconnect'"),
+                        pos,
+                    )?;
+                    let col = ident(parent_col);
+                    sets.push((
+                        parent_col.clone(),
+                        format!(
+                            "(CASE WHEN u.{col} IN (SELECT r.{} FROM {} AS r WHERE {cond}) THEN NULL ELSE u.{col} END)",
+                            ident(child_col),
+                            self.source(child)
+                        ),
+                    ));
+                }
+                Relation::ToManyByArray {
+                    parent_col,
+                    child_col,
+                } if connect.is_some() || disconnect.is_some() => {
+                    // GraphJin's connect sets the array to the connected rows' keys; a
+                    // disconnect removes the matching keys (GraphJin sets the whole column
+                    // to NULL, which a NOT NULL array column refuses).
+                    let col = ident(parent_col);
+                    let mut expr = match connect {
+                        Some(c) => {
+                            let cond = self.connect_conditions(
+                                child,
+                                "r",
+                                c,
+                                &format!("{sub}->'connect'"),
+                                pos,
+                            )?;
+                            format!(
+                                "ARRAY(SELECT DISTINCT r.{} FROM {} AS r WHERE {cond})",
+                                ident(child_col),
+                                self.source(child)
+                            )
+                        }
+                        None => format!("u.{col}"),
+                    };
+                    if let Some(d) = disconnect {
+                        let cond = self.connect_conditions(
+                            child,
+                            "r",
+                            d,
+                            &format!("{sub}->'disconnect'"),
+                            pos,
+                        )?;
+                        expr = format!(
+                            "ARRAY(SELECT __k FROM unnest({expr}) AS __k WHERE __k NOT IN (SELECT r.{} FROM {} AS r WHERE {cond}))",
+                            ident(child_col),
+                            self.source(child)
+                        );
+                    }
+                    sets.push((parent_col.clone(), expr));
                 }
                 _ => after.push((key, child, relation, val)),
             }
@@ -930,14 +1065,27 @@ impl<'a> Ctx<'a> {
                     key_col: parent_col,
                     find: Find::Children,
                 } => {
-                    if let Some(c) = val.get("connect") {
-                        let cond = self.connect_conditions(
+                    let (connect, disconnect) = (val.get("connect"), val.get("disconnect"));
+                    if let Some(c) = connect {
+                        let mut cond = self.connect_conditions(
                             child,
                             "u",
                             c,
                             &format!("{sub}->'connect'"),
                             pos,
                         )?;
+                        if let Some(d) = disconnect {
+                            // One UPDATE per row and statement: a row named by both is
+                            // left as it is by the connect, and disconnected below.
+                            let dcond = self.connect_conditions(
+                                child,
+                                "u",
+                                d,
+                                &format!("{sub}->'disconnect'"),
+                                pos,
+                            )?;
+                            cond = format!("({cond}) AND NOT ({dcond})");
+                        }
                         self.write_rules(child, Action::Update, pos)?;
                         let ucte = self.cte_name(child);
                         w.ctes.push(format!(
@@ -949,9 +1097,8 @@ impl<'a> Ctx<'a> {
                             ident(&cte)
                         ));
                         w.written.push((rel(child), ucte));
-                        continue;
                     }
-                    if let Some(d) = val.get("disconnect") {
+                    if let Some(d) = disconnect {
                         let cond = self.connect_conditions(
                             child,
                             "u",
@@ -971,6 +1118,8 @@ impl<'a> Ctx<'a> {
                             ident(&cte)
                         ));
                         w.written.push((rel(child), ucte));
+                    }
+                    if connect.is_some() || disconnect.is_some() {
                         continue;
                     }
                     vec![format!(
@@ -1054,6 +1203,13 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Whether a nested object has keys besides `connect`, `disconnect`, `where` and `find`.
+fn has_data_keys(val: &Json) -> bool {
+    let (keys, _) = object_keys(val);
+    keys.iter()
+        .any(|(k, _)| !DATA_KEYWORDS.contains(&k.as_str()))
+}
+
 fn unreachable_delete(pos: Pos) -> Result<String> {
     Err(CompileError::new(pos, "internal: delete planned twice"))
 }
@@ -1126,6 +1282,38 @@ fn mutation_action(f: &Field) -> Result<(Action, Option<&Value>)> {
     }
 }
 
+/// An inline `where` / `find` value inside mutation data as a json constant.
+fn plain_json(v: &Value) -> Result<String> {
+    let json = literal_value(v).ok_or_else(|| {
+        CompileError::new(
+            v.pos,
+            "a variable inside an inline `where` of nested data is not supported; pass the \
+             whole data as a variable (`update: $data`)",
+        )
+    })?;
+    Ok(format!("{}::json", string_literal(&json.to_string())))
+}
+
+/// A literal GraphQL value as JSON; `None` when it holds a variable.
+fn literal_value(v: &Value) -> Option<Json> {
+    Some(match &v.kind {
+        ValueKind::Variable(_) => return None,
+        ValueKind::Int(n) | ValueKind::Float(n) => serde_json::from_str(n).ok()?,
+        ValueKind::String(s) | ValueKind::Enum(s) => Json::String(s.clone()),
+        ValueKind::Boolean(b) => Json::Bool(*b),
+        ValueKind::Null => Json::Null,
+        ValueKind::List(items) => {
+            Json::Array(items.iter().map(literal_value).collect::<Option<_>>()?)
+        }
+        ValueKind::Object(fields) => Json::Object(
+            fields
+                .iter()
+                .map(|(k, v)| Some((k.value.clone(), literal_value(v)?)))
+                .collect::<Option<_>>()?,
+        ),
+    })
+}
+
 /// The example shape of literal data.
 fn literal_example(v: &Value) -> Json {
     match &v.kind {
@@ -1136,6 +1324,8 @@ fn literal_example(v: &Value) -> Json {
                 .collect(),
         ),
         ValueKind::List(items) => Json::Array(items.iter().map(literal_example).collect()),
+        // Strings matter (`find: "children"`); other values only their presence.
+        ValueKind::String(s) => Json::String(s.clone()),
         _ => Json::Null,
     }
 }

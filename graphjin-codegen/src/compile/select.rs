@@ -422,43 +422,50 @@ impl<'a> Ctx<'a> {
                 Relation::Recursive {
                     fk_col,
                     key_col,
-                    find: Find::Children,
-                } => {
-                    // Children are the rows pointing at this one (one level, as GraphJin).
-                    conds.push(format!(
-                        "{alias}.{} = {parent}.{}",
-                        ident(fk_col),
-                        ident(key_col)
-                    ));
-                    format!("{} AS {alias}", self.source(table))
-                }
-                Relation::Recursive {
-                    fk_col,
-                    key_col,
                     find,
                 } => {
+                    // GraphJin's recursion (psql/recur.go): the whole chain of parents or
+                    // subtree of children, each step filtered by the field's `where` and
+                    // the role's filters, so a row that fails them ends its branch. In a
+                    // mutation the walk stays within the rows the statement wrote.
                     let n = self.serial();
                     let rc = format!("__rc{n}");
-                    let src = self.source(table);
+                    let src = match table.relation_name().and_then(|r| self.written.get(r)) {
+                        Some(rows) => rows.clone(),
+                        None => self.source(table),
+                    };
                     let (fk, key) = (ident(fk_col), ident(key_col));
-                    let (anchor, step) = match find {
+                    let mut step_conds = Vec::new();
+                    if let Some(w) = args.where_ {
+                        step_conds.push(self.where_sql(table, "__r", w)?);
+                    }
+                    if let Some(rules) = self.rules(&table.name) {
+                        let ignore = self.ignore_rules;
+                        self.ignore_rules = true;
+                        for filter in &rules.filters {
+                            let cond = self.where_sql(table, "__r", filter);
+                            self.ignore_rules = ignore;
+                            step_conds.push(cond?);
+                            self.ignore_rules = true;
+                        }
+                        self.ignore_rules = ignore;
+                    }
+                    let extra: String = step_conds.iter().map(|c| format!(" AND {c}")).collect();
+                    // `__link`: the column the next step follows.
+                    let (link_col, anchor_cond, step_join) = match find {
                         Find::Parents => (
-                            format!("SELECT {parent}.{fk}, 1 WHERE {parent}.{fk} IS NOT NULL"),
-                            format!(
-                                "SELECT __r.{fk}, {rc}.__depth + 1 FROM {src} AS __r JOIN {rc} ON __r.{key} = {rc}.__id WHERE __r.{fk} IS NOT NULL"
-                            ),
+                            &fk,
+                            format!("__r.{key} = {parent}.{fk}"),
+                            format!("__r.{key} = {rc}.__link"),
                         ),
                         Find::Children => (
-                            format!(
-                                "SELECT __r.{key}, 1 FROM {src} AS __r WHERE __r.{fk} = {parent}.{key}"
-                            ),
-                            format!(
-                                "SELECT __r.{key}, {rc}.__depth + 1 FROM {src} AS __r JOIN {rc} ON __r.{fk} = {rc}.__id"
-                            ),
+                            &key,
+                            format!("__r.{fk} = {parent}.{key}"),
+                            format!("__r.{fk} = {rc}.__link"),
                         ),
                     };
                     with = format!(
-                        "WITH RECURSIVE {rc}(__id, __depth) AS ({anchor} UNION ALL {step}) CYCLE __id SET __cycle USING __path "
+                        "WITH RECURSIVE {rc}(__id, __link, __depth) AS (SELECT __r.{key}, __r.{link_col}, 1 FROM {src} AS __r WHERE {anchor_cond}{extra} UNION ALL SELECT __r.{key}, __r.{link_col}, {rc}.__depth + 1 FROM {src} AS __r JOIN {rc} ON {step_join} WHERE true{extra}) CYCLE __id SET __cycle USING __path "
                     );
                     default_order = Some(format!("{rc}.__depth ASC"));
                     format!(
