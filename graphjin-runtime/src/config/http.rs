@@ -112,7 +112,7 @@ impl HttpConfig {
                 Some(v) => Some(duration(v).ok_or_else(|| {
                     source.key_error(
                         "shutdown_timeout",
-                        "expected a duration such as \"10s\" or \"500ms\", or a number of seconds",
+                        "expected a number of seconds, or a duration such as \"10s\" or \"500ms\"",
                     )
                 })?),
             },
@@ -239,25 +239,15 @@ fn join_host_port(host: &str, port: &str) -> String {
     }
 }
 
-/// `"10s"`, `"500ms"`, `"1m"`, `"1.5"` or a number: seconds as a duration (zero allowed:
-/// stop without waiting).
+/// A number of seconds (`10`, `2.5`, also as text, as a `GJ_` variable gives it) or Go's
+/// duration text (`"10s"`, `"500ms"`, `"1m30s"`); zero allowed (stop without waiting).
 fn duration(value: &Value) -> Option<Duration> {
     let seconds = match value {
         Value::Number(n) => n.as_f64()?,
-        Value::String(s) => {
-            let s = s.trim();
-            let split = s
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .unwrap_or(s.len());
-            let (number, unit) = s.split_at(split);
-            let number: f64 = number.parse().ok()?;
-            match unit.trim() {
-                "ms" => number / 1000.0,
-                "" | "s" => number,
-                "m" => number * 60.0,
-                _ => return None,
-            }
-        }
+        Value::String(s) => match s.trim().parse::<f64>() {
+            Ok(n) => n,
+            Err(_) => return graphjin_config::parse_go_duration(s).ok(),
+        },
         _ => return None,
     };
     (seconds.is_finite() && (0.0..1e9).contains(&seconds)).then(|| Duration::from_secs_f64(seconds))
@@ -328,7 +318,8 @@ mod tests {
         let d = |v: Value| duration(&v);
         assert_eq!(d(Value::from(3)), Some(Duration::from_secs(3)));
         assert_eq!(d(Value::from("250ms")), Some(Duration::from_millis(250)));
-        assert_eq!(d(Value::from("1m")), Some(Duration::from_secs(60)));
+        assert_eq!(d(Value::from("1m30s")), Some(Duration::from_secs(90)));
+        assert_eq!(d(Value::from("2.5")), Some(Duration::from_millis(2500)));
         assert_eq!(d(Value::from(0)), Some(Duration::ZERO));
         assert_eq!(d(Value::from("soon")), None);
         assert_eq!(d(Value::from(-1)), None);
