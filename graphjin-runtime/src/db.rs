@@ -52,6 +52,26 @@ pub struct PoolOptions {
     pub connect_timeout: Option<Duration>,
     /// How long [`Db::health`] waits for the database's answer. Default: 2 s.
     pub health_timeout: Duration,
+    /// A connection this old takes no new call and closes once its calls are done (the
+    /// next call opens a fresh one). `None`: connections live as long as they work.
+    /// Default: `None`.
+    pub max_lifetime: Option<Duration>,
+    /// Close a connection that had no call for this long, keeping `min_idle` open. `None`
+    /// keeps every connection. Default: 10 minutes.
+    pub idle_timeout: Option<Duration>,
+    /// Connections `idle_timeout` leaves open (each has every statement prepared, so it is
+    /// worth keeping one warm). Default: 1.
+    pub min_idle: usize,
+    /// Sent to PostgreSQL as `statement_timeout` on each connection: the server cancels a
+    /// statement running longer, and the call fails with [`Error::Database`]. Default: none.
+    pub statement_timeout: Option<Duration>,
+    /// SQL run once on each new connection, after connecting and before the statements are
+    /// prepared (e.g. `SET lock_timeout = '1s'`); a failure stops the connection with an
+    /// error. Default: none.
+    pub connection_setup: Option<String>,
+    /// The schema statements run in: each connection's `search_path` (config
+    /// `database.schema`). Default: the server's.
+    pub schema: Option<String>,
 }
 
 impl Default for PoolOptions {
@@ -64,6 +84,12 @@ impl Default for PoolOptions {
             stall_after: Duration::from_millis(100),
             connect_timeout: Some(Duration::from_secs(5)),
             health_timeout: Duration::from_secs(2),
+            max_lifetime: None,
+            idle_timeout: Some(Duration::from_secs(600)),
+            min_idle: 1,
+            statement_timeout: None,
+            connection_setup: None,
+            schema: None,
         }
     }
 }
@@ -347,9 +373,9 @@ impl Db {
         let r = op.roles.iter().position(|rs| rs.role == role);
         observe::note_role(&role, r);
         let r = r.ok_or_else(|| Error::Forbidden {
-                operation: op.name,
-                role: role.to_string(),
-            })?;
+            operation: op.name,
+            role: role.to_string(),
+        })?;
         let statement = catalog.statement_index(index, r);
         let params = bind(
             op.roles[r].params,

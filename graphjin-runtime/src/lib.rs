@@ -15,6 +15,8 @@
 //! - [`Subscriptions`]: subscriptions polled in batches (one statement per poll for all
 //!   subscribers of an operation and role), as typed streams ([`Subscription`]) and over
 //!   WebSocket at `GET {prefix}/v1/graphql` (`graphql-transport-ws`), see [`subs`].
+//! - [`observe`]: logs ([`observe::logging::init`]), a span and request id per request,
+//!   Prometheus metrics.
 //! - [`types::Numeric`]: exact `numeric` values for generated structs.
 
 #![warn(missing_docs)]
@@ -27,6 +29,7 @@ mod conn;
 mod db;
 mod error;
 pub mod http;
+pub mod observe;
 pub mod operation;
 mod pgtype;
 mod pool;

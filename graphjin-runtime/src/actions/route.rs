@@ -56,6 +56,7 @@ async fn call(
         }
         .into());
     };
+    crate::observe::context::note_action(&action.name);
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge { limit: state.limit }
@@ -101,7 +102,13 @@ async fn authenticate(auth: &Authenticator, headers: &HeaderMap) -> Result<Auth,
     match auth.authenticate(headers).await {
         Ok(Some(found)) => Ok(found),
         Ok(None) if auth.kind() == AuthType::None => Ok(Auth::anon()),
-        Ok(None) => Err(ApiError::Unauthenticated(AuthError::Missing)),
-        Err(e) => Err(ApiError::Unauthenticated(e)),
+        Ok(None) => Err(unauthenticated(AuthError::Missing)),
+        Err(e) => Err(unauthenticated(e)),
     }
+}
+
+/// A 401, counted by kind in the metrics.
+fn unauthenticated(e: AuthError) -> ApiError {
+    crate::observe::context::note_auth_failure(&e);
+    ApiError::Unauthenticated(e)
 }

@@ -98,6 +98,7 @@ impl AuthLayer {
 }
 
 fn log_rejection(auth: &Authenticator, e: &AuthError, blocked: bool) {
+    crate::observe::context::note_auth_failure(e);
     let name = auth.name().unwrap_or("auth");
     if e.is_server_side() {
         tracing::warn!(auth = name, error = %e, blocked, "credential could not be verified");

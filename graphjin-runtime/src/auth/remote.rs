@@ -209,6 +209,7 @@ impl RemoteKeys {
                 s.last_error = None;
             }
             Err(reason) => {
+                crate::observe::note_jwks_refresh_failure();
                 let retry = self.policy.retry();
                 if s.loaded {
                     tracing::warn!(

@@ -65,6 +65,7 @@
 
 mod action;
 mod auth;
+mod database;
 mod error;
 mod http;
 mod observe;
@@ -84,6 +85,7 @@ pub(crate) use auth::redact_url;
 pub use auth::{
     AuthConfig, AuthType, HeaderConfig, JwtConfig, JwtProvider, PublicKeyType, RailsConfig, Secret,
 };
+pub use database::DatabaseConfig;
 pub use error::ConfigError;
 /// Why the config files could not be read (the reader shared with the build).
 pub use graphjin_config::Error as ReadError;
@@ -126,6 +128,9 @@ pub struct Config {
     pub log_format: Option<crate::observe::logging::LogFormat>,
     /// `metrics`: whether, where and behind which auth Prometheus metrics are served.
     pub metrics: MetricsConfig,
+    /// `database`: where to connect and how the pool behaves (see
+    /// [`Config::database_url`], [`Config::pool_options`]).
+    pub database: DatabaseConfig,
     /// The folder relative key files are resolved against (the config folder when loaded).
     pub dir: Option<PathBuf>,
     /// The files read, child first.
@@ -159,6 +164,7 @@ struct Keys {
     host: Option<String>,
     port: Option<String>,
     shutdown_timeout: Option<Value>,
+    database: DatabaseConfig,
 }
 
 /// The run-time keys, for the `GJ_` environment overrides: every field of [`Keys`] and of
@@ -180,13 +186,18 @@ pub fn env_vars() -> Vec<String> {
 }
 
 impl Config {
-    /// Reads `prod.yml` (else `dev.yml`) from `dir`, resolves `inherits:` and applies the
-    /// `GJ_` environment overrides.
+    /// Reads the config file from `dir` that `GJ_ENV` / `GO_ENV` names, as GraphJin does
+    /// (`development` -> `dev.yml`, `production` -> `prod.yml`, any other name ->
+    /// `NAME.yml`), else `prod.yml`, else `dev.yml`; resolves `inherits:` and applies the
+    /// `GJ_` environment overrides. Every key of the file must be known (to the runtime, the
+    /// build, or documented as an ignored GraphJin key): an unknown one is an error naming
+    /// the file, the key and the nearest known key.
     pub fn load(dir: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let dir = dir.as_ref();
-        let path = graphjin_config::config_path(dir).ok_or_else(|| ConfigError::NotFound {
-            dir: dir.to_path_buf(),
-        })?;
+        let path = graphjin_config::choose_config(dir, |v| std::env::var(v).ok())?
+            .ok_or_else(|| ConfigError::NotFound {
+                dir: dir.to_path_buf(),
+            })?;
         Config::load_file(path)
     }
 
@@ -227,7 +238,10 @@ impl Config {
     /// The run-time keys of a config read by graphjin-config (`dir` and `files` left
     /// empty).
     pub fn from_source(source: &Source) -> Result<Config, ConfigError> {
+        // A key nobody reads is a typo or a misplaced key: refused, not ignored.
+        graphjin_config::known::check(source)?;
         let keys: Keys = source.deserialize()?;
+        keys.database.validate()?;
         let (auths, hmac_auths) = split_auths(&keys.auths, source)?;
         let observed = observe::read(
             observe::ObserveKeys {
@@ -269,6 +283,7 @@ impl Config {
             log_level: observed.log_level,
             log_format: observed.log_format,
             metrics: observed.metrics,
+            database: keys.database,
             dir: None,
             files: Vec::new(),
         })
@@ -333,6 +348,7 @@ impl Config {
             log_level,
             log_format,
             metrics,
+            database,
             dir: _,
             files: _,
         } = self;
@@ -387,8 +403,35 @@ impl Config {
                 "metrics".into(),
                 value("metrics", serde_json::to_value(metrics))?,
             );
+            map.insert(
+                "database".into(),
+                value("database", serde_json::to_value(database))?,
+            );
             Ok(map)
         })
+    }
+
+    /// Where to connect: `DATABASE_URL` when set, else the `database:` keys
+    /// ([`DatabaseConfig::url`]: `connection_string`, else assembled from host, port,
+    /// dbname, user and password, percent-encoded); `None` when neither names a database.
+    /// `GJ_DATABASE_*` variables were applied when the file was loaded. The result holds
+    /// the password: never log it.
+    pub fn database_url(&self) -> Option<String> {
+        self.database_url_with_env(|v| std::env::var(v).ok())
+    }
+
+    /// [`Config::database_url`] reading `DATABASE_URL` through `lookup`.
+    pub fn database_url_with_env(&self, lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+        lookup("DATABASE_URL")
+            .filter(|u| !u.trim().is_empty())
+            .or_else(|| self.database.url())
+    }
+
+    /// The pool's settings from the `database:` keys ([`DatabaseConfig::pool_options`]):
+    /// `pool_size`/`max_connections`, idle and life times, `ping_timeout`,
+    /// `statement_timeout`, `connection_setup`, `schema` and `pipeline_depth`.
+    pub fn pool_options(&self) -> crate::PoolOptions {
+        self.database.pool_options()
     }
 
     /// The options authenticators are built with: `production` and the config folder.

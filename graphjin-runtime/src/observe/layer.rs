@@ -1,0 +1,161 @@
+//! [`ObserveLayer`]: one span per request, its request id, one `info` line when it ends,
+//! and the request's metrics.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::extract::MatchedPath;
+use axum::http::header::HeaderName;
+use axum::http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::Instrument;
+use tracing::field::Empty;
+
+use super::context::{self, RequestInfo};
+use super::metrics::Table;
+use super::request_id::{self, RequestId};
+
+/// The longest unmatched path written to the log.
+const MAX_PATH: usize = 128;
+
+/// Wraps each request in a span (`request_id`, `method`, `path` — the route, never the
+/// query string —, `operation`, `kind`, `role`), answers with its `x-request-id`, writes one
+/// `info` line when it ends (`status`, `duration_ms`, `db_ms`) and feeds the metrics.
+///
+/// The request id is the client's `x-request-id` when it is 1 to 128 visible ASCII
+/// characters, else a new one; either way it replaces the request's header (so actions
+/// that forward `X-Request-Id` pass it on) and is in the response's. Headers, cookies,
+/// credentials and variables are never logged.
+///
+/// [`crate::router`] puts it around every route it serves.
+#[derive(Clone)]
+pub struct ObserveLayer {
+    metrics: Option<Arc<Table>>,
+}
+
+impl std::fmt::Debug for ObserveLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObserveLayer")
+            .field("metrics", &self.metrics.is_some())
+            .finish()
+    }
+}
+
+impl ObserveLayer {
+    /// A layer that logs and, with `metrics`, counts.
+    pub(crate) fn new(metrics: Option<Table>) -> Self {
+        ObserveLayer {
+            metrics: metrics.map(Arc::new),
+        }
+    }
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The service [`ObserveLayer`] wraps around routes.
+#[derive(Clone)]
+pub struct Observe<S> {
+    inner: S,
+    metrics: Option<Arc<Table>>,
+}
+
+impl<S> std::fmt::Debug for Observe<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observe").finish_non_exhaustive()
+    }
+}
+
+impl<S, B, R> Service<Request<B>> for Observe<S>
+where
+    S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<R>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let started = Instant::now();
+        // The clone that was polled ready is the one that serves this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let metrics = self.metrics.clone();
+
+        let header = HeaderName::from_static(request_id::HEADER);
+        let id = RequestId::from_header(req.headers().get(&header));
+        req.headers_mut()
+            .insert(header.clone(), id.header_value().clone());
+        let span = {
+            let path = match req.extensions().get::<MatchedPath>() {
+                Some(p) => p.as_str(),
+                None => bounded(req.uri().path()),
+            };
+            // At error level, so that warnings and errors carry the request id whatever
+            // the configured level; its one `info` line is filtered as usual.
+            tracing::error_span!(
+                "request",
+                request_id = %id,
+                method = %req.method(),
+                path,
+                operation = Empty,
+                kind = Empty,
+                role = Empty,
+            )
+        };
+        req.extensions_mut().insert(id.clone());
+        let info = Arc::new(RequestInfo::new());
+        let work = context::scope(info.clone(), inner.call(req));
+        Box::pin(
+            async move {
+                tracing::debug!("request started");
+                let mut response = work.await?;
+                let elapsed = started.elapsed();
+                response
+                    .headers_mut()
+                    .insert(header, id.header_value().clone());
+                let status = response.status().as_u16();
+                tracing::info!(
+                    status,
+                    duration_ms = elapsed.as_secs_f64() * 1e3,
+                    db_ms = info.db_nanos.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6,
+                    "request finished"
+                );
+                if let Some(table) = &metrics {
+                    table.record(&info, status, elapsed);
+                }
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// At most [`MAX_PATH`] bytes of `path`, cut at a character boundary.
+fn bounded(path: &str) -> &str {
+    if path.len() <= MAX_PATH {
+        return path;
+    }
+    let mut end = MAX_PATH;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    &path[..end]
+}
