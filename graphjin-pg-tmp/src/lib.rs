@@ -37,6 +37,11 @@
 compile_error!("graphjin-pg-tmp supports only unix-like systems");
 
 mod find;
+#[cfg(feature = "tls")]
+mod tls;
+
+#[cfg(feature = "tls")]
+pub use tls::TestPki;
 
 use std::env;
 use std::fmt::Write as _;
@@ -108,6 +113,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A test certificate could not be made (feature `tls`).
+    #[error("making a test certificate failed: {0}")]
+    Certificate(String),
     /// `initdb` exited with an error.
     #[error("initdb failed: {0}")]
     Initdb(String),
@@ -139,6 +147,23 @@ fn io_error(action: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
     move |source| Error::Io { action, source }
 }
 
+/// What [`TempPostgres::start_with`] adds to a cluster: files in the data directory,
+/// server settings, `pg_hba.conf` lines (e.g. for a TLS cluster:
+/// `server.crt`/`server.key`, `ssl=on`, `hostssl … cert`).
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Files written into the data directory before the server starts, as
+    /// (file name, contents); mode 0600 and owned by the server's user (as PostgreSQL
+    /// wants a private key file).
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Server settings, as (`name`, `value`) passed with `-c`: `("ssl", "on")`,
+    /// `("ssl_cert_file", "server.crt")` (relative paths are in the data directory).
+    pub settings: Vec<(String, String)>,
+    /// Lines put at the top of `pg_hba.conf`, so they match before the default `trust`
+    /// ones: `hostssl all alice 127.0.0.1/32 cert`.
+    pub hba_lines: Vec<String>,
+}
+
 /// A running throwaway PostgreSQL cluster; see the [crate docs](crate).
 ///
 /// The superuser is `postgres`, authentication is `trust`, the encoding UTF8 and the locale
@@ -156,6 +181,8 @@ pub struct TempPostgres {
     server: Option<Child>,
     watchdog: Option<Child>,
     stopped: bool,
+    /// The `-c` settings from [`StartOptions`].
+    settings: Vec<(String, String)>,
 }
 
 impl TempPostgres {
@@ -165,6 +192,12 @@ impl TempPostgres {
     /// listening on `127.0.0.1` at a free port and on a unix socket in the cluster's private
     /// directory, and waits (up to 30 s) until it accepts connections.
     pub fn start() -> Result<TempPostgres, Error> {
+        TempPostgres::start_with(StartOptions::default())
+    }
+
+    /// [`TempPostgres::start`] with files, settings and `pg_hba.conf` lines added before the
+    /// server starts (see [`StartOptions`]).
+    pub fn start_with(options: StartOptions) -> Result<TempPostgres, Error> {
         let bins = find::find_bins()?;
         let run_as = find::run_as()?;
         let root = make_root_dir(run_as.as_ref())?;
@@ -178,10 +211,13 @@ impl TempPostgres {
             server: None,
             watchdog: None,
             stopped: false,
+            settings: options.settings,
         };
         // From here on, any error drops `pg`, which cleans up.
         pg.spawn_watchdog()?;
         pg.initdb()?;
+        pg.add_files(&options.files)?;
+        pg.prepend_hba(&options.hba_lines)?;
         pg.start_server()?;
         Ok(pg)
     }
@@ -462,6 +498,42 @@ impl TempPostgres {
         Err(Error::Initdb(message))
     }
 
+    /// Writes `files` into the data directory: mode 0600, owned by the server's user.
+    fn add_files(&self, files: &[(String, Vec<u8>)]) -> Result<(), Error> {
+        use std::os::unix::fs::OpenOptionsExt;
+        for (name, contents) in files {
+            let path = self.data.join(name);
+            let action = || format!("writing {}", path.display());
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io_error(action()))?;
+            file.write_all(contents).map_err(io_error(action()))?;
+            if let Some(run_as) = &self.run_as {
+                std::os::unix::fs::chown(&path, Some(run_as.uid), Some(run_as.gid))
+                    .map_err(io_error(action()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts `lines` at the top of `pg_hba.conf`.
+    fn prepend_hba(&self, lines: &[String]) -> Result<(), Error> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let path = self.data.join("pg_hba.conf");
+        let old =
+            fs::read_to_string(&path).map_err(io_error(format!("reading {}", path.display())))?;
+        let mut text = lines.join("\n");
+        text.push('\n');
+        text.push_str(&old);
+        fs::write(&path, text).map_err(io_error(format!("writing {}", path.display())))
+    }
+
     fn start_server(&mut self) -> Result<(), Error> {
         let mut last_tail = String::new();
         for _ in 0..PORT_ATTEMPTS {
@@ -505,6 +577,11 @@ impl TempPostgres {
                 "-c",
                 "max_connections=200",
             ])
+            .args(
+                self.settings
+                    .iter()
+                    .flat_map(|(name, value)| ["-c".to_owned(), format!("{name}={value}")]),
+            )
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)

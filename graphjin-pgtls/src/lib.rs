@@ -22,9 +22,15 @@
 //! handshake fails; `sslcrl`, `sslpassword` (encrypted keys) and channel binding are not
 //! supported.
 
+mod connect;
 mod error;
 mod options;
 mod parse;
+mod stream;
+mod tls_config;
+mod verify;
 
+pub use connect::{Connection, check, connect};
 pub use error::{ConnectError, TlsError, postgres_message};
 pub use options::{CertSource, RootCerts, SslMode, TlsOptions};
+pub use stream::{Handshake, HandshakeError, PgTlsStream};

@@ -370,7 +370,11 @@ mod tests {
     #[test]
     fn stripping_keeps_the_query_well_formed() {
         assert_eq!(
-            remove_spans("postgres://h/d?sslmode=require", &[15..30], true),
+            remove_spans(
+                "postgres://h/d?sslmode=require",
+                &[Range { start: 15, end: 30 }],
+                true
+            ),
             "postgres://h/d"
         );
         let url = "postgres://h/d?sslmode=require&application_name=a";
