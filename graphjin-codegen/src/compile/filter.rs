@@ -7,47 +7,87 @@ use super::names::{ident, suggestion};
 use super::relation::resolve;
 use crate::gql::ast::{Name, Value, ValueKind};
 
-/// The operators GraphJin accepts (each also with a leading `_`), and their spellings.
-pub const OPERATORS: [&str; 38] = [
-    "eq",
-    "equals",
-    "neq",
-    "not_equals",
-    "gt",
-    "greater_than",
-    "gte",
-    "greater_or_equals",
-    "lt",
-    "lesser_than",
-    "lte",
-    "lteq",
-    "lesser_or_equals",
-    "in",
-    "nin",
-    "not_in",
-    "like",
-    "nlike",
-    "not_like",
-    "ilike",
-    "nilike",
-    "not_ilike",
-    "similar",
-    "nsimilar",
-    "not_similar",
-    "regex",
-    "nregex",
-    "not_regex",
-    "iregex",
-    "niregex",
-    "not_iregex",
-    "is_null",
-    "has_key",
-    "has_key_any",
-    "has_key_all",
-    "contains",
-    "contained_in",
-    "has_in_common",
+/// The operators GraphJin accepts (each also with a leading `_`), every spelling of its
+/// `qcode/exp.go` (`gteq`, `greaterThan`, `notIn`, `isNull`, ...), and the canonical name
+/// each stands for.
+pub const OPERATORS: [(&str, &str); 59] = [
+    ("eq", "eq"),
+    ("equals", "eq"),
+    ("neq", "neq"),
+    ("notEquals", "neq"),
+    ("not_equals", "neq"),
+    ("gt", "gt"),
+    ("greaterThan", "gt"),
+    ("greater_than", "gt"),
+    ("lt", "lt"),
+    ("lesserThan", "lt"),
+    ("lesser_than", "lt"),
+    ("gte", "gte"),
+    ("gteq", "gte"),
+    ("greaterOrEquals", "gte"),
+    ("greater_or_equals", "gte"),
+    ("lte", "lte"),
+    ("lteq", "lte"),
+    ("lesserOrEquals", "lte"),
+    ("lesser_or_equals", "lte"),
+    ("in", "in"),
+    ("nin", "nin"),
+    ("notIn", "nin"),
+    ("not_in", "nin"),
+    ("like", "like"),
+    ("nlike", "nlike"),
+    ("notLike", "nlike"),
+    ("not_like", "nlike"),
+    ("ilike", "ilike"),
+    ("iLike", "ilike"),
+    ("nilike", "nilike"),
+    ("notILike", "nilike"),
+    ("not_ilike", "nilike"),
+    ("similar", "similar"),
+    ("nsimilar", "nsimilar"),
+    ("notSimiliar", "nsimilar"),
+    ("not_similar", "nsimilar"),
+    ("regex", "regex"),
+    ("nregex", "nregex"),
+    ("notRegex", "nregex"),
+    ("not_regex", "nregex"),
+    ("iregex", "iregex"),
+    ("niregex", "niregex"),
+    ("notIRegex", "niregex"),
+    ("not_iregex", "niregex"),
+    ("contains", "contains"),
+    ("containedIn", "contained_in"),
+    ("contained_in", "contained_in"),
+    ("hasInCommon", "has_in_common"),
+    ("has_in_common", "has_in_common"),
+    ("hasKey", "has_key"),
+    ("has_key", "has_key"),
+    ("hasKeyAny", "has_key_any"),
+    ("has_key_any", "has_key_any"),
+    ("hasKeyAll", "has_key_all"),
+    ("has_key_all", "has_key_all"),
+    ("isNull", "is_null"),
+    ("is_null", "is_null"),
+    ("distinct", "distinct"),
+    ("not_distinct", "not_distinct"),
 ];
+
+/// GraphJin's short forms of the distinct operators.
+const DISTINCT_SHORT: [(&str, &str); 3] = [
+    ("dis", "distinct"),
+    ("ndis", "not_distinct"),
+    ("notDistinct", "not_distinct"),
+];
+
+/// The canonical name of operator `op` as written (a leading `_` allowed), if it is one.
+pub fn canonical_operator(op: &str) -> Option<&'static str> {
+    let op = op.strip_prefix('_').unwrap_or(op);
+    OPERATORS
+        .iter()
+        .chain(&DISTINCT_SHORT)
+        .find(|(spelling, _)| *spelling == op)
+        .map(|(_, canonical)| *canonical)
+}
 
 impl Ctx<'_> {
     /// An SQL condition for a `where` object over `table` aliased `alias`.
@@ -225,11 +265,24 @@ impl Ctx<'_> {
     fn operator(&mut self, col: &ColumnInfo, lhs: &str, op: &Name, v: &Value) -> Result<String> {
         let t = col.cast_type();
         let elem = col.pg_type.as_str();
-        let o = op.value.trim_start_matches('_');
-        if matches!(v.kind, ValueKind::Null) && !matches!(o, "is_null") {
+        let written = op.value.trim_start_matches('_');
+        let Some(o) = canonical_operator(written) else {
+            return Err(CompileError::new(
+                op.pos,
+                format!(
+                    "unknown operator `{}` for column `{}`{}",
+                    op.value,
+                    col.name,
+                    suggestion(written, OPERATORS.iter().map(|(s, _)| *s))
+                ),
+            ));
+        };
+        if matches!(v.kind, ValueKind::Null)
+            && !matches!(o, "is_null" | "distinct" | "not_distinct")
+        {
             return Ok(match o {
-                "eq" | "equals" => format!("{lhs} IS NULL"),
-                "neq" | "not_equals" => format!("{lhs} IS NOT NULL"),
+                "eq" => format!("{lhs} IS NULL"),
+                "neq" => format!("{lhs} IS NOT NULL"),
                 _ => {
                     return Err(CompileError::new(
                         v.pos,
@@ -242,13 +295,15 @@ impl Ctx<'_> {
             Ok(format!("{lhs} {sym} {}", this.value_sql(v, cast)?))
         };
         Ok(match o {
-            "eq" | "equals" => bin(self, "=", &t)?,
-            "neq" | "not_equals" => bin(self, "<>", &t)?,
-            "gt" | "greater_than" => bin(self, ">", &t)?,
-            "gte" | "greater_or_equals" => bin(self, ">=", &t)?,
-            "lt" | "lesser_than" => bin(self, "<", &t)?,
-            "lte" | "lteq" | "lesser_or_equals" => bin(self, "<=", &t)?,
-            "in" | "nin" | "not_in" => {
+            "eq" => bin(self, "=", &t)?,
+            "neq" => bin(self, "<>", &t)?,
+            "gt" => bin(self, ">", &t)?,
+            "gte" => bin(self, ">=", &t)?,
+            "lt" => bin(self, "<", &t)?,
+            "lte" => bin(self, "<=", &t)?,
+            "distinct" => bin(self, "IS DISTINCT FROM", &t)?,
+            "not_distinct" => bin(self, "IS NOT DISTINCT FROM", &t)?,
+            "in" | "nin" => {
                 let list = self.value_sql(v, &format!("{elem}[]"))?;
                 let neg = o != "in";
                 match (col.array, neg) {
@@ -259,15 +314,15 @@ impl Ctx<'_> {
                 }
             }
             "like" => bin(self, "LIKE", "text")?,
-            "nlike" | "not_like" => bin(self, "NOT LIKE", "text")?,
+            "nlike" => bin(self, "NOT LIKE", "text")?,
             "ilike" => bin(self, "ILIKE", "text")?,
-            "nilike" | "not_ilike" => bin(self, "NOT ILIKE", "text")?,
+            "nilike" => bin(self, "NOT ILIKE", "text")?,
             "similar" => bin(self, "SIMILAR TO", "text")?,
-            "nsimilar" | "not_similar" => bin(self, "NOT SIMILAR TO", "text")?,
+            "nsimilar" => bin(self, "NOT SIMILAR TO", "text")?,
             "regex" => bin(self, "~", "text")?,
-            "nregex" | "not_regex" => bin(self, "!~", "text")?,
+            "nregex" => bin(self, "!~", "text")?,
             "iregex" => bin(self, "~*", "text")?,
-            "niregex" | "not_iregex" => bin(self, "!~*", "text")?,
+            "niregex" => bin(self, "!~*", "text")?,
             "is_null" => match &v.kind {
                 ValueKind::Boolean(true) => format!("{lhs} IS NULL"),
                 ValueKind::Boolean(false) => format!("{lhs} IS NOT NULL"),
@@ -288,15 +343,10 @@ impl Ctx<'_> {
             "contains" => bin(self, "@>", &t)?,
             "contained_in" => bin(self, "<@", &t)?,
             "has_in_common" => bin(self, "&&", &t)?,
-            _ => {
+            other => {
                 return Err(CompileError::new(
                     op.pos,
-                    format!(
-                        "unknown operator `{}` for column `{}`{}",
-                        op.value,
-                        col.name,
-                        suggestion(o, OPERATORS)
-                    ),
+                    format!("internal: operator `{other}` has no SQL"),
                 ));
             }
         })
@@ -306,7 +356,7 @@ impl Ctx<'_> {
 fn items_are_ops(fields: &[(Name, Value)]) -> bool {
     fields
         .iter()
-        .all(|(k, _)| OPERATORS.contains(&k.value.trim_start_matches('_')))
+        .all(|(k, _)| canonical_operator(&k.value).is_some())
 }
 
 /// `"schema"."table"` for a relation-backed table.

@@ -37,8 +37,22 @@ struct SelArgs<'f> {
     mutation: Option<&'f Value>,
 }
 
-const TABLE_ARGS: [&str; 10] = [
-    "id", "where", "order_by", "limit", "first", "offset", "distinct", "find", "args", "search",
+/// A table field's arguments, in every spelling GraphJin's `qcode/args.go` accepts.
+const TABLE_ARGS: [&str; 14] = [
+    "id",
+    "where",
+    "order_by",
+    "orderBy",
+    "order",
+    "limit",
+    "first",
+    "offset",
+    "distinct",
+    "distinct_on",
+    "distinctOn",
+    "find",
+    "args",
+    "search",
 ];
 
 fn sel_args(args: &[Argument]) -> Result<SelArgs<'_>> {
@@ -47,10 +61,10 @@ fn sel_args(args: &[Argument]) -> Result<SelArgs<'_>> {
         let slot = match arg.name.value.as_str() {
             "id" => &mut a.id,
             "where" => &mut a.where_,
-            "order_by" => &mut a.order_by,
+            "order_by" | "orderBy" | "order" => &mut a.order_by,
             "limit" | "first" => &mut a.limit,
             "offset" => &mut a.offset,
-            "distinct" => &mut a.distinct,
+            "distinct" | "distinct_on" | "distinctOn" => &mut a.distinct,
             "find" => &mut a.find,
             "args" => &mut a.args,
             "search" => &mut a.search,
@@ -113,7 +127,12 @@ fn aggregate(name: &str) -> Option<(&'static str, &str)> {
         ("avg_", "avg"),
         ("min_", "min"),
         ("max_", "max"),
+        // Longest prefix first: `stddev_pop_price` is stddev_pop of `price`.
+        ("stddev_pop_", "stddev_pop"),
+        ("stddev_samp_", "stddev_samp"),
         ("stddev_", "stddev"),
+        ("var_pop_", "var_pop"),
+        ("var_samp_", "var_samp"),
         ("variance_", "variance"),
     ] {
         if let Some(col) = name.strip_prefix(prefix) {
@@ -940,7 +959,12 @@ fn aggregate_shape(func: &str, col: &ColumnInfo) -> Shape {
         "count" => Shape::scalar("bigint", false),
         "min" | "max" => Shape::scalar(col.cast_type(), true),
         "sum" if matches!(t, "integer" | "smallint") => Shape::scalar("bigint", true),
-        "sum" | "avg" | "stddev" | "variance" if float => Shape::scalar("double precision", true),
+        "sum" | "avg" | "stddev" | "stddev_pop" | "stddev_samp" | "variance" | "var_pop"
+        | "var_samp"
+            if float =>
+        {
+            Shape::scalar("double precision", true)
+        }
         _ => Shape::scalar("numeric", true),
     }
 }

@@ -1,0 +1,115 @@
+//! GraphJin's other spellings and aggregates, each run on GraphJin's test database:
+//! `orderBy` / `order` / `distinctOn`, the camelCase and short operators of its
+//! `qcode/exp.go` (`greaterThan`, `gteq`, `notIn`, `isNull`, `dis`, `notDistinct`, ...),
+//! and the statistical aggregates of its `sdata/funcs.go`.
+
+mod direct;
+
+use direct::{database, run};
+use serde_json::{Value, json};
+
+fn ids(v: &Value) -> Vec<i64> {
+    v.as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| c["id"].as_i64().expect("id"))
+        .collect()
+}
+
+#[tokio::test]
+async fn order_by_spellings() {
+    let Some((client, schema)) = database().await else {
+        return;
+    };
+    for arg in ["order_by", "orderBy", "order"] {
+        let gql = format!("query {{ products({arg}: {{ price: desc }}, limit: 2) {{ id }} }}");
+        let data = run(&client, &schema, &gql, json!({})).await.expect(&gql);
+        assert_eq!(ids(&data["products"]), [100, 99], "{arg}");
+    }
+    let err = run(
+        &client,
+        &schema,
+        "query { products(orderBy: { price: desc }, order_by: { id: asc }) { id } }",
+        json!({}),
+    )
+    .await
+    .expect_err("two orderings");
+    assert!(err.contains("given twice"), "{err}");
+}
+
+#[tokio::test]
+async fn operator_spellings() {
+    let Some((client, schema)) = database().await else {
+        return;
+    };
+    let cases = [
+        ("{ id: { greaterThan: 97 } }", vec![98, 99, 100]),
+        ("{ id: { gteq: 98 } }", vec![98, 99, 100]),
+        ("{ id: { greaterOrEquals: 99 } }", vec![99, 100]),
+        ("{ id: { lesserThan: 3 } }", vec![1, 2]),
+        ("{ id: { lteq: 2 } }", vec![1, 2]),
+        ("{ id: { lesserOrEquals: 1 } }", vec![1]),
+        ("{ id: { lt: 5, notIn: [2, 3] } }", vec![1, 4]),
+        ("{ id: { lt: 4, notEquals: 2 } }", vec![1, 3]),
+        ("{ reply_to_id: { isNull: true } }", vec![1]),
+        ("{ reply_to_id: { notDistinct: null } }", vec![1]),
+        ("{ reply_to_id: { ndis: null } }", vec![1]),
+        ("{ id: { lt: 4 }, reply_to_id: { dis: null } }", vec![2, 3]),
+        (
+            "{ id: { lt: 4 }, reply_to_id: { distinct: 1 } }",
+            vec![1, 3],
+        ),
+        (
+            "{ id: { lt: 4 }, reply_to_id: { not_distinct: 1 } }",
+            vec![2],
+        ),
+        ("{ id: { lt: 3 }, body: { iLike: \"%NUMBER 1\" } }", vec![1]),
+        (
+            "{ id: { lt: 3 }, body: { notILike: \"%NUMBER 1\" } }",
+            vec![2],
+        ),
+    ];
+    for (filter, want) in cases {
+        let gql =
+            format!("query {{ comments(where: {filter}, order_by: {{ id: asc }}) {{ id }} }}");
+        let data = run(&client, &schema, &gql, json!({})).await.expect(&gql);
+        assert_eq!(ids(&data["comments"]), want, "{filter}");
+    }
+    let err = run(
+        &client,
+        &schema,
+        "query { comments(where: { id: { greaterThen: 1 } }) { id } }",
+        json!({}),
+    )
+    .await
+    .expect_err("a misspelt operator");
+    assert!(err.contains("greaterThan"), "{err}");
+}
+
+#[tokio::test]
+async fn statistical_aggregates() {
+    let Some((client, schema)) = database().await else {
+        return;
+    };
+    // Prices of products 1..3 are 11.5, 12.5, 13.5.
+    let data = run(
+        &client,
+        &schema,
+        "query { products(where: { id: { lteq: 3 } }) {
+            stddev_price stddev_samp_price stddev_pop_price
+            variance_price var_samp_price var_pop_price
+        } }",
+        json!({}),
+    )
+    .await
+    .expect("aggregates");
+    let row = &data["products"][0];
+    let get = |k: &str| row[k].as_f64().unwrap_or_else(|| panic!("{k} in {row}"));
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    assert!(close(get("stddev_price"), 1.0));
+    assert!(close(get("stddev_samp_price"), 1.0));
+    assert!(close(get("stddev_pop_price"), (2.0f64 / 3.0).sqrt()));
+    assert!(close(get("variance_price"), 1.0));
+    assert!(close(get("var_samp_price"), 1.0));
+    assert!(close(get("var_pop_price"), 2.0 / 3.0));
+}
