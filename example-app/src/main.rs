@@ -1,6 +1,12 @@
-//! `cargo run -p example-app`: serves the webshop on 127.0.0.1:8080 (`LISTEN` to change it).
-//! With `DATABASE_URL` unset it starts a throwaway PostgreSQL from the installed binaries,
-//! loads the schema and demo data, and removes it all again on Ctrl-C.
+//! `cargo run -p example-app`: serves the webshop on 127.0.0.1:8080. `LISTEN=HOST:PORT`
+//! changes it; without `LISTEN`, the config's `host_port` (its parts replaced by `HOST` /
+//! `PORT`, as GraphJin does) decides when set. SIGTERM or Ctrl-C stops it gracefully:
+//! running requests finish and subscriptions get a close frame, within the config's
+//! `shutdown_timeout` (10 s by default), then it exits 0.
+//! It connects to `DATABASE_URL`, else to the config's `database:` (a `connection_string`,
+//! or host/port/dbname/user/password); with neither it starts a throwaway PostgreSQL from
+//! the installed binaries, loads the schema and demo data, and removes it all again on
+//! Ctrl-C. The pool follows the config's `database:` keys (`pool_size`, ...).
 //!
 //! With `--features dev` it runs the development server instead: any operation is compiled
 //! and run, and named ones are recorded into `config/allow.list` for the next build.
@@ -29,18 +35,22 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), BoxError> {
-    let (url, throwaway) = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => (url, None),
-        _ => {
-            eprintln!("DATABASE_URL is not set: starting a throwaway PostgreSQL...");
+    let dir = std::env::var("GJ_CONFIG_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/config").to_string());
+    // DATABASE_URL, else the config's `database:` (GO_ENV chooses the file, GJ_DATABASE_*
+    // override its keys).
+    let (url, throwaway) = match graphjin_runtime::Config::load(&dir)?.database_url() {
+        Some(url) => (url, None),
+        None => {
+            eprintln!(
+                "neither DATABASE_URL nor the config's `database:` names a database: starting a throwaway PostgreSQL..."
+            );
             let pg = tokio::task::spawn_blocking(start_throwaway).await??;
             eprintln!("PostgreSQL is up on port {}, demo data loaded", pg.port());
             (pg.url("shop"), Some(pg))
         }
     };
-    let dir = std::env::var("GJ_CONFIG_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/config").to_string());
-    let addr = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".to_string());
+    let addr = listen_addr(&dir)?;
     let served = serve(&url, &dir, &addr).await;
     if let Some(pg) = throwaway {
         tokio::task::spawn_blocking(move || pg.stop()).await??;
@@ -52,13 +62,17 @@ async fn run() -> Result<(), BoxError> {
 /// The locked production API: exactly the operations compiled into this binary.
 #[cfg(not(feature = "dev"))]
 async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
-    use graphjin_runtime::{Config, PoolOptions, Service};
+    use graphjin_runtime::{Config, Service};
     // The run-time part of the same config the build compiled (auth, secrets from GJ_*).
     let config = Config::load(dir)?;
-    let db = example_app::connect(url, PoolOptions::default()).await?;
+    // Logs on standard error: RUST_LOG, else the config's log_level and log_format.
+    graphjin_runtime::observe::logging::init(&config.log_options())?;
+    // The pool as the config's `database:` keys say (pool_size, idle and life times, ...).
+    let db = example_app::connect(url, config.pool_options()).await?;
     let actions = graphjin_runtime::actions::Actions::from_config(&config, &db).await?;
     let service = Service::from_config(db, &config)?.actions(actions);
-    let subscriptions = service.subscriptions().clone();
+    // Taken before the service goes into the router: what a graceful stop needs.
+    let shutdown = service.shutdown_handle();
     // The API's OpenAPI document (written by build.rs), beside the API itself.
     let app = example_app::router(service).route(
         "/api/v1/openapi.json",
@@ -80,15 +94,29 @@ async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
          -d '{{\"operationName\":\"listProducts\",\"variables\":{{\"limit\":3}}}}'"
     ));
     say("Press Ctrl-C to stop.");
-    graphjin_runtime::axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            eprintln!("stopping...");
-            // End subscriptions so their sockets and pollers stop with the server.
-            subscriptions.shutdown();
-        })
-        .await?;
+    // Until SIGTERM or Ctrl-C; then running requests finish and subscriptions end with a
+    // close frame, within the config's shutdown_timeout.
+    let signal = async {
+        graphjin_runtime::http::shutdown_signal().await;
+        eprintln!("stopping...");
+    };
+    graphjin_runtime::http::serve_until(listener, app, shutdown, signal).await?;
     Ok(())
+}
+
+/// Where to listen: `LISTEN`, else the config's `host_port` with `HOST`/`PORT` applied
+/// (GraphJin's keys), else 127.0.0.1:8080.
+fn listen_addr(dir: &str) -> Result<String, BoxError> {
+    if let Ok(addr) = std::env::var("LISTEN")
+        && !addr.trim().is_empty()
+    {
+        return Ok(addr);
+    }
+    let config = graphjin_runtime::Config::load(dir)?;
+    Ok(config
+        .http
+        .listen_addr()
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned()))
 }
 
 /// The development server: any operation runs, named ones are recorded into allow.list.
