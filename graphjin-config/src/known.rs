@@ -268,6 +268,8 @@ const SUBSCRIPTIONS: &[Known] = &[
     r("init_timeout_seconds"),
 ];
 
+const METRICS: &[Known] = &[r("enabled"), r("path"), r("auth")];
+
 const DATABASE: &[Known] = &[
     r("connection_string"),
     r("type"),
@@ -329,6 +331,9 @@ pub static KEYS: &[Known] = &[
     r("host"),
     r("port"),
     r("shutdown_timeout"),
+    r("log_level"),
+    r("log_format"),
+    key("metrics", Runtime, Shape::Keys(METRICS)),
     // GraphJin's keys for what this port does differently.
     ignored(
         "secret_key",

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::future::try_join_all;
 use postgres_types::Type;
-use tokio_postgres::{Client, NoTls, Statement};
+use graphjin_pgtls::{ConnectError, TlsOptions};
+use tokio_postgres::{Client, Statement};
 
 use crate::Error;
 use crate::catalog::Catalog;
@@ -51,8 +52,12 @@ impl Conn {
 /// Opens connections for the pool.
 pub(crate) struct Opener {
     config: tokio_postgres::Config,
+    /// TLS as the URL's `sslmode` etc. (and GraphJin's `enable_tls` keys) ask.
+    tls: TlsOptions,
     target: String,
     catalog: Arc<Catalog>,
+    /// Run on each new connection before preparing (see `pool.rs`).
+    setup: crate::pool::SessionSetup,
 }
 
 impl Opener {
@@ -60,8 +65,22 @@ impl Opener {
         Opener {
             target: describe(&config),
             config,
+            tls: TlsOptions::default(),
             catalog,
+            setup: crate::pool::SessionSetup::default(),
         }
+    }
+
+    /// How connections use TLS (default: libpq's `prefer`, no certificate checks).
+    pub(crate) fn with_tls(mut self, tls: TlsOptions) -> Opener {
+        self.tls = tls;
+        self
+    }
+
+    /// What each new connection runs before its statements are prepared.
+    pub(crate) fn with_setup(mut self, setup: crate::pool::SessionSetup) -> Opener {
+        self.setup = setup;
+        self
     }
 
     /// Where connections go, without the password (for messages).
@@ -71,19 +90,24 @@ impl Opener {
 
     /// Opens a connection and prepares every statement on it.
     pub(crate) async fn open(&self) -> Result<Conn, Error> {
-        let (client, connection) =
-            self.config
-                .connect(NoTls)
-                .await
-                .map_err(|e| Error::Connect {
-                    target: self.target.clone(),
-                    message: pg_message(&e),
-                })?;
+        let (client, connection) = graphjin_pgtls::connect(&self.config, &self.tls)
+            .await
+            .map_err(|e| Error::Connect {
+                target: self.target.clone(),
+                message: connect_message(&e),
+            })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %pg_message(&e), "database connection closed");
             }
         });
+        self.setup
+            .apply(&client)
+            .await
+            .map_err(|message| Error::Connect {
+                target: self.target.clone(),
+                message,
+            })?;
         check_enums(&client, self.catalog.enums).await?;
         let statements = prepare_all(&client, &self.catalog).await?;
         let role_statement = match self.catalog.role_query {
@@ -296,6 +320,15 @@ async fn prepare_role_query(client: &Client, rq: &RoleQuery) -> Result<Statement
             "roles_query must use $user_id exactly as its one parameter, it has {}",
             other.len()
         ))),
+    }
+}
+
+/// Why a connection failed: PostgreSQL's message as the rest of the crate words it, or
+/// the TLS cause ("certificate verify failed: unknown CA …").
+fn connect_message(e: &ConnectError) -> String {
+    match e.postgres() {
+        Some(pg) => pg_message(pg),
+        None => e.to_string(),
     }
 }
 

@@ -11,13 +11,15 @@ use bytes::Bytes;
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use graphjin_pgtls::TlsOptions;
 use tokio_postgres::Row;
 
 use crate::catalog::Catalog;
 use crate::conn::Opener;
 use crate::error::pg_message;
 use crate::observe::context as observe;
-use crate::pool::{Lease, Pool};
+pub use crate::pool::PoolStats;
+use crate::pool::{Lease, Pool, SessionSetup};
 use crate::types::RawJson;
 use crate::vars::{RawVariables, Source};
 use crate::{Auth, Batch, EnumType, Error, Operation, RoleQuery};
@@ -148,8 +150,12 @@ impl Db {
     /// connection, so a statement that does not fit the database stops start-up with an
     /// error naming the operation, the role and PostgreSQL's message.
     ///
-    /// Connections are plain TCP or Unix sockets (no TLS). Error messages show the target
-    /// as `postgres://user@host:port/db`, never the password.
+    /// TLS follows the URL's libpq settings via [`graphjin_pgtls`]: `sslmode` (`disable`,
+    /// `allow`, `prefer` — the default —, `require`, `verify-ca`, `verify-full`),
+    /// `sslrootcert` (a file, or `system`), `sslcert`, `sslkey`; GraphJin's `enable_tls`
+    /// keys go to [`DbBuilder::tls`]. Unix sockets are always plain. Error messages show
+    /// the target as `postgres://user@host:port/db`, never the password, and name a TLS
+    /// failure's cause ("certificate verify failed: unknown CA", "host name mismatch: …").
     pub async fn connect(
         database_url: &str,
         operations: &'static [Operation],
@@ -193,6 +199,7 @@ impl Db {
             batches: &[],
             enums: &[],
             options: PoolOptions::default(),
+            tls: None,
         }
     }
 
@@ -204,12 +211,19 @@ impl Db {
             batches,
             enums,
             options,
+            tls,
         } = b;
-        let database_url = database_url.as_str();
-        let mut config: tokio_postgres::Config =
-            database_url.parse().map_err(|e| Error::InvalidUrl {
-                message: pg_message(&e),
+        let (mut config, url_tls) =
+            TlsOptions::from_url(&database_url).map_err(|e| Error::InvalidUrl {
+                message: match e {
+                    graphjin_pgtls::TlsError::InvalidUrl(message) => message,
+                    other => other.to_string(),
+                },
             })?;
+        let tls = match tls {
+            Some(keys) => keys.over(url_tls),
+            None => url_tls,
+        };
         if config.get_connect_timeout().is_none()
             && let Some(t) = options.connect_timeout
         {
@@ -223,7 +237,10 @@ impl Db {
         catalog.set_batches(batches)?;
         catalog.enums = enums;
         let catalog = Arc::new(catalog);
-        let pool = Pool::new(Opener::new(config, catalog.clone()), &options);
+        let opener = Opener::new(config, catalog.clone())
+            .with_tls(tls)
+            .with_setup(SessionSetup::new(&options));
+        let pool = Pool::new(opener, &options);
         // Open (and prepare on) the first connection now; it stays in the pool.
         drop(pool.get().await?);
         Ok(Db {
@@ -283,6 +300,13 @@ impl Db {
             operation: op.name,
             source,
         })
+    }
+
+    /// The pool's counters now: connections open, idle and opening, calls in flight and
+    /// waiting, connections opened and closed, and time spent waiting. For metrics and
+    /// readiness checks.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.inner.pool.stats()
     }
 
     /// Checks the database answers `SELECT 1` within the health timeout.
@@ -412,6 +436,7 @@ pub struct DbBuilder {
     batches: &'static [Batch],
     enums: &'static [EnumType],
     options: PoolOptions,
+    tls: Option<TlsOptions>,
 }
 
 impl DbBuilder {
@@ -441,6 +466,15 @@ impl DbBuilder {
     /// The pool's settings (default: [`PoolOptions::default`]).
     pub fn options(mut self, options: PoolOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// TLS settings laid over the URL's (`sslmode`, `sslrootcert`, … work without this):
+    /// GraphJin's `database.enable_tls` keys, from
+    /// [`TlsOptions::from_graphjin_keys`](graphjin_pgtls::TlsOptions::from_graphjin_keys).
+    /// Their mode wins; each certificate, key or server name they set replaces the URL's.
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = Some(tls);
         self
     }
 

@@ -41,7 +41,7 @@ mod vars;
 
 pub use auth::{Auth, AuthError, AuthLayer, AuthRegistry, Authenticator};
 pub use config::{Config, ConfigError};
-pub use db::{Db, DbBuilder, PoolOptions};
+pub use db::{Db, DbBuilder, PoolOptions, PoolStats};
 pub use error::Error;
 pub use http::{ApiError, Service, router};
 pub use operation::{Access, Batch, EnumType, OpKind, Operation, Param, RoleQuery, RoleStatement};

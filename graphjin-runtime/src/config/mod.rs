@@ -194,10 +194,10 @@ impl Config {
     /// the file, the key and the nearest known key.
     pub fn load(dir: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let dir = dir.as_ref();
-        let path = graphjin_config::choose_config(dir, |v| std::env::var(v).ok())?
-            .ok_or_else(|| ConfigError::NotFound {
-                dir: dir.to_path_buf(),
-            })?;
+        let chosen = graphjin_config::choose_config(dir, |v| std::env::var(v).ok())?;
+        let path = chosen.ok_or_else(|| ConfigError::NotFound {
+            dir: dir.to_path_buf(),
+        })?;
         Config::load_file(path)
     }
 
@@ -432,6 +432,14 @@ impl Config {
     /// `statement_timeout`, `connection_setup`, `schema` and `pipeline_depth`.
     pub fn pool_options(&self) -> crate::PoolOptions {
         self.database.pool_options()
+    }
+
+    /// GraphJin's `database.enable_tls` keys as TLS options for [`crate::DbBuilder::tls`]
+    /// (`verify-full` against `server_cert`, for `server_name`); `None` without
+    /// `enable_tls` (the URL's `sslmode` decides). Relative paths are resolved against the
+    /// config folder.
+    pub fn tls_options(&self) -> Result<Option<graphjin_pgtls::TlsOptions>, ConfigError> {
+        self.database.tls_options(self.dir.as_deref())
     }
 
     /// The options authenticators are built with: `production` and the config folder.
