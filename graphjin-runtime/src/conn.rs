@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::future::try_join_all;
-use postgres_types::Type;
 use graphjin_pgtls::{ConnectError, TlsOptions};
+use postgres_types::Type;
 use tokio_postgres::{Client, Statement};
 
 use crate::Error;
