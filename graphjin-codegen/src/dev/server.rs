@@ -161,8 +161,14 @@ impl DevServer {
         Router::new().fallback(dispatch).with_state(self.clone())
     }
 
-    /// Serves on `listen` until Ctrl-C.
+    /// Serves on `listen` until Ctrl-C. Installs the log subscriber from dev.yml's
+    /// `log_level` / `log_format` (or `RUST_LOG`) unless the caller installed one.
     pub async fn serve(self, listen: SocketAddr) -> Result<(), DevError> {
+        use graphjin_runtime::observe::logging::{self, LogError};
+        match logging::init(&self.shared.runtime.log_options()) {
+            Ok(()) | Err(LogError::AlreadySet) => {}
+            Err(e) => return Err(DevError::Runtime(e.to_string())),
+        }
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| DevError::Io {
