@@ -883,6 +883,21 @@ mod tests {
         assert_eq!(distance("", "ab"), 2);
     }
 
+    /// The README lists every GraphJin key accepted and not used, and every one refused
+    /// unless left at its default.
+    #[test]
+    fn the_readme_documents_ignored_and_unsupported_keys() {
+        let readme = include_str!("../../README.md");
+        let mut tree = Vec::new();
+        walk(KEYS, &mut Vec::new(), &mut tree);
+        for (path, k) in tree {
+            if matches!(k.owner, Owner::Ignored(_) | Owner::Unsupported(_)) {
+                let name = format!("`{}`", show(&path));
+                assert!(readme.contains(&name), "README.md does not mention {name}");
+            }
+        }
+    }
+
     #[test]
     fn ignored_keys_are_listed() {
         let keys = ignored_keys();

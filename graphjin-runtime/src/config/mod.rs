@@ -1,12 +1,16 @@
 //! The run-time part of GraphJin's YAML config: `production`, `auth_fail_block`, `auth`,
 //! `auths`, `actions` (see [`crate::actions`]), `poll_every_seconds`, `subscriptions`,
 //! `log_level`, `log_format`, `metrics` ([`MetricsConfig`]), and
-//! the HTTP keys (`cors_*`, `http_compress`, `host_port`, `shutdown_timeout`: [`HttpConfig`]).
+//! the HTTP keys (`cors_*`, `http_compress`, `host_port`, `shutdown_timeout`: [`HttpConfig`]),
+//! and `database` ([`DatabaseConfig`]).
 //! The build reads the same file for its own keys (`tables`, `roles`, `default_limit`, ...);
-//! this reader ignores every key it does not own.
+//! this reader leaves those to it. A key neither side reads (a typo, a misplaced key) is
+//! refused with the file, the key path and a did-you-mean; GraphJin keys this port does not
+//! use are accepted or refused as [`graphjin_config::known`] documents.
 //!
 //! Both sides read the file with the same reader, graphjin-config: [`Config::load`] reads
-//! `prod.yml` (else `dev.yml`) from a folder, follows `inherits:` (the child's top-level
+//! the file `GJ_ENV`/`GO_ENV` names (`development` -> `dev.yml`, `production` -> `prod.yml`,
+//! any other name -> `NAME.yml`), else `prod.yml`, else `dev.yml`, follows `inherits:` (the child's top-level
 //! keys replace the parent's), applies environment overrides, and reads the keys with
 //! GraphJin's weak typing: a list of one-key maps where a map is expected, a single value
 //! where a list is expected, numbers and bools written as strings, keys in any case.
@@ -53,6 +57,9 @@
 //! | `GJ_CORS_ALLOWED_ORIGINS` | `cors_allowed_origins` (comma-separated) |
 //! | `GJ_CORS_ALLOWED_HEADERS` | `cors_allowed_headers` (comma-separated) |
 //! | `GJ_SHUTDOWN_TIMEOUT` | `shutdown_timeout` |
+//! | `GJ_DATABASE_CONNECTION_STRING` | `database.connection_string` (`DATABASE_URL` replaces the whole address) |
+//! | `GJ_DATABASE_PASSWORD` | `database.password` |
+//! | `GJ_DATABASE_POOL_SIZE` | `database.pool_size` (and so on for every `database:` key) |
 //! | `GJ_AUTHS_<NAME>_...` | the same keys of the `auths:` entry named NAME (upper-cased, other characters than letters and digits as `_`), e.g. `GJ_AUTHS_ADMIN_JWT_SECRET` |
 //! | `GJ_AUTHS_<NAME>_HMAC_SECRET` | `hmac.secret` of the `type: hmac` entry of `auths:` named NAME |
 //! | `GJ_ACTIONS_<NAME>_SECRET` | `secret` of the action named NAME (the key webhook calls are signed with) |
