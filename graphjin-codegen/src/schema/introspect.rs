@@ -27,9 +27,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use graphjin_pgtls::{ConnectError, TlsOptions};
 use tokio_postgres::config::Host;
 use tokio_postgres::types::FromSql;
-use tokio_postgres::{Client, Config, NoTls, Row};
+use tokio_postgres::{Client, Config, Row};
 
 use crate::schema::model::{
     Column, DbSchema, Domain, EnumType, ForeignKey, Function, FunctionArg, Table,
@@ -44,12 +45,12 @@ pub enum IntrospectError {
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
     /// The server could not be reached, or refused the connection.
-    #[error("could not connect to the database at {target}: {}", pg_detail(.source))]
+    #[error("could not connect to the database at {target}: {}", connect_detail(.source))]
     Connect {
         /// `host:port` of every host tried (never the password).
         target: String,
-        /// The driver's error.
-        source: tokio_postgres::Error,
+        /// Why: PostgreSQL's error, or the TLS cause ("certificate verify failed: …").
+        source: ConnectError,
     },
     /// A catalog query failed.
     #[error("could not read {what} from pg_catalog: {}", pg_detail(.source))]
@@ -90,22 +91,48 @@ fn pg_detail(e: &tokio_postgres::Error) -> String {
     s
 }
 
-/// Connects to `database_url` (a `postgres://` URL or `key=value` string) without TLS,
-/// reads `schema` and returns the text of `db.graphql`.
+/// [`pg_detail`] for a PostgreSQL error, else the TLS cause as [`ConnectError`] words it.
+fn connect_detail(e: &ConnectError) -> String {
+    match e.postgres() {
+        Some(pg) => pg_detail(pg),
+        None => e.to_string(),
+    }
+}
+
+/// Connects to `database_url` (a `postgres://` URL or `key=value` string), reads `schema`
+/// and returns the text of `db.graphql`.
+///
+/// TLS follows the URL's libpq settings (`sslmode`, default `prefer`; `sslrootcert`,
+/// `sslcert`, `sslkey`), as [`graphjin_pgtls`] reads them.
 ///
 /// Must run inside a Tokio runtime: the connection is driven by a spawned task.
 pub async fn pull(database_url: &str, schema: &str) -> Result<String, IntrospectError> {
-    let config: Config = database_url
-        .parse()
-        .map_err(|e: tokio_postgres::Error| IntrospectError::InvalidUrl(pg_detail(&e)))?;
-    let (client, connection) =
-        config
-            .connect(NoTls)
-            .await
-            .map_err(|source| IntrospectError::Connect {
-                target: describe_target(&config),
-                source,
-            })?;
+    pull_with_tls(database_url, schema, None).await
+}
+
+/// [`pull`] with TLS settings laid over the URL's: GraphJin's `database.enable_tls` keys
+/// from [`TlsOptions::from_graphjin_keys`].
+pub async fn pull_with_tls(
+    database_url: &str,
+    schema: &str,
+    tls: Option<TlsOptions>,
+) -> Result<String, IntrospectError> {
+    let (config, url_tls) = TlsOptions::from_url(database_url).map_err(|e| {
+        IntrospectError::InvalidUrl(match e {
+            graphjin_pgtls::TlsError::InvalidUrl(message) => message,
+            other => other.to_string(),
+        })
+    })?;
+    let tls = match tls {
+        Some(keys) => keys.over(url_tls),
+        None => url_tls,
+    };
+    let (client, connection) = graphjin_pgtls::connect(&config, &tls)
+        .await
+        .map_err(|source| IntrospectError::Connect {
+            target: describe_target(&config),
+            source,
+        })?;
     let driver = tokio::spawn(async move {
         // Ends when `client` is dropped; its errors surface through the queries.
         let _ = connection.await;
@@ -712,7 +739,9 @@ mod tests {
         });
         let sql = std::fs::read_to_string(&sql_path)
             .unwrap_or_else(|e| panic!("cannot read {sql_path}: {e}"));
-        let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
         tokio::spawn(connection);
         let client = std::sync::Arc::new(client);
         let scratch = format!("gj_introspect_{}", std::process::id());
