@@ -1,5 +1,7 @@
 //! The `graphjin` command line, run as a real process: `schema pull` against a real
-//! PostgreSQL, `check` on good and bad allow lists, `sql` piped into psql.
+//! PostgreSQL, `check` on good and bad allow lists, `sql` piped into psql; the argument
+//! parser: help and version on stdout (exit 0), usage errors on stderr (exit 2),
+//! `DATABASE_URL` from the environment.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -267,4 +269,151 @@ fn sql_names_parameters_on_stderr_and_suggests_names() {
         .arg(&dir));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("unknown role `admin`"), "{stderr}");
+}
+
+/// Every command and subcommand, as typed after `graphjin`.
+const COMMANDS: &[&[&str]] = &[
+    &["schema"],
+    &["schema", "pull"],
+    &["check"],
+    &["sql"],
+    &["audit"],
+    &["openapi"],
+    &["typescript"],
+    &["dev"],
+];
+
+#[test]
+fn version_and_help_print_on_stdout_and_exit_0() {
+    let (out, stdout, stderr) = run(bin().arg("--version"));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, format!("graphjin {}\n", env!("CARGO_PKG_VERSION")));
+    assert!(stderr.is_empty(), "{stderr}");
+
+    let (out, stdout, stderr) = run(bin().arg("--help"));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("GraphJin for Rust build tools"),
+        "{stdout}"
+    );
+    for cmd in [
+        "schema",
+        "check",
+        "sql",
+        "audit",
+        "openapi",
+        "typescript",
+        "dev",
+    ] {
+        assert!(
+            stdout.contains(&format!("\n  {cmd} ")),
+            "{cmd} not listed:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("DATABASE_URL"), "{stdout}");
+
+    for cmd in COMMANDS {
+        let (out, stdout, stderr) = run(bin().args(*cmd).arg("--help"));
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {stderr}");
+        assert!(
+            stdout.contains(&format!("Usage: graphjin {}", cmd.join(" "))),
+            "{cmd:?}:\n{stdout}"
+        );
+        assert!(stderr.is_empty(), "{cmd:?}: {stderr}");
+    }
+    let (_, stdout, _) = run(bin().args(["sql", "--help"]));
+    assert!(
+        stdout.contains("--role <ROLE>") && stdout.contains("[default: anon]"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = run(bin().args(["audit", "--help"]));
+    assert!(stdout.contains("1 new exposure"), "{stdout}");
+}
+
+#[test]
+fn usage_errors_exit_2_with_the_usage_on_stderr() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--bogus"], "unexpected argument '--bogus'"),
+        (&["check", "--bogus"], "unexpected argument '--bogus'"),
+        (&["check", "--role", "user"], "unexpected argument '--role'"),
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (&["sql"], "<NAME>"),
+        (&["sql", "a", "b"], "unexpected argument 'b'"),
+        (
+            &["sql", "a", "--role"],
+            "a value is required for '--role <ROLE>'",
+        ),
+        (&["schema"], "Usage: graphjin schema"),
+        (&["audit", "--json"], "--diff <DIR|REV>"),
+        (
+            &["dev", "--listen", "localhost"],
+            "invalid value 'localhost' for '--listen <ADDR>'",
+        ),
+        (&[], "Usage: graphjin"),
+    ];
+    for (args, want) in cases {
+        let (out, stdout, stderr) = run(bin().args(*args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stdout.is_empty(),
+            "{args:?}: usage goes to stderr, got stdout {stdout}"
+        );
+        assert!(
+            stderr.contains(want),
+            "{args:?}: want `{want}` in:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("Usage: graphjin") || stderr.contains("try '--help'"),
+            "{args:?}: no usage hint:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn schema_pull_reads_database_url_from_the_environment() {
+    let (pg, db) = conformance_db();
+    let dir = temp_dir("pull-env");
+    let (out, _, stderr) = run(bin()
+        .env("DATABASE_URL", pg.url(db))
+        .args(["schema", "pull", "--config-dir"])
+        .arg(&dir));
+    assert!(out.status.success(), "schema pull failed: {stderr}");
+    let text = std::fs::read_to_string(dir.join("db.graphql")).expect("db.graphql written");
+    assert!(text.contains("type products"), "{text}");
+    assert!(stderr.contains("wrote "), "{stderr}");
+
+    // --database-url wins over the environment.
+    let dir = temp_dir("pull-flag-wins");
+    let (out, _, stderr) = run(bin()
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/nothing")
+        .args([
+            "schema",
+            "pull",
+            "--database-url",
+            &pg.url(db),
+            "--config-dir",
+        ])
+        .arg(&dir));
+    assert!(out.status.success(), "schema pull failed: {stderr}");
+    assert!(dir.join("db.graphql").is_file());
+}
+
+#[test]
+fn help_never_shows_the_database_url() {
+    let secret = "s3cret-pw-in-url";
+    for cmd in [&["schema", "pull"][..], &["dev"][..]] {
+        let (out, stdout, stderr) = run(bin()
+            .env(
+                "DATABASE_URL",
+                format!("postgres://app:{secret}@db.example/shop"),
+            )
+            .args(cmd)
+            .arg("--help"));
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(stdout.contains("[env: DATABASE_URL]"), "{stdout}");
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{stdout}{stderr}"
+        );
+    }
 }
