@@ -113,3 +113,67 @@ async fn statistical_aggregates() {
     assert!(close(get("var_samp_price"), 1.0));
     assert!(close(get("var_pop_price"), 2.0 / 3.0));
 }
+
+#[tokio::test]
+async fn include_and_skip_by_role_null_the_field() {
+    let Some((client, schema)) = database().await else {
+        return;
+    };
+    // `run` compiles for role `user`.
+    let data = run(
+        &client,
+        &schema,
+        r#"query { products(id: 3) {
+            id @skip(ifRole: "user")
+            name @include(ifRole: "anon")
+            description @include(ifRole: "user")
+            owner @include(ifRole: "user") { id }
+        } }"#,
+        json!({}),
+    )
+    .await
+    .expect("ifRole");
+    assert_eq!(
+        data,
+        json!({"products": {"id": null, "name": null,
+            "description": "Description for product 3", "owner": {"id": 3}}})
+    );
+    let err = run(
+        &client,
+        &schema,
+        r#"query { products(id: 3) { id @skip(ifRole: "admn") } }"#,
+        json!({}),
+    )
+    .await
+    .expect_err("an unknown role");
+    assert!(err.contains("unknown role `admn`"), "{err}");
+}
+
+#[tokio::test]
+async fn include_if_and_skip_if_filters() {
+    let Some((client, schema)) = database().await else {
+        return;
+    };
+    // On a column: the row it belongs to decides; on a table: each related row.
+    let data = run(
+        &client,
+        &schema,
+        r#"query { products(where: { id: { lteq: 3 } }, order_by: { id: asc }) {
+            id
+            name(includeIf: { id: { eq: 1 } })
+            price(skipIf: { id: { gteq: 2 } })
+            owner(skipIf: { id: { eq: 2 } }) { id }
+        } }"#,
+        json!({}),
+    )
+    .await
+    .expect("includeIf / skipIf");
+    assert_eq!(
+        data,
+        json!({"products": [
+            {"id": 1, "name": "Product 1", "price": 11.5, "owner": {"id": 1}},
+            {"id": 2, "name": null, "price": null, "owner": null},
+            {"id": 3, "name": null, "price": null, "owner": {"id": 3}},
+        ]})
+    );
+}

@@ -298,6 +298,20 @@ impl<'a> Ctx<'a> {
         Ok(keep)
     }
 
+    /// Refuses a role name the config does not define (in `@{directive}(ifRole:)`).
+    fn known_role(&self, role: &str, directive: &str, pos: Pos) -> Result<()> {
+        if self.roles.role(role).is_none() {
+            return Err(CompileError::new(
+                pos,
+                format!(
+                    "unknown role `{role}` in `@{directive}` (roles: {})",
+                    self.roles.names().join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Evaluates a field's directives for this role.
     pub fn field_directives(&mut self, f: &Field) -> Result<FieldDirectives> {
         let mut out = FieldDirectives::default();
@@ -311,9 +325,39 @@ impl<'a> Ctx<'a> {
             };
             match name {
                 "include" | "skip" => {
-                    let v = arg("if").or_else(|| arg("ifVar")).ok_or_else(|| {
-                        CompileError::new(d.name.pos, format!("`@{name}` needs `if:` or `ifVar:`"))
-                    })?;
+                    // `ifRole`: decided per role at build time; a field left out for this
+                    // role is null (GraphJin's SkipTypeNulled), unlike `@remove`.
+                    if let Some(v) = arg("ifRole").or_else(|| arg("if_role")) {
+                        let role = match &v.kind {
+                            ValueKind::String(s) | ValueKind::Enum(s) => s.as_str(),
+                            _ => {
+                                return Err(CompileError::new(
+                                    v.pos,
+                                    format!("`@{name}(ifRole:)` takes a role name"),
+                                ));
+                            }
+                        };
+                        self.known_role(role, name, v.pos)?;
+                        if (role == self.role) != (name == "include") {
+                            out.include_if = Some("false".to_owned());
+                        }
+                        if arg("if")
+                            .or_else(|| arg("ifVar"))
+                            .or_else(|| arg("if_var"))
+                            .is_none()
+                        {
+                            continue;
+                        }
+                    }
+                    let v = arg("if")
+                        .or_else(|| arg("ifVar"))
+                        .or_else(|| arg("if_var"))
+                        .ok_or_else(|| {
+                            CompileError::new(
+                                d.name.pos,
+                                format!("`@{name}` needs `if:`, `ifVar:` or `ifRole:`"),
+                            )
+                        })?;
                     let cond = match &v.kind {
                         ValueKind::Boolean(b) => {
                             if *b != (name == "include") {
@@ -351,15 +395,7 @@ impl<'a> Ctx<'a> {
                             ));
                         }
                     };
-                    if self.roles.role(role).is_none() {
-                        return Err(CompileError::new(
-                            d.name.pos,
-                            format!(
-                                "unknown role `{role}` in `@{name}` (roles: {})",
-                                self.roles.names().join(", ")
-                            ),
-                        ));
-                    }
+                    self.known_role(role, name, d.name.pos)?;
                     let matches = role == self.role;
                     if (name == "add") != matches {
                         out.removed = true;

@@ -35,10 +35,13 @@ struct SelArgs<'f> {
     args: Option<&'f Value>,
     search: Option<&'f Value>,
     mutation: Option<&'f Value>,
+    /// `includeIf:` / `skipIf:` (a filter deciding whether the field shows).
+    include_if: Option<&'f Value>,
+    skip_if: Option<&'f Value>,
 }
 
 /// A table field's arguments, in every spelling GraphJin's `qcode/args.go` accepts.
-const TABLE_ARGS: [&str; 14] = [
+const TABLE_ARGS: [&str; 18] = [
     "id",
     "where",
     "order_by",
@@ -53,6 +56,10 @@ const TABLE_ARGS: [&str; 14] = [
     "find",
     "args",
     "search",
+    "includeIf",
+    "include_if",
+    "skipIf",
+    "skip_if",
 ];
 
 fn sel_args(args: &[Argument]) -> Result<SelArgs<'_>> {
@@ -68,6 +75,8 @@ fn sel_args(args: &[Argument]) -> Result<SelArgs<'_>> {
             "find" => &mut a.find,
             "args" => &mut a.args,
             "search" => &mut a.search,
+            "includeIf" | "include_if" => &mut a.include_if,
+            "skipIf" | "skip_if" => &mut a.skip_if,
             "insert" | "update" | "upsert" | "delete" => &mut a.mutation,
             "before" | "after" | "last" => {
                 return Err(CompileError::new(
@@ -140,6 +149,11 @@ fn aggregate(name: &str) -> Option<(&'static str, &str)> {
         }
     }
     None
+}
+
+/// Whether an argument name is one of the field filters `includeIf` / `skipIf`.
+fn is_field_condition(name: &str) -> bool {
+    matches!(name, "includeIf" | "include_if" | "skipIf" | "skip_if")
 }
 
 fn wrap_include(expr: String, dirs: &FieldDirectives) -> String {
@@ -524,6 +538,11 @@ impl<'a> Ctx<'a> {
         if let Some(w) = args.where_.filter(|_| !from_cte) {
             conds.push(self.where_sql(table, &alias, w)?);
         }
+        // On a table, `includeIf` / `skipIf` decide per row (GraphJin's example hides
+        // owners whose `keep_private` is set).
+        if let Some(c) = self.field_condition(&args, table, &alias)? {
+            conds.push(c);
+        }
         if args.mutation.is_some() && matches!(link, Link::Rel(..)) {
             return Err(CompileError::new(
                 f.name.pos,
@@ -725,12 +744,14 @@ impl<'a> Ctx<'a> {
             }
             let key = f.response_key().to_string();
             let name = self.db_name(&f.name.value).into_owned();
+            let mut cond = None;
             let (expr, shape) = if name == "__typename" {
                 (string_literal(&table.name), Shape::scalar("text", false))
             } else if let Some(col) = table
                 .column(&name)
                 .filter(|_| !self.is_json_table(table, &name))
             {
+                cond = self.field_condition(&sel_args(&f.arguments)?, table, alias)?;
                 let e = self.column_expr(f, table, col, alias)?;
                 out.plain.push(e.clone());
                 let shape = Shape::column(col.cast_type(), col.nullable, table.origin(&col.name));
@@ -749,6 +770,7 @@ impl<'a> Ctx<'a> {
                 let func = func.clone();
                 self.check_function(table, &func.name, f.name.pos)?;
                 let args = sel_args(&f.arguments)?;
+                cond = self.field_condition(&args, table, alias)?;
                 let call =
                     self.function_call(&func, args.args, f.name.pos, Some((table, alias)))?;
                 (call, Shape::scalar(func.return_type.clone(), true))
@@ -816,6 +838,11 @@ impl<'a> Ctx<'a> {
                     }
                 }
             };
+            // On a column or function, `includeIf` / `skipIf` read the row it belongs to.
+            let (expr, shape) = match &cond {
+                Some(c) => (format!("(CASE WHEN {c} THEN {expr} END)"), shape.nullable()),
+                None => (expr, shape),
+            };
             let shape = if dirs.include_if.is_some() {
                 shape.nullable()
             } else {
@@ -864,7 +891,11 @@ impl<'a> Ctx<'a> {
         alias: &str,
     ) -> Result<String> {
         self.check_column(table, col, f.name.pos)?;
-        if let Some(a) = f.arguments.first() {
+        if let Some(a) = f
+            .arguments
+            .iter()
+            .find(|a| !is_field_condition(&a.name.value))
+        {
             return Err(CompileError::new(
                 a.name.pos,
                 format!("column `{}` takes no arguments", col.name),
@@ -880,6 +911,24 @@ impl<'a> Ctx<'a> {
             ));
         }
         Ok(format!("{alias}.{}", ident(&col.name)))
+    }
+
+    /// The SQL condition of a field's `includeIf` / `skipIf` over the row `alias` of
+    /// `table` (GraphJin's field filters); both may be given.
+    fn field_condition(
+        &mut self,
+        args: &SelArgs<'_>,
+        table: &TableInfo,
+        alias: &str,
+    ) -> Result<Option<String>> {
+        let mut conds = Vec::new();
+        if let Some(v) = args.include_if {
+            conds.push(self.where_sql(table, alias, v)?);
+        }
+        if let Some(v) = args.skip_if {
+            conds.push(format!("NOT ({})", self.where_sql(table, alias, v)?));
+        }
+        Ok((!conds.is_empty()).then(|| super::filter::join(conds, "AND")))
     }
 
     /// A polymorphic field: one branch per `... on table` fragment, chosen by the type column.
