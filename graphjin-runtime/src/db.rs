@@ -115,8 +115,6 @@ struct Inner {
     pool: Pool,
     catalog: Arc<Catalog>,
     health_timeout: Duration,
-    /// Calls the pool takes at once: `max_size × pipeline_depth`.
-    capacity: usize,
 }
 
 /// How busy the pool is, for readiness reports ([`Db::ready`]).
@@ -126,6 +124,8 @@ pub struct PoolStatus {
     pub connections: usize,
     /// Calls running on them.
     pub in_flight: usize,
+    /// Calls waiting for room or a connection.
+    pub waiting: usize,
     /// Most calls at once (`max_size × pipeline_depth`).
     pub capacity: usize,
     /// Every call slot is taken: new calls wait (up to the wait timeout).
@@ -248,10 +248,6 @@ impl Db {
                 pool,
                 catalog,
                 health_timeout: options.health_timeout,
-                capacity: options
-                    .max_size
-                    .max(1)
-                    .saturating_mul(options.pipeline_depth.max(1)),
             }),
         })
     }
@@ -332,14 +328,17 @@ impl Db {
             })?
     }
 
-    /// How busy the pool is right now.
+    /// How busy the pool is right now (the part of [`Db::pool_stats`] a readiness report
+    /// shows).
     pub fn pool_status(&self) -> PoolStatus {
-        let status = self.inner.pool.status();
+        let stats = self.pool_stats();
+        let capacity = stats.max_size.saturating_mul(stats.pipeline_depth);
         PoolStatus {
-            connections: status.connections,
-            in_flight: status.in_flight,
-            capacity: self.inner.capacity,
-            saturated: status.in_flight >= self.inner.capacity,
+            connections: stats.connections,
+            in_flight: stats.in_flight,
+            waiting: stats.waiting,
+            capacity,
+            saturated: stats.waiting > 0 || stats.in_flight >= capacity,
         }
     }
 

@@ -6,7 +6,7 @@
 //! | `GET /health/ready` | 200 `{"status":"ready","pool":{...}}` when the database answers (see [`Db::ready`](crate::Db::ready)); 503 `{"status":"unavailable",...}` when it does not, `{"status":"stopping",...}` once a shutdown began | readiness probe: send traffic here or not |
 //! | `GET /health` | GraphJin's endpoint: the same check as `/health/ready`, answering 200 `{"status":"ok"}` or 503 `{"status":"unavailable"}` | what GraphJin users already probe |
 //!
-//! `pool` is `{"connections","in_flight","capacity","saturated"}`: a saturated pool (every
+//! `pool` is `{"connections","in_flight","waiting","capacity","saturated"}`: a saturated pool (every
 //! call slot taken) is still ready, and says so. Why the database is unavailable goes to
 //! the log, not the response.
 

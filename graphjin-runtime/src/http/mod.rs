@@ -28,7 +28,7 @@
 //! `/health/live` answers 200 `{"status":"ok"}` whenever the process serves requests;
 //! point a liveness probe at it, so a slow database does not get a healthy process
 //! restarted. `/health/ready` checks the database ([`Db::ready`]) and answers 200
-//! `{"status":"ready","pool":{"connections","in_flight","capacity","saturated"}}` or 503
+//! `{"status":"ready","pool":{"connections","in_flight","waiting","capacity","saturated"}}` or 503
 //! (`"unavailable"`, or `"stopping"` once a shutdown began); a saturated pool is ready.
 //! `/health` is GraphJin's endpoint with the readiness check and GraphJin's short answer.
 //!
