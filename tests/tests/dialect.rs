@@ -177,3 +177,39 @@ async fn include_if_and_skip_if_filters() {
         ]})
     );
 }
+
+#[tokio::test]
+async fn search_rank_and_headline() {
+    let Some((client, schema)) = database().await else {
+        return;
+    };
+    let data = run(
+        &client,
+        &schema,
+        r#"query search($q: String!) {
+            products(search: $q, order_by: { search_rank: desc, id: asc }, limit: 2) {
+                id search_rank search_headline_description
+            }
+        }"#,
+        json!({"q": "product 37"}),
+    )
+    .await
+    .expect("search");
+    let rows = data["products"].as_array().expect("rows");
+    assert_eq!(rows.len(), 1, "{data}");
+    assert_eq!(rows[0]["id"], 37);
+    assert!(rows[0]["search_rank"].as_f64().expect("rank") > 0.0);
+    assert_eq!(
+        rows[0]["search_headline_description"],
+        "Description for <b>product</b> <b>37</b>"
+    );
+    let err = run(
+        &client,
+        &schema,
+        "query { products(limit: 1) { id search_rank } }",
+        json!({}),
+    )
+    .await
+    .expect_err("search_rank without search");
+    assert!(err.contains("needs `search:`"), "{err}");
+}

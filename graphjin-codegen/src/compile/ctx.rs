@@ -31,6 +31,9 @@ pub(super) struct Ctx<'a> {
     /// rows this statement wrote. A recursive relationship in a mutation's selection walks
     /// these, as GraphJin's does (its CTE named after the table shadows the table).
     pub written: HashMap<String, String>,
+    /// The `search:` of the table being selected: (the tsvector expression, the tsquery
+    /// expression), for `search_rank` and `search_headline_<column>`.
+    pub search: Option<(String, String)>,
     /// Render parameters as columns of the subscription batch (`__b."p1"`) instead of `$1`.
     pub batch: bool,
     /// Shapes of JSON variables that carry mutation data (for typed `Variables`).
@@ -82,6 +85,7 @@ impl<'a> Ctx<'a> {
             reads: Default::default(),
             overlays: HashMap::new(),
             written: HashMap::new(),
+            search: None,
             inputs: HashMap::new(),
             batch: false,
             origin: None,

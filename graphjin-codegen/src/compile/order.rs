@@ -50,6 +50,19 @@ impl Ctx<'_> {
                 let mut out = Vec::new();
                 for (key, val) in fields {
                     let name = self.db_name(&key.value).into_owned();
+                    if name == "search_rank" && table.column(&name).is_none() {
+                        let Some((tsv, query)) = self.search.clone() else {
+                            return Err(CompileError::new(
+                                key.pos,
+                                format!(
+                                    "ordering by `search_rank` needs `search:` on `{}`",
+                                    table.name
+                                ),
+                            ));
+                        };
+                        out.push(format!("ts_rank({tsv}, {query}) {}", direction(val)?));
+                        continue;
+                    }
                     if let Some(col) = table.column(&name) {
                         self.check_column(table, col, key.pos)?;
                         let lhs = format!("{alias}.{}", ident(&col.name));

@@ -561,6 +561,7 @@ impl<'a> Ctx<'a> {
             }
             self.ignore_rules = ignore;
         }
+        let mut searched = None;
         if let Some(s) = args.search {
             let col = table.columns.iter().find(|c| c.full_text).ok_or_else(|| {
                 CompileError::new(
@@ -573,8 +574,12 @@ impl<'a> Ctx<'a> {
             })?;
             let col = ident(&col.name);
             let q = self.value_sql(s, "text")?;
-            conds.push(format!("{alias}.{col} @@ websearch_to_tsquery({q})"));
+            let query = format!("websearch_to_tsquery({q})");
+            conds.push(format!("{alias}.{col} @@ {query}"));
+            searched = Some((format!("{alias}.{col}"), query));
         }
+        // `search_rank` / `search_headline_*` of this table's fields and ordering.
+        let outer_search = std::mem::replace(&mut self.search, searched);
         if let Some(find) = args.find
             && !matches!(link, Link::Rel(Relation::Recursive { .. }, _))
         {
@@ -592,10 +597,12 @@ impl<'a> Ctx<'a> {
         let out = self.output_fields(&f.selection, table, &alias)?;
         let json = json_object(&out.pairs);
 
-        let mut order = match args.order_by {
-            Some(o) => self.order_sql(table, &alias, o)?,
-            None => Vec::new(),
+        let order = match args.order_by {
+            Some(o) => self.order_sql(table, &alias, o),
+            None => Ok(Vec::new()),
         };
+        self.search = outer_search;
+        let mut order = order?;
         if order.is_empty()
             && let Some(d) = default_order
         {
@@ -756,6 +763,8 @@ impl<'a> Ctx<'a> {
                 out.plain.push(e.clone());
                 let shape = Shape::column(col.cast_type(), col.nullable, table.origin(&col.name));
                 (e, shape)
+            } else if let Some(expr) = self.search_field(&name, table, alias, f)? {
+                (expr.0, expr.1)
             } else if let Some((func, cname)) = aggregate(&name)
                 && let Some(col) = table.column(cname)
             {
@@ -911,6 +920,64 @@ impl<'a> Ctx<'a> {
             ));
         }
         Ok(format!("{alias}.{}", ident(&col.name)))
+    }
+
+    /// `search_rank` (`ts_rank` of the table's tsvector column against its `search:`) and
+    /// `search_headline_<column>` (`ts_headline` of the column), as GraphJin's
+    /// `psql/fn.go` renders them; both need `search:` on their table.
+    fn search_field(
+        &mut self,
+        name: &str,
+        table: &TableInfo,
+        alias: &str,
+        f: &Field,
+    ) -> Result<Option<(String, Shape)>> {
+        let headline = name.strip_prefix("search_headline_");
+        if name != "search_rank" && headline.is_none() {
+            return Ok(None);
+        }
+        if table.column(name).is_some() {
+            return Ok(None);
+        }
+        let Some((tsv, query)) = self.search.clone() else {
+            return Err(CompileError::new(
+                f.name.pos,
+                format!(
+                    "`{name}` needs `search:` on `{}` (e.g. `{}(search: $query)`)",
+                    table.name, table.name
+                ),
+            ));
+        };
+        if let Some(a) = f.arguments.first() {
+            return Err(CompileError::new(
+                a.name.pos,
+                format!("`{name}` takes no arguments"),
+            ));
+        }
+        Ok(Some(match headline {
+            None => (
+                format!("ts_rank({tsv}, {query})"),
+                Shape::scalar("real", true),
+            ),
+            Some(column) => {
+                let col_name = self.db_name(column).into_owned();
+                let col = table.column(&col_name).cloned().ok_or_else(|| {
+                    CompileError::new(
+                        f.name.pos,
+                        format!(
+                            "`{name}`: table `{}` has no column `{column}`{}",
+                            table.name,
+                            suggestion(&col_name, table.columns.iter().map(|c| c.name.as_str()))
+                        ),
+                    )
+                })?;
+                self.check_column(table, &col, f.name.pos)?;
+                (
+                    format!("ts_headline({alias}.{}::text, {query})", ident(&col.name)),
+                    Shape::scalar("text", true),
+                )
+            }
+        }))
     }
 
     /// The SQL condition of a field's `includeIf` / `skipIf` over the row `alias` of
