@@ -19,6 +19,7 @@
 mod memcache;
 mod pool;
 mod redis;
+mod tls;
 pub(crate) mod value;
 
 use std::time::Duration;
@@ -64,6 +65,8 @@ pub(crate) struct Endpoint {
     pub(crate) username: Option<String>,
     pub(crate) password: Option<Zeroizing<String>>,
     pub(crate) db: Option<u32>,
+    /// `rediss://`: how connections are encrypted.
+    pub(crate) tls: Option<tls::Tls>,
     pub(crate) connect_timeout: Duration,
     pub(crate) read_timeout: Duration,
     /// Largest value accepted from the store.
@@ -88,7 +91,8 @@ impl Store {
         let shown = redact_url(url);
         let bad = |why: &str| {
             RailsError::Config(format!(
-                "rails.url {shown:?} {why}: use memcache://host:port or redis://[:password@]host:port[/db]"
+                "rails.url {shown:?} {why}: use memcache://host:port or \
+                 redis[s]://[:password@]host:port[/db][?ca_file=/path/ca.pem]"
             ))
         };
         let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("has no scheme"))?;
@@ -96,18 +100,17 @@ impl Store {
             Some((u, h)) => (Some(u), h),
             None => (None, rest),
         };
+        let (hostpart, query) = hostpart.split_once('?').unwrap_or((hostpart, ""));
         let (hostport, path) = match hostpart.split_once('/') {
             Some((h, p)) => (h, p),
             None => (hostpart, ""),
         };
-        let hostport = hostport.split_once('?').map_or(hostport, |(h, _)| h);
         if hostport.is_empty() {
             return Err(bad("has no host"));
         }
         let default_port = match scheme {
             "memcache" | "memcached" => 11211,
-            "redis" => 6379,
-            "rediss" => return Err(bad("uses TLS (rediss), which is not supported")),
+            "redis" | "rediss" => 6379,
             _ => return Err(bad("has an unknown scheme")),
         };
         let has_port = match hostport.rfind(']') {
@@ -120,6 +123,32 @@ impl Store {
             format!("{hostport}:{default_port}")
         };
         let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let mut ca_file = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("ca_file", path)) if scheme == "rediss" => {
+                    ca_file = Some(std::path::PathBuf::from(decode(path)));
+                }
+                Some(("ca_file", _)) => return Err(bad("sets ca_file without TLS (rediss://)")),
+                // Other parameters were always ignored; a TLS URL says what it reads.
+                _ if scheme == "rediss" => {
+                    return Err(bad("has a query parameter other than ca_file"));
+                }
+                _ => {}
+            }
+        }
+        let tls = if scheme == "rediss" {
+            let host = match hostport.rfind(']') {
+                Some(end) => hostport[..end].trim_start_matches('['),
+                None => hostport.rsplit_once(':').map_or(hostport, |(h, _)| h),
+            };
+            Some(
+                tls::Tls::new(host, ca_file.as_deref())
+                    .map_err(|why| RailsError::Config(format!("rails.url {shown:?}: {why}")))?,
+            )
+        } else {
+            None
+        };
         let (mut username, mut password) = (None, None);
         if let Some(info) = userinfo {
             let (user, pass) = info.split_once(':').unwrap_or(("", info));
@@ -157,6 +186,7 @@ impl Store {
             username,
             password,
             db,
+            tls,
             connect_timeout: Duration::from_millis(
                 cfg.connect_timeout_ms
                     .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS)
@@ -405,7 +435,9 @@ mod tests {
         let s = store("redis://h:1").unwrap();
         assert_eq!(s.prefixes, ["session:", "rack:session:", "_session_id:"]);
         for bad in [
-            "rediss://h",
+            "rediss://h/0?verify_mode=none",
+            "redis://h?ca_file=/x",
+            "rediss://h?ca_file=/nonexistent/ca.pem",
             "http://h",
             "redis://",
             "h:1",

@@ -168,6 +168,7 @@ mod tests {
             username: None,
             password: None,
             db: None,
+            tls: None,
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(5),
             max_value: 1024,

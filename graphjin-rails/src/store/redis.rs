@@ -1,17 +1,17 @@
-//! A minimal RESP2 redis client: optional `AUTH` and `SELECT` on connect, then one `MGET`
-//! for all the candidate keys.
+//! A minimal RESP2 redis client: TLS for `rediss://`, optional `AUTH` and `SELECT` on
+//! connect, then one `MGET` for all the candidate keys.
 
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 use super::pool::{Connection, tcp};
+use super::tls::Stream;
 use super::{ConnError, Endpoint, read_block, read_line};
 
 /// Longest reply line accepted (status, error, or a bulk length).
 const MAX_LINE: usize = 4096;
 
 pub(crate) struct Conn {
-    stream: BufReader<TcpStream>,
+    stream: BufReader<Stream>,
 }
 
 /// A RESP2 reply, as far as this client needs.
@@ -24,8 +24,13 @@ enum Reply {
 
 impl Connection for Conn {
     async fn connect(endpoint: &Endpoint) -> Result<Self, ConnError> {
+        let socket = tcp(endpoint).await?;
+        let stream = match &endpoint.tls {
+            Some(tls) => tls.handshake(socket).await?,
+            None => Stream::Plain(socket),
+        };
         let mut conn = Conn {
-            stream: BufReader::new(tcp(endpoint).await?),
+            stream: BufReader::new(stream),
         };
         if let Some(password) = &endpoint.password {
             let mut args: Vec<&[u8]> = vec![b"AUTH"];
