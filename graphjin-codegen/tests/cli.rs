@@ -417,3 +417,91 @@ fn help_never_shows_the_database_url() {
         );
     }
 }
+
+/// Kills the process when dropped, so a failing test leaves no server behind.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_serves_the_database_named_by_database_url() {
+    let (pg, db) = conformance_db();
+    let dir = project("dev", GOOD.as_bytes());
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let mut server = Running(
+        bin()
+            .env("DATABASE_URL", pg.url(db))
+            .args(["dev", "--listen", &addr.to_string(), "--config-dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start graphjin dev"),
+    );
+    let client = reqwest::Client::new();
+    let query = serde_json::json!({
+        "query": "query getProducts {\n  products(where: { price: { gt: 10 } }, order_by: { id: asc }, limit: 3) {\n    id\n    name\n    owner { email }\n  }\n}\n"
+    });
+    // Poll until the server listens (it pulls the schema first); at most a minute.
+    let mut answer = None;
+    for _ in 0..600 {
+        if let Ok(Some(status)) = server.0.try_wait() {
+            panic!("graphjin dev exited: {status}");
+        }
+        let sent = client
+            .post(format!("http://{addr}/api/v1/graphql"))
+            .header("content-type", "application/json")
+            .body(query.to_string())
+            .send()
+            .await;
+        if let Ok(res) = sent {
+            let body = res.bytes().await.expect("body");
+            answer = Some(serde_json::from_slice::<serde_json::Value>(&body).expect("JSON"));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let answer = answer.expect("graphjin dev never answered");
+    assert_eq!(
+        answer["data"]["products"][0],
+        serde_json::json!({"id": 1, "name": "Product 1", "owner": {"email": "user1@test.com"}}),
+        "{answer}"
+    );
+}
+
+#[test]
+fn an_invalid_rust_log_stops_dev_and_warns_the_build_tools() {
+    let dir = project("rust_log", GOOD.as_bytes());
+    let (out, _, stderr) = run(bin()
+        .env("RUST_LOG", "graphjin=[")
+        .args([
+            "dev",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "--config-dir",
+        ])
+        .arg(&dir));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("RUST_LOG is not a valid log filter"),
+        "{stderr}"
+    );
+    let (out, _, stderr) = run(bin()
+        .env("RUST_LOG", "graphjin=[")
+        .arg("check")
+        .arg("--config-dir")
+        .arg(&dir));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: RUST_LOG is not a valid log filter")
+            && stderr.contains("ok: 2 operations"),
+        "{stderr}"
+    );
+}

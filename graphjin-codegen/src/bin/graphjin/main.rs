@@ -24,7 +24,15 @@ use args::{Cli, Command, SchemaCommand};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let dir = cli.config_dir.as_path();
-    logging::init(dir, matches!(cli.command, Command::Dev { .. }));
+    let serving = matches!(cli.command, Command::Dev { .. });
+    if let Err(e) = logging::init(dir, serving) {
+        // A server without its logs is not worth starting; a build tool runs without them.
+        if serving {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+        eprintln!("warning: {e}; continuing without logs");
+    }
     let outcome = match &cli.command {
         Command::Schema(SchemaCommand::Pull { database, schema }) => {
             schema::pull(dir, database.database_url.as_deref(), schema)
