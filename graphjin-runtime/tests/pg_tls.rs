@@ -125,8 +125,7 @@ async fn refused_certificates_are_named_without_the_password() {
         PoolOptions::default(),
     )
     .await
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     let message = err.to_string();
     assert!(
         message.contains("certificate verify failed: unknown CA"),
@@ -142,7 +141,6 @@ async fn refused_certificates_are_named_without_the_password() {
         PoolOptions::default(),
     )
     .await
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(err.to_string().contains("no encryption"), "{err}");
 }
