@@ -32,7 +32,8 @@ pub struct RailsConfig {
     /// The session cookie's name (e.g. `_app_session`).
     pub cookie: String,
     /// Session store for cache-store sessions: `memcache://host:port` or
-    /// `redis://[:password@]host:port[/db]`.
+    /// `redis://[:password@]host:port[/db]`; `rediss://…[?ca_file=/path/ca.pem]` is redis
+    /// over TLS (the certificate checked against `ca_file` or the system roots).
     pub url: Option<String>,
     /// Redis password (overrides one in `url`).
     pub password: Option<String>,
