@@ -667,7 +667,9 @@ mod tests {
         );
         let e = errors(allow, "compliance:\n  - never_read: [customers.email]\n");
         assert!(
-            e[0].ends_with("dev.yml: key `compliance[0].never_read`: unknown field `never_read`, expected one of `name`, `role`, `roles`, `except_roles`, `never_reads`, `never_writes`, `only_roles`, `read`, `write`, `table`, `must_filter_by`"),
+            e[0].ends_with(
+                "dev.yml: key `compliance[0].never_read`: unknown key; did you mean `never_reads`?"
+            ),
             "{e:?}"
         );
         let e = errors(allow, "compliance:\n  - role: anon\n");
