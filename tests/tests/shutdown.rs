@@ -1,0 +1,274 @@
+//! The real example-app binary stops on SIGTERM as on Ctrl-C: it stops accepting
+//! connections, lets a running request finish (held by a table lock the test takes and
+//! releases), ends an open subscription with a WebSocket close frame, and exits 0 within
+//! its shutdown deadline.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Kills the app if the test fails half-way.
+struct Running(Option<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Builds the example app's binary (into `target/user-crates`, so this does not wait on
+/// the lock of the `cargo test` that runs it) and returns its path.
+fn example_binary() -> PathBuf {
+    let root = graphjin_tests::workspace_root();
+    let target = root.join("target/user-crates");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--offline",
+            "--quiet",
+            "-p",
+            "example-app",
+            "--bin",
+            "example-app",
+        ])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "building example-app failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target.join("debug/example-app")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message as JSON (pings skipped).
+async fn ws_json(ws: &mut Ws) -> Value {
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message in time")
+            .expect("socket open")
+            .expect("message");
+        match m {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).expect("JSON"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_requests_closes_subscriptions_and_exits_zero() {
+    let binary = tokio::task::spawn_blocking(example_binary)
+        .await
+        .expect("build task");
+
+    let pg = graphjin_tests::pg();
+    pg.create_database("shop_stop", None).expect("database");
+    pg.run_sql("shop_stop", example_app::SCHEMA_SQL)
+        .expect("schema");
+    pg.run_sql("shop_stop", example_app::SEED_SQL)
+        .expect("seed");
+    let url = pg.url("shop_stop");
+
+    // A config folder like the example's, with a short deadline.
+    let dir = graphjin_tests::workspace_root()
+        .join("target/tmp")
+        .join(format!("shutdown-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("config dir");
+    let example = graphjin_tests::workspace_root().join("example-app/config");
+    for entry in std::fs::read_dir(&example).expect("example config") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).expect("copy");
+    }
+    let dev = std::fs::read_to_string(dir.join("dev.yml")).expect("dev.yml");
+    std::fs::write(
+        dir.join("dev.yml"),
+        format!("{dev}\nshutdown_timeout: 8s\n"),
+    )
+    .expect("write dev.yml");
+
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(&binary)
+        .env("DATABASE_URL", &url)
+        .env("LISTEN", &addr)
+        .env("GJ_CONFIG_DIR", &dir)
+        .env_remove("GO_ENV")
+        .env_remove("GJ_ENV")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run example-app");
+    let stdout = child.stdout.take().expect("stdout");
+    let pid = child.id();
+    let mut running = Running(Some(child));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("webshop ready")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let ready =
+        tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)).is_ok())
+            .await
+            .expect("wait task");
+    assert!(ready, "the app did not start");
+
+    // An open subscription that has had its first result.
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            format!("ws://{addr}/api/v1/graphql").as_str(),
+        )
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    ws.send(Message::text(
+        json!({"type": "connection_init"}).to_string(),
+    ))
+    .await
+    .expect("send");
+    assert_eq!(ws_json(&mut ws).await, json!({"type": "connection_ack"}));
+    ws.send(Message::text(
+        json!({"id": "s", "type": "subscribe", "payload": {"operationName": "watchStock", "variables": {"id": 1}}})
+            .to_string(),
+    ))
+    .await
+    .expect("send");
+    let first = ws_json(&mut ws).await;
+    assert_eq!(first["type"], "next", "{first}");
+
+    // A running request: held by a lock on products from a second connection.
+    let (locker, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("second connection");
+    tokio::spawn(conn);
+    locker
+        .batch_execute("BEGIN; LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let slow = tokio::spawn({
+        let addr = addr.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("http://{addr}/api/v1/graphql"))
+                .header("content-type", "application/json")
+                .body(r#"{"operationName":"getProduct","variables":{"id":3}}"#)
+                .send()
+                .await
+                .expect("request");
+            let status = r.status().as_u16();
+            let body = r.bytes().await.expect("body");
+            (
+                status,
+                serde_json::from_slice::<Value>(&body).expect("JSON"),
+            )
+        }
+    });
+    let mut waiting = false;
+    for _ in 0..500 {
+        let row = locker
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'products'::regclass",
+                &[],
+            )
+            .await
+            .expect("pg_locks");
+        if row.get::<_, i64>(0) > 0 {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(waiting, "the request never reached the lock");
+
+    // SIGTERM.
+    let sent = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+
+    // The subscription ends with a close frame while the request still runs.
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame,
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    let frame = close.expect("a close frame with a code");
+    assert_eq!(u16::from(frame.code), 1001, "{frame:?}");
+    assert_eq!(frame.reason.as_str(), "the server is shutting down");
+    assert!(!slow.is_finished(), "the request must still be held");
+
+    // No new connections are taken.
+    let refused = reqwest::Client::new()
+        .get(format!("http://{addr}/health/live"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    // Release the lock: the running request completes normally.
+    locker.batch_execute("COMMIT").await.expect("unlock");
+    let (status, body) = slow.await.expect("request task");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["products"]["name"], "Mug 3", "{body}");
+
+    // The process exits 0 within the deadline.
+    let mut child = running.0.take().expect("child");
+    let status = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(8);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .expect("wait task")
+    .expect("the app exits within its shutdown deadline");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(sent.elapsed() < Duration::from_secs(8 + 2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
