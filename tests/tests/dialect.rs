@@ -213,3 +213,76 @@ async fn search_rank_and_headline() {
     .expect_err("search_rank without search");
     assert!(err.contains("needs `search:`"), "{err}");
 }
+
+#[tokio::test]
+async fn function_argument_forms() {
+    let Some((client, schema)) = database().await else {
+        return;
+    };
+    let want = json!([
+        {"tag_name": "boo", "id": 1, "full_name": "User 1"},
+        {"tag_name": "boo", "id": 2, "full_name": "User 2"},
+    ]);
+    for call in [
+        "get_oldest_users(limit: 2, user_count: 4, tag: $tag)",
+        "get_oldest_users(limit: 2, args: [4, $tag])",
+        "get_oldest_users(limit: 2, args: { a0: 4, a1: $tag })",
+        "get_oldest_users(limit: 2, args: { user_count: 4, tag: $tag })",
+    ] {
+        let gql = format!("query q($tag: String!) {{ {call} {{ tag_name id full_name }} }}");
+        let data = run(&client, &schema, &gql, json!({"tag": "boo"}))
+            .await
+            .expect(&gql);
+        assert_eq!(data["get_oldest_users"], want, "{call}");
+    }
+    // A scalar function of the row: the list, named and object forms agree.
+    let data = run(
+        &client,
+        &schema,
+        "query { products(where: { id: { in: [1, 2] } }, order_by: { id: asc }) {
+            id a: is_hot_product(args: [id]) b: is_hot_product(id: id)
+            c: is_hot_product(args: { id: id })
+        } }",
+        json!({}),
+    )
+    .await
+    .expect("is_hot_product");
+    for row in data["products"].as_array().expect("rows") {
+        assert!(row["a"].is_boolean(), "{row}");
+        assert_eq!(row["a"], row["b"], "{row}");
+        assert_eq!(row["a"], row["c"], "{row}");
+    }
+    // An aggregate written as a function of a column.
+    let data = run(
+        &client,
+        &schema,
+        "query { products(where: { id: { lteq: 3 } }) { minimumPrice: min(args: [price]) max(args: [price]) } }",
+        json!({}),
+    )
+    .await
+    .expect("min(args: [price])");
+    assert_eq!(
+        data["products"],
+        json!([{"minimumPrice": 11.5, "max": 13.5}])
+    );
+
+    for (gql, needle) in [
+        (
+            "query q($tag: String!) { get_oldest_users(user_count: 4, tags: $tag) { id } }",
+            "did you mean `tag`",
+        ),
+        (
+            "query q($tag: String!) { get_oldest_users(args: [4, $tag, 5]) { id } }",
+            "`a2` is too many",
+        ),
+        (
+            "query q($tag: String!) { get_oldest_users(user_count: 4, tag: $tag, args: { a0: 5 }) { id } }",
+            "given twice",
+        ),
+    ] {
+        let err = run(&client, &schema, gql, json!({"tag": "x"}))
+            .await
+            .expect_err(gql);
+        assert!(err.contains(needle), "{gql}\n=> {err}");
+    }
+}

@@ -141,6 +141,18 @@ pub struct FunctionInfo {
     pub return_type: String,
 }
 
+impl FunctionInfo {
+    /// The position of the input named `name`, or written `a<i>` (GraphJin's positional
+    /// names).
+    pub fn input_index(&self, name: &str) -> Option<usize> {
+        self.inputs.iter().position(|(n, _)| n == name).or_else(|| {
+            name.strip_prefix('a')
+                .and_then(|i| i.parse::<usize>().ok())
+                .filter(|i| *i < self.inputs.len())
+        })
+    }
+}
+
 /// Why the schema and config do not fit together: the config key and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{key}`: {message}")]

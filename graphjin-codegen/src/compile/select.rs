@@ -16,8 +16,8 @@ enum Link<'l> {
     Root,
     /// A nested field joined to its parent (alias).
     Rel(&'l Relation, &'l str),
-    /// A set-returning function call (`fn(args)`).
-    Function(String),
+    /// A set-returning function call (`fn(args)`), and the function.
+    Function(String, &'l FunctionInfo),
     /// The rows a mutation's CTE returned (its `id`/`where` picked them already).
     Cte(String),
 }
@@ -38,6 +38,8 @@ struct SelArgs<'f> {
     /// `includeIf:` / `skipIf:` (a filter deciding whether the field shows).
     include_if: Option<&'f Value>,
     skip_if: Option<&'f Value>,
+    /// A function's arguments written on the field itself (`fn(limit: 2, tag: $tag)`).
+    direct: Vec<&'f Argument>,
 }
 
 /// A table field's arguments, in every spelling GraphJin's `qcode/args.go` accepts.
@@ -63,8 +65,26 @@ const TABLE_ARGS: [&str; 18] = [
 ];
 
 fn sel_args(args: &[Argument]) -> Result<SelArgs<'_>> {
+    sel_args_of(args, None, false)
+}
+
+/// The arguments of a field; for a function's field, an argument named like one of its
+/// inputs (or `a0`, `a1`...) is that input, as GraphJin's named arguments. A scalar
+/// function of a row takes no table arguments, so there `id: id` is its input `id`.
+fn sel_args_of<'f>(
+    args: &'f [Argument],
+    func: Option<&FunctionInfo>,
+    scalar: bool,
+) -> Result<SelArgs<'f>> {
     let mut a = SelArgs::default();
     for arg in args {
+        if let Some(func) = func
+            && (scalar || !TABLE_ARGS.contains(&arg.name.value.as_str()))
+            && func.input_index(&arg.name.value).is_some()
+        {
+            a.direct.push(arg);
+            continue;
+        }
         let slot = match arg.name.value.as_str() {
             "id" => &mut a.id,
             "where" => &mut a.where_,
@@ -88,11 +108,14 @@ fn sel_args(args: &[Argument]) -> Result<SelArgs<'_>> {
                 ));
             }
             other => {
+                let inputs = func
+                    .map(|f| f.inputs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>())
+                    .unwrap_or_default();
                 return Err(CompileError::new(
                     arg.name.pos,
                     format!(
                         "unknown argument `{other}`{}",
-                        suggestion(other, TABLE_ARGS)
+                        suggestion(other, TABLE_ARGS.iter().copied().chain(inputs))
                     ),
                 ));
             }
@@ -126,6 +149,47 @@ pub(super) fn json_object(pairs: &[(String, String)]) -> String {
             .map(|c| format!("{}::jsonb", chunk(c)))
             .collect();
         format!("({})::json", parts.join(" || "))
+    }
+}
+
+/// An aggregate written as a function of a column, as GraphJin's cheatsheet does:
+/// `min(args: [price])` is `min_price`.
+fn aggregate_call<'f>(f: &'f Field, name: &str) -> Result<Option<(&'static str, &'f str)>> {
+    const FUNCS: [&str; 11] = [
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "stddev",
+        "stddev_pop",
+        "stddev_samp",
+        "variance",
+        "var_pop",
+        "var_samp",
+    ];
+    let Some(func) = FUNCS.iter().find(|f| **f == name) else {
+        return Ok(None);
+    };
+    let Some(args) = f.arguments.iter().find(|a| a.name.value == "args") else {
+        return Ok(None);
+    };
+    let column = match &args.value.kind {
+        ValueKind::List(items) if items.len() == 1 => &items[0],
+        ValueKind::Object(fields) if fields.len() == 1 => &fields[0].1,
+        _ => {
+            return Err(CompileError::new(
+                args.value.pos,
+                format!("`{name}` takes one column: `{name}(args: [price])`"),
+            ));
+        }
+    };
+    match &column.kind {
+        ValueKind::Enum(c) | ValueKind::String(c) => Ok(Some((func, c.as_str()))),
+        _ => Err(CompileError::new(
+            column.pos,
+            format!("`{name}` takes a column name: `{name}(args: [price])`"),
+        )),
     }
 }
 
@@ -231,8 +295,8 @@ impl<'a> Ctx<'a> {
         }
         if let Some(func) = self.cat.function(&name).filter(|x| x.returns_set) {
             let func = func.clone();
-            let args = sel_args(&f.arguments)?;
-            let call = self.function_call(&func, args.args, f.name.pos, None)?;
+            let args = sel_args_of(&f.arguments, Some(&func), false)?;
+            let call = self.function_call(&func, &args, f.name.pos, None)?;
             let table = TableInfo {
                 name: func.name.clone(),
                 source: TableSource::Relation {
@@ -242,7 +306,7 @@ impl<'a> Ctx<'a> {
                 columns: func.outputs.clone(),
                 order_by: Vec::new(),
             };
-            return self.table_select(f, &table, Link::Function(call), dirs.object);
+            return self.table_select(f, &table, Link::Function(call, &func), dirs.object);
         }
         if let Some(t) = self
             .cat
@@ -277,35 +341,67 @@ impl<'a> Ctx<'a> {
     fn function_call(
         &mut self,
         func: &FunctionInfo,
-        args: Option<&Value>,
+        args: &SelArgs<'_>,
         pos: crate::source::Pos,
         columns: Option<(&TableInfo, &str)>,
     ) -> Result<String> {
-        let given: &[(crate::gql::ast::Name, Value)] = match args.map(|a| &a.kind) {
-            Some(ValueKind::Object(fields)) => fields,
-            None => &[],
+        // (name as written, value): `args: { name: v }`, `args: [v0, v1]` (positions
+        // `a0`, `a1`...) and arguments written on the field itself.
+        let mut given: Vec<(String, crate::source::Pos, &Value)> = Vec::new();
+        match args.args.map(|a| &a.kind) {
+            Some(ValueKind::Object(fields)) => {
+                given.extend(fields.iter().map(|(k, v)| (k.value.clone(), k.pos, v)));
+            }
+            Some(ValueKind::List(items)) => {
+                given.extend(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (format!("a{i}"), v.pos, v)),
+                );
+            }
+            None => {}
             Some(_) => {
                 return Err(CompileError::new(
-                    args.map(|a| a.pos).unwrap_or(pos),
-                    "`args` takes an object such as `{ a0: 1 }` or `{ name: value }`",
+                    args.args.map(|a| a.pos).unwrap_or(pos),
+                    "`args` takes a list such as `[id, 4]` or an object such as `{ a0: 1 }` or `{ name: value }`",
                 ));
             }
-        };
-        for (k, _) in given {
-            let known = func
-                .inputs
+        }
+        given.extend(
+            args.direct
                 .iter()
-                .enumerate()
-                .any(|(i, (n, _))| *n == k.value || k.value == format!("a{i}"));
-            if !known {
+                .map(|a| (a.name.value.clone(), a.name.pos, &a.value)),
+        );
+        for (i, (k, kpos, _)) in given.iter().enumerate() {
+            let Some(index) = func.input_index(k) else {
                 let names = func.inputs.iter().map(|(n, _)| n.as_str());
                 return Err(CompileError::new(
-                    k.pos,
+                    *kpos,
+                    if k.starts_with('a') && k[1..].parse::<usize>().is_ok() {
+                        format!(
+                            "function `{}` takes {} argument(s); `{k}` is too many",
+                            func.name,
+                            func.inputs.len()
+                        )
+                    } else {
+                        format!(
+                            "function `{}` has no argument `{k}`{}",
+                            func.name,
+                            suggestion(k, names)
+                        )
+                    },
+                ));
+            };
+            if given[..i]
+                .iter()
+                .any(|(other, _, _)| func.input_index(other) == Some(index))
+            {
+                return Err(CompileError::new(
+                    *kpos,
                     format!(
-                        "function `{}` has no argument `{}`{}",
-                        func.name,
-                        k.value,
-                        suggestion(&k.value, names)
+                        "argument `{}` of `{}` is given twice",
+                        func.inputs[index].0, func.name
                     ),
                 ));
             }
@@ -315,15 +411,15 @@ impl<'a> Ctx<'a> {
             let positional = format!("a{i}");
             let v = given
                 .iter()
-                .find(|(k, _)| k.value == *n || k.value == positional);
+                .find(|(k, _, _)| func.input_index(k) == Some(i))
+                .map(|(_, _, v)| *v);
             match v {
-                Some((
-                    _,
+                Some(
                     v @ Value {
                         kind: ValueKind::Enum(col),
                         ..
                     },
-                )) => {
+                ) => {
                     let Some((table, alias)) = columns else {
                         return Err(CompileError::new(
                             v.pos,
@@ -348,7 +444,7 @@ impl<'a> Ctx<'a> {
                     self.check_column(table, &c, v.pos)?;
                     parts.push(format!("{alias}.{}", ident(&c.name)));
                 }
-                Some((_, v)) => parts.push(self.value_sql(v, ty)?),
+                Some(v) => parts.push(self.value_sql(v, ty)?),
                 None => {
                     return Err(CompileError::new(
                         pos,
@@ -424,7 +520,10 @@ impl<'a> Ctx<'a> {
                 ),
             ));
         }
-        let args = sel_args(&f.arguments)?;
+        let args = match &link {
+            Link::Function(_, func) => sel_args_of(&f.arguments, Some(func), false)?,
+            _ => sel_args(&f.arguments)?,
+        };
         let alias = self.alias();
         let mut conds = Vec::new();
         let mut with = String::new();
@@ -432,7 +531,7 @@ impl<'a> Ctx<'a> {
         let mut one = force_one;
         let from = match &link {
             Link::Root => format!("{} AS {alias}", self.source(table)),
-            Link::Function(call) => format!("{call} AS {alias}"),
+            Link::Function(call, _) => format!("{call} AS {alias}"),
             Link::Cte(cte) => format!("{} AS {alias}", ident(cte)),
             Link::Rel(rel, parent) => match rel {
                 Relation::JsonColumn { column, binary } => {
@@ -589,7 +688,7 @@ impl<'a> Ctx<'a> {
             ));
         }
         if let Some(a) = args.args
-            && !matches!(link, Link::Function(_))
+            && !matches!(link, Link::Function(..))
         {
             return Err(CompileError::new(a.pos, "`args` only applies to functions"));
         }
@@ -766,6 +865,8 @@ impl<'a> Ctx<'a> {
             } else if let Some(expr) = self.search_field(&name, table, alias, f)? {
                 (expr.0, expr.1)
             } else if let Some((func, cname)) = aggregate(&name)
+                .filter(|(_, c)| table.column(c).is_some())
+                .or(aggregate_call(f, &name)?)
                 && let Some(col) = table.column(cname)
             {
                 self.check_column(table, col, f.name.pos)?;
@@ -778,10 +879,9 @@ impl<'a> Ctx<'a> {
             } else if let Some(func) = self.cat.function(&name).filter(|x| !x.returns_set) {
                 let func = func.clone();
                 self.check_function(table, &func.name, f.name.pos)?;
-                let args = sel_args(&f.arguments)?;
+                let args = sel_args_of(&f.arguments, Some(&func), true)?;
                 cond = self.field_condition(&args, table, alias)?;
-                let call =
-                    self.function_call(&func, args.args, f.name.pos, Some((table, alias)))?;
+                let call = self.function_call(&func, &args, f.name.pos, Some((table, alias)))?;
                 (call, Shape::scalar(func.return_type.clone(), true))
             } else if let Some(poly) = self
                 .cat
