@@ -381,6 +381,37 @@ mod tests {
     }
 
     #[test]
+    fn tls_keys_map_to_tls_options() {
+        use graphjin_pgtls::{CertSource, RootCerts, SslMode};
+        let dir = std::path::Path::new("/etc/app/config");
+        assert_eq!(
+            db("server_cert: ca.pem\n").tls_options(Some(dir)).unwrap(),
+            None
+        );
+        let tls = db("enable_tls: true\nserver_name: db.internal\nserver_cert: certs/ca.pem\nclient_cert: /abs/c.pem\nclient_key: k.pem\n")
+            .tls_options(Some(dir))
+            .unwrap()
+            .expect("tls");
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        assert_eq!(tls.server_name.as_deref(), Some("db.internal"));
+        assert_eq!(
+            tls.root_cert,
+            Some(RootCerts::Cert(CertSource::parse(
+                "/etc/app/config/certs/ca.pem"
+            )))
+        );
+        assert_eq!(tls.client_cert, Some(CertSource::parse("/abs/c.pem")));
+        assert_eq!(
+            tls.client_key,
+            Some(CertSource::parse("/etc/app/config/k.pem"))
+        );
+        let e = db("enable_tls: true\nclient_cert: c.pem\n")
+            .tls_options(None)
+            .unwrap_err();
+        assert!(e.to_string().starts_with("`database.enable_tls`:"), "{e}");
+    }
+
+    #[test]
     fn pool_options_from_keys() {
         let o = db("pool_size: 7\nmax_connection_idle_time: 5m\nmax_connection_life_time: 1h30m\nping_timeout: 3s\nstatement_timeout: 250ms\npipeline_depth: 2\nconnection_setup: \"SET lock_timeout = '1s'\"\nschema: shop\n").pool_options();
         assert_eq!(o.max_size, 7);
