@@ -7,7 +7,7 @@
 mod direct;
 
 use direct::{database, run};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_postgres::Client;
 
 async fn ids(client: &Client, sql: &str) -> Vec<i64> {
@@ -283,6 +283,45 @@ async fn writes_the_compiler_cannot_do_fail_the_build() {
     );
     assert!(
         ids(&client, "SELECT id FROM products WHERE id >= 2104")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_singular_table_name_and_a_camel_case_preset() {
+    let Some((client, schema)) = database().await else {
+        return;
+    };
+    let config = "enable_camelcase: true\nroles:\n  - name: user\n    tables:\n      - name: products\n        insert:\n          presets:\n            ownerId: $user_id\n";
+    let data = direct::run_with(
+        &client,
+        &schema,
+        config,
+        r#"mutation {
+            product(insert: { id: 2201, name: "Product 2201", description: "D 2201",
+                price: 1.5, categoryIds: [1], ownerId: 50 }) { id ownerId }
+        }"#,
+        json!({}),
+    )
+    .await
+    .expect("singular insert with a camelCase preset");
+    // One object (the singular name), and the preset wins over the client's value.
+    assert_eq!(data, json!({"product": {"id": 2201, "ownerId": 3}}));
+    assert_eq!(owner(&client, 2201).await, Some(3));
+
+    let err = direct::run_with(
+        &client,
+        &schema,
+        &config.replace("ownerId:", "ownerIdd:"),
+        r#"mutation { product(insert: { id: 2202, name: "P 2202", categoryIds: [1] }) { id } }"#,
+        json!({}),
+    )
+    .await
+    .expect_err("a preset naming no column");
+    assert!(err.contains("has no column `ownerIdd`"), "{err}");
+    assert!(
+        ids(&client, "SELECT id FROM products WHERE id = 2202")
             .await
             .is_empty()
     );

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use serde_json::Value as Json;
 
-use super::catalog::{TableInfo, TableSource};
+use super::catalog::{ColumnInfo, TableInfo, TableSource};
 use super::ctx::{Ctx, JSON_PATH};
 use super::error::{CompileError, Result};
 use super::filter::join;
@@ -154,7 +154,9 @@ impl<'a> Ctx<'a> {
                 }
                 continue;
             };
-            let dirs = self.field_directives(f)?;
+            let mut dirs = self.field_directives(f)?;
+            // A singular name (`product(insert: ...)`) answers with one object.
+            dirs.object |= self.cat.table(&self.db_name(&f.name.value)).is_none();
             let has_where = f.arguments.iter().any(|a| a.name.value == "where");
             // An insert with `where` selects from the table as it stands after the writes
             // (GraphJin's way to return rows written by nested inserts too); otherwise the
@@ -190,7 +192,14 @@ impl<'a> Ctx<'a> {
                 format!("table `{name}` is blocked"),
             ));
         }
-        match self.cat.table(&name) {
+        // `product(insert: ...)`: the singular name of a table, as in queries.
+        let table = self.cat.table(&name).or_else(|| {
+            self.cat
+                .tables
+                .iter()
+                .find(|t| super::names::singular(&t.name) == name && t.name != name)
+        });
+        match table {
             Some(t) if matches!(t.source, TableSource::Relation { .. }) => Ok(t.clone()),
             _ => Err(CompileError::new(
                 f.name.pos,
@@ -638,6 +647,23 @@ impl<'a> Ctx<'a> {
         Ok(join(conds, "AND"))
     }
 
+    /// The column a role's preset names (`created_at`, or `createdAt` with
+    /// `enable_camelcase`); a preset naming no column is an error, never skipped.
+    fn preset_column(&self, table: &TableInfo, key: &str, pos: Pos) -> Result<ColumnInfo> {
+        let name = self.db_name(key).into_owned();
+        table.column(&name).cloned().ok_or_else(|| {
+            CompileError::new(
+                pos,
+                format!(
+                    "role '{}' presets `{key}` on `{}`, which has no such column{}",
+                    self.role,
+                    table.name,
+                    suggestion(&name, table.columns.iter().map(|c| c.name.as_str()))
+                ),
+            )
+        })
+    }
+
     /// A preset value (`now`, `$user_id`, `sql:...` or a literal) as SQL of type `cast`.
     fn preset_sql(&mut self, value: &str, cast: &str, pos: Pos) -> Result<String> {
         let v = value.trim();
@@ -749,9 +775,7 @@ impl<'a> Ctx<'a> {
             }
         }
         for (col, value) in &rules.presets {
-            let Some(c) = table.column(&self.db_name(col)).cloned() else {
-                continue;
-            };
+            let c = self.preset_column(table, col, pos)?;
             let sql = self.preset_sql(value, &c.cast_type(), pos)?;
             assigned.retain(|(a, _)| a != &c.name);
             assigned.push((c.name.clone(), sql));
@@ -1013,9 +1037,7 @@ impl<'a> Ctx<'a> {
             }
         }
         for (col, value) in &rules.presets {
-            let Some(c) = table.column(&self.db_name(col)).cloned() else {
-                continue;
-            };
+            let c = self.preset_column(table, col, pos)?;
             let sql = self.preset_sql(value, &c.cast_type(), pos)?;
             sets.retain(|(a, _)| a != &c.name);
             sets.push((c.name.clone(), sql));

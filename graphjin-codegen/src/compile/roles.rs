@@ -174,7 +174,10 @@ impl RoleSet {
                 ] {
                     let Some(rules) = rules else { continue };
                     let okey = format!("{tkey}.{kind}");
-                    map.insert(tc.name.clone(), op_rules(rules, table, &okey)?);
+                    map.insert(
+                        tc.name.clone(),
+                        op_rules(rules, table, &okey, config.enable_camelcase)?,
+                    );
                 }
             }
         }
@@ -225,13 +228,23 @@ fn op_rules(
     r: &TableOpRules,
     table: &super::catalog::TableInfo,
     key: &str,
+    camel: bool,
 ) -> Result<OpRules, CatalogError> {
+    // With `enable_camelcase`, columns and preset keys may be written as in queries
+    // (`createdAt`); they are kept under the database's name.
+    let db_name = |c: &str| -> String {
+        if camel && table.column(c).is_none() {
+            super::names::camel_to_snake(c)
+        } else {
+            c.to_owned()
+        }
+    };
     let mut out = OpRules {
-        columns: r.columns.clone(),
+        columns: r.columns.iter().map(|c| db_name(c)).collect(),
         presets: r
             .presets
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (db_name(k), v.clone()))
             .collect(),
         limit: r.limit.filter(|l| *l > 0),
         block: r.block,
@@ -240,7 +253,7 @@ fn op_rules(
     };
     let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
     for (i, c) in r.columns.iter().enumerate() {
-        if table.column(c).is_none() {
+        if table.column(&db_name(c)).is_none() {
             return Err(CatalogError::new(
                 format!("{key}.columns[{i}]"),
                 format!(
@@ -252,7 +265,7 @@ fn op_rules(
         }
     }
     for c in r.presets.keys() {
-        if table.column(c).is_none() {
+        if table.column(&db_name(c)).is_none() {
             return Err(CatalogError::new(
                 format!("{key}.presets.{c}"),
                 format!(

@@ -22,21 +22,32 @@ pub async fn database() -> Option<(Client, DbSchema)> {
     Some((client, schema))
 }
 
+/// GraphJin's test config: the array column's relationship (arrays carry no foreign key).
+pub const CONFIG: &str = "tables:\n  - name: products\n    columns:\n      - { name: category_ids, related_to: categories.id }\n";
+
 /// Compiles `gql` for role `user` (variables double as the saved shapes, as GraphJin's
-/// examples pass them) and runs it; a build error is `Err` with its message.
+/// examples pass them) with [`CONFIG`] and runs it; a build error is `Err` with its message.
 pub async fn run(
     client: &Client,
     schema: &DbSchema,
     gql: &str,
     vars: Value,
 ) -> Result<Value, String> {
-    // GraphJin's test config: the array column's relationship (arrays carry no foreign key).
-    let config = parse_config(
-        "tables:\n  - name: products\n    columns:\n      - { name: category_ids, related_to: categories.id }\n",
-        std::path::Path::new("dev.yml"),
-    )
-    .expect("config");
-    let compiler = Compiler::new(schema, &config).expect("compiler");
+    run_with(client, schema, CONFIG, gql, vars).await
+}
+
+/// [`run`] with config text of its own (`$user_id` is 3).
+#[allow(dead_code)] // not every test binary uses every helper
+pub async fn run_with(
+    client: &Client,
+    schema: &DbSchema,
+    config: &str,
+    gql: &str,
+    vars: Value,
+) -> Result<Value, String> {
+    let config =
+        parse_config(config, std::path::Path::new("dev.yml")).map_err(|e| e.to_string())?;
+    let compiler = Compiler::new(schema, &config).map_err(|e| e.to_string())?;
     let doc = parse_document(gql).map_err(|e| format!("parse: {e}"))?;
     let q = compiler
         .compile_with(&doc, 0, "user", Some(&vars))
