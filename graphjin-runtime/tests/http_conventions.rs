@@ -535,3 +535,55 @@ async fn wait_for_lock_waiter(client: &tokio_postgres::Client) {
     }
     panic!("no request waited for the lock");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_until_gives_up_at_the_deadline() {
+    let name = fresh_database();
+    let db = Db::connect(&pg().url(&name), operations(), small_pool())
+        .await
+        .expect("connect");
+    let service = Service::new(db).shutdown_timeout(Duration::from_millis(300));
+    let shutdown = service.shutdown_handle();
+    let app = graphjin_runtime::router(service);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(graphjin_runtime::http::serve_until(
+        listener,
+        app,
+        shutdown,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let (locker, conn) = tokio_postgres::connect(&pg().url(&name), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    locker
+        .batch_execute("BEGIN; LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let _held = tokio::spawn(async move {
+        post_json(
+            &format!("http://{addr}/api/v1/graphql"),
+            r#"{"operationName":"getProducts"}"#,
+            None,
+        )
+        .await
+    });
+    wait_for_lock_waiter(&locker).await;
+    stop.send(()).unwrap();
+    // The request is still held when serve_until returns: it gave up waiting for it.
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("serve_until returns at its deadline")
+        .unwrap()
+        .expect("a stop past the deadline is still Ok");
+    let waiting = locker
+        .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
+        .await
+        .unwrap();
+    assert_eq!(waiting.get::<_, i64>(0), 1, "the request was still running");
+    locker.batch_execute("COMMIT").await.unwrap();
+}
