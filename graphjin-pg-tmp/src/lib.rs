@@ -7,6 +7,9 @@
 //! The cluster and its directory are removed by [`TempPostgres::stop`] or on drop, and — by a
 //! small watchdog process — also when the process exits without dropping it or is killed.
 //! [`shared`] gives one cluster per process, started on first use.
+//! [`TempPostgres::start_with`] adds files to the data directory, server settings and
+//! `pg_hba.conf` lines first; with the `tls` feature, [`TestPki`] makes a throwaway CA and
+//! server/client certificates and the options for a cluster with `ssl = on`.
 //!
 //! The binaries are found through `$PG_BIN_DIR`, else `pg_config --bindir`, else the newest
 //! `/usr/lib/postgresql/*/bin`, else `PATH`. When running as root (where `initdb` and
