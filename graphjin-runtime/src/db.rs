@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::TryStreamExt;
+use graphjin_pgtls::TlsOptions;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use graphjin_pgtls::TlsOptions;
 use tokio_postgres::Row;
 
 use crate::catalog::Catalog;
