@@ -13,7 +13,12 @@
 //!   found: a second baseline that shares nothing with this process;
 //! - (e) raw pipelined: as (a), but the tasks share as many connections as the pool may
 //!   open, so tokio-postgres pipelines their calls as the runtime's pool does: the same
-//!   trick by hand, the strictest baseline.
+//!   trick by hand, the strictest baseline;
+//! - (f) HTTP observed: as (c), measured right after it on the same pool, with the log
+//!   subscriber installed at `info` writing JSON lines (one per request) to a sink, and
+//!   metrics on (a second server whose service has a metrics endpoint); afterwards its
+//!   `graphjin_requests_total` must count every request it answered. (c) runs with no
+//!   subscriber and no metrics, so (f)/(c) is the cost of observability (goal >= 0.9).
 //!
 //! Each side gets a warm-up, then the same duration and concurrency; ids cycle `1..=40`.
 //! Every response is checked (HTTP: status 200 and a `{"data":` body). It prints requests/s,
@@ -57,6 +62,8 @@ const GRAPHQL_PATH: &str = "/api/v1/graphql";
 /// The goals, as fractions of the raw rate.
 const HTTP_GOAL: f64 = 0.8;
 const TYPED_GOAL: f64 = 0.95;
+/// The goal for logs and metrics on, as a fraction of HTTP with both off.
+const OBSERVED_GOAL: f64 = 0.9;
 
 fn main() {
     let settings = Settings::from_env();
@@ -149,6 +156,7 @@ struct Sides {
     http: Row,
     pgbench: Option<Row>,
     pipelined: Row,
+    observed: Row,
 }
 
 /// The sides measured in this process: raw, typed, HTTP and raw pipelined.
@@ -166,6 +174,7 @@ async fn in_process(url: &str, settings: &Settings) -> Sides {
     let typed_row = measure_side("(b) typed get_product::run()", typed, settings).await;
     let http = http_workers(addr, settings.connections).await;
     let http_row = measure_side("(c) HTTP POST, hyper http1 client", http, settings).await;
+    let observed_row = measure_observed(db.clone(), settings).await;
     let shared: Vec<Arc<RawWorker>> = raw_workers(url, get_product_sql(), settings.pool.max_size)
         .await
         .into_iter()
@@ -182,7 +191,63 @@ async fn in_process(url: &str, settings: &Settings) -> Sides {
         http: http_row,
         pgbench: None,
         pipelined: pipelined_row,
+        observed: observed_row,
     }
+}
+
+/// (f): logs at `info` as JSON to a sink, and metrics on; then checks the metrics counted
+/// every request answered.
+async fn measure_observed(db: Db, settings: &Settings) -> Row {
+    use graphjin_runtime::observe::logging::{self, LogFormat, LogLevel, LogOptions};
+    use graphjin_runtime::observe::{Metrics, MetricsEndpoint};
+    let options = LogOptions {
+        level: LogLevel::Info,
+        format: LogFormat::Json,
+        ignore_env: true,
+    };
+    logging::init_with_writer(&options, std::io::sink).expect("install the log subscriber");
+    let endpoint = MetricsEndpoint::new(Metrics::new(), "/metrics");
+    let addr = serve_service(Service::new(db).metrics(Some(endpoint))).await;
+    let http = http_workers(addr, settings.connections).await;
+    let row = measure_side("(f) HTTP, info JSON logs + metrics", http, settings).await;
+
+    let text = scrape(addr).await;
+    let counted: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("graphjin_requests_total{operation=\"getProduct\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    // The warm-up's requests count too.
+    assert!(
+        counted >= row.requests as f64,
+        "metrics counted {counted} requests, the side made {}:\n{text}",
+        row.requests
+    );
+    row
+}
+
+/// `GET /metrics` of the server at `addr`.
+async fn scrape(addr: SocketAddr) -> String {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the server");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("HTTP/1.1 handshake");
+    tokio::spawn(connection);
+    let request = hyper::Request::get("/metrics")
+        .header(HOST, addr.to_string())
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = sender.send_request(request).await.expect("scrape");
+    assert_eq!(response.status(), hyper::StatusCode::OK);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("metrics body")
+        .to_bytes();
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// The statement the runtime prepares for `getProduct` as `anon`.
@@ -318,7 +383,12 @@ impl Worker for TypedWorker {
 
 /// Serves the app's router on a free loopback port, in the background.
 async fn serve(db: Db) -> SocketAddr {
-    let app = shop::router(Service::new(db));
+    serve_service(Service::new(db)).await
+}
+
+/// Serves the app's router for `service` on a free loopback port, in the background.
+async fn serve_service(service: Service) -> SocketAddr {
+    let app = shop::router(service);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
@@ -642,7 +712,7 @@ fn print_report(sides: &Sides, settings: &Settings) {
     let rows = [&sides.raw, &sides.typed, &sides.http]
         .into_iter()
         .chain(&sides.pgbench)
-        .chain([&sides.pipelined]);
+        .chain([&sides.pipelined, &sides.observed]);
     for r in rows {
         println!(
             "{:<36} {:>10} {:>10.0} {:>9.3} {:>9.3} {:>7}",
@@ -664,11 +734,16 @@ fn print_report(sides: &Sides, settings: &Settings) {
         http,
         pgbench,
         pipelined,
+        observed,
     } = sides;
     println!("{}", ratio("HTTP / raw ", http, raw, Some(HTTP_GOAL)));
     println!("{}", ratio("typed / raw", typed, raw, Some(TYPED_GOAL)));
     println!("{}", ratio("HTTP / raw pipelined ", http, pipelined, None));
     println!("{}", ratio("typed / raw pipelined", typed, pipelined, None));
+    println!(
+        "{}",
+        ratio("HTTP observed / HTTP", observed, http, Some(OBSERVED_GOAL))
+    );
     if let Some(pgbench) = pgbench {
         println!("{}", ratio("HTTP / pgbench", http, pgbench, None));
         println!("{}", ratio("raw / pgbench", raw, pgbench, None));

@@ -166,10 +166,8 @@ where
         .with_ansi(false);
     let installed = match options.format {
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(super::json::JsonFields)
+            .event_format(super::json::JsonLines)
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };

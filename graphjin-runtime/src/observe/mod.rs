@@ -15,6 +15,7 @@
 
 pub(crate) mod context;
 mod endpoint;
+mod json;
 mod layer;
 pub mod logging;
 mod metrics;
