@@ -270,3 +270,17 @@ async fn bad_settings_name_the_file() {
         SslMode::VerifyFull
     );
 }
+
+#[tokio::test]
+async fn unix_sockets_are_plain_whatever_the_mode() {
+    // As in libpq: PostgreSQL has no TLS on unix sockets, so sslmode does not apply.
+    let c = cluster();
+    let client = open(&format!(
+        "host={} port={} user=postgres dbname=postgres sslmode=verify-full",
+        c.pg.socket_dir().display(),
+        c.pg.port()
+    ))
+    .await
+    .unwrap();
+    assert!(!ssl_in_use(&client).await);
+}
