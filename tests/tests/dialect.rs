@@ -286,3 +286,52 @@ async fn function_argument_forms() {
         assert!(err.contains(needle), "{gql}\n=> {err}");
     }
 }
+
+#[tokio::test]
+async fn not_related_and_schema_selectors() {
+    let Some((client, schema)) = database().await else {
+        return;
+    };
+    // A nested table with @notRelated is selected on its own, not joined to the parent.
+    let data = run(
+        &client,
+        &schema,
+        r#"query { users(id: 1) { id categories(limit: 2, order_by: { id: asc }) @notRelated { id } } }"#,
+        json!({}),
+    )
+    .await
+    .expect("@notRelated");
+    assert_eq!(
+        data,
+        json!({"users": {"id": 1, "categories": [{"id": 1}, {"id": 2}]}})
+    );
+    // Without it, users and categories have no relationship: a located error.
+    let err = run(
+        &client,
+        &schema,
+        "query { users(id: 1) { id categories { id } } }",
+        json!({}),
+    )
+    .await
+    .expect_err("unrelated without @notRelated");
+    assert!(err.contains("categories"), "{err}");
+
+    let data = run(
+        &client,
+        &schema,
+        r#"query { users(id: 2) @schema(name: "public") { id } }"#,
+        json!({}),
+    )
+    .await
+    .expect("@schema(name: public)");
+    assert_eq!(data, json!({"users": {"id": 2}}));
+    let err = run(
+        &client,
+        &schema,
+        r#"query { users @schema(name: "sales") { id } }"#,
+        json!({}),
+    )
+    .await
+    .expect_err("a schema db.graphql does not have");
+    assert!(err.contains("no table `users` in schema `sales`"), "{err}");
+}

@@ -43,6 +43,8 @@ pub(super) struct Ctx<'a> {
     /// The column a filter is comparing with (`table.column`, element type), so a variable
     /// first used there takes the column's per-column Rust type.
     pub origin: Option<(String, String)>,
+    /// Cursor pagination's state (see [`super::cursor`]).
+    pub paging: super::cursor::PagingState,
     next_alias: usize,
 }
 
@@ -57,9 +59,23 @@ pub(super) struct FieldDirectives {
     pub object: bool,
     /// `@through(table: ...)`.
     pub through: Option<String>,
+    /// `@notRelated`: a nested table selected on its own, not joined to its parent.
+    pub not_related: bool,
+    /// `@schema(name: ...)`: the PostgreSQL schema the table must be in.
+    pub schema: Option<String>,
 }
 
-const DIRECTIVES: [&str; 6] = ["include", "skip", "add", "remove", "object", "through"];
+const DIRECTIVES: [&str; 9] = [
+    "include",
+    "skip",
+    "add",
+    "remove",
+    "object",
+    "through",
+    "notRelated",
+    "not_related",
+    "schema",
+];
 
 impl<'a> Ctx<'a> {
     pub fn new(
@@ -89,6 +105,7 @@ impl<'a> Ctx<'a> {
             inputs: HashMap::new(),
             batch: false,
             origin: None,
+            paging: Default::default(),
             next_alias: 0,
         }
     }
@@ -406,6 +423,18 @@ impl<'a> Ctx<'a> {
                     }
                 }
                 "object" => out.object = true,
+                "notRelated" | "not_related" => out.not_related = true,
+                "schema" => match arg("name").map(|v| &v.kind) {
+                    Some(ValueKind::String(s)) | Some(ValueKind::Enum(s)) => {
+                        out.schema = Some(s.clone())
+                    }
+                    _ => {
+                        return Err(CompileError::new(
+                            d.name.pos,
+                            "`@schema` needs `name: \"schema\"`",
+                        ));
+                    }
+                },
                 "through" => match arg("table").map(|v| &v.kind) {
                     Some(ValueKind::String(s)) | Some(ValueKind::Enum(s)) => {
                         out.through = Some(s.clone())

@@ -127,6 +127,12 @@ impl<'a> Ctx<'a> {
         let mut roots = Vec::new();
         for f in &fields {
             let dirs = self.field_directives(f)?;
+            if dirs.schema.is_some() || dirs.not_related {
+                return Err(CompileError::new(
+                    f.name.pos,
+                    "`@schema` and `@notRelated` apply to query selectors, not to a mutation's table",
+                ));
+            }
             if dirs.removed || f.name.value == "__typename" {
                 roots.push(None);
                 continue;

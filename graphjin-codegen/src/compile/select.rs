@@ -3,6 +3,7 @@
 
 use super::catalog::{ColumnInfo, FunctionInfo, TableInfo, TableSource};
 use super::ctx::{Ctx, FieldDirectives, uses_variable};
+use super::cursor::PagingArgs;
 use super::error::{CompileError, Result};
 use super::filter::join;
 use super::names::{ident, singular, string_literal, suggestion};
@@ -40,10 +41,12 @@ struct SelArgs<'f> {
     skip_if: Option<&'f Value>,
     /// A function's arguments written on the field itself (`fn(limit: 2, tag: $tag)`).
     direct: Vec<&'f Argument>,
+    /// `first` / `last` / `after` / `before`: cursor pagination.
+    paging: PagingArgs<'f>,
 }
 
 /// A table field's arguments, in every spelling GraphJin's `qcode/args.go` accepts.
-const TABLE_ARGS: [&str; 18] = [
+const TABLE_ARGS: [&str; 21] = [
     "id",
     "where",
     "order_by",
@@ -51,6 +54,9 @@ const TABLE_ARGS: [&str; 18] = [
     "order",
     "limit",
     "first",
+    "last",
+    "after",
+    "before",
     "offset",
     "distinct",
     "distinct_on",
@@ -85,11 +91,28 @@ fn sel_args_of<'f>(
             a.direct.push(arg);
             continue;
         }
-        let slot = match arg.name.value.as_str() {
+        let name = arg.name.value.as_str();
+        if matches!(name, "first" | "last" | "after" | "before") {
+            if a.paging.pos.is_none() {
+                a.paging.pos = Some(arg.name.pos);
+            }
+            a.paging.paged = true;
+        }
+        if name == "last" {
+            if args.iter().any(|o| o.name.value == "first") {
+                return Err(CompileError::new(
+                    arg.name.pos,
+                    "give `first` or `last`, not both",
+                ));
+            }
+            a.paging.last = true;
+        }
+        let slot = match name {
             "id" => &mut a.id,
             "where" => &mut a.where_,
             "order_by" | "orderBy" | "order" => &mut a.order_by,
-            "limit" | "first" => &mut a.limit,
+            "limit" | "first" | "last" => &mut a.limit,
+            "after" | "before" => &mut a.paging.cursor,
             "offset" => &mut a.offset,
             "distinct" | "distinct_on" | "distinctOn" => &mut a.distinct,
             "find" => &mut a.find,
@@ -98,15 +121,6 @@ fn sel_args_of<'f>(
             "includeIf" | "include_if" => &mut a.include_if,
             "skipIf" | "skip_if" => &mut a.skip_if,
             "insert" | "update" | "upsert" | "delete" => &mut a.mutation,
-            "before" | "after" | "last" => {
-                return Err(CompileError::new(
-                    arg.name.pos,
-                    format!(
-                        "cursor pagination (`{}`) is not supported yet; use `limit` and `offset`",
-                        arg.name.value
-                    ),
-                ));
-            }
             other => {
                 let inputs = func
                     .map(|f| f.inputs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>())
@@ -239,12 +253,22 @@ impl<'a> Ctx<'a> {
         let fields = self.flatten(&op.selection)?;
         let mut pairs = Vec::with_capacity(fields.len());
         let mut shapes = Vec::with_capacity(fields.len());
-        for f in fields {
+        self.paging.op_name = op
+            .name
+            .as_ref()
+            .map(|n| n.value.clone())
+            .unwrap_or_default();
+        let mut cursor_fields = Vec::new();
+        for f in fields.iter().copied() {
             let dirs = self.field_directives(f)?;
             if dirs.removed {
                 continue;
             }
             let key = f.response_key().to_string();
+            if self.is_cursor_field(f, None) {
+                cursor_fields.push(f);
+                continue;
+            }
             if f.name.value == "__typename" {
                 let name = op
                     .name
@@ -255,24 +279,66 @@ impl<'a> Ctx<'a> {
                 shapes.push((key, Shape::scalar("text", false)));
                 continue;
             }
-            let (expr, shape) = self.root_field(f, &dirs)?;
+            self.paging.path.push(key.clone());
+            let field = self.root_field(f, &dirs);
+            self.paging.path.pop();
+            let (expr, shape) = field?;
             let shape = if dirs.include_if.is_some() {
                 shape.nullable()
             } else {
                 shape
             };
             pairs.push((key.clone(), wrap_include(expr, &dirs)));
-            shapes.push((key, shape));
+            shapes.push((key.clone(), shape));
+            self.cursor_pair(&key, &dirs, &mut pairs, &mut shapes);
         }
+        check_cursor_fields(&cursor_fields, &fields, &pairs)?;
         let shape = Shape::Object {
             fields: shapes,
             list: false,
             nullable: false,
         };
+        let joins = std::mem::take(&mut self.paging.laterals).concat();
+        let from = if joins.is_empty() || self.batch {
+            // A subscription batch puts the joins after its own `FROM`.
+            self.paging.root_joins = joins;
+            String::new()
+        } else {
+            format!(" FROM (SELECT) AS __root_x{joins}")
+        };
         Ok((
-            format!("SELECT {} AS \"__root\"", json_object(&pairs)),
+            format!("SELECT {} AS \"__root\"{from}", json_object(&pairs)),
             shape,
         ))
+    }
+
+    /// A field `<name>_cursor` with no selection that is not a column of `table` (or, at
+    /// the root, a table): the cursor of the paged sibling `<name>`, which every paged
+    /// selection returns whether or not it is asked for (GraphJin's keyword field).
+    fn is_cursor_field(&self, f: &Field, table: Option<&TableInfo>) -> bool {
+        let name = self.db_name(&f.name.value);
+        f.selection.is_empty()
+            && f.arguments.is_empty()
+            && name.ends_with("_cursor")
+            && match table {
+                Some(t) => t.column(&name).is_none(),
+                None => self.cat.table(&name).is_none(),
+            }
+    }
+
+    /// After a table field `key`: its `<key>_cursor` sibling, when the field was paged.
+    fn cursor_pair(
+        &mut self,
+        key: &str,
+        dirs: &FieldDirectives,
+        pairs: &mut Vec<(String, String)>,
+        shapes: &mut Vec<(String, Shape)>,
+    ) {
+        if let Some(cursor) = self.paging.pending.take() {
+            let name = format!("{key}_cursor");
+            pairs.push((name.clone(), wrap_include(cursor, dirs)));
+            shapes.push((name, Shape::scalar("text", true)));
+        }
     }
 
     fn root_field(&mut self, f: &'a Field, dirs: &FieldDirectives) -> Result<(String, Shape)> {
@@ -282,6 +348,10 @@ impl<'a> Ctx<'a> {
                 f.name.pos,
                 format!("table `{name}` is blocked"),
             ));
+        }
+        if let Some(schema) = &dirs.schema {
+            let t = self.schema_table(&name, schema, f)?;
+            return self.table_select(f, &t, Link::Root, dirs.object);
         }
         if let Some(t) = self.cat.table(&name) {
             if matches!(t.source, TableSource::JsonColumn { .. }) {
@@ -491,16 +561,22 @@ impl<'a> Ctx<'a> {
         force_one: bool,
         ignore_rules: bool,
     ) -> Result<(String, Shape)> {
-        let (params, reads, ignore) = (
+        let (params, reads, ignore, laterals) = (
             self.params.list.len(),
             self.reads.clone(),
             self.ignore_rules,
+            self.paging.laterals.len(),
         );
         self.ignore_rules |= ignore_rules;
         let shaped = self.table_select_inner(f, table, link, force_one);
         self.ignore_rules = ignore;
         self.params.list.truncate(params);
         self.reads = reads;
+        self.paging.laterals.truncate(laterals);
+        if self.paging.pending.is_some() {
+            // A paged field that reads as null has a null cursor (GraphJin's behaviour).
+            self.paging.pending = Some("NULL".into());
+        }
         Ok(("NULL".into(), shaped?.1.nullable()))
     }
 
@@ -693,8 +769,25 @@ impl<'a> Ctx<'a> {
             return Err(CompileError::new(a.pos, "`args` only applies to functions"));
         }
 
-        let out = self.output_fields(&f.selection, table, &alias)?;
+        // Paged children are computed once each, joined laterally to this selection.
+        let outer_laterals = std::mem::take(&mut self.paging.laterals);
+        let out = self.output_fields(&f.selection, table, &alias);
+        let child_laterals = std::mem::replace(&mut self.paging.laterals, outer_laterals);
+        let out = out?;
         let json = json_object(&out.pairs);
+        let mut from = from;
+        if !child_laterals.is_empty() {
+            if out.aggregate {
+                return Err(CompileError::new(
+                    f.name.pos,
+                    format!(
+                        "`{}` aggregates, so a field under it cannot be paged with `first`/`last`/`after`/`before`",
+                        f.name.value
+                    ),
+                ));
+            }
+            from.push_str(&child_laterals.concat());
+        }
 
         let order = match args.order_by {
             Some(o) => self.order_sql(table, &alias, o),
@@ -702,6 +795,30 @@ impl<'a> Ctx<'a> {
         };
         self.search = outer_search;
         let mut order = order?;
+        let paged = if args.paging.paged && !one {
+            if args.distinct.is_some() || out.aggregate || default_order.is_some() {
+                return Err(CompileError::new(
+                    args.paging.pos.unwrap_or(f.name.pos),
+                    "cursor pagination does not combine with `distinct`, aggregates or a recursive relation",
+                ));
+            }
+            let n = self.serial();
+            let p = self.paged_sql(
+                &args.paging,
+                f.name.pos,
+                table,
+                &alias,
+                args.order_by,
+                &order,
+                n,
+            )?;
+            from.push_str(&p.from);
+            conds.push(p.condition.clone());
+            order = p.order.clone();
+            Some((p, n))
+        } else {
+            None
+        };
         if order.is_empty()
             && let Some(d) = default_order
         {
@@ -764,14 +881,24 @@ impl<'a> Ctx<'a> {
         } else {
             format!(" ORDER BY {}", order.join(", "))
         };
+        let cursor_columns = paged
+            .as_ref()
+            .map(|(p, _)| p.columns.as_str())
+            .unwrap_or("");
         let inner = format!(
-            "{with}SELECT {distinct}{json} AS \"json\" FROM {from}{where_sql}{group}{order_sql}{limit}"
+            "{with}SELECT {distinct}{json} AS \"json\"{cursor_columns} FROM {from}{where_sql}{group}{order_sql}{limit}"
         );
         let shape = Shape::Object {
             fields: out.fields,
             list: !one,
             nullable: one,
         };
+        if let Some((p, n)) = paged {
+            // Computed once in the enclosing FROM; the field and its cursor read it.
+            self.paging.laterals.push(p.wrap(&inner, n));
+            self.paging.pending = Some(format!("__pg{n}.\"cursor\""));
+            return Ok((format!("__pg{n}.\"json\""), shape));
+        }
         if one {
             Ok((format!("({inner})"), shape))
         } else {
@@ -791,6 +918,7 @@ impl<'a> Ctx<'a> {
         cte: &str,
         one: bool,
     ) -> Result<(String, Shape)> {
+        self.paging.in_mutation = true;
         self.table_select(f, table, Link::Cte(cte.to_string()), one)
     }
 
@@ -801,6 +929,7 @@ impl<'a> Ctx<'a> {
         table: &TableInfo,
         one: bool,
     ) -> Result<(String, Shape)> {
+        self.paging.in_mutation = true;
         self.table_select(f, table, Link::Root, one)
     }
 
@@ -843,12 +972,41 @@ impl<'a> Ctx<'a> {
         alias: &str,
     ) -> Result<Output> {
         let mut out = Output::default();
-        for f in self.flatten(sel)? {
+        let fields = self.flatten(sel)?;
+        let mut cursor_fields = Vec::new();
+        for f in fields.iter().copied() {
             let dirs = self.field_directives(f)?;
             if dirs.removed {
                 continue;
             }
             let key = f.response_key().to_string();
+            if self.is_cursor_field(f, Some(table)) {
+                cursor_fields.push(f);
+                continue;
+            }
+            self.paging.path.push(key.clone());
+            let field = self.output_field(f, &dirs, table, alias, &mut out);
+            self.paging.path.pop();
+            let (expr, shape) = field?;
+            out.pairs.push((key.clone(), wrap_include(expr, &dirs)));
+            out.fields.push((key.clone(), shape));
+            self.cursor_pair(&key, &dirs, &mut out.pairs, &mut out.fields);
+        }
+        check_cursor_fields(&cursor_fields, &fields, &out.pairs)?;
+        out.plain.dedup();
+        Ok(out)
+    }
+
+    /// One field of a table's selection: its SQL and shape.
+    fn output_field(
+        &mut self,
+        f: &'a Field,
+        dirs: &FieldDirectives,
+        table: &TableInfo,
+        alias: &str,
+        out: &mut Output,
+    ) -> Result<(String, Shape)> {
+        {
             let name = self.db_name(&f.name.value).into_owned();
             let mut cond = None;
             let (expr, shape) = if name == "__typename" {
@@ -890,6 +1048,36 @@ impl<'a> Ctx<'a> {
             {
                 let poly = poly.clone();
                 (self.union_select(f, &poly, alias)?, Shape::Any)
+            } else if dirs.not_related || dirs.schema.is_some() {
+                // `@notRelated`: selected as at the root, with no join to this row.
+                let child = match &dirs.schema {
+                    Some(schema) => self.schema_table(&name, schema, f)?,
+                    None => self
+                        .cat
+                        .table(&name)
+                        .filter(|t| matches!(t.source, TableSource::Relation { .. }))
+                        .cloned()
+                        .ok_or_else(|| {
+                            CompileError::new(
+                                f.name.pos,
+                                format!(
+                                    "unknown table `{}`{}",
+                                    f.name.value,
+                                    self.cat.table_suggestion(&name)
+                                ),
+                            )
+                        })?,
+                };
+                if !dirs.not_related {
+                    return Err(CompileError::new(
+                        f.name.pos,
+                        format!(
+                            "`@schema` on a nested table needs `@notRelated` too (relationships are read from `{}`'s foreign keys)",
+                            table.name
+                        ),
+                    ));
+                }
+                self.table_select(f, &child, Link::Root, dirs.object)?
             } else {
                 let find = self.find_arg(f)?;
                 match resolve(self.cat, table, &name, dirs.through.as_deref(), find) {
@@ -957,11 +1145,8 @@ impl<'a> Ctx<'a> {
             } else {
                 shape
             };
-            out.pairs.push((key.clone(), wrap_include(expr, &dirs)));
-            out.fields.push((key, shape));
+            Ok((expr, shape))
         }
-        out.plain.dedup();
-        Ok(out)
     }
 
     /// A JSON column that the config declares as a table of its own (`type: json`).
@@ -1080,6 +1265,25 @@ impl<'a> Ctx<'a> {
         }))
     }
 
+    /// The table `name` in PostgreSQL schema `schema` (`@schema(name:)`), as db.graphql
+    /// declares it (`type t @schema(name: s)`; `public` when it says none).
+    fn schema_table(&self, name: &str, schema: &str, f: &Field) -> Result<TableInfo> {
+        let found = self.cat.tables.iter().find(|t| match &t.source {
+            TableSource::Relation { schema: s, name: n } => {
+                n == name && s.as_deref().unwrap_or("public") == schema
+            }
+            TableSource::JsonColumn { .. } => false,
+        });
+        found.cloned().ok_or_else(|| {
+            CompileError::new(
+                f.name.pos,
+                format!(
+                    "db.graphql has no table `{name}` in schema `{schema}` (declare it with `type {name} @schema(name: {schema})`)"
+                ),
+            )
+        })
+    }
+
     /// The SQL condition of a field's `includeIf` / `skipIf` over the row `alias` of
     /// `table` (GraphJin's field filters); both may be given.
     fn field_condition(
@@ -1165,6 +1369,49 @@ impl<'a> Ctx<'a> {
             branches.join(" ")
         ))
     }
+}
+
+/// Every `<name>_cursor` field written in a selection must belong to a sibling `<name>`
+/// (paged for this role, or left out for it by a directive).
+fn check_cursor_fields(
+    cursor_fields: &[&Field],
+    fields: &[&Field],
+    pairs: &[(String, String)],
+) -> Result<()> {
+    for f in cursor_fields {
+        let key = f.response_key();
+        let paged_sibling = pairs.iter().any(|(k, _)| k == key);
+        let base = key.strip_suffix("_cursor").unwrap_or(key);
+        let sibling = fields.iter().any(|g| g.response_key() == base);
+        if !paged_sibling && !sibling {
+            return Err(CompileError::new(
+                f.name.pos,
+                format!(
+                    "`{key}` is the cursor of a field `{base}` paged with `first`, `last`, `after` or `before`; there is no `{base}` here"
+                ),
+            ));
+        }
+        if !paged_sibling
+            && sibling
+            && !fields
+                .iter()
+                .any(|g| g.response_key() == base && has_paging(g))
+        {
+            return Err(CompileError::new(
+                f.name.pos,
+                format!(
+                    "`{key}` needs `{base}` paged with `first`, `last`, `after` or `before`, e.g. `{base}(first: 10, after: $cursor)`"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn has_paging(f: &Field) -> bool {
+    f.arguments
+        .iter()
+        .any(|a| matches!(a.name.value.as_str(), "first" | "last" | "after" | "before"))
 }
 
 /// The JSON type an aggregate returns, as PostgreSQL computes it.
