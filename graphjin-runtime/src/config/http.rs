@@ -1,22 +1,4 @@
-//! The HTTP keys of the config, as GraphJin's service reads them:
-//!
-//! ```yaml
-//! host_port: 0.0.0.0:8080          # where the server listens (GraphJin's default)
-//! # host: 127.0.0.1                # replaces host_port's host (env HOST, as GraphJin binds it)
-//! # port: 3000                     # replaces host_port's port (env PORT)
-//! http_compress: true              # gzip/br responses when the client accepts them (default true)
-//! cors_allowed_origins: ["https://shop.example", "https://*.shop.example"]   # or ["*"]
-//! cors_allowed_headers: [Authorization, Content-Type]   # default: Origin, Accept, Content-Type, X-Requested-With, Authorization
-//! cors_debug: false                # log each CORS decision (the origin and whether it is allowed)
-//! shutdown_timeout: 10s            # on SIGTERM/Ctrl-C, how long running requests may take to finish
-//! ```
-//!
-//! Which address the server listens on, highest precedence first (see
-//! [`HttpConfig::listen_addr`]): an address the app itself takes (the example app's
-//! `LISTEN`), then `host_port` with its host replaced by `HOST` (else `GJ_HOST`, else the
-//! `host` key) and its port by `PORT` (else `GJ_PORT`, else `port`); `host_port` itself comes
-//! from `GJ_HOST_PORT`, else the file, else GraphJin's default `0.0.0.0:8080` when only a
-//! host or port is given. With none of them set the app picks its own default.
+//! The HTTP keys of the config: see [`HttpConfig`].
 
 use std::time::Duration;
 
@@ -34,6 +16,26 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The HTTP part of the config: CORS, compression, the listen address and the shutdown
 /// deadline. [`crate::Service::from_config`] applies the CORS, compression and shutdown
 /// keys; the listen address is the app's to bind ([`HttpConfig::listen_addr`]).
+///
+/// Its keys, as GraphJin's service reads them:
+///
+/// ```yaml
+/// host_port: 0.0.0.0:8080          # where the server listens (GraphJin's default)
+/// # host: 127.0.0.1                # replaces host_port's host (env HOST, as GraphJin binds it)
+/// # port: 3000                     # replaces host_port's port (env PORT)
+/// http_compress: true              # gzip/br responses when the client accepts them (default true)
+/// cors_allowed_origins: ["https://shop.example", "https://*.shop.example"]   # or ["*"]
+/// cors_allowed_headers: [Authorization, Content-Type]   # default: Origin, Accept, Content-Type, X-Requested-With, Authorization
+/// cors_debug: false                # log each CORS decision (the origin and whether it is allowed)
+/// shutdown_timeout: 10s            # on SIGTERM/Ctrl-C, how long running requests may take to finish
+/// ```
+///
+/// Which address the server listens on, highest precedence first (see
+/// [`HttpConfig::listen_addr`]): an address the app itself takes (the example app's
+/// `LISTEN`), then `host_port` with its host replaced by `HOST` (else `GJ_HOST`, else the
+/// `host` key) and its port by `PORT` (else `GJ_PORT`, else `port`); `host_port` itself comes
+/// from `GJ_HOST_PORT`, else the file, else GraphJin's default `0.0.0.0:8080` when only a
+/// host or port is given. With none of them set the app picks its own default.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpConfig {
     /// `cors_allowed_origins`: origins allowed to call the API from a browser; `*` for
@@ -170,7 +172,7 @@ impl HttpConfig {
     }
 
     /// The address to listen on from `host_port`, `host` and `port` (see the
-    /// [module docs](self) for their sources), or `None` when none is set and the app
+    /// [`HttpConfig`] docs for their sources), or `None` when none is set and the app
     /// should use its own default. Only `host` or `port` set: they replace the parts of
     /// GraphJin's default `0.0.0.0:8080`.
     pub fn listen_addr(&self) -> Option<String> {

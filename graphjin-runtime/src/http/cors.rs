@@ -1,20 +1,4 @@
-//! CORS from GraphJin's `cors_allowed_origins`, `cors_allowed_headers` and `cors_debug`,
-//! as GraphJin's service sets up `rs/cors`:
-//!
-//! - no origins: no CORS headers at all (browsers allow same-origin calls only);
-//! - a list of origins (`https://shop.example`, or a pattern with one `*` such as
-//!   `https://*.shop.example`), compared without regard to case: those origins, with
-//!   credentials (cookies, `Authorization`) allowed; any other origin gets no
-//!   `Access-Control-Allow-Origin`, so the browser refuses the call;
-//! - `*` among the origins: any origin, without credentials (browsers refuse credentials
-//!   with a wildcard origin, so GraphJin's `*` with credentials works the same way);
-//! - methods `GET`, `POST`, `HEAD`; request headers `cors_allowed_headers` (`*` mirrors
-//!   what the browser asks for), by default `Origin`, `Accept`, `Content-Type`,
-//!   `X-Requested-With`, `Authorization`;
-//! - `cors_debug: true` logs each decision (origin and verdict) at `info`.
-//!
-//! Preflight requests (`OPTIONS` with `Access-Control-Request-Method`) are answered by the
-//! layer itself, before authentication.
+//! CORS from the config's `cors_*` keys: see [`Cors`].
 
 use std::sync::Arc;
 
@@ -34,7 +18,23 @@ pub const DEFAULT_ALLOWED_HEADERS: [&str; 5] = [
     "Authorization",
 ];
 
-/// The CORS policy of a [`crate::Service`] (see the [module docs](self)).
+/// The CORS policy of a [`crate::Service`]: from GraphJin's `cors_allowed_origins`, `cors_allowed_headers` and `cors_debug`,
+/// as GraphJin's service sets up `rs/cors`:
+///
+/// - no origins: no CORS headers at all (browsers allow same-origin calls only);
+/// - a list of origins (`https://shop.example`, or a pattern with one `*` such as
+///   `https://*.shop.example`), compared without regard to case: those origins, with
+///   credentials (cookies, `Authorization`) allowed; any other origin gets no
+///   `Access-Control-Allow-Origin`, so the browser refuses the call;
+/// - `*` among the origins: any origin, without credentials (browsers refuse credentials
+///   with a wildcard origin, so GraphJin's `*` with credentials works the same way);
+/// - methods `GET`, `POST`, `HEAD`; request headers `cors_allowed_headers` (`*` mirrors
+///   what the browser asks for), by default `Origin`, `Accept`, `Content-Type`,
+///   `X-Requested-With`, `Authorization`;
+/// - `cors_debug: true` logs each decision (origin and verdict) at `info`.
+///
+/// Preflight requests (`OPTIONS` with `Access-Control-Request-Method`) are answered by the
+/// layer itself, before authentication.
 #[derive(Debug, Clone)]
 pub struct Cors {
     layer: CorsLayer,

@@ -1,25 +1,4 @@
-//! Which media type a GraphQL-over-HTTP response has, from the request's `Accept`
-//! ([GraphQL over HTTP](https://graphql.github.io/graphql-over-http/draft/), "Accept" and
-//! "Response"):
-//!
-//! | `Accept` | answer |
-//! | --- | --- |
-//! | names `application/graphql-response+json` with a weight at least `application/json`'s | `application/graphql-response+json`, with that media type's status codes |
-//! | absent, `application/json`, `application/*`, `*/*` | `application/json`, with the legacy status codes |
-//! | allows neither (`text/html`, `application/json;q=0`) | 406 `NOT_ACCEPTABLE` |
-//!
-//! The two differ only for errors:
-//!
-//! - `application/graphql-response+json`: a request error (the request is malformed, names
-//!   no listed operation, its variables do not fit, the caller may not run it) is a 4xx
-//!   with `errors` and no `data`, as the spec requires; a failure of the service itself a
-//!   5xx. An execution error (the statement ran and PostgreSQL refused the write:
-//!   `CONSTRAINT_VIOLATION`) is a 200 with `"data": null` and the `errors`.
-//! - `application/json`: the same statuses as above for request errors, and 400 for
-//!   `CONSTRAINT_VIOLATION`. The spec's legacy rules say a server *should* answer 200 to
-//!   any well-formed request; this one keeps its 4xx (which the spec allows) so that a
-//!   client that reads only the status, and proxies and logs, see a failure as one.
-//!   Successful responses are 200 with `{"data": ...}` under either media type.
+//! The media type of a GraphQL-over-HTTP response: see [`Media`].
 
 use axum::http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use axum::http::{HeaderMap, StatusCode};
@@ -30,7 +9,28 @@ use super::ApiError;
 /// `application/graphql-response+json`.
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
-/// The media type of a GraphQL-over-HTTP response.
+/// The media type of a GraphQL-over-HTTP response, from the request's `Accept`
+/// ([GraphQL over HTTP](https://graphql.github.io/graphql-over-http/draft/), "Accept" and
+/// "Response"):
+///
+/// | `Accept` | answer |
+/// | --- | --- |
+/// | names `application/graphql-response+json` with a weight at least `application/json`'s | `application/graphql-response+json`, with that media type's status codes |
+/// | absent, `application/json`, `application/*`, `*/*` | `application/json`, with the legacy status codes |
+/// | allows neither (`text/html`, `application/json;q=0`) | 406 `NOT_ACCEPTABLE` |
+///
+/// The two differ only for errors:
+///
+/// - `application/graphql-response+json`: a request error (the request is malformed, names
+///   no listed operation, its variables do not fit, the caller may not run it) is a 4xx
+///   with `errors` and no `data`, as the spec requires; a failure of the service itself a
+///   5xx. An execution error (the statement ran and PostgreSQL refused the write:
+///   `CONSTRAINT_VIOLATION`) is a 200 with `"data": null` and the `errors`.
+/// - `application/json`: the same statuses as above for request errors, and 400 for
+///   `CONSTRAINT_VIOLATION`. The spec's legacy rules say a server *should* answer 200 to
+///   any well-formed request; this one keeps its 4xx (which the spec allows) so that a
+///   client that reads only the status, and proxies and logs, see a failure as one.
+///   Successful responses are 200 with `{"data": ...}` under either media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Media {
     /// `application/json`, with the legacy status codes.

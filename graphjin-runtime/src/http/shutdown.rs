@@ -1,15 +1,4 @@
-//! Stopping gracefully: on SIGTERM or Ctrl-C stop accepting connections, let running
-//! requests finish, end subscriptions with a WebSocket close frame (1001, "the server is
-//! shutting down"), all within a deadline (`shutdown_timeout`, default 10 s).
-//!
-//! ```no_run
-//! # async fn demo(service: graphjin_runtime::Service) -> std::io::Result<()> {
-//! let shutdown = service.shutdown_handle();
-//! let app = graphjin_runtime::router(service);
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! graphjin_runtime::http::serve(listener, app, shutdown).await // returns after SIGTERM/Ctrl-C
-//! # }
-//! ```
+//! Stopping gracefully on SIGTERM or Ctrl-C: see [`serve`].
 
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
@@ -130,6 +119,19 @@ pub async fn shutdown_signal() {
 
 /// Serves `app` on `listener` until SIGTERM or Ctrl-C ([`shutdown_signal`]), then stops
 /// as [`serve_until`] does.
+///
+/// Stopping gracefully: on SIGTERM or Ctrl-C stop accepting connections, let running
+/// requests finish, end subscriptions with a WebSocket close frame (1001, "the server is
+/// shutting down"), all within a deadline (`shutdown_timeout`, default 10 s).
+///
+/// ```no_run
+/// # async fn demo(service: graphjin_runtime::Service) -> std::io::Result<()> {
+/// let shutdown = service.shutdown_handle();
+/// let app = graphjin_runtime::router(service);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// graphjin_runtime::http::serve(listener, app, shutdown).await // returns after SIGTERM/Ctrl-C
+/// # }
+/// ```
 pub async fn serve(listener: TcpListener, app: Router, shutdown: Shutdown) -> std::io::Result<()> {
     serve_until(listener, app, shutdown, shutdown_signal()).await
 }
