@@ -2,6 +2,7 @@
 //! fly, serves it with the production runtime, and records named ones into allow.list.
 
 pub mod bridge;
+pub mod introspect;
 mod playground;
 mod server;
 
