@@ -23,6 +23,15 @@ struct Case {
     config_fields: Vec<String>,
     expected: Option<String>,
     multi_call: bool,
+    #[serde(default)]
+    vars_all: Vec<VarsEntry>,
+}
+
+/// One variables literal of an example: its text, or none when Go code builds it (the
+/// cursor examples splice in the previous page's cursor).
+#[derive(Debug, Deserialize)]
+struct VarsEntry {
+    text: Option<String>,
 }
 
 /// Query cases whose config needs no more than `tables`, `order_by` and `default_limit`
@@ -35,9 +44,12 @@ fn core_scope(c: &Case) -> bool {
 }
 
 /// Query cases this build supports: the core plus roles, role tables, config variables and
-/// camelCase names. Out of scope: remote joins (`Resolvers`), cursor pagination (`SecretKey`).
+/// camelCase names, cursor pagination (`SecretKey`: the cursor's encryption is the
+/// runtime's, so here the statement's own cursor is passed back). Out of scope: remote joins
+/// (`Resolvers`).
 fn in_scope(c: &Case) -> bool {
-    const SUPPORTED: [&str; 7] = [
+    const SUPPORTED: [&str; 8] = [
+        "SecretKey",
         "DefaultLimit",
         "Tables",
         "AddRoleTable",
@@ -94,18 +106,85 @@ async fn run_case(
     c: &Case,
     configs: &BTreeMap<String, Value>,
 ) -> Result<(), String> {
-    let config = case_config(c, configs);
-    let compiler = Compiler::new(schema, &config).map_err(|e| format!("config: {e}"))?;
-    let doc = parse_document(&c.gql).map_err(|e| format!("parse: {e}"))?;
     let vars: Value = match &c.vars {
         Some(v) => serde_json::from_str(v).map_err(|e| format!("vars: {e}"))?,
         None => Value::Object(Default::default()),
     };
+    let (got, sql) = match run_once(client, schema, c, configs, &vars).await? {
+        Some(done) => done,
+        None => return Ok(()),
+    };
+    let expected: Value = serde_json::from_str(c.expected.as_deref().unwrap_or("null"))
+        .map_err(|e| format!("expected is not JSON: {e}"))?;
+    if got == expected {
+        Ok(())
+    } else {
+        Err(format!("got {got}\n  expected {expected}\n  SQL: {sql}"))
+    }
+}
+
+/// The cursor examples, step by step as their Go code runs them: each printed line is the
+/// paged field of one call; a call's variables are its own literal when the example has
+/// one per call, else `{"cursor": <the previous call's cursor>}` (`""` at first). Every
+/// answer must carry the field's `_cursor`.
+async fn run_cursor_case(
+    client: &tokio_postgres::Client,
+    schema: &graphjin_codegen::schema::DbSchema,
+    c: &Case,
+    configs: &BTreeMap<String, Value>,
+) -> Result<(), String> {
+    let lines: Vec<&str> = c.expected.as_deref().unwrap_or("").lines().collect();
+    let mut cursor = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let vars: Value = match c.vars_all.get(i).and_then(|v| v.text.as_deref()) {
+            Some(text) if c.vars_all.len() == lines.len() => {
+                serde_json::from_str(text).map_err(|e| format!("vars: {e}"))?
+            }
+            _ => serde_json::json!({ "cursor": cursor }),
+        };
+        let (got, sql) = run_once(client, schema, c, configs, &vars)
+            .await?
+            .ok_or("the compiler refused a cursor example")?;
+        let obj = got.as_object().ok_or("data is not an object")?;
+        let (key, page) = obj
+            .iter()
+            .find(|(k, _)| !k.ends_with("_cursor"))
+            .ok_or("no paged field in the answer")?;
+        let expected: Value =
+            serde_json::from_str(line).map_err(|e| format!("expected line is not JSON: {e}"))?;
+        if *page != expected {
+            return Err(format!(
+                "call {}: got {page}\n  expected {expected}\n  SQL: {sql}",
+                i + 1
+            ));
+        }
+        cursor = match obj.get(&format!("{key}_cursor")) {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            other => return Err(format!("call {}: `{key}_cursor` is {other:?}", i + 1)),
+        };
+    }
+    Ok(())
+}
+
+/// Compiles the case for its role and runs it with `vars`: the data and the SQL, or `None`
+/// when GraphJin answers with an error and the compiler refuses with the same text.
+async fn run_once(
+    client: &tokio_postgres::Client,
+    schema: &graphjin_codegen::schema::DbSchema,
+    c: &Case,
+    configs: &BTreeMap<String, Value>,
+    vars: &Value,
+) -> Result<Option<(Value, String)>, String> {
+    let config = case_config(c, configs);
+    let compiler = Compiler::new(schema, &config).map_err(|e| format!("config: {e}"))?;
+    let doc = parse_document(&c.gql).map_err(|e| format!("parse: {e}"))?;
     let role = resolve_role(client, &compiler, c.user_id.as_ref()).await?;
-    let q = match compiler.compile_with(&doc, 0, &role, Some(&vars)) {
+    let q = match compiler.compile_with(&doc, 0, &role, Some(vars)) {
         Ok(q) => q,
         // GraphJin answers some cases with an error; a refusal with the same text passes.
-        Err(e) if e.refused && c.expected.as_deref() == Some(e.message.as_str()) => return Ok(()),
+        Err(e) if e.refused && c.expected.as_deref() == Some(e.message.as_str()) => {
+            return Ok(None);
+        }
         Err(e) => return Err(format!("compile: {e}")),
     };
     let values: Vec<Option<String>> = q
@@ -130,16 +209,7 @@ async fn run_case(
         .await
         .map_err(|e| format!("execute: {}\nSQL: {}", db_error(&e), q.sql))?;
     let got: Value = row.get(0);
-    let expected: Value = serde_json::from_str(c.expected.as_deref().unwrap_or("null"))
-        .map_err(|e| format!("expected is not JSON: {e}"))?;
-    if got == expected {
-        Ok(())
-    } else {
-        Err(format!(
-            "got {got}\n  expected {expected}\n  SQL: {}",
-            q.sql
-        ))
-    }
+    Ok(Some((got, q.sql)))
 }
 
 /// The role the runtime would pick: `anon` without a user, else the configured
@@ -209,7 +279,9 @@ async fn conformance_queries() {
     let mut passed = Vec::new();
     let mut failed = Vec::new();
     for c in cases.iter().filter(|c| in_scope(c)) {
-        let outcome = if c.multi_call {
+        let outcome = if c.multi_call && c.kind == "query" && c.gql.contains("$cursor") {
+            run_cursor_case(&client, &schema, c, &configs).await
+        } else if c.multi_call {
             Err("multi-call example: only the printed output is recorded".to_string())
         } else {
             if c.kind == "mutation" {

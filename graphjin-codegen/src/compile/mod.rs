@@ -7,6 +7,7 @@
 
 pub mod catalog;
 mod ctx;
+mod cursor;
 mod error;
 mod filter;
 mod mutate;
@@ -178,9 +179,11 @@ impl Compiler {
             let select = inner.strip_prefix("SELECT ").unwrap_or(&inner);
             let mut cols = vec!["\"__sub\" text".to_string()];
             cols.extend((1..=b.params.list.len()).map(|n| format!("\"p{n}\" text")));
+            // Cursor-paged root fields join after the batch (they read its parameters).
             Some(format!(
-                "SELECT __b.\"__sub\" AS \"sub\", {select} FROM json_to_recordset($1::json) AS __b({})",
-                cols.join(", ")
+                "SELECT __b.\"__sub\" AS \"sub\", {select} FROM json_to_recordset($1::json) AS __b({}){}",
+                cols.join(", "),
+                b.paging.root_joins
             ))
         } else {
             None
