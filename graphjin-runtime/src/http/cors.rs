@@ -180,6 +180,28 @@ mod tests {
         assert!(!allows("null"));
     }
 
+    /// tower-http refuses (panics on) some combinations when the layer is applied, e.g.
+    /// credentials with wildcard headers: none of the configurable ones is such.
+    #[test]
+    fn every_combination_builds() {
+        for origins in [vec!["*"], vec!["https://a.example", "https://*.b.example"]] {
+            for headers in [vec![], vec!["*"], vec!["Authorization"]] {
+                for debug in [false, true] {
+                    let http = HttpConfig {
+                        cors_allowed_origins: origins.iter().map(|s| s.to_string()).collect(),
+                        cors_allowed_headers: headers.iter().map(|s| s.to_string()).collect(),
+                        cors_debug: debug,
+                        ..HttpConfig::default()
+                    };
+                    let cors = Cors::from_config(&http).expect("valid").expect("some");
+                    let _ = axum::Router::<()>::new()
+                        .route("/", axum::routing::get(|| async { "ok" }))
+                        .layer(cors.layer());
+                }
+            }
+        }
+    }
+
     #[test]
     fn bad_header_names_name_their_key() {
         let http = HttpConfig {
