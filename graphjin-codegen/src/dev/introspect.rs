@@ -43,7 +43,8 @@ pub fn answer(
     let roots = resolver.root_fields(op).ok()?;
     let meta = |n: &str| n == "__schema" || n == "__type";
     let names = || roots.iter().map(|(_, f)| f[0].name.value.as_str());
-    let introspection = names().any(meta) || (!roots.is_empty() && names().all(|n| n == "__typename"));
+    let introspection =
+        names().any(meta) || (!roots.is_empty() && names().all(|n| n == "__typename"));
     if !introspection {
         return None;
     }
@@ -142,10 +143,21 @@ type orders {
         for a in ["id", "where", "order_by", "limit", "offset", "distinct"] {
             assert!(args.contains(&a.to_owned()), "{a} in {args:?}");
         }
-        assert!(t["fields"].as_array().unwrap().iter().any(|f| f["name"] == "search_rank"));
+        assert!(
+            t["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["name"] == "search_rank")
+        );
         // A blocked column is not shown.
         let users = ask(&s, "{ __type(name: \"users\") { fields { name } } }");
-        assert_eq!(users["data"]["__type"]["fields"].to_string().contains("secret"), false);
+        assert_eq!(
+            users["data"]["__type"]["fields"]
+                .to_string()
+                .contains("secret"),
+            false
+        );
     }
 
     #[test]
@@ -159,23 +171,57 @@ type orders {
             v["data"]["__schema"],
             json!({"queryType": {"name": "Query"}, "mutationType": {"name": "Mutation"}, "subscriptionType": {"name": "Subscription"}})
         );
-        let q = ask(&s, "{ __type(name: \"Query\") { fields { name args { name type { name } } } } }");
+        let q = ask(
+            &s,
+            "{ __type(name: \"Query\") { fields { name args { name type { name } } } } }",
+        );
         let fields = q["data"]["__type"]["fields"].as_array().unwrap();
         let names: Vec<_> = fields.iter().map(|f| f["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["users", "user", "products", "product", "orders", "order"]);
+        assert_eq!(
+            names,
+            ["users", "user", "products", "product", "orders", "order"]
+        );
         let products = &fields[2];
-        assert!(products["args"].as_array().unwrap().iter().any(|a| a["name"] == "search" && a["type"]["name"] == "String"));
-        let w = ask(&s, "{ __type(name: \"productsWhereInput\") { kind inputFields { name type { name } } } }");
+        assert!(
+            products["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["name"] == "search" && a["type"]["name"] == "String")
+        );
+        let w = ask(
+            &s,
+            "{ __type(name: \"productsWhereInput\") { kind inputFields { name type { name } } } }",
+        );
         let inputs = w["data"]["__type"]["inputFields"].as_array().unwrap();
         assert_eq!(w["data"]["__type"]["kind"], "INPUT_OBJECT");
-        assert!(inputs.iter().any(|i| i["name"] == "price" && i["type"]["name"] == "FloatExpression"));
-        assert!(inputs.iter().any(|i| i["name"] == "tags" && i["type"]["name"] == "StringListExpression"));
-        let m = ask(&s, "{ __type(name: \"Mutation\") { fields { name args { name type { name } } } } }");
+        assert!(
+            inputs
+                .iter()
+                .any(|i| i["name"] == "price" && i["type"]["name"] == "FloatExpression")
+        );
+        assert!(
+            inputs
+                .iter()
+                .any(|i| i["name"] == "tags" && i["type"]["name"] == "StringListExpression")
+        );
+        let m = ask(
+            &s,
+            "{ __type(name: \"Mutation\") { fields { name args { name type { name } } } } }",
+        );
         let args = m["data"]["__type"]["fields"][1]["args"].to_string();
-        for a in ["insertproductsInput", "updateproductsInput", "upsertproductsInput", "\"delete\""] {
+        for a in [
+            "insertproductsInput",
+            "updateproductsInput",
+            "upsertproductsInput",
+            "\"delete\"",
+        ] {
             assert!(args.contains(a), "{a} in {args}");
         }
-        let e = ask(&s, "{ __type(name: \"Order_status\") { kind enumValues { name } } }");
+        let e = ask(
+            &s,
+            "{ __type(name: \"Order_status\") { kind enumValues { name } } }",
+        );
         assert_eq!(
             e["data"]["__type"],
             json!({"kind": "ENUM", "enumValues": [{"name": "pending"}, {"name": "shipped"}]})
@@ -206,16 +252,35 @@ type orders {
         assert!(answer(&s, "query q { __typename products { id } }", None, None).is_none());
         assert!(answer(&s, "not graphql", None, None).is_none());
         let mixed = ask(&s, "{ __schema { queryType { name } } products { id } }");
-        assert!(mixed["errors"][0]["message"].as_str().unwrap().contains("\"products\" reads the database"), "{mixed}");
+        assert!(
+            mixed["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("\"products\" reads the database"),
+            "{mixed}"
+        );
         let typo = ask(&s, "{ __schema { typse { name } } }");
         assert_eq!(
             typo["errors"][0]["message"],
             "Cannot query field \"typse\" on type \"__Schema\" (did you mean `types`?)"
         );
-        let cycle = ask(&s, "{ __schema { types { ...A } } } fragment A on __Type { ...A }");
-        assert!(cycle["errors"][0]["message"].as_str().unwrap().contains("spreads itself"));
+        let cycle = ask(
+            &s,
+            "{ __schema { types { ...A } } } fragment A on __Type { ...A }",
+        );
+        assert!(
+            cycle["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("spreads itself")
+        );
         let bare = ask(&s, "{ __schema { queryType } }");
-        assert!(bare["errors"][0]["message"].as_str().unwrap().contains("must have a selection of subfields"));
+        assert!(
+            bare["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("must have a selection of subfields")
+        );
         let sub = ask(&s, "subscription { __typename }");
         assert_eq!(sub["data"]["__typename"], "Subscription");
     }

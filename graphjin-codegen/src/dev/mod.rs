@@ -5,5 +5,6 @@ pub mod bridge;
 pub mod introspect;
 mod playground;
 mod server;
+mod subscriptions;
 
 pub use server::{DevError, DevOptions, DevServer};

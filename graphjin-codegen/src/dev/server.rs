@@ -85,7 +85,14 @@ struct Current {
     /// Normalized texts served, for a fast "already known" check.
     known: Vec<(String, String)>,
     router: Router,
+    /// What introspection shows for this project.
+    schema: Arc<super::introspect::Schema>,
+    /// Which build this is: a new one for every rebuild of the runtime.
+    generation: u64,
 }
+
+/// Counts builds, so a WebSocket knows when the runtime it talks to was replaced.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 struct Shared {
     opts: DevOptions,
@@ -272,6 +279,31 @@ impl DevServer {
     }
 }
 
+impl DevServer {
+    /// The runtime router serving right now and its build's generation.
+    pub(super) async fn current_router(&self) -> (u64, Router) {
+        let cur = self.shared.current.read().await;
+        (cur.generation, cur.router.clone())
+    }
+
+    /// Compiles `text` into the served operations unless it is there already; the error is
+    /// the compiler's message.
+    pub(super) async fn prepare(
+        &self,
+        text: &str,
+        variables: Option<&Value>,
+    ) -> Result<(), String> {
+        self.ensure(text, variables).await
+    }
+
+    /// Records `text` into allow.list (a failure is logged).
+    pub(super) fn record(&self, text: &str, variables: Option<&Value>) {
+        if let Err(e) = self.shared.recorder.record(text, variables) {
+            eprintln!("graphjin dev: {e}");
+        }
+    }
+}
+
 /// Pulls the schema; writes `db.graphql` (atomically) when it differs. True when written.
 async fn refresh_schema(opts: &DevOptions) -> Result<bool, DevError> {
     let text = crate::schema::introspect::pull(&opts.database_url, &opts.schema).await?;
@@ -340,12 +372,18 @@ async fn build(
         .map_err(|e| DevError::Runtime(e.to_string()))?
         .actions(actions)
         .body_limit(opts.body_limit);
+    let schema = Arc::new(super::introspect::from_catalog::schema(
+        &project.schema,
+        &compiler,
+    ));
     Ok(Current {
         project,
         compiler,
         extra,
         known,
         router: graphjin_runtime::router(service),
+        schema,
+        generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     })
 }
 
@@ -359,12 +397,19 @@ fn graphql_error(status: StatusCode, code: &str, message: String) -> Response {
         .into_response()
 }
 
+/// What a GraphQL-over-HTTP request asks for.
+struct RequestParts {
+    text: Option<String>,
+    variables: Option<Value>,
+    operation_name: Option<String>,
+}
+
 /// The query text, operation name and variables of a GraphQL-over-HTTP request.
 fn request_parts(
     method: &Method,
     uri: &graphjin_runtime::axum::http::Uri,
     body: &[u8],
-) -> (Option<String>, Option<Value>) {
+) -> RequestParts {
     if *method == Method::GET {
         // The same query-string decoding the production GET route uses.
         let pairs = Query::<HashMap<String, String>>::try_from_uri(uri)
@@ -374,13 +419,27 @@ fn request_parts(
             .get("variables")
             .and_then(|v| serde_json::from_str::<Value>(v).ok())
             .filter(Value::is_object);
-        (pairs.get("query").cloned(), vars)
+        RequestParts {
+            text: pairs.get("query").cloned(),
+            variables: vars,
+            operation_name: pairs.get("operationName").cloned(),
+        }
     } else {
         let Ok(v) = serde_json::from_slice::<Value>(body) else {
-            return (None, None);
+            return RequestParts {
+                text: None,
+                variables: None,
+                operation_name: None,
+            };
         };
-        let text = v.get("query").and_then(Value::as_str).map(str::to_owned);
-        (text, v.get("variables").cloned().filter(Value::is_object))
+        RequestParts {
+            text: v.get("query").and_then(Value::as_str).map(str::to_owned),
+            variables: v.get("variables").cloned().filter(Value::is_object),
+            operation_name: v
+                .get("operationName")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }
     }
 }
 
@@ -403,6 +462,13 @@ async fn dispatch(State(dev): State<DevServer>, req: Request) -> Response {
             .into_response();
     }
     let router = dev.shared.current.read().await.router.clone();
+    if path.ends_with("/v1/graphql")
+        && req.method() == Method::GET
+        && req.headers().contains_key(header::UPGRADE)
+    {
+        // Subscriptions: compiled on the fly and recorded, like queries over HTTP.
+        return super::subscriptions::upgrade(dev, req).await;
+    }
     if !path.ends_with("/v1/graphql") || req.headers().contains_key(header::UPGRADE) {
         return forward(router, req).await;
     }
@@ -414,10 +480,29 @@ async fn dispatch(State(dev): State<DevServer>, req: Request) -> Response {
             "the request body is too large".into(),
         );
     };
-    let (text, variables) = request_parts(&parts.method, &parts.uri, &bytes);
+    let RequestParts {
+        text,
+        variables,
+        operation_name,
+    } = request_parts(&parts.method, &parts.uri, &bytes);
     let Some(text) = text else {
         return forward(router, Request::from_parts(parts, Body::from(bytes))).await;
     };
+    // Introspection is answered here, from the schema model: never compiled, never recorded.
+    let schema = dev.shared.current.read().await.schema.clone();
+    if let Some(body) = super::introspect::answer(
+        &schema,
+        &text,
+        operation_name.as_deref(),
+        variables.as_ref(),
+    ) {
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+    }
     if let Err(message) = dev.ensure(&text, variables.as_ref()).await {
         return graphql_error(
             StatusCode::BAD_REQUEST,

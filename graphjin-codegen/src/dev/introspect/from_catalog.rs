@@ -9,8 +9,7 @@
 use std::collections::HashSet;
 
 use super::model::{
-    Directive, EnumValue, Field, InputValue, Kind, Schema, Ty, TypeDef, builtin_scalars,
-    meta_types,
+    Directive, EnumValue, Field, InputValue, Kind, Schema, Ty, TypeDef, builtin_scalars, meta_types,
 };
 use crate::compile::Compiler;
 use crate::compile::catalog::{Catalog, ColumnInfo, FunctionInfo, TableInfo, TableSource};
@@ -32,16 +31,28 @@ const SCALAR_OPS: [(&str, &str); 28] = [
     ("_gte", "Is greater than or equals value"),
     ("lesserOrEquals", "Is lesser than or equals value"),
     ("_lte", "Is lesser than or equals value"),
-    ("like", "Value matching pattern where '%' represents zero or more characters"),
-    ("_like", "Value matching pattern where '%' represents zero or more characters"),
+    (
+        "like",
+        "Value matching pattern where '%' represents zero or more characters",
+    ),
+    (
+        "_like",
+        "Value matching pattern where '%' represents zero or more characters",
+    ),
     ("notLike", "Value not matching pattern"),
     ("_nlike", "Value not matching pattern"),
     ("iLike", "Value matching (case-insensitive) pattern"),
     ("_ilike", "Value matching (case-insensitive) pattern"),
     ("notILike", "Value not matching (case-insensitive) pattern"),
     ("_nilike", "Value not matching (case-insensitive) pattern"),
-    ("similar", "Value matching an SQL regex pattern (the whole value)"),
-    ("_similar", "Value matching an SQL regex pattern (the whole value)"),
+    (
+        "similar",
+        "Value matching an SQL regex pattern (the whole value)",
+    ),
+    (
+        "_similar",
+        "Value matching an SQL regex pattern (the whole value)",
+    ),
     ("_nsimilar", "Value not matching an SQL regex pattern"),
     ("regex", "Value matches regex pattern"),
     ("_regex", "Value matches regex pattern"),
@@ -72,14 +83,42 @@ const ARRAY_OPS: [(&str, &str); 6] = [
 const JSON_OPS: [(&str, &str, &str); 10] = [
     ("hasKey", "JSON value contains this key", "String"),
     ("_hasKey", "JSON value contains this key", "String"),
-    ("hasKeyAny", "JSON value contains any of these keys", "[String]"),
-    ("_hasKeyAny", "JSON value contains any of these keys", "[String]"),
-    ("hasKeyAll", "JSON value contains all of these keys", "[String]"),
-    ("_hasKeyAll", "JSON value contains all of these keys", "[String]"),
-    ("contains", "JSON value contains these key/value pairs", "JSON"),
-    ("_contains", "JSON value contains these key/value pairs", "JSON"),
+    (
+        "hasKeyAny",
+        "JSON value contains any of these keys",
+        "[String]",
+    ),
+    (
+        "_hasKeyAny",
+        "JSON value contains any of these keys",
+        "[String]",
+    ),
+    (
+        "hasKeyAll",
+        "JSON value contains all of these keys",
+        "[String]",
+    ),
+    (
+        "_hasKeyAll",
+        "JSON value contains all of these keys",
+        "[String]",
+    ),
+    (
+        "contains",
+        "JSON value contains these key/value pairs",
+        "JSON",
+    ),
+    (
+        "_contains",
+        "JSON value contains these key/value pairs",
+        "JSON",
+    ),
     ("containedIn", "JSON value is contained in this one", "JSON"),
-    ("_containedIn", "JSON value is contained in this one", "JSON"),
+    (
+        "_containedIn",
+        "JSON value is contained in this one",
+        "JSON",
+    ),
 ];
 
 /// The scalars expressions exist for.
@@ -97,16 +136,14 @@ fn is_name(name: &str) -> bool {
 
 /// The columns of `t` a client can see.
 fn visible(t: &TableInfo) -> impl Iterator<Item = &ColumnInfo> {
-    t.columns
-        .iter()
-        .filter(|c| !c.blocked && is_name(&c.name))
+    t.columns.iter().filter(|c| !c.blocked && is_name(&c.name))
 }
 
 /// The GraphQL scalar for a PostgreSQL type (GraphJin's `dbTypes`).
 fn scalar_of(pg: &str) -> &'static str {
     match pg {
-        "smallint" | "integer" | "bigint" | "int2" | "int4" | "int8" | "smallserial"
-        | "serial" | "bigserial" => "Int",
+        "smallint" | "integer" | "bigint" | "int2" | "int4" | "int8" | "smallserial" | "serial"
+        | "bigserial" => "Int",
         "numeric" | "decimal" | "real" | "double precision" | "money" | "float4" | "float8" => {
             "Float"
         }
@@ -134,7 +171,10 @@ struct Builder<'a> {
 impl<'a> Builder<'a> {
     fn new(db: &'a DbSchema, compiler: &'a Compiler) -> Self {
         let mut types = builtin_scalars();
-        types.push(TypeDef::scalar("JSON", "The `JSON` scalar type represents JSON data"));
+        types.push(TypeDef::scalar(
+            "JSON",
+            "The `JSON` scalar type represents JSON data",
+        ));
         types.push(TypeDef::scalar(
             "Cursor",
             "A cursor is an encoded string used for pagination",
@@ -158,9 +198,9 @@ impl<'a> Builder<'a> {
             let usable = is_name(&name)
                 && b.schema.get(&name).is_none()
                 && !e.labels.is_empty()
-                && e.labels.iter().all(|l| {
-                    is_name(l) && !matches!(l.as_str(), "true" | "false" | "null")
-                });
+                && e.labels
+                    .iter()
+                    .all(|l| is_name(l) && !matches!(l.as_str(), "true" | "false" | "null"));
             if usable {
                 let mut t = TypeDef::new(Kind::Enum, &name)
                     .describe(format!("The PostgreSQL enum `{}`", e.name));
@@ -173,10 +213,8 @@ impl<'a> Builder<'a> {
                     })
                     .collect();
                 b.schema.add(t);
-                b.enums.push((
-                    crate::schema::model::UserType::Enum(e).sql_name(),
-                    name,
-                ));
+                b.enums
+                    .push((crate::schema::model::UserType::Enum(e).sql_name(), name));
             }
         }
         b
@@ -185,11 +223,7 @@ impl<'a> Builder<'a> {
     fn finish(mut self) -> Schema {
         self.standard_types();
         let cat = self.cat;
-        let tables: Vec<&TableInfo> = cat
-            .tables
-            .iter()
-            .filter(|t| self.exposable(t))
-            .collect();
+        let tables: Vec<&TableInfo> = cat.tables.iter().filter(|t| self.exposable(t)).collect();
         let names: HashSet<&str> = tables.iter().map(|t| t.name.as_str()).collect();
         self.exposed = names.iter().map(|n| (*n).to_owned()).collect();
         for t in &tables {
@@ -238,7 +272,10 @@ impl<'a> Builder<'a> {
             );
             mutation.push(
                 Field::new(&t.name, Ty::List(Box::new(Ty::non_null(&t.name))))
-                    .describe(format!("Write rows of `{}`; returns the rows written", t.name))
+                    .describe(format!(
+                        "Write rows of `{}`; returns the rows written",
+                        t.name
+                    ))
                     .args(args),
             );
         }
@@ -282,7 +319,6 @@ impl<'a> Builder<'a> {
             && self.schema.get(&t.name).is_none()
             && visible(t).next().is_some()
     }
-
 
     fn standard_types(&mut self) {
         self.schema.add(
@@ -403,8 +439,10 @@ impl<'a> Builder<'a> {
             .describe(format!("The order of rows of `{}`", t.name));
         let mut upsert = TypeDef::new(Kind::InputObject, format!("upsert{}Input", t.name));
         for c in visible(t) {
-            w.input_fields
-                .push(InputValue::new(&c.name, Ty::named(self.column_expression(c))));
+            w.input_fields.push(InputValue::new(
+                &c.name,
+                Ty::named(self.column_expression(c)),
+            ));
             o.input_fields
                 .push(InputValue::new(&c.name, Ty::named("OrderDirection")));
             let mut ty = Ty::named(self.column_scalar(c));
@@ -422,22 +460,35 @@ impl<'a> Builder<'a> {
         // Nested writes into related tables (`products { insert: { owner: { ... } } }`).
         let mut seen: HashSet<String> = visible(t).map(|c| c.name.clone()).collect();
         for (field, child, rel) in self.relations(t) {
-            if matches!(rel, Relation::JsonColumn { .. } | Relation::Recursive { .. })
-                || !seen.insert(field.clone())
+            if matches!(
+                rel,
+                Relation::JsonColumn { .. } | Relation::Recursive { .. }
+            ) || !seen.insert(field.clone())
             {
                 continue;
             }
-            insert
-                .input_fields
-                .push(InputValue::new(&field, Ty::named(format!("insert{child}Input"))));
-            update
-                .input_fields
-                .push(InputValue::new(&field, Ty::named(format!("update{child}Input"))));
+            insert.input_fields.push(InputValue::new(
+                &field,
+                Ty::named(format!("insert{child}Input")),
+            ));
+            update.input_fields.push(InputValue::new(
+                &field,
+                Ty::named(format!("update{child}Input")),
+            ));
         }
         for (key, what) in [
-            ("connect", "Connect to rows in table '{}' that match the expression"),
-            ("disconnect", "Disconnect from rows in table '{}' that match the expression"),
-            ("where", "Update rows in table '{}' that match the expression"),
+            (
+                "connect",
+                "Connect to rows in table '{}' that match the expression",
+            ),
+            (
+                "disconnect",
+                "Disconnect from rows in table '{}' that match the expression",
+            ),
+            (
+                "where",
+                "Update rows in table '{}' that match the expression",
+            ),
         ] {
             if seen.contains(key) {
                 continue;
@@ -486,7 +537,9 @@ impl<'a> Builder<'a> {
             // A singular name for a to-many relation is the compiler's, not a second field.
             let plural_twin = !rel.is_one()
                 && field != child.name
-                && out.iter().any(|(f, c, _)| *f == child.name && *c == child.name);
+                && out
+                    .iter()
+                    .any(|(f, c, _)| *f == child.name && *c == child.name);
             if plural_twin {
                 continue;
             }
@@ -548,7 +601,10 @@ impl<'a> Builder<'a> {
                 if !c.array && scalar_of(&c.pg_type) == "String" && !c.full_text {
                     obj.fields.push(
                         Field::new(format!("search_headline_{}", c.name), Ty::named("String"))
-                            .describe(format!("`{}` with the words `search:` matched marked", c.name)),
+                            .describe(format!(
+                                "`{}` with the words `search:` matched marked",
+                                c.name
+                            )),
                     );
                 }
             }
@@ -559,7 +615,10 @@ impl<'a> Builder<'a> {
             }
             let mut args = Vec::new();
             if !f.inputs.is_empty() {
-                args.push(InputValue::new("args", Ty::named(format!("{}ArgsInput", f.name))));
+                args.push(InputValue::new(
+                    "args",
+                    Ty::named(format!("{}ArgsInput", f.name)),
+                ));
             }
             args.extend(cond());
             obj.fields.push(
@@ -634,7 +693,10 @@ impl<'a> Builder<'a> {
         self.args_type(f);
         let mut args = Vec::new();
         if !f.inputs.is_empty() {
-            args.push(InputValue::new("args", Ty::named(format!("{}ArgsInput", f.name))));
+            args.push(InputValue::new(
+                "args",
+                Ty::named(format!("{}ArgsInput", f.name)),
+            ));
         }
         args.push(InputValue::new("limit", Ty::named("Int")));
         args.push(InputValue::new("offset", Ty::named("Int")));
@@ -649,7 +711,8 @@ impl<'a> Builder<'a> {
         let field = || vec!["FIELD"];
         let ops = || vec!["QUERY", "MUTATION", "SUBSCRIPTION"];
         let role = || {
-            InputValue::new("ifRole", Ty::named("rolesEnum")).describe("If the current role is this one")
+            InputValue::new("ifRole", Ty::named("rolesEnum"))
+                .describe("If the current role is this one")
         };
         let cond = |name: &str, what: &str| Directive {
             name: name.into(),
@@ -688,8 +751,14 @@ impl<'a> Builder<'a> {
             constraint_args.push(InputValue::new(name, ty));
         }
         let mut list = vec![
-            cond("include", "Include the field if the condition holds (for other roles: null)"),
-            cond("skip", "Skip the field if the condition holds (for other roles: null)"),
+            cond(
+                "include",
+                "Include the field if the condition holds (for other roles: null)",
+            ),
+            cond(
+                "skip",
+                "Skip the field if the condition holds (for other roles: null)",
+            ),
             Directive {
                 name: "add".into(),
                 description: Some("Add the field only for this role".into()),
@@ -743,7 +812,12 @@ impl<'a> Builder<'a> {
         list.push(Directive {
             name: "deprecated".into(),
             description: Some("Marks an element of a GraphQL schema as no longer supported".into()),
-            locations: vec!["FIELD_DEFINITION", "ARGUMENT_DEFINITION", "INPUT_FIELD_DEFINITION", "ENUM_VALUE"],
+            locations: vec![
+                "FIELD_DEFINITION",
+                "ARGUMENT_DEFINITION",
+                "INPUT_FIELD_DEFINITION",
+                "ENUM_VALUE",
+            ],
             args: vec![InputValue {
                 default_value: Some("\"No longer supported\"".into()),
                 ..InputValue::new("reason", Ty::named("String"))

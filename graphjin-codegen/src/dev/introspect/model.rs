@@ -256,7 +256,10 @@ impl Schema {
 /// GraphQL's built-in scalars.
 pub fn builtin_scalars() -> Vec<TypeDef> {
     vec![
-        TypeDef::scalar("Boolean", "The `Boolean` scalar type represents `true` or `false`."),
+        TypeDef::scalar(
+            "Boolean",
+            "The `Boolean` scalar type represents `true` or `false`.",
+        ),
         TypeDef::scalar(
             "Float",
             "The `Float` scalar type represents signed double-precision fractional values.",
@@ -309,11 +312,7 @@ pub fn meta_types() -> Vec<TypeDef> {
                 f("name", Ty::named("String")),
                 f("description", Ty::named("String")),
                 f("specifiedByURL", Ty::named("String")),
-                f(
-                    "fields",
-                    Ty::List(Box::new(Ty::non_null("__Field"))),
-                )
-                .args(deprecated()),
+                f("fields", Ty::List(Box::new(Ty::non_null("__Field")))).args(deprecated()),
                 f("interfaces", Ty::List(Box::new(Ty::non_null("__Type")))),
                 f("possibleTypes", Ty::List(Box::new(Ty::non_null("__Type")))),
                 f(

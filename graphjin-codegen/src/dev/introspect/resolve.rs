@@ -29,10 +29,14 @@ pub enum ResolveError {
     #[error("fragment \"{0}\" spreads itself (directly or through other fragments)")]
     FragmentCycle(String),
     /// `__type` without `name:`.
-    #[error("Field \"__type\" argument \"name\" of type \"String!\" is required, but it was not provided")]
+    #[error(
+        "Field \"__type\" argument \"name\" of type \"String!\" is required, but it was not provided"
+    )]
     TypeNameMissing,
     /// An object field without a selection of subfields.
-    #[error("Field \"{field}\" of type \"{ty}\" must have a selection of subfields. Did you mean \"{field} {{ ... }}\"?")]
+    #[error(
+        "Field \"{field}\" of type \"{ty}\" must have a selection of subfields. Did you mean \"{field} {{ ... }}\"?"
+    )]
     NoSubfields {
         /// The field.
         field: String,
@@ -40,7 +44,9 @@ pub enum ResolveError {
         ty: String,
     },
     /// Introspection fields next to fields that read the database.
-    #[error("\"{0}\" reads the database and cannot share an operation with introspection fields (`__schema`, `__type`): send it in its own operation")]
+    #[error(
+        "\"{0}\" reads the database and cannot share an operation with introspection fields (`__schema`, `__type`): send it in its own operation"
+    )]
     Mixed(String),
     /// `@include` / `@skip` without a boolean `if:`.
     #[error("@{0} needs `if:` with a boolean or a boolean variable")]
@@ -112,7 +118,10 @@ impl<'a> Resolver<'a> {
     }
 
     /// The root fields of `op`, fragments flattened, keyed by response key.
-    pub fn root_fields(&self, op: &'a Operation) -> Result<Vec<(String, Vec<&'a QField>)>, ResolveError> {
+    pub fn root_fields(
+        &self,
+        op: &'a Operation,
+    ) -> Result<Vec<(String, Vec<&'a QField>)>, ResolveError> {
         let mut out = Vec::new();
         self.collect(&op.selection, root_name(op, self.schema), &mut out, 0)?;
         Ok(out)
@@ -219,7 +228,12 @@ impl<'a> Resolver<'a> {
         Ok(keep)
     }
 
-    fn object(&self, obj: Obj<'a>, sel: &[&'a Selection], field: &str) -> Result<Json, ResolveError> {
+    fn object(
+        &self,
+        obj: Obj<'a>,
+        sel: &[&'a Selection],
+        field: &str,
+    ) -> Result<Json, ResolveError> {
         if sel.is_empty() {
             return Err(ResolveError::NoSubfields {
                 field: field.to_owned(),
@@ -279,7 +293,9 @@ impl<'a> Resolver<'a> {
         let s = self.schema;
         let value = match (obj, name) {
             (Obj::Schema, "description") => Json::Null,
-            (Obj::Schema, "types") => self.list(&s.types, |t| Obj::Type(TypeView::Named(t)), sel, name)?,
+            (Obj::Schema, "types") => {
+                self.list(&s.types, |t| Obj::Type(TypeView::Named(t)), sel, name)?
+            }
             (Obj::Schema, "queryType") => self.named(&s.query, sel, name)?,
             (Obj::Schema, "mutationType") => match &s.mutation {
                 Some(m) => self.named(m, sel, name)?,
@@ -292,7 +308,11 @@ impl<'a> Resolver<'a> {
             (Obj::Schema, "directives") => self.list(&s.directives, Obj::Directive, sel, name)?,
 
             (Obj::Type(TypeView::Wrapper(ty)), _) => match name {
-                "kind" => json!(if matches!(ty, Ty::List(_)) { "LIST" } else { "NON_NULL" }),
+                "kind" => json!(if matches!(ty, Ty::List(_)) {
+                    "LIST"
+                } else {
+                    "NON_NULL"
+                }),
                 "ofType" => match ty {
                     Ty::List(inner) | Ty::NonNull(inner) => self.ty(inner, sel, name)?,
                     Ty::Named(_) => Json::Null,
@@ -307,7 +327,9 @@ impl<'a> Resolver<'a> {
                 "description" => json!(t.description),
                 "specifiedByURL" | "ofType" => Json::Null,
                 "fields" => match t.kind {
-                    Kind::Object | Kind::Interface => self.list(&t.fields, Obj::Field, sel, name)?,
+                    Kind::Object | Kind::Interface => {
+                        self.list(&t.fields, Obj::Field, sel, name)?
+                    }
                     _ => Json::Null,
                 },
                 "interfaces" => match t.kind {

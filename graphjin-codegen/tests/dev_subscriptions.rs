@@ -1,0 +1,228 @@
+//! Subscriptions through the development server over a real WebSocket
+//! (graphql-transport-ws, tokio-tungstenite) against a real PostgreSQL: a new named
+//! subscription is compiled, gets its first result, follows a change in the database, and
+//! is then found in allow.list; one that does not compile is an `error` message and is not
+//! recorded; a second new subscription on the same socket works too.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use graphjin_codegen::dev::{DevOptions, DevServer};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A copy of the example app's config folder, polling subscriptions every 100 ms.
+fn config_copy(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gj-devsubs-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["allow.list", "db.graphql", "dev.yml", "prod.yml"] {
+        std::fs::copy(root().join("example-app/config").join(f), dir.join(f)).unwrap();
+    }
+    let dev = std::fs::read_to_string(dir.join("dev.yml")).unwrap();
+    std::fs::write(
+        dir.join("dev.yml"),
+        format!("{dev}\npoll_every_seconds: 0.1\n"),
+    )
+    .unwrap();
+    dir
+}
+
+fn database() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let pg = graphjin_pg_tmp::shared().expect("PostgreSQL");
+    let name = format!("devsubs_shop_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    pg.create_database(&name, None).unwrap();
+    pg.run_sql_file(&name, &root().join("example-app/db/schema.sql"))
+        .unwrap();
+    pg.run_sql_file(&name, &root().join("example-app/db/seed.sql"))
+        .unwrap();
+    pg.url(&name)
+}
+
+async fn start(dir: &Path, url: &str) -> SocketAddr {
+    let mut opts = DevOptions::new(dir, url);
+    opts.schema_poll = None;
+    let server = DevServer::start(opts).await.expect("dev server starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        graphjin_runtime::axum::serve(listener, server.router())
+            .await
+            .unwrap()
+    });
+    addr
+}
+
+async fn open(addr: SocketAddr) -> Socket {
+    let mut request = format!("ws://{addr}/api/v1/graphql")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    send(&mut ws, json!({"type": "connection_init", "payload": {}})).await;
+    assert_eq!(next(&mut ws).await, json!({"type": "connection_ack"}));
+    ws
+}
+
+async fn send(ws: &mut Socket, v: Value) {
+    ws.send(Message::text(v.to_string())).await.unwrap();
+}
+
+/// The next JSON message (30 s at most: a hang fails rather than blocks).
+async fn next(ws: &mut Socket) -> Value {
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("a message within 30 s")
+            .expect("the socket is open")
+            .expect("a frame");
+        match m {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Close(f) => panic!("closed: {f:?}"),
+            _ => continue,
+        }
+    }
+}
+
+fn allow_list(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("allow.list")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_subscription_runs_follows_changes_and_is_recorded() {
+    let dir = config_copy("new");
+    let url = database();
+    let addr = start(&dir, &url).await;
+    assert!(!allow_list(&dir).contains("newestProduct"));
+    let mut ws = open(addr).await;
+    let text =
+        "subscription newestProduct {\n  products(order_by: { id: desc }, limit: 1) { id name }\n}";
+    send(
+        &mut ws,
+        json!({"id": "1", "type": "subscribe", "payload": {"query": text}}),
+    )
+    .await;
+    let first = next(&mut ws).await;
+    assert_eq!(first["id"], "1", "{first}");
+    assert_eq!(first["type"], "next", "{first}");
+    assert_eq!(first["payload"]["data"]["products"][0]["id"], 40, "{first}");
+    let recorded = allow_list(&dir);
+    assert!(
+        recorded.contains("subscription newestProduct {"),
+        "recorded after its first result:\n{recorded}"
+    );
+
+    // The runtime's poller follows the database.
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute("INSERT INTO products (id, name, price, stock, tags) VALUES (41, 'Kettle', 30, 5, '{}')")
+        .await
+        .unwrap();
+    let changed = next(&mut ws).await;
+    assert_eq!(
+        changed["payload"]["data"]["products"][0],
+        json!({"id": 41, "name": "Kettle"}),
+        "{changed}"
+    );
+
+    // A second new subscription on the same socket (the runtime was rebuilt for it).
+    let cats =
+        "subscription firstCategory { categories(order_by: { id: asc }, limit: 1) { slug } }";
+    send(
+        &mut ws,
+        json!({"id": "2", "type": "subscribe", "payload": {"query": cats}}),
+    )
+    .await;
+    let got = next(&mut ws).await;
+    assert_eq!(
+        (
+            got["id"].clone(),
+            got["payload"]["data"]["categories"][0]["slug"].clone()
+        ),
+        (json!("2"), json!("coffee")),
+        "{got}"
+    );
+    assert!(allow_list(&dir).contains("subscription firstCategory"));
+
+    // The first subscription still runs, and `complete` ends it.
+    client
+        .batch_execute("INSERT INTO products (id, name, price, stock, tags) VALUES (42, 'Teapot', 25, 3, '{}')")
+        .await
+        .unwrap();
+    let later = next(&mut ws).await;
+    assert_eq!(later["id"], "1", "{later}");
+    assert_eq!(later["payload"]["data"]["products"][0]["id"], 42, "{later}");
+    send(&mut ws, json!({"id": "1", "type": "complete"})).await;
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next(&mut ws).await, json!({"type": "pong"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_that_does_not_compile_is_an_error_and_not_recorded() {
+    let dir = config_copy("bad");
+    let url = database();
+    let addr = start(&dir, &url).await;
+    let before = allow_list(&dir);
+    let mut ws = open(addr).await;
+    let text = "subscription badOne { products { id nmae } }";
+    send(
+        &mut ws,
+        json!({"id": "a", "type": "subscribe", "payload": {"query": text}}),
+    )
+    .await;
+    let error = next(&mut ws).await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["id"], "a");
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{error}"
+    );
+    assert!(
+        error["payload"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nmae"),
+        "{error}"
+    );
+    // A query over the socket is refused by the runtime, and not recorded either.
+    let query = "query notASubscription { categories(limit: 1) { slug } }";
+    send(
+        &mut ws,
+        json!({"id": "b", "type": "subscribe", "payload": {"query": query}}),
+    )
+    .await;
+    let refused = next(&mut ws).await;
+    assert_eq!(
+        (refused["id"].clone(), refused["type"].clone()),
+        (json!("b"), json!("error")),
+        "{refused}"
+    );
+    // The socket still works.
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next(&mut ws).await, json!({"type": "pong"}));
+    assert_eq!(allow_list(&dir), before);
+}
