@@ -67,8 +67,13 @@ async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
     let config = Config::load(dir)?;
     // Logs on standard error: RUST_LOG, else the config's log_level and log_format.
     graphjin_runtime::observe::logging::init(&config.log_options())?;
-    // The pool as the config's `database:` keys say (pool_size, idle and life times, ...).
-    let db = example_app::connect(url, config.pool_options()).await?;
+    // The pool as the config's `database:` keys say (pool_size, idle and life times, ...),
+    // and TLS from its `enable_tls` keys (the URL's `sslmode` applies either way).
+    let mut builder = example_app::db_builder(url).options(config.pool_options());
+    if let Some(tls) = config.tls_options()? {
+        builder = builder.tls(tls);
+    }
+    let db = builder.connect().await?;
     let actions = graphjin_runtime::actions::Actions::from_config(&config, &db).await?;
     let service = Service::from_config(db, &config)?.actions(actions);
     // Taken before the service goes into the router: what a graceful stop needs.

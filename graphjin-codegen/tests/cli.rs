@@ -505,3 +505,21 @@ fn an_invalid_rust_log_stops_dev_and_warns_the_build_tools() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sql_reads_the_saved_variables_of_a_data_mutation() {
+    let allow = format!(
+        "{GOOD}\nvariables {{ \"data\": {{ \"name\": \"\", \"description\": \"\" }} }}\n\nmutation addCategory {{\n  categories(insert: $data) {{ id }}\n}}\n"
+    );
+    let dir = project("sqlvars", allow.as_bytes());
+    let (out, stdout, stderr) = run(bin()
+        .args(["sql", "addCategory", "--role", "user", "--config-dir"])
+        .arg(&dir));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("INSERT INTO"), "{stdout}");
+    assert!(
+        stdout.contains("'description'"),
+        "the saved shape's keys: {stdout}"
+    );
+    assert!(stderr.contains("$1 = $data (json)"), "{stderr}");
+}

@@ -133,13 +133,17 @@ pub fn emit_typed(
             database_url: &str,
             options: ::graphjin_runtime::PoolOptions,
         ) -> ::std::result::Result<::graphjin_runtime::Db, ::graphjin_runtime::Error> {
+            db_builder(database_url).options(options).connect().await
+        }
+
+        /// A [`::graphjin_runtime::DbBuilder`] with everything this build generated (the
+        /// operations, the role statement, the batch statements, the enums), for settings
+        /// beyond [`connect`]'s such as TLS: `db_builder(url).tls(tls).connect().await`.
+        pub fn db_builder(database_url: &str) -> ::graphjin_runtime::DbBuilder {
             ::graphjin_runtime::Db::builder(database_url, &OPERATIONS)
                 .role_query(ROLE_QUERY)
                 .batches(BATCHES)
                 #enums_call
-                .options(options)
-                .connect()
-                .await
         }
 
         /// The HTTP routes serving exactly the allow-listed operations.

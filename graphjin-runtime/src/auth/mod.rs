@@ -4,7 +4,8 @@
 //!   one to [`crate::Db::run`]; HTTP handlers take it from the request's extensions (it is
 //!   also an axum extractor, `anon` when absent).
 //! - [`Authenticator`]: one configured auth (`auth:` or an entry of `auths:`): JWT (HS256
-//!   secret, RS256/ES256 public key file, Auth0, Firebase, JWKS), header, Rails session
+//!   secret, RS/ES/EdDSA public key file: `PUBLIC KEY`, `RSA PUBLIC KEY` or a certificate;
+//!   Auth0, Firebase, JWKS), header, Rails session
 //!   cookie, or none; plus development headers when `creds_in_header` allows them outside
 //!   production.
 //! - [`AuthLayer`]: the `tower::Layer` that runs an authenticator for every request and

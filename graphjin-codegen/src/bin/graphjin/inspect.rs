@@ -57,12 +57,24 @@ pub fn sql(config_dir: &Path, name: &str, role: &str) -> Outcome {
         let d = graphjin_codegen::parse_at(&f.text, f.pos)?;
         doc.fragments.extend(d.fragments);
     }
-    let q = compiler.compile(&doc, 0, role).map_err(|e| {
-        Failure::new(format!(
-            "allow.list:{}: {} (operation `{}`, role `{role}`)",
-            e.pos, e.message, entry.name
-        ))
-    })?;
+    // The saved `variables { }` block gives the shape of mutation data, as in the build.
+    let examples: Option<serde_json::Value> = match &entry.variables {
+        Some(text) => Some(serde_json::from_str(text).map_err(|e| {
+            Failure::new(format!(
+                "allow.list: the variables block of `{}` is not valid JSON: {e}",
+                entry.name
+            ))
+        })?),
+        None => None,
+    };
+    let q = compiler
+        .compile_with(&doc, 0, role, examples.as_ref())
+        .map_err(|e| {
+            Failure::new(format!(
+                "allow.list:{}: {} (operation `{}`, role `{role}`)",
+                e.pos, e.message, entry.name
+            ))
+        })?;
     print_stdout(&format!("{};\n", q.sql))?;
     if !q.params.is_empty() {
         let list: Vec<String> = q
