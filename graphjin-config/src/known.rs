@@ -335,10 +335,7 @@ pub static KEYS: &[Known] = &[
     r("log_format"),
     key("metrics", Runtime, Shape::Keys(METRICS)),
     // GraphJin's keys for what this port does differently.
-    ignored(
-        "secret_key",
-        "cursor pagination is not compiled here, so there is nothing to encrypt",
-    ),
+    r("secret_key"),
     ignored(
         "disable_allow_list",
         "the production binary serves exactly the compiled allow list; the dev server runs any operation",

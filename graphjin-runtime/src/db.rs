@@ -74,6 +74,10 @@ pub struct PoolOptions {
     /// The schema statements run in: each connection's `search_path` (config
     /// `database.schema`). Default: the server's.
     pub schema: Option<String>,
+    /// The key `<field>_cursor` values are sealed with ([`crate::cursor`]): config
+    /// `secret_key`, which [`crate::Config::pool_options`] fills in. `None`: GraphJin's
+    /// default key (32 zero bytes), which anyone can seal with.
+    pub cursor_key: Option<crate::CursorKey>,
 }
 
 impl Default for PoolOptions {
@@ -92,6 +96,7 @@ impl Default for PoolOptions {
             statement_timeout: None,
             connection_setup: None,
             schema: None,
+            cursor_key: None,
         }
     }
 }
@@ -115,6 +120,7 @@ struct Inner {
     pool: Pool,
     catalog: Arc<Catalog>,
     health_timeout: Duration,
+    cursors: crate::cursor::Cursors,
 }
 
 /// How busy the pool is, for readiness reports ([`Db::ready`]).
@@ -243,11 +249,19 @@ impl Db {
         let pool = Pool::new(opener, &options);
         // Open (and prepare on) the first connection now; it stays in the pool.
         drop(pool.get().await?);
+        let cursors =
+            crate::cursor::Cursors::new(operations, options.cursor_key.clone().unwrap_or_default());
+        if cursors.any() && cursors.default_key() {
+            tracing::warn!(
+                "operations page with cursors but no secret_key is set: cursors are sealed with GraphJin's default key, which anyone can seal with; set secret_key (GJ_SECRET_KEY)"
+            );
+        }
         Ok(Db {
             inner: Arc::new(Inner {
                 pool,
                 catalog,
                 health_timeout: options.health_timeout,
+                cursors,
             }),
         })
     }
@@ -277,7 +291,10 @@ impl Db {
         let index = self.index_of(op)?;
         let source = Source::from_value(variables)?;
         let row = self.fetch(index, auth, source).await?;
-        Ok(Bytes::copy_from_slice(data(&row, op.name)?))
+        let raw = data(&row, op.name)?;
+        Ok(Bytes::copy_from_slice(
+            &self.inner.cursors.seal_data(index, raw),
+        ))
     }
 
     /// Runs `op` as `auth` with typed variables and deserializes the `data` into `D`:
@@ -292,9 +309,12 @@ impl Db {
         let json = serde_json::to_vec(vars).map_err(Error::VariablesJson)?;
         let raw = RawVariables::parse(&json)?;
         let row = self.fetch(index, auth, Source::Raw(&raw)).await?;
-        serde_json::from_slice(data(&row, op.name)?).map_err(|source| Error::Decode {
-            operation: op.name,
-            source,
+        let raw = data(&row, op.name)?;
+        serde_json::from_slice(&self.inner.cursors.seal_data(index, raw)).map_err(|source| {
+            Error::Decode {
+                operation: op.name,
+                source,
+            }
         })
     }
 
@@ -366,6 +386,11 @@ impl Db {
         &self.inner.catalog
     }
 
+    /// The cursor markers and key: seals `_cursor` values, opens `$cursor`.
+    pub(crate) fn cursors(&self) -> &crate::cursor::Cursors {
+        &self.inner.cursors
+    }
+
     fn index_of(&self, op: &Operation) -> Result<usize, Error> {
         self.inner
             .catalog
@@ -400,13 +425,16 @@ impl Db {
             role: role.to_string(),
         })?;
         let statement = catalog.statement_index(index, r);
-        let params = bind(
+        let mut params = bind(
             op.roles[r].params,
             catalog.kinds(statement),
             auth,
             &role,
             vars,
         )?;
+        self.inner
+            .cursors
+            .open_params(index, op.roles[r].params, &mut params)?;
 
         let _db = observe::Timer::db();
         let rows = conn

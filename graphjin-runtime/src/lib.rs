@@ -26,6 +26,7 @@ pub mod auth;
 mod catalog;
 pub mod config;
 mod conn;
+pub mod cursor;
 mod db;
 mod error;
 pub mod http;
@@ -41,8 +42,12 @@ mod vars;
 
 pub use auth::{Auth, AuthError, AuthLayer, AuthRegistry, Authenticator};
 pub use config::{Config, ConfigError};
+pub use cursor::CursorKey;
 pub use db::{Db, DbBuilder, PoolOptions, PoolStats};
 pub use error::Error;
+/// TLS to PostgreSQL (GraphJin's `database.enable_tls` keys, libpq's `sslmode`), for
+/// [`DbBuilder::tls`].
+pub use graphjin_pgtls::{SslMode, TlsOptions};
 pub use http::{ApiError, Service, router};
 pub use operation::{Access, Batch, EnumType, OpKind, Operation, Param, RoleQuery, RoleStatement};
 pub use subs::{SubsOptions, Subscription, Subscriptions};

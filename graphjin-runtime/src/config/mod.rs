@@ -24,6 +24,7 @@
 //! | variable | key |
 //! | --- | --- |
 //! | `GJ_PRODUCTION` | `production` (`true`/`false`/`1`/`0`) |
+//! | `GJ_SECRET_KEY` | `secret_key` (the key cursors are sealed with) |
 //! | `GJ_AUTH_FAIL_BLOCK` | `auth_fail_block` |
 //! | `GJ_AUTH_TYPE` | `auth.type` |
 //! | `GJ_AUTH_COOKIE` | `auth.cookie` |
@@ -110,6 +111,10 @@ use crate::auth::{AuthLayer, AuthOptions, AuthRegistry, Authenticator};
 pub struct Config {
     /// `production`: turns off development conveniences (`creds_in_header`).
     pub production: bool,
+    /// `secret_key`: the key cursor pagination's `_cursor` values are sealed with
+    /// (`sha256` of it, as GraphJin derives it); see [`crate::cursor`]. Unset: GraphJin's
+    /// default key, which anyone can seal with.
+    pub secret_key: Option<Secret>,
     /// `auth_fail_block`: a present but invalid credential is answered 401 instead of
     /// running the request as `anon`.
     pub auth_fail_block: bool,
@@ -152,6 +157,7 @@ pub const CONFIG_FILES: [&str; 4] = graphjin_config::CONFIG_FILES;
 #[serde(default)]
 struct Keys {
     production: bool,
+    secret_key: Option<Secret>,
     auth_fail_block: bool,
     auth: AuthConfig,
     /// Split into [`Config::auths`] and [`Config::hmac_auths`] by `type`.
@@ -261,6 +267,7 @@ impl Config {
         check_hmac_names(&keys.auth, &auths, &hmac_auths)?;
         Ok(Config {
             production: keys.production,
+            secret_key: keys.secret_key.filter(|s| !s.is_empty()),
             auth_fail_block: keys.auth_fail_block,
             poll_every: subs::poll_every(
                 [
@@ -344,6 +351,7 @@ impl Config {
         // Every field, so a new one cannot be forgotten here.
         let Config {
             production,
+            secret_key,
             auth_fail_block,
             auth,
             auths,
@@ -368,6 +376,12 @@ impl Config {
         auth::with_secrets(|| {
             let mut map = Map::new();
             map.insert("production".into(), Value::Bool(*production));
+            if let Some(key) = secret_key {
+                map.insert(
+                    "secret_key".into(),
+                    value("secret_key", serde_json::to_value(key))?,
+                );
+            }
             map.insert("auth_fail_block".into(), Value::Bool(*auth_fail_block));
             map.insert("auth".into(), value("auth", serde_json::to_value(auth))?);
             let mut entries = Vec::with_capacity(auths.len() + hmac_auths.len());
@@ -438,7 +452,13 @@ impl Config {
     /// `pool_size`/`max_connections`, idle and life times, `ping_timeout`,
     /// `statement_timeout`, `connection_setup`, `schema` and `pipeline_depth`.
     pub fn pool_options(&self) -> crate::PoolOptions {
-        self.database.pool_options()
+        crate::PoolOptions {
+            cursor_key: self
+                .secret_key
+                .as_ref()
+                .map(|s| crate::CursorKey::from_secret(s.expose())),
+            ..self.database.pool_options()
+        }
     }
 
     /// GraphJin's `database.enable_tls` keys as TLS options for [`crate::DbBuilder::tls`]

@@ -309,5 +309,9 @@ async fn respond(
 ) -> Result<Response, ApiError> {
     let row = service.db.fetch(index, auth, vars).await?;
     let op = &service.db.operations()[index];
-    Ok(body::data_response(crate::db::data(&row, op.name)?))
+    let raw = crate::db::data(&row, op.name)?;
+    // Cursors are sealed; every other operation's bytes pass through untouched.
+    Ok(body::data_response(
+        &service.db.cursors().seal_data(index, raw),
+    ))
 }

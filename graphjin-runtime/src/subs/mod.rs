@@ -496,16 +496,19 @@ impl Subscriptions {
                 role: role.to_string(),
             })?;
         let statement = catalog.statement_index(index, r);
-        let params: Box<[Option<Box<str>>]> = bind(
+        let mut bound = bind(
             op.roles[r].params,
             catalog.kinds(statement),
             auth,
             &role,
             vars,
-        )?
-        .into_iter()
-        .map(|p| p.map(|c| Box::from(c.as_ref())))
-        .collect();
+        )?;
+        db.cursors()
+            .open_params(index, op.roles[r].params, &mut bound)?;
+        let mut params: Box<[Option<Box<str>>]> = bound
+            .into_iter()
+            .map(|p| p.map(|c| Box::from(c.as_ref())))
+            .collect();
         let first = {
             let rows = conn
                 .client
@@ -519,7 +522,18 @@ impl Subscriptions {
                 operation: op.name,
                 message: "the statement returned no row".to_owned(),
             })?;
-            Bytes::copy_from_slice(data(&row, op.name)?)
+            let raw = data(&row, op.name)?;
+            // A paged subscription continues after its first page.
+            if let Some(next) = db.cursors().first_cursor(index, raw)
+                && let Some(slot) = op.roles[r]
+                    .params
+                    .iter()
+                    .position(|p| !p.builtin && p.name == "cursor")
+                    .and_then(|i| params.get_mut(i))
+            {
+                *slot = Some(next.into_boxed_str());
+            }
+            Bytes::copy_from_slice(&db.cursors().seal_data(index, raw))
         };
         drop(conn);
         shared

@@ -65,6 +65,24 @@ struct Poller {
     failing: bool,
     /// Statements executed by the poll under way.
     executions: u64,
+    /// The position of `$cursor` among the statement's parameters, when the operation
+    /// pages with cursors: each result moves its subscribers' cursor on (GraphJin's
+    /// `updateMember`), and an empty page is not sent.
+    cursor_param: Option<usize>,
+}
+
+/// What one result means for a group: the bytes to send (cursors sealed) and, for a paged
+/// operation, the cursor to continue from; `None` for an empty page of a paged operation.
+fn page(shared: &Shared, op: usize, raw: &[u8]) -> Option<(Bytes, Option<String>)> {
+    let cursors = shared.db.cursors();
+    if !cursors.has(op) {
+        return Some((Bytes::copy_from_slice(raw), None));
+    }
+    let next = cursors.first_cursor(op, raw)?;
+    Some((
+        Bytes::copy_from_slice(&cursors.seal_data(op, raw)),
+        Some(next),
+    ))
 }
 
 /// Starts the poller of `key` on the runtime.
@@ -76,7 +94,20 @@ pub(crate) fn spawn(
     rx: mpsc::UnboundedReceiver<Command>,
 ) {
     let op = &shared.db.operations()[key.0];
+    let cursor_param = shared
+        .db
+        .cursors()
+        .has(key.0)
+        .then(|| {
+            op.roles.get(key.1).and_then(|rs| {
+                rs.params
+                    .iter()
+                    .position(|p| !p.builtin && p.name == "cursor")
+            })
+        })
+        .flatten();
     let poller = Poller {
+        cursor_param,
         shared,
         key,
         op,
@@ -180,6 +211,32 @@ impl Poller {
                 }
             }
             Command::Leave(id) => self.remove(id),
+        }
+    }
+
+    /// Moves a group's cursor on to `next`: its members join the group of their new
+    /// parameters.
+    fn advance(&mut self, fragment: &Arc<str>, next: String) {
+        let Some(ci) = self.cursor_param else {
+            return;
+        };
+        let Some(mut group) = self.groups.remove(fragment) else {
+            return;
+        };
+        if let Some(slot) = group.params.get_mut(ci) {
+            *slot = Some(next.into_boxed_str());
+        }
+        let key = self::fragment(&group.params);
+        for id in &group.members {
+            if let Some(sub) = self.subs.get_mut(id) {
+                sub.fragment = key.clone();
+            }
+        }
+        match self.groups.get_mut(&key) {
+            Some(existing) => existing.members.append(&mut group.members),
+            None => {
+                self.groups.insert(key, group);
+            }
         }
     }
 
@@ -287,17 +344,25 @@ impl Poller {
             .map_err(failed)?;
         let mut rows = pin!(rows);
         let mut dead = Vec::new();
+        let mut moved = Vec::new();
         while let Some(row) = rows.try_next().await.map_err(failed)? {
             let (group, bytes) = batch_row(&row, name)?;
             let Some(fragment) = order.get(group) else {
                 continue;
             };
-            if let Some(g) = self.groups.get(fragment) {
-                let bytes = Bytes::copy_from_slice(bytes);
+            if let Some(g) = self.groups.get(fragment)
+                && let Some((bytes, next)) = page(&self.shared, self.key.0, bytes)
+            {
                 deliver(&mut self.subs, &g.members, &bytes, &mut dead);
+                if let Some(next) = next {
+                    moved.push((fragment.clone(), next));
+                }
             }
         }
         drop(conn);
+        for (fragment, next) in moved {
+            self.advance(&fragment, next);
+        }
         for id in dead {
             self.remove(id);
         }
@@ -313,6 +378,7 @@ impl Poller {
         let statement = &conn.statements[self.statement];
         let order: Vec<Arc<str>> = self.groups.keys().cloned().collect();
         let mut dead = Vec::new();
+        let mut moved = Vec::new();
         for fragment in order {
             let Some(group) = self.groups.get(&fragment) else {
                 continue;
@@ -331,11 +397,18 @@ impl Poller {
                     operation: name,
                     message: "the statement returned no row".to_owned(),
                 })?;
-                Ok::<_, Error>(Bytes::copy_from_slice(crate::db::data(&row, name)?))
+                Ok::<_, Error>(crate::db::data(&row, name)?.to_vec())
             }
             .await;
             match result {
-                Ok(bytes) => deliver(&mut self.subs, &group.members, &bytes, &mut dead),
+                Ok(raw) => {
+                    if let Some((bytes, next)) = page(&self.shared, self.key.0, &raw) {
+                        deliver(&mut self.subs, &group.members, &bytes, &mut dead);
+                        if let Some(next) = next {
+                            moved.push((fragment.clone(), next));
+                        }
+                    }
+                }
                 Err(e) if is_outage(&e) => return Err(e),
                 Err(e) => {
                     tracing::debug!(operation = name, error = %e, "a subscription failed");
@@ -352,6 +425,9 @@ impl Poller {
             }
         }
         drop(conn);
+        for (fragment, next) in moved {
+            self.advance(&fragment, next);
+        }
         for id in dead {
             self.remove(id);
         }
