@@ -335,3 +335,29 @@ async fn not_related_and_schema_selectors() {
     .expect_err("a schema db.graphql does not have");
     assert!(err.contains("no table `users` in schema `sales`"), "{err}");
 }
+
+#[tokio::test]
+async fn a_self_many_to_many_through_an_edge_table() {
+    let Some((client, schema)) = database().await else {
+        return;
+    };
+    // GraphJin's Example_queryManyToManyViaJoinTable3: each edge column is followed by its
+    // own name, entering through the other.
+    let data = run(
+        &client,
+        &schema,
+        "query { graph_node(limit: 2, order_by: { id: asc }) {
+            id dst_node(order_by: { id: asc }) { id } src_node { id }
+        } }",
+        json!({}),
+    )
+    .await
+    .expect("edge table");
+    assert_eq!(
+        data,
+        json!({"graph_node": [
+            {"id": "a", "dst_node": [{"id": "b"}, {"id": "c"}], "src_node": []},
+            {"id": "b", "dst_node": [], "src_node": [{"id": "a"}]},
+        ]})
+    );
+}

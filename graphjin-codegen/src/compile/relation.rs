@@ -264,38 +264,41 @@ pub fn resolve<'c>(
         if join.name == parent.name {
             continue;
         }
-        let Some(to_parent) = join.columns.iter().find(|c| {
+        // Each column pointing at the parent may be the way in: an edge table with two keys
+        // to the same table (`graph_edge(src_node, dst_node)`) is followed out by the
+        // column the field names, and in by the other.
+        let to_parents = join.columns.iter().filter(|c| {
             !c.array
                 && c.foreign_key
                     .as_ref()
                     .is_some_and(|(t, _)| points_at(cat, t, parent))
-        }) else {
-            continue;
-        };
-        for col in &join.columns {
-            if col.name == to_parent.name || col.array {
-                continue;
-            }
-            let Some((t, key)) = &col.foreign_key else {
-                continue;
-            };
-            let Some(target) = cat.table(t) else { continue };
-            if target.name == join.name {
-                continue;
-            }
-            if names_table(field, target) || fk_stem(&col.name) == field {
-                let (_, parent_key) = to_parent.foreign_key.clone().unwrap_or_default();
-                return Some((
-                    target,
-                    Relation::Through {
-                        join_table: join_real.clone(),
-                        join_schema: schema.clone(),
-                        join_parent_col: to_parent.name.clone(),
-                        parent_col: parent_key,
-                        join_child_col: col.name.clone(),
-                        child_col: key.clone(),
-                    },
-                ));
+        });
+        for to_parent in to_parents {
+            for col in &join.columns {
+                if col.name == to_parent.name || col.array {
+                    continue;
+                }
+                let Some((t, key)) = &col.foreign_key else {
+                    continue;
+                };
+                let Some(target) = cat.table(t) else { continue };
+                if target.name == join.name {
+                    continue;
+                }
+                if names_table(field, target) || fk_stem(&col.name) == field {
+                    let (_, parent_key) = to_parent.foreign_key.clone().unwrap_or_default();
+                    return Some((
+                        target,
+                        Relation::Through {
+                            join_table: join_real.clone(),
+                            join_schema: schema.clone(),
+                            join_parent_col: to_parent.name.clone(),
+                            parent_col: parent_key,
+                            join_child_col: col.name.clone(),
+                            child_col: key.clone(),
+                        },
+                    ));
+                }
             }
         }
     }
