@@ -262,6 +262,8 @@ async fn scraped_series_count_the_requests() {
     assert!(number(&scrape, "graphjin_db_pool_connections", &[]) >= 1.0);
     assert!(number(&scrape, "graphjin_db_pool_capacity", &[]) >= 4.0);
     assert_eq!(number(&scrape, "graphjin_db_pool_in_flight", &[]), 0.0);
+    assert_eq!(number(&scrape, "graphjin_db_pool_waiting", &[]), 0.0);
+    assert!(number(&scrape, "graphjin_db_pool_opened_total", &[]) >= 1.0);
     assert_eq!(
         histogram_count(&scrape, "graphjin_db_pool_wait_seconds", &[]),
         4.0 + 2.0 + 1.0 + 1.0

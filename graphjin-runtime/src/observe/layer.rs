@@ -45,6 +45,14 @@ impl std::fmt::Debug for ObserveLayer {
     }
 }
 
+impl Default for ObserveLayer {
+    /// Spans, request ids and the closing line, without metrics: for routes of your own
+    /// beside [`crate::router`]'s.
+    fn default() -> Self {
+        ObserveLayer::new(None)
+    }
+}
+
 impl ObserveLayer {
     /// A layer that logs and, with `metrics`, counts.
     pub(crate) fn new(metrics: Option<Table>) -> Self {

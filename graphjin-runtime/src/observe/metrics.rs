@@ -8,6 +8,10 @@
 //! | `graphjin_db_pool_connections` | | open pooled connections |
 //! | `graphjin_db_pool_capacity` | | most calls at once (`max_size × pipeline_depth`) |
 //! | `graphjin_db_pool_in_flight` | | calls on pooled connections now |
+//! | `graphjin_db_pool_idle` | | open connections with no call |
+//! | `graphjin_db_pool_opening` | | connections being opened |
+//! | `graphjin_db_pool_waiting` | | calls waiting for room on a connection |
+//! | `graphjin_db_pool_opened_total`, `graphjin_db_pool_closed_total` | | connections opened and closed |
 //! | `graphjin_db_pool_wait_seconds` | | time requests waited for room on a connection (histogram) |
 //! | `graphjin_subscriptions` | | subscribers being polled |
 //! | `graphjin_subscription_pollers` | | pollers (one per operation and role with subscribers) |
@@ -91,6 +95,11 @@ struct Inner {
     pool_connections: Gauge,
     pool_capacity: Gauge,
     pool_in_flight: Gauge,
+    pool_idle: Gauge,
+    pool_opening: Gauge,
+    pool_waiting: Gauge,
+    pool_opened: Counter,
+    pool_closed: Counter,
     pool_wait: Histogram,
     subscribers: Gauge,
     pollers: Gauge,
@@ -148,6 +157,33 @@ impl Metrics {
             "graphjin_db_pool_in_flight",
             "Calls on pooled database connections right now",
         );
+        let pool_idle = gauge(
+            &mut registry,
+            "graphjin_db_pool_idle",
+            "Open pooled database connections with no call",
+        );
+        let pool_opening = gauge(
+            &mut registry,
+            "graphjin_db_pool_opening",
+            "Database connections being opened",
+        );
+        let pool_waiting = gauge(
+            &mut registry,
+            "graphjin_db_pool_waiting",
+            "Calls waiting for room on a pooled database connection",
+        );
+        let pool_opened = Counter::default();
+        registry.register(
+            "graphjin_db_pool_opened",
+            "Database connections opened",
+            pool_opened.clone(),
+        );
+        let pool_closed = Counter::default();
+        registry.register(
+            "graphjin_db_pool_closed",
+            "Database connections closed (broken, retired by max_lifetime, or idle)",
+            pool_closed.clone(),
+        );
         let pool_wait = latency_histogram();
         registry.register_with_unit(
             "graphjin_db_pool_wait",
@@ -203,6 +239,11 @@ impl Metrics {
                 pool_connections,
                 pool_capacity,
                 pool_in_flight,
+                pool_idle,
+                pool_opening,
+                pool_waiting,
+                pool_opened,
+                pool_closed,
                 pool_wait,
                 subscribers,
                 pollers,
@@ -222,9 +263,22 @@ impl Metrics {
     pub fn render(&self, db: &Db, subs: &Subscriptions) -> String {
         let inner = &self.inner;
         let _one = inner.scrape.lock().unwrap_or_else(PoisonError::into_inner);
-        let pool = db.pool_status();
+        let pool = db.pool_stats();
         inner.pool_connections.set(gauge_value(pool.connections));
-        inner.pool_capacity.set(gauge_value(pool.capacity));
+        inner.pool_capacity.set(gauge_value(
+            pool.max_size.saturating_mul(pool.pipeline_depth),
+        ));
+        inner.pool_idle.set(gauge_value(pool.idle));
+        inner.pool_opening.set(gauge_value(pool.opening));
+        inner.pool_waiting.set(gauge_value(pool.waiting));
+        inner
+            .pool_opened
+            .inner()
+            .store(pool.opened_total, Ordering::Relaxed);
+        inner
+            .pool_closed
+            .inner()
+            .store(pool.closed_total, Ordering::Relaxed);
         inner.pool_in_flight.set(gauge_value(pool.in_flight));
         let stats = subs.stats();
         inner.subscribers.set(gauge_value(stats.subscribers));
