@@ -175,14 +175,14 @@ impl Bridge {
         };
         let Ok(v) = serde_json::from_str::<Value>(&text) else {
             // The runtime says why (4400).
-            return self.to_latest(text).await;
+            return self.send_latest(text).await;
         };
         let id = v["id"].as_str().map(str::to_owned);
         match (v["type"].as_str().unwrap_or(""), self.legacy) {
             ("connection_init", _) => {
                 if self.init.is_some() {
                     // The runtime refuses a second one (4429).
-                    return self.to_latest(text).await;
+                    return self.send_latest(text).await;
                 }
                 self.init = Some(text.clone());
                 match self.links.last_mut() {
@@ -198,7 +198,7 @@ impl Bridge {
             ("pong", false) => true,
             ("subscribe", false) | ("start", true) => match id {
                 Some(id) => self.on_subscribe(id, &v, text).await,
-                None => self.to_latest(text).await,
+                None => self.send_latest(text).await,
             },
             ("complete", false) | ("stop", true) => {
                 if let Some(id) = id
@@ -210,7 +210,7 @@ impl Bridge {
                 true
             }
             ("connection_terminate", true) => self.close(1000, "terminated").await,
-            _ => self.to_latest(text).await,
+            _ => self.send_latest(text).await,
         }
     }
 
@@ -303,7 +303,7 @@ impl Bridge {
     }
 
     /// Sends `text` to the newest runtime socket (opened for the current build if none).
-    async fn to_latest(&mut self, text: String) -> Open {
+    async fn send_latest(&mut self, text: String) -> Open {
         if self.links.is_empty()
             && let Err(e) = self.current_link().await
         {
