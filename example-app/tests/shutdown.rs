@@ -24,33 +24,12 @@ impl Drop for Running {
     }
 }
 
-/// Builds the example app's binary (into `target/user-crates`, so this does not wait on
-/// the lock of the `cargo test` that runs it) and returns its path.
-fn example_binary() -> PathBuf {
-    let root = graphjin_tests::workspace_root();
-    let target = root.join("target/user-crates");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--offline",
-            "--quiet",
-            "-p",
-            "example-app",
-            "--bin",
-            "example-app",
-        ])
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("run cargo");
-    assert!(
-        out.status.success(),
-        "building example-app failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    target.join("debug/example-app")
+/// The workspace root (the parent of this crate).
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 fn free_port() -> u16 {
@@ -82,11 +61,10 @@ async fn ws_json(ws: &mut Ws) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_requests_closes_subscriptions_and_exits_zero() {
-    let binary = tokio::task::spawn_blocking(example_binary)
-        .await
-        .expect("build task");
+    // The binary cargo built for this test (a release-like app, not a test harness).
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_example-app"));
 
-    let pg = graphjin_tests::pg();
+    let pg = graphjin_pg_tmp::shared().expect("throwaway PostgreSQL");
     pg.create_database("shop_stop", None).expect("database");
     pg.run_sql("shop_stop", example_app::SCHEMA_SQL)
         .expect("schema");
@@ -95,11 +73,11 @@ async fn sigterm_finishes_requests_closes_subscriptions_and_exits_zero() {
     let url = pg.url("shop_stop");
 
     // A config folder like the example's, with a short deadline.
-    let dir = graphjin_tests::workspace_root()
+    let dir = workspace_root()
         .join("target/tmp")
         .join(format!("shutdown-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("config dir");
-    let example = graphjin_tests::workspace_root().join("example-app/config");
+    let example = workspace_root().join("example-app/config");
     for entry in std::fs::read_dir(&example).expect("example config") {
         let entry = entry.expect("entry");
         std::fs::copy(entry.path(), dir.join(entry.file_name())).expect("copy");
