@@ -196,6 +196,12 @@ impl Server {
     }
 }
 
+/// The generated types of `tests/fixtures/cursor`: `Data` has `products_cursor`,
+/// `Variables` has `cursor`.
+mod typed {
+    graphjin_macros::include_allowlist!("fixtures/cursor");
+}
+
 fn leak(s: &str) -> &'static str {
     Box::leak(s.to_owned().into_boxed_str())
 }
@@ -391,4 +397,36 @@ async fn subscription_moves_on_row_by_row() {
     // A cursor of another operation is refused, as over HTTP.
     let err = item.expect_err("pageByPrice's cursor does not fit watchProducts");
     assert!(err.to_string().contains("\"cursor\""), "{err}");
+}
+
+#[tokio::test]
+async fn generated_types_carry_the_cursor() {
+    let url = graphjin_tests::shop_database("cursor_typed");
+    exec(&url, TIES).await;
+    let dir = graphjin_tests::workspace_root().join("tests/fixtures/cursor");
+    let config = graphjin_runtime::Config::load(&dir).expect("config");
+    let db = typed::connect(&url, config.pool_options())
+        .await
+        .expect("connect");
+    let mut vars = typed::page_by_price::Variables::default();
+    let mut ids = Vec::new();
+    loop {
+        let data: typed::page_by_price::Data = typed::page_by_price::run(&db, &Auth::anon(), &vars)
+            .await
+            .expect("run");
+        // The field's type is the point: an optional string beside `products`.
+        let cursor: Option<String> = data.products_cursor;
+        if data.products.is_empty() {
+            assert_eq!(cursor, None);
+            break;
+        }
+        ids.extend(data.products.iter().map(|p| p.id));
+        assert!(
+            cursor
+                .as_deref()
+                .is_some_and(|c| c.starts_with("__gj/enc:"))
+        );
+        vars.cursor = cursor;
+    }
+    assert_eq!(ids, expected(&url, "price DESC, id ASC").await);
 }
