@@ -15,6 +15,9 @@
 //! - [`Subscriptions`]: subscriptions polled in batches (one statement per poll for all
 //!   subscribers of an operation and role), as typed streams ([`Subscription`]) and over
 //!   WebSocket at `GET {prefix}/v1/graphql` (`graphql-transport-ws`), see [`subs`].
+//! - [`cursor`]: cursor pagination's `<field>_cursor` values sealed as GraphJin seals them
+//!   (AES-256-GCM under `sha256(secret_key)`, `__gj/enc:`), and `$cursor` opened before it
+//!   is bound; operations that do not page pass through untouched.
 //! - [`observe`]: logs ([`observe::logging::init`]), a span and request id per request,
 //!   Prometheus metrics.
 //! - [`types::Numeric`]: exact `numeric` values for generated structs.
