@@ -269,6 +269,8 @@ async fn scraped_series_count_the_requests() {
         4.0 + 2.0 + 1.0 + 1.0
     );
     assert_eq!(number(&scrape, "graphjin_subscriptions", &[]), 0.0);
+    // No WebSocket is open while scraping.
+    assert_eq!(number(&scrape, "graphjin_websockets", &[]), 0.0);
     assert_eq!(
         number(&scrape, "graphjin_jwks_refresh_failures_total", &[]),
         0.0

@@ -87,6 +87,8 @@ use crate::subs::{SubsOptions, Subscriptions};
 use crate::vars::Source;
 use crate::{Auth, Db};
 use shutdown::Sockets;
+/// The open WebSocket connections, counted (for metrics).
+pub(crate) use shutdown::Sockets as SocketCounter;
 
 /// The HTTP service's settings and its executor; turn it into routes with [`router`].
 #[derive(Debug, Clone)]
@@ -230,6 +232,11 @@ impl Service {
     /// The executor.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The count of open WebSocket connections (for metrics).
+    pub(crate) fn socket_counter(&self) -> SocketCounter {
+        self.sockets.clone()
     }
 
     /// The GraphQL endpoint's path, e.g. `/api/v1/graphql`.

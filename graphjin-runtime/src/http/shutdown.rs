@@ -33,6 +33,11 @@ impl Sockets {
         OpenSocket(self.inner.clone())
     }
 
+    /// WebSocket connections open now.
+    pub(crate) fn open_count(&self) -> usize {
+        self.inner.open.load(Ordering::SeqCst)
+    }
+
     /// Waits until no connection is open.
     async fn all_closed(&self) {
         loop {

@@ -105,10 +105,14 @@ struct ScrapeState {
     metrics: Metrics,
     db: Db,
     subs: Subscriptions,
+    /// The WebSocket connections open now.
+    sockets: crate::http::SocketCounter,
 }
 
 async fn scrape(State(state): State<ScrapeState>) -> impl IntoResponse {
-    let text = state.metrics.render(&state.db, &state.subs);
+    let text = state
+        .metrics
+        .render(&state.db, &state.subs, state.sockets.open_count());
     ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
 }
 
@@ -128,6 +132,7 @@ pub(crate) fn attach(
             metrics: endpoint.metrics.clone(),
             db: service.db().clone(),
             subs: service.subscriptions().clone(),
+            sockets: service.socket_counter(),
         });
     if let Some(auth) = &endpoint.auth {
         route = route.route_layer(auth.clone());

@@ -15,6 +15,7 @@
 //! | `graphjin_db_pool_wait_seconds` | | time requests waited for room on a connection (histogram) |
 //! | `graphjin_subscriptions` | | subscribers being polled |
 //! | `graphjin_subscription_pollers` | | pollers (one per operation and role with subscribers) |
+//! | `graphjin_websockets` | | WebSocket connections open |
 //! | `graphjin_subscription_polls_total` | | polls done |
 //! | `graphjin_subscription_executions_total` | | statements those polls ran |
 //! | `graphjin_auth_failures_total` | `kind` | credentials refused (`expired`, `bad_signature`, `missing`, ...) |
@@ -103,6 +104,7 @@ struct Inner {
     pool_wait: Histogram,
     subscribers: Gauge,
     pollers: Gauge,
+    sockets: Gauge,
     polls: Counter,
     executions: Counter,
     auth_failures: Family<Labels, Counter>,
@@ -201,6 +203,11 @@ impl Metrics {
             "graphjin_subscription_pollers",
             "Subscription pollers (one per operation and role with subscribers)",
         );
+        let sockets = gauge(
+            &mut registry,
+            "graphjin_websockets",
+            "WebSocket connections open",
+        );
         let polls = Counter::default();
         registry.register(
             "graphjin_subscription_polls",
@@ -247,6 +254,7 @@ impl Metrics {
                 pool_wait,
                 subscribers,
                 pollers,
+                sockets,
                 polls,
                 executions,
                 auth_failures,
@@ -260,7 +268,7 @@ impl Metrics {
 
     /// The series as OpenMetrics text ([`CONTENT_TYPE`]), with the pool's and the
     /// subscriptions' figures read now.
-    pub fn render(&self, db: &Db, subs: &Subscriptions) -> String {
+    pub fn render(&self, db: &Db, subs: &Subscriptions, open_sockets: usize) -> String {
         let inner = &self.inner;
         let _one = inner.scrape.lock().unwrap_or_else(PoisonError::into_inner);
         let pool = db.pool_stats();
@@ -283,6 +291,7 @@ impl Metrics {
         let stats = subs.stats();
         inner.subscribers.set(gauge_value(stats.subscribers));
         inner.pollers.set(gauge_value(stats.pollers));
+        inner.sockets.set(gauge_value(open_sockets));
         inner.polls.inner().store(stats.polls, Ordering::Relaxed);
         inner
             .executions
