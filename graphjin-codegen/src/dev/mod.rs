@@ -1,5 +1,7 @@
 //! The development workflow (feature `dev`): a server that compiles any operation on the
-//! fly, serves it with the production runtime, and records named ones into allow.list.
+//! fly (queries and mutations over HTTP, subscriptions over its WebSocket), serves it with
+//! the production runtime, and records named ones into allow.list; it also answers
+//! introspection ([`introspect`]) from `db.graphql` and the config.
 
 pub mod bridge;
 pub mod introspect;

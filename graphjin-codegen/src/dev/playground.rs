@@ -1,5 +1,6 @@
 //! The playground page: an editor for a query and its variables, a run button, the JSON
-//! result and the recorded operations. Served by the development server only, with no
+//! result, the recorded operations and the schema (each root field with its arguments and
+//! fields, from the server's introspection). Served by the development server only, with no
 //! external requests (all CSS and JavaScript inline).
 
 use graphjin_runtime::axum::http::{StatusCode, header};

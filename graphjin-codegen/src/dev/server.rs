@@ -511,6 +511,10 @@ async fn dispatch(State(dev): State<DevServer>, req: Request) -> Response {
         );
     }
     let router = dev.shared.current.read().await.router.clone();
+    // The response is read to decide whether to record: ask for it uncompressed (browsers
+    // offer gzip/br, which the runtime's compression layer would use).
+    let mut parts = parts;
+    parts.headers.remove(header::ACCEPT_ENCODING);
     let response = forward(router, Request::from_parts(parts, Body::from(bytes))).await;
     if response.status() != StatusCode::OK {
         return response;

@@ -557,6 +557,11 @@ impl<'a> Builder<'a> {
             InputValue::new("limit", Ty::named("Int")),
             InputValue::new("first", Ty::named("Int")).describe("The same as `limit`"),
             InputValue::new("offset", Ty::named("Int")),
+            InputValue::new("last", Ty::named("Int"))
+                .describe("The last rows, for cursor pagination backwards"),
+            InputValue::new("after", Ty::named("Cursor"))
+                .describe("Rows after this cursor (`<field>_cursor` of a previous page)"),
+            InputValue::new("before", Ty::named("Cursor")).describe("Rows before this cursor"),
             InputValue::new("distinct", Ty::List(Box::new(Ty::non_null("String"))))
                 .describe("Column names: one row per distinct value"),
         ];
@@ -787,6 +792,22 @@ impl<'a> Builder<'a> {
                 ),
                 locations: field(),
                 args: vec![InputValue::new("table", Ty::non_null("String"))],
+                repeatable: false,
+            },
+            Directive {
+                name: "notRelated".into(),
+                description: Some(
+                    "Select this table on its own, not related to the parent field".into(),
+                ),
+                locations: field(),
+                args: Vec::new(),
+                repeatable: false,
+            },
+            Directive {
+                name: "schema".into(),
+                description: Some("The database schema the table is in".into()),
+                locations: field(),
+                args: vec![InputValue::new("name", Ty::non_null("String"))],
                 repeatable: false,
             },
             Directive {
