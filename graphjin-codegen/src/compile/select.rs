@@ -774,7 +774,7 @@ impl<'a> Ctx<'a> {
         let out = self.output_fields(&f.selection, table, &alias);
         let child_laterals = std::mem::replace(&mut self.paging.laterals, outer_laterals);
         let out = out?;
-        let json = json_object(&out.pairs);
+        let mut json = json_object(&out.pairs);
         let mut from = from;
         if !child_laterals.is_empty() {
             if out.aggregate {
@@ -786,7 +786,13 @@ impl<'a> Ctx<'a> {
                     ),
                 ));
             }
-            from.push_str(&child_laterals.concat());
+            // In the row's own JSON expression, so only rows that survive this selection's
+            // LIMIT compute their paged children (a FROM-level join would run them for every
+            // row the WHERE keeps).
+            json = format!(
+                "(SELECT {json} FROM (SELECT) AS __lx{})",
+                child_laterals.concat()
+            );
         }
 
         let order = match args.order_by {
