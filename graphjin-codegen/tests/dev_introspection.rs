@@ -196,7 +196,7 @@ async fn graphql_js_builds_a_valid_client_schema_from_the_answer() {
     let Some(npm) = graphql_js() else { return };
     let dir = config_copy("graphql-js");
     let addr = start(&dir).await;
-    let query = "query q($min: Float) { products(where: { price: { greaterThan: $min } }, order_by: { price: desc }, limit: 2) { id name price tags category { slug } reviews { rating } } }";
+    let query = "query q($min: Float, $cursor: Cursor) { products(where: { price: { greaterThan: $min } }, order_by: { price: desc }, first: 2, after: $cursor) { id name price tags category { slug } reviews(limit: 1) { rating } } products_cursor }";
     let url = format!("http://{addr}/api/v1/graphql");
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")

@@ -226,3 +226,33 @@ async fn a_subscription_that_does_not_compile_is_an_error_and_not_recorded() {
     assert_eq!(next(&mut ws).await, json!({"type": "pong"}));
     assert_eq!(allow_list(&dir), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_legacy_graphql_ws_protocol_works_too() {
+    let dir = config_copy("legacy");
+    let url = database();
+    let addr = start(&dir, &url).await;
+    let mut request = format!("ws://{addr}/api/v1/graphql")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "graphql-ws".parse().unwrap());
+    let (mut ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-ws");
+    send(&mut ws, json!({"type": "connection_init", "payload": {}})).await;
+    assert_eq!(next(&mut ws).await["type"], "connection_ack");
+    let text = "subscription legacyStock { products(where: { id: { eq: 1 } }) { id stock } }";
+    send(
+        &mut ws,
+        json!({"id": "x", "type": "start", "payload": {"query": text}}),
+    )
+    .await;
+    let mut data = next(&mut ws).await;
+    while data["type"] == "ka" {
+        data = next(&mut ws).await;
+    }
+    assert_eq!(data["type"], "data", "{data}");
+    assert_eq!(data["payload"]["data"]["products"][0]["id"], 1, "{data}");
+    assert!(allow_list(&dir).contains("subscription legacyStock"));
+}

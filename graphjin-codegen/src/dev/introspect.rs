@@ -178,9 +178,19 @@ type orders {
         let names: Vec<_> = fields.iter().map(|f| f["name"].as_str().unwrap()).collect();
         assert_eq!(
             names,
-            ["users", "user", "products", "product", "orders", "order"]
+            [
+                "users",
+                "users_cursor",
+                "user",
+                "products",
+                "products_cursor",
+                "product",
+                "orders",
+                "orders_cursor",
+                "order"
+            ]
         );
-        let products = &fields[2];
+        let products = &fields[3];
         assert!(
             products["args"]
                 .as_array()

@@ -139,6 +139,13 @@ fn visible(t: &TableInfo) -> impl Iterator<Item = &ColumnInfo> {
     t.columns.iter().filter(|c| !c.blocked && is_name(&c.name))
 }
 
+/// `<field>_cursor`: the cursor of a paged list field's last row (GraphJin's keyword field).
+fn cursor_field(field: &str) -> Field {
+    Field::new(format!("{field}_cursor"), Ty::named("Cursor")).describe(format!(
+        "The cursor after the last row of `{field}` when it is paged (`first`/`last`); pass it as `after: $cursor`"
+    ))
+}
+
 /// The GraphQL scalar for a PostgreSQL type (GraphJin's `dbTypes`).
 fn scalar_of(pg: &str) -> &'static str {
     match pg {
@@ -251,6 +258,7 @@ impl<'a> Builder<'a> {
                     .describe(format!("Rows of `{}`", t.name))
                     .args(self.select_args(t, false)),
             );
+            query.push(cursor_field(&t.name));
             let one = singular(&t.name);
             if one != t.name && !names.contains(one.as_str()) && is_name(&one) {
                 query.push(
@@ -645,8 +653,12 @@ impl<'a> Builder<'a> {
             } else {
                 Ty::List(Box::new(Ty::non_null(&child)))
             };
+            let list = !rel.is_one();
             obj.fields
-                .push(Field::new(field, ty).args(self.select_args(child_info, recursive)));
+                .push(Field::new(&field, ty).args(self.select_args(child_info, recursive)));
+            if list && obj.field(&format!("{field}_cursor")).is_none() {
+                obj.fields.push(cursor_field(&field));
+            }
         }
         self.schema.add(obj);
     }
