@@ -173,11 +173,12 @@ impl Cursors {
         seal_all(data, &self.key, markers)
     }
 
-    /// The first cursor in an operation's raw `data`, unsealed (what a subscription pages
-    /// on with), if the operation has cursors and the data holds one.
-    pub(crate) fn first_cursor(&self, op: usize, data: &[u8]) -> Option<String> {
+    /// The cursor a subscription pages on with, unsealed: the last one in an operation's
+    /// raw `data` (a root field's cursor follows its list, and so any cursor nested in it),
+    /// if the operation has cursors and the data holds one.
+    pub(crate) fn next_cursor(&self, op: usize, data: &[u8]) -> Option<String> {
         let markers = self.of(op);
-        cursor_tokens(data, markers).next().map(|(_, _, text)| text)
+        cursor_tokens(data, markers).last().map(|(_, _, text)| text)
     }
 
     /// Whether `op` pages with cursors.

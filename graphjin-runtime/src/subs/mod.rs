@@ -524,7 +524,7 @@ impl Subscriptions {
             })?;
             let raw = data(&row, op.name)?;
             // A paged subscription continues after its first page.
-            if let Some(next) = db.cursors().first_cursor(index, raw)
+            if let Some(next) = db.cursors().next_cursor(index, raw)
                 && let Some(slot) = op.roles[r]
                     .params
                     .iter()

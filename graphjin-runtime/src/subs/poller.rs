@@ -78,7 +78,7 @@ fn page(shared: &Shared, op: usize, raw: &[u8]) -> Option<(Bytes, Option<String>
     if !cursors.has(op) {
         return Some((Bytes::copy_from_slice(raw), None));
     }
-    let next = cursors.first_cursor(op, raw)?;
+    let next = cursors.next_cursor(op, raw)?;
     Some((
         Bytes::copy_from_slice(&cursors.seal_data(op, raw)),
         Some(next),
