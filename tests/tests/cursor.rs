@@ -430,3 +430,31 @@ async fn generated_types_carry_the_cursor() {
     }
     assert_eq!(ids, expected(&url, "price DESC, id ASC").await);
 }
+
+#[test]
+fn misuse_is_a_located_build_error() {
+    for (op, wanted) in [
+        (
+            "query a {\n  products(first: 3, after: $page) { id }\n}\n",
+            "allow.list:2:29: `after`/`before` take the variable `$cursor`",
+        ),
+        (
+            "query b {\n  products(limit: 3) { id }\n  products_cursor\n}\n",
+            "allow.list:3:3: `products_cursor` needs `products` paged with `first`",
+        ),
+        (
+            "query c {\n  products(first: 3, last: 3) { id }\n}\n",
+            "allow.list:2:22: give `first` or `last`, not both",
+        ),
+        (
+            "query d {\n  products(first: 3, distinct: [price]) { id }\n}\n",
+            "allow.list:2:12: cursor pagination does not combine with `distinct`",
+        ),
+    ] {
+        let dir = graphjin_tests::shop_config("cursor-misuse", op, "");
+        let project = graphjin_codegen::Project::load(&dir).expect("config loads");
+        let errors = project.compile().expect_err(op);
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(text.iter().any(|e| e.starts_with(wanted)), "{op}: {text:?}");
+    }
+}
