@@ -4,7 +4,7 @@
 //! page, the cursors are sealed as GraphJin seals them (`__gj/enc:`), and a cursor that was
 //! changed, cut short, sealed under another `secret_key` or made by another operation is a
 //! 400 naming `cursor`. A subscription paged with `first: 1, after: $cursor` moves on by
-//! one row per result.
+//! one row per result, as a typed stream and over WebSocket (graphql-transport-ws).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -126,8 +126,16 @@ impl Server {
             .connect()
             .await
             .expect("connect");
-        let app =
-            graphjin_runtime::router(Service::from_config(db.clone(), &config).expect("service"));
+        // Subscriptions over WebSocket poll often, so the tests move along quickly.
+        let subs = SubsOptions {
+            poll_every: Duration::from_millis(20),
+            ..SubsOptions::from_config(&config)
+        };
+        let app = graphjin_runtime::router(
+            Service::from_config(db.clone(), &config)
+                .expect("service")
+                .subs_options(subs),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -457,4 +465,63 @@ fn misuse_is_a_located_build_error() {
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert!(text.iter().any(|e| e.starts_with(wanted)), "{op}: {text:?}");
     }
+}
+
+#[tokio::test]
+async fn websocket_subscription_moves_on() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let url = graphjin_tests::shop_database("cursor_ws");
+    let server = Server::start(&config("cursor-test-secret"), &url).await;
+    let mut request = format!("ws://{}/api/v1/graphql", server.addr)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(json!({ "type": "connection_init" })))
+        .await
+        .expect("init");
+    let mut ids = Vec::new();
+    let mut acked = false;
+    ws.send(send(json!({
+        "id": "1",
+        "type": "subscribe",
+        "payload": { "operationName": "watchProducts", "variables": { "cursor": null } }
+    })))
+    .await
+    .expect("subscribe");
+    while ids.len() < 4 {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message in time")
+            .expect("open")
+            .expect("a frame");
+        let Message::Text(text) = msg else { continue };
+        let v: Value = serde_json::from_str(&text).expect("JSON message");
+        match v["type"].as_str() {
+            Some("connection_ack") => acked = true,
+            Some("next") => {
+                let data = &v["payload"]["data"];
+                assert!(
+                    data["products_cursor"]
+                        .as_str()
+                        .is_some_and(|c| c.starts_with("__gj/enc:")),
+                    "{v}"
+                );
+                ids.push(data["products"][0]["id"].as_i64().expect("id"));
+            }
+            Some("ping") => {}
+            _ => panic!("unexpected message {v}"),
+        }
+    }
+    assert!(acked);
+    assert_eq!(ids, vec![1, 2, 3, 4]);
 }
