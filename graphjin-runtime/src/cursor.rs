@@ -56,25 +56,43 @@ impl fmt::Debug for CursorKey {
     }
 }
 
-/// Why a `$cursor` was refused: the text of [`Error::Variable`]'s `got`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// Why a `$cursor` was refused; its text is [`Error::Variable`]'s `got`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CursorError {
     /// Not a sealed cursor at all.
-    #[error("a value that is not a cursor (sealed cursors start with `__gj/enc:`)")]
     NotACursor,
     /// Not base64, or too short to hold a nonce and a tag.
-    #[error("a cursor that is cut short or not in the sealed form")]
     Malformed,
     /// The tag does not verify: changed, cut short, or sealed under another key.
-    #[error(
-        "a cursor that does not open with this server's key (changed, cut short, or sealed by another server)"
-    )]
     Tampered,
     /// It opens, but belongs to another operation or selection (or an older build whose
     /// ordering differs).
-    #[error("a cursor of another operation or selection")]
     Foreign,
 }
+
+impl CursorError {
+    /// What was sent, as an error message says it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            CursorError::NotACursor => {
+                "a value that is not a cursor (sealed cursors start with `__gj/enc:`)"
+            }
+            CursorError::Malformed => "a cursor that is cut short or not in the sealed form",
+            CursorError::Tampered => {
+                "a cursor that does not open with this server's key (changed, cut short, or sealed by another server)"
+            }
+            CursorError::Foreign => "a cursor of another operation or selection",
+        }
+    }
+}
+
+impl fmt::Display for CursorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl std::error::Error for CursorError {}
 
 impl From<CursorError> for Error {
     fn from(e: CursorError) -> Error {
@@ -83,16 +101,7 @@ impl From<CursorError> for Error {
             expected:
                 "a cursor this operation returned in a `_cursor` field (or null for the first page)"
                     .to_owned(),
-            got: match e {
-                CursorError::NotACursor => {
-                    "a value that is not a cursor (sealed cursors start with `__gj/enc:`)"
-                }
-                CursorError::Malformed => "a cursor that is cut short or not in the sealed form",
-                CursorError::Tampered => {
-                    "a cursor that does not open with this server's key (changed, cut short, or sealed by another server)"
-                }
-                CursorError::Foreign => "a cursor of another operation or selection",
-            },
+            got: e.reason(),
         }
     }
 }
