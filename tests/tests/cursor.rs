@@ -525,3 +525,23 @@ async fn websocket_subscription_moves_on() {
     assert!(acked);
     assert_eq!(ids, vec![1, 2, 3, 4]);
 }
+
+#[test]
+fn secret_key_from_the_file_or_gj_secret_key() {
+    let dir = config("from-the-file");
+    let mut config = graphjin_runtime::Config::load(&dir).expect("config");
+    let from_file = config.pool_options().cursor_key;
+    assert_eq!(
+        from_file,
+        Some(graphjin_runtime::CursorKey::from_secret("from-the-file"))
+    );
+    assert!(!format!("{config:?}").contains("from-the-file"), "redacted");
+    config
+        .apply_env(|name| (name == "GJ_SECRET_KEY").then(|| "from-the-env".to_owned()))
+        .expect("env");
+    assert_eq!(
+        config.pool_options().cursor_key,
+        Some(graphjin_runtime::CursorKey::from_secret("from-the-env"))
+    );
+    assert!(!format!("{:?}", config.pool_options()).contains("from-the-env"));
+}
