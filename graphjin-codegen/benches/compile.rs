@@ -57,7 +57,7 @@ fn main() {
 fn thousand_operations_three_roles(bencher: divan::Bencher) {
     let schema = parse_schema(SCHEMA).expect("schema parses");
     let config = parse_config(
-        "roles:\n  - name: admin\n    match: id = 1\n",
+        "roles_query: \"SELECT * FROM users WHERE id = $user_id\"\nroles:\n  - name: admin\n    match: id = 1\n",
         std::path::Path::new("bench.yml"),
     )
     .expect("config parses");
