@@ -85,8 +85,8 @@ struct Current {
     /// Normalized texts served, for a fast "already known" check.
     known: Vec<(String, String)>,
     router: Router,
-    /// What introspection shows for this project.
-    schema: Arc<super::introspect::Schema>,
+    /// What introspection shows for this project, built at the first introspection.
+    schema: std::sync::OnceLock<Arc<super::introspect::Schema>>,
     /// Which build this is: a new one for every rebuild of the runtime.
     generation: u64,
 }
@@ -372,17 +372,13 @@ async fn build(
         .map_err(|e| DevError::Runtime(e.to_string()))?
         .actions(actions)
         .body_limit(opts.body_limit);
-    let schema = Arc::new(super::introspect::from_catalog::schema(
-        &project.schema,
-        &compiler,
-    ));
     Ok(Current {
         project,
         compiler,
         extra,
         known,
         router: graphjin_runtime::router(service),
-        schema,
+        schema: std::sync::OnceLock::new(),
         generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     })
 }
@@ -489,19 +485,32 @@ async fn dispatch(State(dev): State<DevServer>, req: Request) -> Response {
         return forward(router, Request::from_parts(parts, Body::from(bytes))).await;
     };
     // Introspection is answered here, from the schema model: never compiled, never recorded.
-    let schema = dev.shared.current.read().await.schema.clone();
-    if let Some(body) = super::introspect::answer(
-        &schema,
-        &text,
-        operation_name.as_deref(),
-        variables.as_ref(),
-    ) {
-        return (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            body.to_string(),
-        )
-            .into_response();
+    // Meta fields all start with `__`; only then is the schema model needed.
+    if text.contains("__") {
+        let schema = {
+            let cur = dev.shared.current.read().await;
+            cur.schema
+                .get_or_init(|| {
+                    Arc::new(super::introspect::from_catalog::schema(
+                        &cur.project.schema,
+                        &cur.compiler,
+                    ))
+                })
+                .clone()
+        };
+        if let Some(body) = super::introspect::answer(
+            &schema,
+            &text,
+            operation_name.as_deref(),
+            variables.as_ref(),
+        ) {
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response();
+        }
     }
     if let Err(message) = dev.ensure(&text, variables.as_ref()).await {
         return graphql_error(

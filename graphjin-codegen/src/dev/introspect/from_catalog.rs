@@ -513,21 +513,52 @@ impl<'a> Builder<'a> {
     /// Every relationship field of `t`: (field name, child table, relation), found the way
     /// the compiler resolves a nested field.
     fn relations(&self, t: &TableInfo) -> Vec<(String, String, Relation)> {
-        let mut candidates: Vec<String> = Vec::new();
-        for other in &self.cat.tables {
-            candidates.push(other.name.clone());
-            candidates.push(singular(&other.name));
-        }
-        for c in &t.columns {
-            if c.foreign_key.is_some() {
-                let stem = c
-                    .name
-                    .strip_suffix("_ids")
-                    .or_else(|| c.name.strip_suffix("_id"))
-                    .unwrap_or(&c.name);
-                candidates.push(stem.to_owned());
+        let cat = self.cat;
+        let points = |target: &str| {
+            target == t.name || cat.table(target).is_some_and(|x| x.source == t.source)
+        };
+        let stem = |name: &str| {
+            name.strip_suffix("_ids")
+                .or_else(|| name.strip_suffix("_id"))
+                .unwrap_or(name)
+                .to_owned()
+        };
+        // Only tables a relation can reach: the ones `t` points at, the ones pointing at `t`
+        // (children and join tables) and what those join tables point at, JSON tables.
+        let mut near: Vec<&TableInfo> = Vec::new();
+        let mut stems: Vec<String> = Vec::new();
+        let targets_of = |x: &TableInfo, near: &mut Vec<&'a TableInfo>, c: &mut Vec<String>| {
+            for col in &x.columns {
+                if let Some((target, _)) = &col.foreign_key {
+                    near.extend(cat.table(target));
+                    c.push(stem(&col.name));
+                }
+            }
+        };
+        targets_of(t, &mut near, &mut stems);
+        for other in &cat.tables {
+            if let TableSource::JsonColumn { host, .. } = &other.source
+                && points(host)
+            {
+                near.push(other);
+            }
+            let child = other.columns.iter().any(|c| {
+                c.foreign_key
+                    .as_ref()
+                    .is_some_and(|(target, _)| points(target))
+            });
+            if child {
+                near.push(other);
+                targets_of(other, &mut near, &mut stems);
             }
         }
+        // Table names first, so a to-many relation is named by its plural.
+        let mut candidates: Vec<String> = Vec::new();
+        for x in near {
+            candidates.push(x.name.clone());
+            candidates.push(singular(&x.name));
+        }
+        candidates.extend(stems);
         let mut out: Vec<(String, String, Relation)> = Vec::new();
         for field in candidates {
             if !is_name(&field)
