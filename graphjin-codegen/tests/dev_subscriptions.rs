@@ -2,7 +2,9 @@
 //! (graphql-transport-ws, tokio-tungstenite) against a real PostgreSQL: a new named
 //! subscription is compiled, gets its first result, follows a change in the database, and
 //! is then found in allow.list; one that does not compile is an `error` message and is not
-//! recorded; a second new subscription on the same socket works too.
+//! recorded; a second new subscription on the same socket works too; the legacy
+//! `graphql-ws` protocol; credentials in `connection_init` reach the runtime, and its close
+//! codes (4401) reach the client.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -255,4 +257,69 @@ async fn the_legacy_graphql_ws_protocol_works_too() {
     assert_eq!(data["type"], "data", "{data}");
     assert_eq!(data["payload"]["data"]["products"][0]["id"], 1, "{data}");
     assert!(allow_list(&dir).contains("subscription legacyStock"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_connection_init_reach_the_runtime_and_its_close_codes_come_back() {
+    let dir = config_copy("auth");
+    let dev = std::fs::read_to_string(dir.join("dev.yml")).unwrap();
+    std::fs::write(
+        dir.join("dev.yml"),
+        dev.replace(
+            "auth:\n  type: jwt\n",
+            "auth:\n  type: jwt\n  creds_in_header: true\n",
+        ),
+    )
+    .unwrap();
+    let url = database();
+    let addr = start(&dir, &url).await;
+    let connect = || async {
+        let mut request = format!("ws://{addr}/api/v1/graphql")
+            .into_client_request()
+            .unwrap();
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    };
+    // The caller named in connection_init is the one the subscription runs as.
+    let mut ws = connect().await;
+    send(
+        &mut ws,
+        json!({"type": "connection_init", "payload": {"X-User-ID": "3"}}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await, json!({"type": "connection_ack"}));
+    let text = "subscription whoAmI { customers(where: { id: { eq: $user_id } }) { id } }";
+    send(
+        &mut ws,
+        json!({"id": "me", "type": "subscribe", "payload": {"query": text}}),
+    )
+    .await;
+    let got = next(&mut ws).await;
+    assert_eq!(
+        got["payload"]["data"]["customers"],
+        json!([{"id": 3}]),
+        "{got}"
+    );
+
+    // A refused credential (auth_fail_block) closes the client socket with the runtime's code.
+    let mut ws = connect().await;
+    send(
+        &mut ws,
+        json!({"type": "connection_init", "payload": {"Authorization": "Bearer not-a-jwt"}}),
+    )
+    .await;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("a close within 30 s")
+        {
+            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
+            Some(Ok(_)) => continue,
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert_eq!(code, 4401);
 }
