@@ -24,7 +24,8 @@ use crate::subs::Subscriptions;
 /// # fn demo(db: graphjin_runtime::Db) {
 /// use graphjin_runtime::observe::{Metrics, MetricsEndpoint};
 /// use graphjin_runtime::{Service, router};
-/// let app = router(Service::new(db).metrics(MetricsEndpoint::new(Metrics::new(), "/metrics")));
+/// let endpoint = MetricsEndpoint::new(Metrics::new(), "/metrics");
+/// let app = router(Service::new(db).metrics(Some(endpoint)));
 /// # }
 /// ```
 #[derive(Debug, Clone)]
