@@ -122,9 +122,13 @@ impl DevServer {
     /// Pulls the schema into `db.graphql`, compiles allow.list and starts serving it.
     pub async fn start(opts: DevOptions) -> Result<DevServer, DevError> {
         refresh_schema(&opts).await?;
-        // Development reads dev.yml (production switches live in prod.yml).
+        // Development reads dev.yml (production switches live in prod.yml), unless
+        // GJ_ENV / GO_ENV name a file, as for the build.
         let dev_yml = opts.config_dir.join("dev.yml");
-        let runtime = if dev_yml.is_file() {
+        let env_named = graphjin_config::ENV_NAME_VARS
+            .iter()
+            .any(|v| std::env::var(v).is_ok_and(|v| !v.trim().is_empty()));
+        let runtime = if dev_yml.is_file() && !env_named {
             Config::load_file(&dev_yml)
         } else {
             Config::load(&opts.config_dir)
@@ -168,7 +172,7 @@ impl DevServer {
         Router::new().fallback(dispatch).with_state(self.clone())
     }
 
-    /// Serves on `listen` until Ctrl-C. Installs the log subscriber from dev.yml's
+    /// Serves on `listen` until Ctrl-C or SIGTERM. Installs the log subscriber from dev.yml's
     /// `log_level` / `log_format` (or `RUST_LOG`) unless the caller installed one.
     pub async fn serve(self, listen: SocketAddr) -> Result<(), DevError> {
         use graphjin_runtime::observe::logging::{self, LogError};
@@ -190,9 +194,7 @@ impl DevServer {
             "graphjin dev: serving http://{addr}/api/v1/graphql, playground at http://{addr}/playground"
         );
         graphjin_runtime::axum::serve(listener, self.router())
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .with_graceful_shutdown(graphjin_runtime::http::shutdown_signal())
             .await
             .map_err(|source| DevError::Io {
                 path: addr.to_string(),
@@ -357,11 +359,24 @@ async fn build(
         .map(|r| r.name.clone())
         .collect();
     let role_query = bridge::role_query(compiler.role_statement(), &matched);
+    // The config's pool settings (statement timeout, cursor key, ...), at most 8
+    // connections per build; TLS from the URL and the config's `enable_tls` keys.
+    let configured = runtime.pool_options();
     let options = PoolOptions {
-        max_size: 8,
-        ..PoolOptions::default()
+        max_size: configured.max_size.min(8),
+        ..configured
     };
-    let db = Db::connect_with_roles(&opts.database_url, bridge::table(&ops), role_query, options)
+    let mut builder = Db::builder(&opts.database_url, bridge::table(&ops))
+        .role_query(role_query)
+        .options(options);
+    if let Some(tls) = runtime
+        .tls_options()
+        .map_err(|e| DevError::Runtime(e.to_string()))?
+    {
+        builder = builder.tls(tls);
+    }
+    let db = builder
+        .connect()
         .await
         .map_err(|e| DevError::Runtime(e.to_string()))?;
     // The same action routes and named auths as production.
