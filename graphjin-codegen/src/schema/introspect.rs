@@ -4,7 +4,9 @@
 //! one per table through `information_schema`):
 //!
 //! - tables (`relkind` `r`, `p`; partitions are left out, their parent stands for them),
-//!   views (`v`) and materialized views (`m`) of the schema, sorted by name;
+//!   views (`v`) and materialized views (`m`) of the schema, sorted by name; then those of
+//!   every other schema (not `pg_*` or `information_schema`), marked `@schema(name: ...)`,
+//!   unless the name is already taken (db.graphql names each type once);
 //! - their columns in `attnum` order, without dropped and system columns, typed through
 //!   `format_type` (`numeric(7,1)` becomes `Numeric` with `@type(args: "7,1")`, `text[]`
 //!   becomes `[Text]`), with NOT NULL, single-column primary keys (`@id`, which also gets
@@ -21,7 +23,8 @@
 //!
 //! What cannot be written to `db.graphql` is left out rather than failing the pull: objects
 //! whose names are not GraphQL names (`[_A-Za-z][_0-9A-Za-z]*`) (a table with such a column
-//! keeps its other columns), foreign keys to tables that are not part of the pulled schema,
+//! keeps its other columns), foreign keys to another schema's tables, another schema's
+//! tables whose name is taken and its functions,
 //! functions that share a table's name, and all but the oldest (lowest oid) of overloaded
 //! functions.
 
@@ -189,9 +192,63 @@ pub async fn introspect(client: &Client, schema: &str) -> Result<DbSchema, Intro
     if !exists {
         return Err(IntrospectError::SchemaNotFound(schema.to_string()));
     }
-    let tables = read_tables(client, schema).await?;
+    let mut tables = read_tables(client, schema).await?;
     let functions = read_functions(client, schema, &tables).await?;
-    let (enums, domains) = read_user_types(client, schema).await?;
+    let (mut enums, mut domains) = read_user_types(client, schema).await?;
+    // The other schemas' tables, as GraphJin reads them, each marked with its schema
+    // (`type orders @schema(name: sales)`); a name the default schema (or an earlier schema)
+    // already has is left out, since db.graphql names each type once.
+    let others = query(
+        client,
+        "schemas",
+        "SELECT nspname::text FROM pg_namespace \
+         WHERE nspname <> $1 AND nspname <> 'information_schema' \
+           AND nspname NOT LIKE 'pg\\_%' ORDER BY 1",
+        &[&schema],
+    )
+    .await?;
+    for row in others {
+        let other: String = get(&row, 0, "schemas")?;
+        if !is_graphql_name(&other) {
+            continue;
+        }
+        let more = read_tables(client, &other).await?;
+        if more.is_empty() {
+            continue;
+        }
+        let (more_enums, more_domains) = read_user_types(client, &other).await?;
+        for mut t in more {
+            if tables.iter().any(|x| x.name == t.name) {
+                continue;
+            }
+            t.schema = Some(other.clone());
+            for c in &mut t.columns {
+                if let Some(fk) = &mut c.foreign_key {
+                    fk.schema = Some(other.clone());
+                }
+            }
+            tables.push(t);
+        }
+        // Types of that schema are named with it (`sales.mood`).
+        for mut e in more_enums {
+            e.schema.get_or_insert_with(|| other.clone());
+            if !enums
+                .iter()
+                .any(|x| x.schema == e.schema && x.name == e.name)
+            {
+                enums.push(e);
+            }
+        }
+        for mut d in more_domains {
+            d.schema.get_or_insert_with(|| other.clone());
+            if !domains
+                .iter()
+                .any(|x| x.schema == d.schema && x.name == d.name)
+            {
+                domains.push(d);
+            }
+        }
+    }
     Ok(DbSchema {
         db_type: "postgres".to_string(),
         version: u32::try_from(version).unwrap_or(0),
