@@ -5,16 +5,8 @@
 
 mod direct;
 
-use direct::{database, run};
-use serde_json::{Value, json};
-
-fn ids(v: &Value) -> Vec<i64> {
-    v.as_array()
-        .expect("a list")
-        .iter()
-        .map(|c| c["id"].as_i64().expect("id"))
-        .collect()
-}
+use direct::{database, ids, run};
+use serde_json::json;
 
 #[tokio::test]
 async fn order_by_spellings() {

@@ -75,3 +75,13 @@ pub async fn run_with(
         .map_err(|e| format!("execute: {e:?}\nSQL: {}", q.sql))?;
     Ok(row.get(0))
 }
+
+/// The `id`s of a JSON list of rows, in order.
+#[allow(dead_code)] // not every test binary uses every helper
+pub fn ids(v: &Value) -> Vec<i64> {
+    v.as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| c["id"].as_i64().expect("id"))
+        .collect()
+}
