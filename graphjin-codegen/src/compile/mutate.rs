@@ -405,7 +405,9 @@ impl<'a> Ctx<'a> {
         Ok(conds)
     }
 
-    fn rule_filters(
+    /// A role's filters for `table` as conditions over `alias` (the filters themselves
+    /// are not filtered again).
+    pub(super) fn rule_filters(
         &mut self,
         table: &TableInfo,
         alias: &str,

@@ -648,15 +648,7 @@ impl<'a> Ctx<'a> {
                         step_conds.push(self.where_sql(table, "__r", w)?);
                     }
                     if let Some(rules) = self.rules(&table.name) {
-                        let ignore = self.ignore_rules;
-                        self.ignore_rules = true;
-                        for filter in &rules.filters {
-                            let cond = self.where_sql(table, "__r", filter);
-                            self.ignore_rules = ignore;
-                            step_conds.push(cond?);
-                            self.ignore_rules = true;
-                        }
-                        self.ignore_rules = ignore;
+                        step_conds.extend(self.rule_filters(table, "__r", rules)?);
                     }
                     let extra: String = step_conds.iter().map(|c| format!(" AND {c}")).collect();
                     // `__link`: the column the next step follows.
