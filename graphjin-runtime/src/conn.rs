@@ -90,12 +90,25 @@ impl Opener {
 
     /// Opens a connection and prepares every statement on it.
     pub(crate) async fn open(&self) -> Result<Conn, Error> {
-        let (client, connection) = graphjin_pgtls::connect(&self.config, &self.tls)
-            .await
-            .map_err(|e| Error::Connect {
-                target: self.target.clone(),
-                message: connect_message(&e),
-            })?;
+        // The connect timeout bounds the whole start (TCP, TLS handshake, startup and
+        // authentication), not only the socket tokio-postgres opens.
+        let connecting = graphjin_pgtls::connect(&self.config, &self.tls);
+        let connected = match self.config.get_connect_timeout() {
+            Some(limit) => tokio::time::timeout(*limit, connecting)
+                .await
+                .map_err(|_| Error::Connect {
+                    target: self.target.clone(),
+                    message: format!(
+                        "no answer within the connect timeout ({} ms): TCP, TLS and start-up must finish in it",
+                        limit.as_millis()
+                    ),
+                })?,
+            None => connecting.await,
+        };
+        let (client, connection) = connected.map_err(|e| Error::Connect {
+            target: self.target.clone(),
+            message: connect_message(&e),
+        })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %pg_message(&e), "database connection closed");
