@@ -102,6 +102,8 @@ async fn record_in_dev_then_lock_with_cargo_build() {
         .current_dir(&app)
         .args(["build", "--offline", "--quiet"])
         .env("CARGO_TARGET_DIR", &target)
+        // The user crate has its own profile; without debug info its binary and deps stay small.
+        .env("CARGO_PROFILE_DEV_DEBUG", "false")
         .output()
         .expect("cargo build");
     assert!(
