@@ -238,6 +238,8 @@ const HMAC: &[Known] = &[
     r("timestamp_header"),
     r("max_age"),
     r("replay_cache"),
+    r("replay_store"),
+    r("replay_key_prefix"),
 ];
 
 const AUTHS_ENTRY: &[&[Known]] = &[AUTH, &[key("hmac", Runtime, Shape::Keys(HMAC))]];

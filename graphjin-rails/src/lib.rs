@@ -47,6 +47,7 @@ use std::time::SystemTime;
 pub use config::RailsConfig;
 pub use error::RailsError;
 pub use session::{Session, WARDEN_USER_KEY};
+pub use store::RedisClaims;
 
 use config::{Scheme, scheme_for};
 use cookie::CookieValue;

@@ -16,6 +16,7 @@
 //! `MGET`): one round trip per lookup, whichever key holds the session. What a key holds is
 //! read by [`value`].
 
+mod claims;
 mod memcache;
 mod pool;
 mod redis;
@@ -83,15 +84,34 @@ pub(crate) struct Store {
     backend: Backend,
     /// Key prefixes to look under, in order.
     prefixes: Vec<String>,
+    /// The config key the URL came from (`rails.url`), for messages.
+    what: String,
 }
+
+pub use claims::RedisClaims;
 
 impl Store {
     /// Builds the store client (connecting lazily) from `rails.url`.
     pub(crate) fn from_config(cfg: &RailsConfig, url: &str) -> Result<Store, RailsError> {
+        Store::from_url(cfg, url, "rails.url", false)
+    }
+
+    /// As [`Store::from_config`], for a URL found at config key `what` (named in messages);
+    /// `redis_only` refuses memcache.
+    pub(crate) fn from_url(
+        cfg: &RailsConfig,
+        url: &str,
+        what: &str,
+        redis_only: bool,
+    ) -> Result<Store, RailsError> {
         let shown = redact_url(url);
+        let forms = match redis_only {
+            true => "",
+            false => "memcache://host:port or ",
+        };
         let bad = |why: &str| {
             RailsError::Config(format!(
-                "rails.url {shown:?} {why}: use memcache://host:port or \
+                "{what} {shown:?} {why}: use {forms}\
                  redis[s]://[:password@]host:port[/db][?ca_file=/path/ca.pem]"
             ))
         };
@@ -109,6 +129,7 @@ impl Store {
             return Err(bad("has no host"));
         }
         let default_port = match scheme {
+            "memcache" | "memcached" if redis_only => return Err(bad("is not a redis URL")),
             "memcache" | "memcached" => 11211,
             "redis" | "rediss" => 6379,
             _ => return Err(bad("has an unknown scheme")),
@@ -144,7 +165,7 @@ impl Store {
             };
             Some(
                 tls::Tls::new(host, ca_file.as_deref())
-                    .map_err(|why| RailsError::Config(format!("rails.url {shown:?}: {why}")))?,
+                    .map_err(|why| RailsError::Config(format!("{what} {shown:?}: {why}")))?,
             )
         } else {
             None
@@ -217,7 +238,11 @@ impl Store {
             (None, Some((what, ns))) => vec![checked_prefix(what, format!("{ns}:"))?],
             (None, None) => CONVENTIONAL_PREFIXES.map(String::from).to_vec(),
         };
-        Ok(Store { backend, prefixes })
+        Ok(Store {
+            backend,
+            prefixes,
+            what: what.to_owned(),
+        })
     }
 
     /// The keys a session id may be stored under, in the order they are preferred.
@@ -290,10 +315,13 @@ impl Store {
                 message: m,
             },
             ConnError::Server(m) => {
-                let hint = if m.starts_with("NOAUTH") || m.starts_with("WRONGPASS") {
-                    " (check rails.password)"
-                } else {
-                    ""
+                let hint = match (
+                    m.starts_with("NOAUTH") || m.starts_with("WRONGPASS"),
+                    &*self.what,
+                ) {
+                    (false, _) => String::new(),
+                    (true, "rails.url") => " (check rails.password)".to_owned(),
+                    (true, what) => format!(" (check the password in {what})"),
                 };
                 RailsError::Store {
                     store,

@@ -1,5 +1,6 @@
 //! A minimal RESP2 redis client: TLS for `rediss://`, optional `AUTH` and `SELECT` on
-//! connect, then one `MGET` for all the candidate keys.
+//! connect, then one `MGET` for all the candidate keys (or, for [`super::RedisClaims`], one
+//! `SET key value NX PX ms`).
 
 use tokio::io::{AsyncWriteExt, BufReader};
 
@@ -19,6 +20,8 @@ enum Reply {
     Status(String),
     /// A bulk string (read, so the connection stays in step, but not needed).
     Bulk,
+    /// The null bulk string (`$-1`): `SET ... NX` did not set the key.
+    Nil,
     Array(Vec<Option<Vec<u8>>>),
 }
 
@@ -63,6 +66,24 @@ impl Connection for Conn {
 }
 
 impl Conn {
+    /// `SET key value NX PX ttl_ms`: `true` when this call set the key, `false` when it
+    /// was already there (redis answers nil and leaves it, and its expiry, alone).
+    pub(crate) async fn set_nx_px(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        ttl_ms: u64,
+        endpoint: &Endpoint,
+    ) -> Result<bool, ConnError> {
+        let ttl = ttl_ms.max(1).to_string();
+        let args: [&[u8]; 6] = [b"SET", key, value, b"NX", b"PX", ttl.as_bytes()];
+        match self.command(&args, endpoint).await? {
+            Reply::Status(s) if s == "OK" => Ok(true),
+            Reply::Nil => Ok(false),
+            _ => Err(ConnError::Protocol("unexpected reply to SET NX".into())),
+        }
+    }
+
     async fn expect_ok(&mut self, args: &[&[u8]], endpoint: &Endpoint) -> Result<(), ConnError> {
         match self.command(args, endpoint).await? {
             Reply::Status(s) if s == "OK" => Ok(()),
@@ -98,10 +119,10 @@ impl Conn {
         match kind {
             b'+' => Ok(Reply::Status(text())),
             b'-' => Err(ConnError::Server(text())),
-            b'$' => {
-                self.bulk(rest, endpoint).await?;
-                Ok(Reply::Bulk)
-            }
+            b'$' => match self.bulk(rest, endpoint).await? {
+                Some(_) => Ok(Reply::Bulk),
+                None => Ok(Reply::Nil),
+            },
             b'*' => {
                 let n = number(rest, "malformed array length")?;
                 // MGET answers one bulk per key asked: a handful.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use axum::http::header::{HeaderValue, RETRY_AFTER};
 use axum::response::{IntoResponse, Response};
 
 use super::signature::SignatureError;
@@ -54,7 +55,8 @@ pub enum ActionError {
     },
 
     /// The call's signature, timestamp or shared secret was refused (401,
-    /// `UNAUTHENTICATED`; 503 when the replay cache is full).
+    /// `UNAUTHENTICATED`; 503 with `Retry-After` when the replay cache is full or the replay
+    /// store cannot be reached: [`SignatureError::is_unavailable`]).
     #[error("{0}")]
     Signature(#[from] SignatureError),
 
@@ -108,9 +110,7 @@ impl ActionError {
     pub fn status(&self) -> StatusCode {
         match self {
             ActionError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ActionError::Signature(SignatureError::ReplayCacheFull) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ActionError::Signature(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             ActionError::Signature(_) => StatusCode::UNAUTHORIZED,
             ActionError::MissingParam { .. } | ActionError::BadEnvelope(_) => {
                 StatusCode::BAD_REQUEST
@@ -127,7 +127,7 @@ impl ActionError {
     pub fn code(&self) -> &'static str {
         match self {
             ActionError::NotFound { .. } => "ACTION_NOT_FOUND",
-            ActionError::Signature(SignatureError::ReplayCacheFull) => "SERVICE_UNAVAILABLE",
+            ActionError::Signature(e) if e.is_unavailable() => "SERVICE_UNAVAILABLE",
             ActionError::Signature(_) => "UNAUTHENTICATED",
             ActionError::MissingParam { .. } => "BAD_USER_INPUT",
             ActionError::BadEnvelope(_) => "BAD_REQUEST",
@@ -144,7 +144,7 @@ impl ActionError {
             ActionError::Database { .. } | ActionError::NotVerified => {
                 "internal server error; the details are in the server's log".to_owned()
             }
-            ActionError::Signature(e) if !matches!(e, SignatureError::ReplayCacheFull) => {
+            ActionError::Signature(e) if !e.is_unavailable() => {
                 format!("authentication failed: {e}")
             }
             other => other.to_string(),
@@ -153,7 +153,15 @@ impl ActionError {
 }
 
 impl IntoResponse for ActionError {
+    /// The error as JSON; a 503 says when to try again (`Retry-After: 1`).
     fn into_response(self) -> Response {
-        ApiError::Action(self).into_response()
+        let retry = matches!(&self, ActionError::Signature(e) if e.is_unavailable());
+        let mut response = ApiError::Action(self).into_response();
+        if retry {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }

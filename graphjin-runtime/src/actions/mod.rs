@@ -61,10 +61,51 @@
 //! where the hex is `HMAC-SHA256(secret, timestamp + "." + body)` over the exact body bytes
 //! ([`sign`] computes it). A timestamp more than `max_age` (default 5 minutes) from the
 //! server's clock, either way, is refused, and so is a signature already accepted within its
-//! window (a bounded in-memory cache, `replay_cache` entries, default 10000). The signature
-//! is checked in constant time with `hmac`'s `Mac::verify_slice`. Keys of `hmac:`: `secret`
-//! (env `GJ_AUTHS_<NAME>_HMAC_SECRET`), `signature_header`, `timestamp_header`, `max_age`
-//! (seconds, or with a unit), `replay_cache`.
+//! window (a bounded in-memory cache, `replay_cache` entries, default 10000; or a redis all
+//! instances share, see below). The signature is checked in constant time with `hmac`'s
+//! `Mac::verify_slice`. Keys of `hmac:`: `secret` (env `GJ_AUTHS_<NAME>_HMAC_SECRET`),
+//! `signature_header`, `timestamp_header`, `max_age` (seconds, or with a unit),
+//! `replay_cache`, `replay_store`, `replay_key_prefix`.
+//!
+//! # Replays across instances
+//!
+//! The in-memory cache is per instance: with several instances behind one load balancer, a
+//! signed call replayed to another instance than the one that accepted it is accepted
+//! again. Give such auths a redis that every instance shares:
+//!
+//! ```yaml
+//! auths:
+//!   - name: signed
+//!     type: hmac
+//!     hmac:
+//!       replay_store: redis://redis.internal:6379/0   # or rediss://...; env GJ_AUTHS_SIGNED_HMAC_REPLAY_STORE
+//!       replay_key_prefix: "graphjin:replay:"         # default
+//! ```
+//!
+//! | key | what |
+//! | --- | --- |
+//! | `replay_store` | `redis://[[user]:password@]host:port[/db]`, or `rediss://...[?ca_file=/path/ca.pem]` for TLS (checked against `ca_file` or the system roots). Replaces the in-memory cache (so not with `replay_cache`) |
+//! | `replay_key_prefix` | the start of every key, default `graphjin:replay:` |
+//!
+//! Each accepted signature is recorded with `SET <prefix><auth name>:<sha256 hex of the
+//! signature> 1 NX PX <ms>`: the instance whose `SET` succeeds accepts the call; every
+//! other one, and it again, refuses it with the 401 of an in-memory replay. The record
+//! lives until the timestamp is stale (`timestamp + max_age + 1 s` on the accepting
+//! instance's clock) plus a minute for clocks that differ between instances
+//! ([`CLOCK_SKEW`]): at most `2 × max_age + 61 s`. Connections are pooled and opened on
+//! first use; each check takes at most 2 s ([`REPLAY_STORE_TIMEOUT`]).
+//!
+//! It fails closed: while redis cannot be reached, answers with an error or does not
+//! answer in time, every signed call is refused with 503 `SERVICE_UNAVAILABLE` and
+//! `Retry-After: 1`, before its statement runs or its handler is called; never accepted
+//! without the check. The outage is logged once when it starts (with redis's `host:port`
+//! and the reason, never the password, key or signature) and once when redis answers
+//! again. [`ReplayStore`] gives the same to a [`VerifyAction`] layer.
+//!
+//! With `production: true`, start-up logs a warning for each `type: hmac` auth without
+//! `replay_store`, naming the key to set. Only replay records are shared: the other caches
+//! stay per instance (each instance fetches and caches JWKS and Firebase keys itself, and
+//! keeps its own Rails session-store connections).
 //!
 //! # Answers
 //!
@@ -114,6 +155,8 @@
 //! ```
 
 mod error;
+mod replay;
+mod replay_store;
 pub(crate) mod route;
 mod signature;
 mod sql;
@@ -126,6 +169,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{ActionError, StartupError};
+pub use replay::CLOCK_SKEW;
+pub use replay_store::{DEFAULT_REPLAY_KEY_PREFIX, REPLAY_STORE_TIMEOUT, ReplayStore};
 pub use signature::{
     DEFAULT_MAX_AGE, DEFAULT_REPLAY_CACHE, SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, sign,
 };
@@ -212,7 +257,16 @@ impl Actions {
         let mut hmac = HashMap::new();
         for h in &config.hmac_auths {
             let name = h.name.as_deref().map(str::trim).unwrap_or_default();
-            let verifier = Verifier::from_config(&h.hmac, &format!("auths[{name}].hmac"))?;
+            let verifier = Verifier::from_config(&h.hmac, name, &format!("auths[{name}].hmac"))?;
+            match verifier.shared_store() {
+                Some(store) => tracing::info!(
+                    auth = %name,
+                    replay_store = %store.addr(),
+                    "signed calls are checked for replays in redis, shared by every instance"
+                ),
+                None if config.production => warn_unshared(name),
+                None => {}
+            }
             hmac.insert(name.to_owned(), Arc::new(verifier));
         }
         let mut checked = Vec::with_capacity(config.actions.len());
@@ -285,6 +339,21 @@ impl Actions {
     pub fn is_empty(&self) -> bool {
         self.inner.actions.is_empty()
     }
+}
+
+/// The start-up warning for an hmac auth whose replay cache is this instance's only.
+fn warn_unshared(name: &str) {
+    let env: String = name
+        .chars()
+        .map(|c| match c.is_ascii_alphanumeric() {
+            true => c.to_ascii_uppercase(),
+            false => '_',
+        })
+        .collect();
+    tracing::warn!(
+        auth = %name,
+        "auths[{name}]: replays are refused by this instance only, so a signed call replayed to another instance behind the same load balancer is accepted; set auths[{name}].hmac.replay_store (or GJ_AUTHS_{env}_HMAC_REPLAY_STORE) to a redis every instance shares"
+    );
 }
 
 enum Kind<'a> {

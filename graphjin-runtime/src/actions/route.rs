@@ -6,7 +6,7 @@ use axum::Router;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
 
@@ -70,9 +70,10 @@ async fn call(
     let auth = match &action.guard {
         Guard::Auth(authenticator) => authenticate(authenticator, &headers).await?,
         Guard::Hmac(verifier) => {
-            verifier
-                .verify(&headers, &body)
-                .map_err(ActionError::from)?;
+            if let Err(e) = verifier.verify(&headers, &body).await {
+                // As an ActionError response: a 503 carries Retry-After.
+                return Ok(ActionError::from(e).into_response());
+            }
             Auth::anon()
         }
     };

@@ -1,16 +1,16 @@
 //! Signed calls: `HMAC-SHA256(secret, timestamp + "." + body)`, sent as
 //! `X-Signature: sha256=<hex>` with `X-Timestamp: <unix seconds>`; checked in constant time,
-//! within a time window, and once only.
+//! within a time window, and once only (see [`super::replay`]).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, HeaderName};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::replay::{Replay, ReplayCache};
+use super::replay_store::ReplayStore;
 use crate::config::{ConfigError, HmacConfig, Secret};
 
 /// The default header carrying the signature.
@@ -114,6 +114,22 @@ pub enum SignatureError {
     /// Too many signatures are inside the window to remember another one.
     #[error("too many signed requests within the time window; try again later")]
     ReplayCacheFull,
+
+    /// The shared replay store (redis) cannot be reached, so whether the call is a replay
+    /// cannot be known: it is refused (503) rather than accepted unchecked.
+    #[error("signed requests cannot be checked for replays right now; try again later")]
+    ReplayStoreUnavailable,
+}
+
+impl SignatureError {
+    /// Whether the call was refused because of the server, not the caller (answered 503 with
+    /// `Retry-After`).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            SignatureError::ReplayCacheFull | SignatureError::ReplayStoreUnavailable
+        )
+    }
 }
 
 /// Checks signed calls; shared by `type: hmac` auths and [`super::VerifyAction`].
@@ -122,7 +138,7 @@ pub(crate) struct Verifier {
     signature_header: HeaderName,
     timestamp_header: HeaderName,
     max_age: Duration,
-    replay: ReplayCache,
+    replay: Replay,
 }
 
 impl fmt::Debug for Verifier {
@@ -131,6 +147,7 @@ impl fmt::Debug for Verifier {
             .field("signature_header", &self.signature_header.as_str())
             .field("timestamp_header", &self.timestamp_header.as_str())
             .field("max_age", &self.max_age)
+            .field("replay_store", &self.shared_store())
             .finish_non_exhaustive()
     }
 }
@@ -143,12 +160,17 @@ impl Verifier {
             signature_header: HeaderName::from_static(SIGNATURE_HEADER),
             timestamp_header: HeaderName::from_static(TIMESTAMP_HEADER),
             max_age: DEFAULT_MAX_AGE,
-            replay: ReplayCache::new(DEFAULT_REPLAY_CACHE),
+            replay: Replay::Memory(ReplayCache::new(DEFAULT_REPLAY_CACHE)),
         }
     }
 
-    /// Builds the `hmac:` settings found at config key `key` (e.g. `auths[signed].hmac`).
-    pub(crate) fn from_config(config: &HmacConfig, key: &str) -> Result<Verifier, ConfigError> {
+    /// Builds the `hmac:` settings found at config key `key` (e.g. `auths[signed].hmac`) of
+    /// the auth named `scope` (part of the replay store's keys).
+    pub(crate) fn from_config(
+        config: &HmacConfig,
+        scope: &str,
+        key: &str,
+    ) -> Result<Verifier, ConfigError> {
         let secret = config
             .secret
             .clone()
@@ -180,7 +202,36 @@ impl Verifier {
                     message: "must be at least 1: replays are always refused".to_owned(),
                 });
             }
-            v.replay = ReplayCache::new(n);
+            v.replay = Replay::Memory(ReplayCache::new(n));
+        }
+        let store = config
+            .replay_store
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        let prefix = config.replay_key_prefix.as_deref();
+        match (store, prefix) {
+            (Some(_), _) if config.replay_cache.is_some() => {
+                return Err(ConfigError::Invalid {
+                    key: format!("{key}.replay_cache"),
+                    message: "replay_cache sizes the in-memory cache, which replay_store replaces: remove one of them".to_owned(),
+                });
+            }
+            (Some(url), prefix) => {
+                let mut store = ReplayStore::at(url, &format!("{key}.replay_store"))?;
+                if let Some(prefix) = prefix {
+                    store = store.key_prefix(prefix);
+                }
+                v = v.replay_store(store, scope);
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    key: format!("{key}.replay_key_prefix"),
+                    message: "replay_key_prefix applies to replay_store, which is not set"
+                        .to_owned(),
+                });
+            }
+            (None, None) => {}
         }
         Ok(v)
     }
@@ -202,23 +253,58 @@ impl Verifier {
     }
 
     pub(crate) fn replay_cache(mut self, capacity: usize) -> Self {
-        self.replay = ReplayCache::new(capacity.max(1));
+        self.replay = Replay::Memory(ReplayCache::new(capacity.max(1)));
         self
     }
 
+    /// Records signatures in `store`, under keys naming `scope`, instead of in memory.
+    pub(crate) fn replay_store(mut self, store: ReplayStore, scope: &str) -> Self {
+        self.replay = Replay::Shared {
+            store,
+            scope: scope.to_owned(),
+        };
+        self
+    }
+
+    /// The shared replay store, when there is one.
+    pub(crate) fn shared_store(&self) -> Option<&ReplayStore> {
+        match &self.replay {
+            Replay::Shared { store, .. } => Some(store),
+            Replay::Memory(_) => None,
+        }
+    }
+
     /// Verifies a call at the current time; returns its timestamp.
-    pub(crate) fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<u64, SignatureError> {
-        self.verify_at(headers, body, now())
+    pub(crate) async fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<u64, SignatureError> {
+        self.verify_at(headers, body, now()).await
     }
 
     /// Verifies a call at time `now`: the timestamp within the window, the signature in
     /// constant time (`Mac::verify_slice`), then that the signature is new.
-    pub(crate) fn verify_at(
+    pub(crate) async fn verify_at(
         &self,
         headers: &HeaderMap,
         body: &[u8],
         now: u64,
     ) -> Result<u64, SignatureError> {
+        let (timestamp, signature) = self.check_at(headers, body, now)?;
+        self.replay
+            .record(&signature, timestamp, self.max_age.as_secs(), now)
+            .await?;
+        Ok(timestamp)
+    }
+
+    /// The checks that need no replay store: returns the timestamp and the signature.
+    fn check_at(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: u64,
+    ) -> Result<(u64, [u8; 32]), SignatureError> {
         let header = |name: &HeaderName| {
             headers
                 .get(name)
@@ -244,9 +330,7 @@ impl Verifier {
         mac(self.key.expose().as_bytes(), ts_text, body)
             .verify_slice(&signature)
             .map_err(|_| SignatureError::Mismatch)?;
-        self.replay
-            .insert(signature, timestamp.saturating_add(max_age), now)?;
-        Ok(timestamp)
+        Ok((timestamp, signature))
     }
 }
 
@@ -285,52 +369,6 @@ fn parse_signature(text: &[u8]) -> Option<[u8; 32]> {
         out[i] = u8::try_from(hi << 4 | lo).ok()?;
     }
     Some(out)
-}
-
-/// Signatures seen inside their window, so each verifies once. Bounded: expired entries are
-/// dropped (at most once a second, and whenever it is full); when it is full of live ones a
-/// call is refused rather than a signature forgotten.
-struct ReplayCache {
-    capacity: usize,
-    state: Mutex<ReplayState>,
-}
-
-#[derive(Default)]
-struct ReplayState {
-    /// Signature -> the unix second after which its timestamp is stale anyway.
-    seen: HashMap<[u8; 32], u64>,
-    last_sweep: u64,
-}
-
-impl ReplayCache {
-    fn new(capacity: usize) -> ReplayCache {
-        ReplayCache {
-            capacity,
-            state: Mutex::new(ReplayState::default()),
-        }
-    }
-
-    fn insert(&self, signature: [u8; 32], expires: u64, now: u64) -> Result<(), SignatureError> {
-        // A poisoned lock only means another thread panicked mid-insert; the map is intact.
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.last_sweep != now || state.seen.len() >= self.capacity {
-            state.seen.retain(|_, exp| *exp >= now);
-            state.last_sweep = now;
-        }
-        if state.seen.get(&signature).is_some_and(|exp| *exp >= now) {
-            return Err(SignatureError::Replayed);
-        }
-        if state.seen.len() >= self.capacity {
-            return Err(SignatureError::ReplayCacheFull);
-        }
-        state.seen.insert(signature, expires);
-        Ok(())
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.state.lock().map(|s| s.seen.len()).unwrap_or(0)
-    }
 }
 
 #[cfg(test)]
@@ -373,22 +411,25 @@ mod tests {
         });
     }
 
-    #[test]
-    fn verifies_window_tamper_and_replay() {
+    #[tokio::test]
+    async fn verifies_window_tamper_and_replay() {
         let v = Verifier::new(Secret::new("k"));
         let now = 1_700_000_000;
         let sig = sign(b"k", now, b"{}");
         assert_eq!(
-            v.verify_at(&headers(&now.to_string(), &sig), b"{}", now),
+            v.verify_at(&headers(&now.to_string(), &sig), b"{}", now)
+                .await,
             Ok(now)
         );
         assert_eq!(
-            v.verify_at(&headers(&now.to_string(), &sig), b"{}", now),
+            v.verify_at(&headers(&now.to_string(), &sig), b"{}", now)
+                .await,
             Err(SignatureError::Replayed)
         );
         let sig2 = sign(b"k", now, b"{ }");
         assert_eq!(
-            v.verify_at(&headers(&now.to_string(), &sig2), b"{}", now),
+            v.verify_at(&headers(&now.to_string(), &sig2), b"{}", now)
+                .await,
             Err(SignatureError::Mismatch)
         );
         // Bare and upper-case hex verify too.
@@ -396,38 +437,68 @@ mod tests {
         let bare = sig3.trim_start_matches("sha256=").to_ascii_uppercase();
         assert!(
             v.verify_at(&headers(&now.to_string(), &bare), b"[]", now)
+                .await
                 .is_ok()
         );
         // Both directions of the window.
         for ts in [now - 301, now + 301] {
             let s = sign(b"k", ts, b"{}");
             assert_eq!(
-                v.verify_at(&headers(&ts.to_string(), &s), b"{}", now),
+                v.verify_at(&headers(&ts.to_string(), &s), b"{}", now).await,
                 Err(SignatureError::Stale { max_age: 300 })
             );
         }
         assert!(matches!(
-            v.verify_at(&headers("12a", &sig), b"{}", now),
+            v.verify_at(&headers("12a", &sig), b"{}", now).await,
             Err(SignatureError::BadTimestamp { .. })
         ));
         assert!(matches!(
-            v.verify_at(&headers(&now.to_string(), "sha256=zz"), b"{}", now),
+            v.verify_at(&headers(&now.to_string(), "sha256=zz"), b"{}", now)
+                .await,
             Err(SignatureError::BadFormat { .. })
         ));
     }
 
     #[test]
-    fn replay_cache_is_bounded_and_evicts_expired() {
-        let cache = ReplayCache::new(2);
-        assert!(cache.insert([1; 32], 10, 5).is_ok());
-        assert!(cache.insert([2; 32], 10, 5).is_ok());
-        assert_eq!(
-            cache.insert([3; 32], 10, 5),
-            Err(SignatureError::ReplayCacheFull)
-        );
-        assert_eq!(cache.insert([1; 32], 10, 5), Err(SignatureError::Replayed));
-        // Later, the first two are stale and make room.
-        assert!(cache.insert([3; 32], 20, 11).is_ok());
-        assert_eq!(cache.len(), 1);
+    fn replay_store_keys_are_checked() {
+        let cfg = |v: serde_json::Value| -> HmacConfig { serde_json::from_value(v).unwrap() };
+        let v = Verifier::from_config(
+            &cfg(
+                serde_json::json!({"secret": "k", "replay_store": "redis://r:1/2",
+                                    "replay_key_prefix": "app:"}),
+            ),
+            "signed",
+            "auths[signed].hmac",
+        )
+        .expect("builds");
+        let store = v.shared_store().expect("shared");
+        assert_eq!((store.addr(), store.prefix()), ("r:1", "app:"));
+        // A blank URL (an empty variable) is no store.
+        let v = Verifier::from_config(
+            &cfg(serde_json::json!({"secret": "k", "replay_store": " "})),
+            "signed",
+            "h",
+        )
+        .expect("builds");
+        assert!(v.shared_store().is_none());
+        for (keys, bad_key) in [
+            (
+                serde_json::json!({"secret": "k", "replay_store": "redis://r", "replay_cache": 5}),
+                "h.replay_cache",
+            ),
+            (
+                serde_json::json!({"secret": "k", "replay_key_prefix": "x:"}),
+                "h.replay_key_prefix",
+            ),
+            (
+                serde_json::json!({"secret": "k", "replay_store": "memcache://r"}),
+                "h.replay_store",
+            ),
+        ] {
+            match Verifier::from_config(&cfg(keys), "signed", "h") {
+                Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, bad_key),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::error::ActionError;
+use super::replay_store::ReplayStore;
 use super::signature::{SignatureError, Verifier};
 use super::webhook::Session;
 use crate::config::{ConfigError, HmacConfig, Secret};
@@ -33,7 +34,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// shared-secret header (if you set one), HMAC signature, timestamp window or novelty does
 /// not check out, before your handler runs. Signatures are compared in constant time
 /// (`hmac`'s `Mac::verify_slice`, and SHA-256 digests compared with `subtle` for the secret
-/// header); a signature is accepted once within its window.
+/// header); a signature is accepted once within its window: by this layer, or by every
+/// layer sharing a [`ReplayStore`] ([`VerifyAction::replay_store`]) when several instances
+/// serve the handler.
 ///
 /// Read the call with the [`SignedAction`] extractor.
 ///
@@ -83,7 +86,11 @@ struct Settings {
     timestamp_header: Option<HeaderName>,
     max_age: Option<Duration>,
     replay_cache: Option<usize>,
+    replay_store: Option<ReplayStore>,
 }
+
+/// The scope in the replay store's keys of signatures checked by [`VerifyAction`].
+const SCOPE: &str = "verify_action";
 
 impl Settings {
     fn verifier(&self) -> Verifier {
@@ -99,6 +106,9 @@ impl Settings {
         }
         if let Some(n) = self.replay_cache {
             v = v.replay_cache(n);
+        }
+        if let Some(store) = &self.replay_store {
+            v = v.replay_store(store.clone(), SCOPE);
         }
         v
     }
@@ -128,6 +138,7 @@ impl VerifyAction {
             timestamp_header: None,
             max_age: None,
             replay_cache: None,
+            replay_store: None,
         };
         VerifyAction {
             inner: Arc::new(Inner {
@@ -140,9 +151,10 @@ impl VerifyAction {
     }
 
     /// Verifies calls as the `hmac:` settings of a `type: hmac` auth describe them (`secret`,
-    /// `signature_header`, `timestamp_header`, `max_age`, `replay_cache`).
+    /// `signature_header`, `timestamp_header`, `max_age`, `replay_cache`, `replay_store`,
+    /// `replay_key_prefix`).
     pub fn from_config(config: &HmacConfig) -> Result<Self, ConfigError> {
-        let verifier = Verifier::from_config(config, "hmac")?;
+        let verifier = Verifier::from_config(config, SCOPE, "hmac")?;
         let header = |h: &Option<String>| {
             h.as_deref()
                 .and_then(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
@@ -153,6 +165,7 @@ impl VerifyAction {
             timestamp_header: header(&config.timestamp_header),
             max_age: config.max_age,
             replay_cache: config.replay_cache,
+            replay_store: verifier.shared_store().cloned(),
         };
         Ok(VerifyAction {
             inner: Arc::new(Inner {
@@ -206,6 +219,13 @@ impl VerifyAction {
         self.edit(|inner| inner.settings.replay_cache = Some(capacity))
     }
 
+    /// Record accepted signatures in `store`, a redis every instance serving the handler
+    /// shares, instead of in memory: a call replayed to another instance is refused too.
+    /// While redis cannot be reached, calls are refused with 503 (see [`ReplayStore`]).
+    pub fn replay_store(self, store: ReplayStore) -> Self {
+        self.edit(|inner| inner.settings.replay_store = Some(store))
+    }
+
     /// Refuse bodies over `bytes` with 413 (default 1 MiB).
     pub fn body_limit(self, bytes: usize) -> Self {
         self.edit(|inner| inner.body_limit = bytes)
@@ -231,7 +251,7 @@ impl VerifyAction {
     }
 
     /// Checks a request's headers and body.
-    fn check(&self, headers: &HeaderMap, body: &[u8]) -> Result<u64, SignatureError> {
+    async fn check(&self, headers: &HeaderMap, body: &[u8]) -> Result<u64, SignatureError> {
         if let Some((name, want)) = &self.inner.secret_header {
             let got = headers.get(name).ok_or_else(|| SignatureError::Missing {
                 header: name.as_str().to_owned(),
@@ -243,7 +263,7 @@ impl VerifyAction {
                 });
             }
         }
-        self.inner.verifier.verify(headers, body)
+        self.inner.verifier.verify(headers, body).await
     }
 }
 
@@ -297,7 +317,7 @@ where
                 Ok(bytes) => bytes,
                 Err(_) => return Ok(ApiError::PayloadTooLarge { limit }.into_response()),
             };
-            match verify.check(&parts.headers, &bytes) {
+            match verify.check(&parts.headers, &bytes).await {
                 Ok(timestamp) => {
                     parts.extensions.insert(VerifiedAction { timestamp });
                     inner

@@ -14,6 +14,11 @@
 //!       timestamp_header: X-Timestamp   # default
 //!       max_age: 5m                     # default; seconds as a number, or with a unit
 //!       replay_cache: 10000             # default: signatures remembered at most
+//!   - name: signed_shared               # several instances behind one load balancer
+//!     type: hmac
+//!     hmac:
+//!       replay_store: redis://redis.internal:6379/0  # better: GJ_AUTHS_SIGNED_SHARED_HMAC_REPLAY_STORE
+//!       replay_key_prefix: "graphjin:replay:"        # default
 //!
 //! actions:
 //!   - name: refresh_leaderboard
@@ -56,8 +61,9 @@ pub struct HmacAuthConfig {
 
 /// `hmac:`: how a signed call is checked. A caller sends `X-Timestamp: <unix seconds>` and
 /// `X-Signature: sha256=<hex>` (the prefix is optional), where the hex is
-/// `HMAC-SHA256(secret, timestamp + "." + body)`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+/// `HMAC-SHA256(secret, timestamp + "." + body)`. `Debug` shows neither the secret nor the
+/// password of `replay_store`.
+#[derive(Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct HmacConfig {
     /// The shared key (env `GJ_AUTHS_<NAME>_HMAC_SECRET`).
@@ -72,8 +78,33 @@ pub struct HmacConfig {
     pub max_age: Option<Duration>,
     /// How many signatures are remembered to refuse replays (default 10000). When it is
     /// full of signatures still inside the window, further calls are refused with 503
-    /// rather than forgetting one.
+    /// rather than forgetting one. Not with `replay_store`.
     pub replay_cache: Option<usize>,
+    /// A redis that every instance shares to refuse replays, instead of the in-memory cache:
+    /// `redis://[[user]:password@]host:port[/db]`, or `rediss://...[?ca_file=/path/ca.pem]`
+    /// for TLS (env `GJ_AUTHS_<NAME>_HMAC_REPLAY_STORE`). A signature is recorded with
+    /// `SET <replay_key_prefix><auth name>:<sha256 hex of the signature> 1 NX PX <ms>`; while
+    /// redis cannot be reached, signed calls are refused with 503.
+    pub replay_store: Option<String>,
+    /// With `replay_store`: the start of every key (default `graphjin:replay:`).
+    pub replay_key_prefix: Option<String>,
+}
+
+impl fmt::Debug for HmacConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HmacConfig")
+            .field("secret", &self.secret)
+            .field("signature_header", &self.signature_header)
+            .field("timestamp_header", &self.timestamp_header)
+            .field("max_age", &self.max_age)
+            .field("replay_cache", &self.replay_cache)
+            .field(
+                "replay_store",
+                &self.replay_store.as_deref().map(redact_url),
+            )
+            .field("replay_key_prefix", &self.replay_key_prefix)
+            .finish()
+    }
 }
 
 /// One entry of `actions:`: a SQL statement (`sql`) or an HTTP handler (`url`), guarded by
@@ -243,6 +274,16 @@ mod tests {
         };
         let text = format!("{a:?}");
         for leak in ["pw", "abc", "s3cret", "k3y"] {
+            assert!(!text.contains(leak), "{text}");
+        }
+        let h = HmacConfig {
+            secret: Some(Secret::new("s3cret")),
+            replay_store: Some("redis://:hunter2@redis:6379/1".into()),
+            ..HmacConfig::default()
+        };
+        let text = format!("{h:?}");
+        assert!(text.contains("redis:6379/1"), "{text}");
+        for leak in ["hunter2", "s3cret"] {
             assert!(!text.contains(leak), "{text}");
         }
     }
