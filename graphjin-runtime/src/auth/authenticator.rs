@@ -220,7 +220,7 @@ impl Authenticator {
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Auth>, AuthError> {
         let found = match &self.inner.method {
             Method::None => None,
-            Method::Jwt(jwt) => match jwt.token(headers) {
+            Method::Jwt(jwt) => match jwt.token(headers)? {
                 Some(token) => Some(jwt.verify(token).await?),
                 None => None,
             },
@@ -277,9 +277,16 @@ fn header_check(config: &AuthConfig, key: &str) -> Result<HeaderCheck, ConfigErr
 
 impl HeaderCheck {
     fn check(&self, headers: &HeaderMap) -> Result<Option<Auth>, AuthError> {
-        let Some(value) = headers.get(&self.name) else {
+        let mut values = headers.get_all(&self.name).iter();
+        let Some(value) = values.next() else {
             return Ok(None);
         };
+        // The header twice is ambiguous: refused, not decided by whichever comes first.
+        if values.next().is_some() {
+            return Err(AuthError::HeaderMismatch {
+                header: self.name.as_str().to_owned(),
+            });
+        }
         match &self.digest {
             None => Ok(Some(Auth::anon())),
             Some(want) => {

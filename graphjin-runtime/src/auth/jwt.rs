@@ -185,12 +185,14 @@ impl JwtVerifier {
         })
     }
 
-    /// The token: the configured cookie first, else `Authorization: Bearer`.
-    pub(crate) fn token<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+    /// The token: the configured cookie first, else `Authorization: Bearer`. `Ok(None)`
+    /// when neither is sent; an error for an `Authorization` header that holds no usable
+    /// bearer token (a credential present but invalid).
+    pub(crate) fn token<'h>(&self, headers: &'h HeaderMap) -> Result<Option<&'h str>, AuthError> {
         if let Some(name) = &self.cookie
             && let Some(token) = cookie(headers, name)
         {
-            return Some(token);
+            return Ok(Some(token));
         }
         bearer(headers)
     }
@@ -329,12 +331,30 @@ fn header_alg(token: &str) -> Option<String> {
     value.get("alg")?.as_str().map(str::to_owned)
 }
 
-/// `Authorization: Bearer <token>` (scheme in any case).
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+/// `Authorization: Bearer <token>` (scheme in any case): `Ok(None)` without the header. Any
+/// other shape (another scheme such as `Basic`, no token, bytes that are not text, the
+/// header twice) is a credential that was sent and cannot be used: an error, so
+/// `auth_fail_block` refuses it rather than running the request as `anon`.
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let malformed = |why: &str| Err(AuthError::Malformed(why.to_owned()));
+    if values.next().is_some() {
+        return malformed("more than one Authorization header");
+    }
+    let Ok(value) = value.to_str() else {
+        return malformed("the Authorization header is not text");
+    };
+    match value.trim().split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim()))
+        }
+        _ => malformed("the Authorization header is not `Bearer <token>`"),
+    }
 }
 
 /// The value of cookie `name` from the `Cookie` headers.
@@ -484,14 +504,24 @@ mod tests {
             AUTHORIZATION,
             HeaderValue::from_static("bearer  abc.def.ghi "),
         );
-        assert_eq!(bearer(&h), Some("abc.def.ghi"));
+        assert_eq!(bearer(&h), Ok(Some("abc.def.ghi")));
         h.insert(
             AUTHORIZATION,
             HeaderValue::from_static("Basic dXNlcjpwdw=="),
         );
-        assert_eq!(bearer(&h), None);
+        assert!(matches!(bearer(&h), Err(AuthError::Malformed(_))));
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer "));
-        assert_eq!(bearer(&h), None);
+        assert!(matches!(bearer(&h), Err(AuthError::Malformed(_))));
+        h.insert(
+            AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer \xff\xfe").expect("obs-text"),
+        );
+        assert!(matches!(bearer(&h), Err(AuthError::Malformed(_))));
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer a.b.c"));
+        h.append(AUTHORIZATION, HeaderValue::from_static("Bearer d.e.f"));
+        assert!(matches!(bearer(&h), Err(AuthError::Malformed(_))));
+        h.remove(AUTHORIZATION);
+        assert_eq!(bearer(&h), Ok(None));
         h.insert(COOKIE, HeaderValue::from_static("a=1; _jwt=tok.en.x; b=2"));
         assert_eq!(cookie(&h, "_jwt"), Some("tok.en.x"));
         assert_eq!(cookie(&h, "jwt"), None);

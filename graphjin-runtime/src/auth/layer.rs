@@ -24,7 +24,10 @@ use crate::http::ApiError;
 /// - no credential: `anon` (or what an outer layer already put there), or 401 with
 ///   [`AuthLayer::require_credential`];
 /// - an invalid credential: 401 (`UNAUTHENTICATED`) with [`AuthLayer::fail_block`], else
-///   `anon`.
+///   `anon`. A credential that was sent but cannot even be read counts as invalid: for a
+///   JWT auth, an `Authorization` header other than one `Bearer <token>` (empty `Bearer `,
+///   `Basic ...`, bytes that are not text, the header twice); for a header auth, its header
+///   twice.
 ///
 /// Put it on routes of your own too:
 ///

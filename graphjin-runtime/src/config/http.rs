@@ -6,6 +6,7 @@ use graphjin_config::Source;
 use serde_json::{Map, Value};
 
 use super::ConfigError;
+use crate::http::ServeLimits;
 
 /// GraphJin's default `host_port`, used when only `host` or `port` is given.
 pub const DEFAULT_HOST_PORT: &str = "0.0.0.0:8080";
@@ -13,9 +14,10 @@ pub const DEFAULT_HOST_PORT: &str = "0.0.0.0:8080";
 /// The default `shutdown_timeout`: 10 s.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The HTTP part of the config: CORS, compression, the listen address and the shutdown
-/// deadline. [`crate::Service::from_config`] applies the CORS, compression and shutdown
-/// keys; the listen address is the app's to bind ([`HttpConfig::listen_addr`]).
+/// The HTTP part of the config: CORS, compression, the listen address, the shutdown
+/// deadline and the connection limits. [`crate::Service::from_config`] applies the CORS,
+/// compression, shutdown and limit keys; the listen address is the app's to bind
+/// ([`HttpConfig::listen_addr`]).
 ///
 /// Its keys, as GraphJin's service reads them:
 ///
@@ -28,6 +30,15 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// cors_allowed_headers: [Authorization, Content-Type]   # default: Origin, Accept, Content-Type, X-Requested-With, Authorization
 /// cors_debug: false                # log each CORS decision (the origin and whether it is allowed)
 /// shutdown_timeout: 10s            # on SIGTERM/Ctrl-C, how long running requests may take to finish
+/// # Slow and idle clients (not GraphJin keys; durations as above, 0 turns a timeout off):
+/// http_header_timeout: 10s         # a request's head must arrive within it (from the connection's
+///                                  # start, or from a keep-alive request's first byte), else the
+///                                  # connection is closed
+/// http_body_timeout: 30s           # a request's whole body must arrive within it, else 408 and close
+/// http_idle_timeout: 60s           # a keep-alive connection without a request for this long is closed
+/// http_max_connections: 10000      # open connections (WebSockets included) at most, lowered to the
+///                                  # open-file limit (ulimit -n) minus 128; at the cap the longest-idle
+///                                  # connection is closed to admit a new one, or the new one gets 503
 /// ```
 ///
 /// Which address the server listens on, highest precedence first (see
@@ -59,6 +70,18 @@ pub struct HttpConfig {
     /// `shutdown_timeout`: how long running requests may take to finish after a stop
     /// signal; `None` for [`DEFAULT_SHUTDOWN_TIMEOUT`].
     pub shutdown_timeout: Option<Duration>,
+    /// `http_header_timeout`: how long a request's head may take; `None` for the default
+    /// ([`ServeLimits::DEFAULT_HEADER_TIMEOUT`]), zero for none.
+    pub http_header_timeout: Option<Duration>,
+    /// `http_body_timeout`: how long a request's body may take; `None` for the default
+    /// ([`ServeLimits::DEFAULT_BODY_TIMEOUT`]), zero for none.
+    pub http_body_timeout: Option<Duration>,
+    /// `http_idle_timeout`: how long a keep-alive connection may wait for a request;
+    /// `None` for the default ([`ServeLimits::DEFAULT_IDLE_TIMEOUT`]), zero for none.
+    pub http_idle_timeout: Option<Duration>,
+    /// `http_max_connections`: open connections at most; `None` for the default
+    /// ([`ServeLimits::DEFAULT_MAX_CONNECTIONS`]).
+    pub http_max_connections: Option<usize>,
 }
 
 impl Default for HttpConfig {
@@ -72,6 +95,10 @@ impl Default for HttpConfig {
             host: None,
             port: None,
             shutdown_timeout: None,
+            http_header_timeout: None,
+            http_body_timeout: None,
+            http_idle_timeout: None,
+            http_max_connections: None,
         }
     }
 }
@@ -86,6 +113,10 @@ pub(super) struct HttpKeys<'a> {
     pub(super) host: Option<String>,
     pub(super) port: Option<String>,
     pub(super) shutdown_timeout: Option<&'a Value>,
+    pub(super) http_header_timeout: Option<&'a Value>,
+    pub(super) http_body_timeout: Option<&'a Value>,
+    pub(super) http_idle_timeout: Option<&'a Value>,
+    pub(super) http_max_connections: Option<&'a Value>,
 }
 
 impl HttpConfig {
@@ -109,12 +140,20 @@ impl HttpConfig {
             host_port: trimmed(keys.host_port),
             host: trimmed(keys.host),
             port: trimmed(keys.port),
-            shutdown_timeout: match keys.shutdown_timeout {
+            shutdown_timeout: duration_key("shutdown_timeout", keys.shutdown_timeout, source)?,
+            http_header_timeout: duration_key(
+                "http_header_timeout",
+                keys.http_header_timeout,
+                source,
+            )?,
+            http_body_timeout: duration_key("http_body_timeout", keys.http_body_timeout, source)?,
+            http_idle_timeout: duration_key("http_idle_timeout", keys.http_idle_timeout, source)?,
+            http_max_connections: match keys.http_max_connections {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(duration(v).ok_or_else(|| {
+                Some(v) => Some(count(v).ok_or_else(|| {
                     source.key_error(
-                        "shutdown_timeout",
-                        "expected a number of seconds, or a duration such as \"10s\" or \"500ms\"",
+                        "http_max_connections",
+                        "expected a whole number of connections, at least 1",
                     )
                 })?),
             },
@@ -191,6 +230,27 @@ impl HttpConfig {
         self.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT)
     }
 
+    /// The timeouts and connection cap [`crate::http::serve`] enforces: each key, else its
+    /// default; a zero timeout is none.
+    pub fn serve_limits(&self) -> ServeLimits {
+        let timeout = |set: Option<Duration>, default: Duration| match set {
+            Some(t) if t.is_zero() => None,
+            Some(t) => Some(t),
+            None => Some(default),
+        };
+        ServeLimits {
+            header_timeout: timeout(
+                self.http_header_timeout,
+                ServeLimits::DEFAULT_HEADER_TIMEOUT,
+            ),
+            body_timeout: timeout(self.http_body_timeout, ServeLimits::DEFAULT_BODY_TIMEOUT),
+            idle_timeout: timeout(self.http_idle_timeout, ServeLimits::DEFAULT_IDLE_TIMEOUT),
+            max_connections: self
+                .http_max_connections
+                .unwrap_or(ServeLimits::DEFAULT_MAX_CONNECTIONS),
+        }
+    }
+
     /// Writes the keys into `map`, as a file would hold them.
     pub(super) fn write_keys(&self, map: &mut Map<String, Value>) {
         let HttpConfig {
@@ -202,6 +262,10 @@ impl HttpConfig {
             host,
             port,
             shutdown_timeout,
+            http_header_timeout,
+            http_body_timeout,
+            http_idle_timeout,
+            http_max_connections,
         } = self;
         let strings = |v: &[String]| Value::Array(v.iter().cloned().map(Value::String).collect());
         map.insert("cors_allowed_origins".into(), strings(cors_allowed_origins));
@@ -213,10 +277,20 @@ impl HttpConfig {
                 map.insert(key.into(), Value::String(v.clone()));
             }
         }
-        if let Some(t) = shutdown_timeout
-            && let Some(n) = serde_json::Number::from_f64(t.as_secs_f64())
-        {
-            map.insert("shutdown_timeout".into(), Value::Number(n));
+        for (key, value) in [
+            ("shutdown_timeout", shutdown_timeout),
+            ("http_header_timeout", http_header_timeout),
+            ("http_body_timeout", http_body_timeout),
+            ("http_idle_timeout", http_idle_timeout),
+        ] {
+            if let Some(t) = value
+                && let Some(n) = serde_json::Number::from_f64(t.as_secs_f64())
+            {
+                map.insert(key.into(), Value::Number(n));
+            }
+        }
+        if let Some(n) = http_max_connections {
+            map.insert("http_max_connections".into(), Value::from(*n));
         }
     }
 }
@@ -239,6 +313,33 @@ fn join_host_port(host: &str, port: &str) -> String {
     } else {
         format!("{host}:{port}")
     }
+}
+
+/// The duration key `key`: `None` when unset or null, an error naming it when malformed.
+fn duration_key(
+    key: &str,
+    value: Option<&Value>,
+    source: &Source,
+) -> Result<Option<Duration>, ConfigError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => Ok(Some(duration(v).ok_or_else(|| {
+            source.key_error(
+                key,
+                "expected a number of seconds, or a duration such as \"10s\" or \"500ms\"",
+            )
+        })?)),
+    }
+}
+
+/// A whole number of at least 1 (also as text, as a `GJ_` variable gives it).
+fn count(value: &Value) -> Option<usize> {
+    let n = match value {
+        Value::Number(n) => n.as_u64()?,
+        Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    usize::try_from(n).ok().filter(|n| *n >= 1)
 }
 
 /// A number of seconds (`10`, `2.5`, also as text, as a `GJ_` variable gives it) or Go's
@@ -313,6 +414,26 @@ mod tests {
             .apply_host_port_env(|name| (name == "PORT").then(|| "http".to_owned()))
             .unwrap_err();
         assert!(e.to_string().contains("PORT"), "{e}");
+    }
+
+    #[test]
+    fn serve_limits_from_keys() {
+        let defaults = HttpConfig::default().serve_limits();
+        assert_eq!(defaults, ServeLimits::default());
+        let set = HttpConfig {
+            http_header_timeout: Some(Duration::from_secs(2)),
+            http_body_timeout: Some(Duration::ZERO),
+            http_max_connections: Some(40),
+            ..HttpConfig::default()
+        }
+        .serve_limits();
+        assert_eq!(set.header_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(set.body_timeout, None, "zero turns it off");
+        assert_eq!(set.idle_timeout, Some(ServeLimits::DEFAULT_IDLE_TIMEOUT));
+        assert_eq!(set.max_connections, 40);
+        assert_eq!(count(&Value::from("12")), Some(12));
+        assert_eq!(count(&Value::from(0)), None);
+        assert_eq!(count(&Value::from(2.5)), None);
     }
 
     #[test]

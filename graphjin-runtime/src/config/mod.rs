@@ -1,7 +1,8 @@
 //! The run-time part of GraphJin's YAML config: `production`, `auth_fail_block`, `auth`,
 //! `auths`, `actions` (see [`crate::actions`]), `poll_every_seconds`, `subscriptions`,
 //! `log_level`, `log_format`, `metrics` ([`MetricsConfig`]), and
-//! the HTTP keys (`cors_*`, `http_compress`, `host_port`, `shutdown_timeout`: [`HttpConfig`]),
+//! the HTTP keys (`cors_*`, `http_compress`, `host_port`, `shutdown_timeout`, `http_*_timeout`,
+//! `http_max_connections`: [`HttpConfig`]),
 //! and `database` ([`DatabaseConfig`]).
 //! The build reads the same file for its own keys (`tables`, `roles`, `default_limit`, ...);
 //! this reader leaves those to it. A key neither side reads (a typo, a misplaced key) is
@@ -58,6 +59,8 @@
 //! | `GJ_CORS_ALLOWED_ORIGINS` | `cors_allowed_origins` (comma-separated) |
 //! | `GJ_CORS_ALLOWED_HEADERS` | `cors_allowed_headers` (comma-separated) |
 //! | `GJ_SHUTDOWN_TIMEOUT` | `shutdown_timeout` |
+//! | `GJ_HTTP_HEADER_TIMEOUT` | `http_header_timeout` (and so on for `http_body_timeout`, `http_idle_timeout`) |
+//! | `GJ_HTTP_MAX_CONNECTIONS` | `http_max_connections` |
 //! | `GJ_DATABASE_CONNECTION_STRING` | `database.connection_string` (`DATABASE_URL` replaces the whole address) |
 //! | `GJ_DATABASE_PASSWORD` | `database.password` |
 //! | `GJ_DATABASE_POOL_SIZE` | `database.pool_size` (and so on for every `database:` key) |
@@ -131,8 +134,9 @@ pub struct Config {
     pub poll_every: Option<std::time::Duration>,
     /// `subscriptions`: limits and timeouts of subscriptions over WebSocket.
     pub subscriptions: SubsConfig,
-    /// `cors_*`, `http_compress`, `host_port` (`host`, `port`, env `HOST`/`PORT`) and
-    /// `shutdown_timeout`: see [`HttpConfig`].
+    /// `cors_*`, `http_compress`, `host_port` (`host`, `port`, env `HOST`/`PORT`),
+    /// `shutdown_timeout`, and the connection limits (`http_header_timeout`,
+    /// `http_body_timeout`, `http_idle_timeout`, `http_max_connections`): see [`HttpConfig`].
     pub http: HttpConfig,
     /// `log_level`: `debug`, `info`, `warn` or `error` (see [`Config::log_options`]).
     pub log_level: Option<crate::observe::logging::LogLevel>,
@@ -177,6 +181,10 @@ struct Keys {
     host: Option<String>,
     port: Option<String>,
     shutdown_timeout: Option<Value>,
+    http_header_timeout: Option<Value>,
+    http_body_timeout: Option<Value>,
+    http_idle_timeout: Option<Value>,
+    http_max_connections: Option<Value>,
     database: DatabaseConfig,
 }
 
@@ -291,6 +299,10 @@ impl Config {
                     host: keys.host,
                     port: keys.port,
                     shutdown_timeout: keys.shutdown_timeout.as_ref(),
+                    http_header_timeout: keys.http_header_timeout.as_ref(),
+                    http_body_timeout: keys.http_body_timeout.as_ref(),
+                    http_idle_timeout: keys.http_idle_timeout.as_ref(),
+                    http_max_connections: keys.http_max_connections.as_ref(),
                 },
                 source,
             )?,
@@ -606,6 +618,10 @@ http_compress: false
 host_port: "127.0.0.1:9000"
 port: 9001
 shutdown_timeout: 2500ms
+http_header_timeout: 5s
+http_body_timeout: 0
+http_idle_timeout: 1m30s
+http_max_connections: 500
 subscriptions: {max_per_connection: 3, send_queue: 4, keepalive_seconds: 1.5, idle_timeout_seconds: 60, init_timeout_seconds: 2}
 auth:
   name: main

@@ -23,6 +23,14 @@
 //! bodies over 32 bytes; WebSocket upgrades pass through untouched), and a graceful stop on
 //! SIGTERM or Ctrl-C within `shutdown_timeout` ([`serve`], [`Shutdown`]).
 //!
+//! Slow and idle clients: [`serve`] closes a connection whose request head does not arrive
+//! within `http_header_timeout` (10 s) or that waits for its next request longer than
+//! `http_idle_timeout` (60 s), answers 408 to a body that does not arrive within
+//! `http_body_timeout` (30 s), and keeps at most `http_max_connections` (10,000, lowered to
+//! what the open-file limit leaves) open, closing the longest-idle one to admit a new one
+//! ([`ServeLimits`]). A `Content-Length` over the body limit is answered 413 before any of
+//! the body is read.
+//!
 //! # Health
 //!
 //! `/health/live` answers 200 `{"status":"ok"}` whenever the process serves requests;
@@ -43,27 +51,35 @@
 //! Or with an authentication layer of your own:
 //!
 //! ```no_run
-//! # async fn demo(db: graphjin_runtime::Db) {
+//! # async fn demo(db: graphjin_runtime::Db) -> std::io::Result<()> {
 //! use graphjin_runtime::{Auth, Service, router};
-//! let app = router(Service::new(db)).layer(axum::middleware::from_fn(
+//! let service = Service::new(db);
+//! let shutdown = service.shutdown_handle();
+//! let app = router(service).layer(axum::middleware::from_fn(
 //!     |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
 //!         req.extensions_mut().insert(Auth::user("42")); // your auth here
 //!         next.run(req).await
 //!     },
 //! ));
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
-//! axum::serve(listener, app).await.unwrap();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! // serve (not axum::serve) holds slow and idle clients to the service's ServeLimits.
+//! graphjin_runtime::http::serve(listener, app, shutdown).await
 //! # }
 //! ```
 
+mod bodies;
 pub(crate) mod body;
+mod conns;
 mod cors;
 mod error;
 mod graphql;
 mod health;
+mod limits;
 mod media;
 mod rest;
+mod serve;
 mod shutdown;
+mod watched;
 pub mod ws;
 
 use std::sync::Arc;
@@ -76,8 +92,10 @@ use axum::routing::get;
 
 pub use cors::{Cors, DEFAULT_ALLOWED_HEADERS};
 pub use error::ApiError;
+pub use limits::ServeLimits;
 pub use media::{GRAPHQL_RESPONSE_JSON, Media};
-pub use shutdown::{Shutdown, serve, serve_until, shutdown_signal};
+pub use serve::{serve, serve_until};
+pub use shutdown::{Shutdown, shutdown_signal};
 
 pub use crate::db::PoolStatus;
 
@@ -102,6 +120,7 @@ pub struct Service {
     cors: Option<Cors>,
     compress: bool,
     shutdown_timeout: std::time::Duration,
+    serve_limits: ServeLimits,
     sockets: Sockets,
     metrics: Option<crate::observe::MetricsEndpoint>,
 }
@@ -113,7 +132,8 @@ impl Service {
     pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
     /// A service over `db` with the API under `/api`, a 1 MiB body limit, compressed
-    /// responses, no CORS headers, and a 10 s shutdown deadline.
+    /// responses, no CORS headers, a 10 s shutdown deadline, and the default
+    /// [`ServeLimits`] for [`serve`].
     pub fn new(db: Db) -> Self {
         let subs = Subscriptions::new(db.clone(), SubsOptions::default());
         Service {
@@ -126,6 +146,7 @@ impl Service {
             cors: None,
             compress: true,
             shutdown_timeout: crate::config::DEFAULT_SHUTDOWN_TIMEOUT,
+            serve_limits: ServeLimits::default(),
             sockets: Sockets::default(),
             metrics: None,
         }
@@ -133,7 +154,9 @@ impl Service {
 
     /// A service over `db` authenticating with the config's default `auth` and its
     /// `auth_fail_block` (see [`Config::auth_layer`]), with the config's subscription
-    /// options, CORS, `http_compress` and `shutdown_timeout` (see [`crate::config::HttpConfig`]).
+    /// options, CORS, `http_compress`, `shutdown_timeout` and the connection limits
+    /// (`http_header_timeout`, `http_body_timeout`, `http_idle_timeout`,
+    /// `http_max_connections`; see [`crate::config::HttpConfig`]).
     pub fn from_config(db: Db, config: &Config) -> Result<Self, ConfigError> {
         Ok(Service::new(db)
             .auth(config.auth_layer()?)
@@ -141,6 +164,7 @@ impl Service {
             .cors(Cors::from_config(&config.http)?)
             .compression(config.http.http_compress)
             .shutdown_timeout(config.http.shutdown_deadline())
+            .serve_limits(config.http.serve_limits())
             .metrics(crate::observe::MetricsEndpoint::from_config(config)?))
     }
 
@@ -171,13 +195,22 @@ impl Service {
         self
     }
 
-    /// What [`serve`] needs to stop this service gracefully; take it before the service
-    /// goes into [`router`].
+    /// The timeouts and connection cap [`serve`] holds each connection to (see
+    /// [`ServeLimits`]; default: 10 s for a request's head, 30 s for its body, 60 s idle
+    /// between requests, 10,000 connections).
+    pub fn serve_limits(mut self, limits: ServeLimits) -> Self {
+        self.serve_limits = limits;
+        self
+    }
+
+    /// What [`serve`] needs to serve this service under its [`ServeLimits`] and stop it
+    /// gracefully; take it before the service goes into [`router`].
     pub fn shutdown_handle(&self) -> Shutdown {
         Shutdown::new(
             self.subs.clone(),
             self.sockets.clone(),
             self.shutdown_timeout,
+            self.serve_limits,
         )
     }
 
@@ -223,7 +256,8 @@ impl Service {
         self
     }
 
-    /// Refuses request bodies over `bytes` with 413.
+    /// Refuses request bodies over `bytes` with 413 (at once, before reading any of it, when
+    /// `Content-Length` announces more).
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
@@ -282,7 +316,11 @@ pub fn router(service: Service) -> Router {
             "/health/ready",
             get(health::ready).fallback(method_not_allowed),
         )
-        .layer(DefaultBodyLimit::max(limit));
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            body::refuse_oversized,
+        ));
     if compress {
         app = app.layer(compression());
     }

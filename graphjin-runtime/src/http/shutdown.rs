@@ -1,14 +1,13 @@
-//! Stopping gracefully on SIGTERM or Ctrl-C: see [`serve`].
+//! Stopping gracefully on SIGTERM or Ctrl-C: what [`serve`](super::serve) needs to stop
+//! ([`Shutdown`]) and the signal it waits for ([`shutdown_signal`]).
 
-use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use super::ServeLimits;
 use crate::subs::Subscriptions;
 
 /// Counts the open WebSocket connections, so a shutdown can wait for their close frames.
@@ -60,23 +59,41 @@ impl Drop for OpenSocket {
     }
 }
 
-/// What [`serve`] needs of a [`crate::Service`] to stop it: its subscriptions, its open
-/// WebSockets and the deadline. Get one with [`crate::Service::shutdown_handle`] before
-/// the service goes into [`crate::router`].
+/// What [`serve`](super::serve) needs of a [`crate::Service`] to serve and stop it: its
+/// subscriptions, its open WebSockets, the deadline and the connection limits. Get one with
+/// [`crate::Service::shutdown_handle`] before the service goes into [`crate::router`].
 #[derive(Debug, Clone)]
 pub struct Shutdown {
     subs: Subscriptions,
     sockets: Sockets,
     timeout: Duration,
+    limits: ServeLimits,
 }
 
 impl Shutdown {
-    pub(crate) fn new(subs: Subscriptions, sockets: Sockets, timeout: Duration) -> Shutdown {
+    pub(crate) fn new(
+        subs: Subscriptions,
+        sockets: Sockets,
+        timeout: Duration,
+        limits: ServeLimits,
+    ) -> Shutdown {
         Shutdown {
             subs,
             sockets,
             timeout,
+            limits,
         }
+    }
+
+    /// The timeouts and connection cap [`serve`](super::serve) holds connections to.
+    pub fn limits(&self) -> ServeLimits {
+        self.limits
+    }
+
+    /// The same handle serving under `limits` instead.
+    pub fn with_limits(mut self, limits: ServeLimits) -> Shutdown {
+        self.limits = limits;
+        self
     }
 
     /// How long running requests and closing sockets may take once a stop begins.
@@ -119,67 +136,5 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
-    }
-}
-
-/// Serves `app` on `listener` until SIGTERM or Ctrl-C ([`shutdown_signal`]), then stops
-/// as [`serve_until`] does.
-///
-/// Stopping gracefully: on SIGTERM or Ctrl-C stop accepting connections, let running
-/// requests finish, end subscriptions with a WebSocket close frame (1001, "the server is
-/// shutting down"), all within a deadline (`shutdown_timeout`, default 10 s).
-///
-/// ```no_run
-/// # async fn demo(service: graphjin_runtime::Service) -> std::io::Result<()> {
-/// let shutdown = service.shutdown_handle();
-/// let app = graphjin_runtime::router(service);
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-/// graphjin_runtime::http::serve(listener, app, shutdown).await // returns after SIGTERM/Ctrl-C
-/// # }
-/// ```
-pub async fn serve(listener: TcpListener, app: Router, shutdown: Shutdown) -> std::io::Result<()> {
-    serve_until(listener, app, shutdown, shutdown_signal()).await
-}
-
-/// Serves `app` on `listener` until `signal` resolves, then: stops accepting connections,
-/// ends subscriptions with a close frame, and waits for running requests and sockets to
-/// finish, for at most the shutdown's [`timeout`](Shutdown::timeout). Past it, what is
-/// still running is dropped (logged as a warning). Returns `Ok` after a stop, deadline or
-/// not; an error only when serving itself fails.
-pub async fn serve_until(
-    listener: TcpListener,
-    app: Router,
-    shutdown: Shutdown,
-    signal: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        })
-        .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        served = &mut server => return served,
-        () = signal => {}
-    }
-    tracing::info!(timeout = ?shutdown.timeout, "stopping: finishing running requests");
-    let _ = stop.send(());
-    let finish = async {
-        let (served, ()) = tokio::join!(server, shutdown.close_sockets());
-        served
-    };
-    match tokio::time::timeout(shutdown.timeout, finish).await {
-        Ok(served) => {
-            tracing::info!("stopped");
-            served
-        }
-        Err(_) => {
-            tracing::warn!(
-                timeout = ?shutdown.timeout,
-                "requests or sockets still open at the shutdown deadline: dropped"
-            );
-            Ok(())
-        }
     }
 }

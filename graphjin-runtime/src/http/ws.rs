@@ -22,6 +22,9 @@
 //! all the connection's subscriptions and closes the socket with 4403. The client reconnects
 //! with a fresh token.
 //!
+//! A client's close frame is answered with a close frame echoing its code (RFC 6455's
+//! closing handshake), then the server closes the connection. The server's own closes:
+//!
 //! | close code | when |
 //! | --- | --- |
 //! | 1001 | the server shuts down ([`Subscriptions::shutdown`](crate::Subscriptions::shutdown), which [`serve`](super::serve) calls on SIGTERM/Ctrl-C); nothing arrived (not even a pong) for the idle timeout |
@@ -175,6 +178,9 @@ fn close_frame(code: u16, reason: &str) -> Message {
 enum Flow {
     Continue,
     Close(u16, String),
+    /// The client sent a close frame: answer it (tungstenite has queued the echo of its
+    /// code) and close.
+    ClientClosed,
     /// The socket is gone: just stop.
     Drop,
 }
@@ -329,14 +335,27 @@ impl Connection {
         self.tickets.clear();
         self.names.clear();
         self.active.clear();
-        if let Flow::Close(code, reason) = flow {
-            tracing::debug!(code, reason, "closing a websocket");
-            let _ = timeout(
-                self.options.write_timeout,
-                self.socket.send(close_frame(code, &reason)),
-            )
-            .await;
-            drain(&mut self.socket).await;
+        match flow {
+            Flow::Close(code, reason) => {
+                tracing::debug!(code, reason, "closing a websocket");
+                let _ = timeout(
+                    self.options.write_timeout,
+                    self.socket.send(close_frame(code, &reason)),
+                )
+                .await;
+                drain(&mut self.socket).await;
+            }
+            Flow::ClientClosed => {
+                // Sends the close frame answering the client's (its code echoed), completing
+                // the closing handshake; dropping the socket then closes TCP, server first
+                // as RFC 6455 wants. Without it every client close ended as 1006.
+                let _ = timeout(
+                    self.options.write_timeout,
+                    futures_util::SinkExt::flush(&mut self.socket),
+                )
+                .await;
+            }
+            Flow::Continue | Flow::Drop => {}
         }
     }
 
@@ -348,7 +367,7 @@ impl Connection {
                 Err(_) => close(4400, "Invalid message received: not UTF-8 text"),
             },
             Message::Ping(_) | Message::Pong(_) => Flow::Continue,
-            Message::Close(_) => Flow::Drop,
+            Message::Close(_) => Flow::ClientClosed,
         }
     }
 
