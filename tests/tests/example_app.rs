@@ -349,6 +349,27 @@ async fn refusals() {
     assert_eq!(status, 400);
     let msg = v["errors"][0]["message"].as_str().unwrap();
     assert!(msg.contains("\"id\"") && msg.contains("bigint"), "{msg}");
+    // A required variable (`$id: ID!`) missing or null: 400 naming it, before any SQL.
+    for body in [r#"{}"#, r#"{"id":null}"#] {
+        let (status, v) = app.post("/api/v1/rest/getProduct", body).await;
+        assert_eq!(status, 400, "{body}: {v}");
+        let msg = v["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("id"), "{body}: {msg}");
+    }
+    // A limit taken from a variable is capped by `default_limit` (20 in dev.yml), as in
+    // GraphJin: anonymous callers cannot ask for the whole table (40 products).
+    let all: i64 = app.sql("SELECT count(*) AS n FROM products")[0]["n"]
+        .as_i64()
+        .expect("count");
+    assert!(all > 20, "the seed must have more products than the cap");
+    let data = app.graphql("listProducts", json!({"limit": 1000})).await;
+    assert_eq!(
+        data["products"].as_array().map(Vec::len),
+        Some(20),
+        "{data}"
+    );
+    let data = app.graphql("listProducts", json!({"limit": 3})).await;
+    assert_eq!(data["products"].as_array().map(Vec::len), Some(3), "{data}");
     // Malformed JSON and oversize bodies.
     let (status, _) = app.post("/api/v1/graphql", "{\"operationName\":").await;
     assert_eq!(status, 400);

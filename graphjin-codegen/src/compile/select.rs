@@ -845,21 +845,19 @@ impl<'a> Ctx<'a> {
         let limit = if one {
             " LIMIT 1".to_string()
         } else {
-            let role_limit = rules.and_then(|r| r.limit);
-            let default = match role_limit {
-                Some(l) => l.min(self.config.limit()),
-                None => self.config.limit(),
-            };
-            let mut s = match (args.limit, role_limit) {
-                (Some(v), None) => format!(
-                    " LIMIT coalesce({}, {default})",
-                    self.value_sql(v, "integer")?
-                ),
-                (Some(v), Some(max)) => format!(
-                    " LIMIT least(coalesce({}, {default}), {max})",
-                    self.value_sql(v, "integer")?
-                ),
-                (None, _) => format!(" LIMIT {default}"),
+            // GraphJin's `setLimit`/`renderDefaultLimit`: the role's table `limit`, else
+            // `default_limit` (else 20), is the limit when none is written and the ceiling
+            // of a limit taken from a variable (`least($limit, cap)`; a null variable gives
+            // the cap). A literal limit is the allow list's own choice and stays as written.
+            let cap = rules
+                .and_then(|r| r.limit)
+                .unwrap_or_else(|| self.config.limit());
+            let mut s = match args.limit {
+                Some(v) if matches!(v.kind, ValueKind::Variable(_)) => {
+                    format!(" LIMIT least({}, {cap})", self.value_sql(v, "integer")?)
+                }
+                Some(v) => format!(" LIMIT {}", self.value_sql(v, "integer")?),
+                None => format!(" LIMIT {cap}"),
             };
             if let Some(v) = args.offset {
                 s.push_str(&format!(
