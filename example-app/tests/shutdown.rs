@@ -3,42 +3,16 @@
 //! releases), ends an open subscription with a WebSocket close frame, and exits 0 within
 //! its shutdown deadline.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-/// Kills the app if the test fails half-way.
-struct Running(Option<Child>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The workspace root (the parent of this crate).
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
+use support::{config_dir, free_port, shop_database, start_app};
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -61,64 +35,12 @@ async fn ws_json(ws: &mut Ws) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_requests_closes_subscriptions_and_exits_zero() {
-    // The binary cargo built for this test (a release-like app, not a test harness).
-    let binary = PathBuf::from(env!("CARGO_BIN_EXE_example-app"));
-
-    let pg = graphjin_pg_tmp::shared().expect("throwaway PostgreSQL");
-    pg.create_database("shop_stop", None).expect("database");
-    pg.run_sql("shop_stop", example_app::SCHEMA_SQL)
-        .expect("schema");
-    pg.run_sql("shop_stop", example_app::SEED_SQL)
-        .expect("seed");
-    let url = pg.url("shop_stop");
-
+    let url = shop_database("shop_stop");
     // A config folder like the example's, with a short deadline.
-    let dir = workspace_root()
-        .join("target/tmp")
-        .join(format!("shutdown-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("config dir");
-    let example = workspace_root().join("example-app/config");
-    for entry in std::fs::read_dir(&example).expect("example config") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), dir.join(entry.file_name())).expect("copy");
-    }
-    let dev = std::fs::read_to_string(dir.join("dev.yml")).expect("dev.yml");
-    std::fs::write(
-        dir.join("dev.yml"),
-        format!("{dev}\nshutdown_timeout: 8s\n"),
-    )
-    .expect("write dev.yml");
-
+    let dir = config_dir("shutdown", "shutdown_timeout: 8s");
     let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(&binary)
-        .env("DATABASE_URL", &url)
-        .env("LISTEN", &addr)
-        .env("GJ_CONFIG_DIR", &dir)
-        .env_remove("GO_ENV")
-        .env_remove("GJ_ENV")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run example-app");
-    let stdout = child.stdout.take().expect("stdout");
-    let pid = child.id();
-    let mut running = Running(Some(child));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("webshop ready")
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(());
-            }
-        }
-    });
-    let ready =
-        tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)).is_ok())
-            .await
-            .expect("wait task");
-    assert!(ready, "the app did not start");
+    let mut running = start_app(&url, &addr, &dir).await;
+    let pid = running.0.as_ref().expect("child").id();
 
     // An open subscription that has had its first result.
     let mut request =
