@@ -292,6 +292,7 @@ const DATABASE: &[Known] = &[
     r("client_cert"),
     r("client_key"),
     r("statement_timeout"),
+    key("operation_timeouts", Runtime, Shape::Map(&Shape::Value)),
     r("connection_setup"),
     r("pipeline_depth"),
 ];

@@ -67,6 +67,24 @@ pub async fn connect(
     result.map_err(|e| explain(e, tls))
 }
 
+/// Asks the server to cancel the statement running on the connection `token` came from,
+/// over a new connection with the same TLS settings as that connection used (the token
+/// keeps its `sslmode`; a plain connection's cancel goes plain). PostgreSQL answers
+/// nothing: `Ok` means the request was delivered, not that a statement was cancelled.
+pub async fn cancel(
+    token: &tokio_postgres::CancelToken,
+    tls: &TlsOptions,
+) -> Result<(), ConnectError> {
+    let make = MakeRustls {
+        config: match tls.mode {
+            SslMode::Disable => None,
+            _ => Some(client_config(tls)?),
+        },
+        server_name: tls.server_name.clone(),
+    };
+    token.cancel_query(make).await.map_err(|e| explain(e, tls))
+}
+
 /// Builds the TLS client config once to check the options (certificate files readable,
 /// keys parse, roots present) without connecting.
 pub fn check(tls: &TlsOptions) -> Result<(), TlsError> {

@@ -30,7 +30,7 @@ mod stream;
 mod tls_config;
 mod verify;
 
-pub use connect::{Connection, check, connect};
+pub use connect::{Connection, cancel, check, connect};
 pub use error::{ConnectError, TlsError, postgres_message};
 pub use options::{CertSource, RootCerts, SslMode, TlsOptions};
 pub use stream::{Handshake, HandshakeError, PgTlsStream};

@@ -1,17 +1,20 @@
-//! Connections: opening one and preparing every statement of the operation table on it.
+//! Connections: opening one and preparing the operation table on it (see `prepare.rs`,
+//! which also explains the statements a connection opened during a table lock defers); a
+//! bare one for the readiness check; cancelling the statement running on one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use futures_util::future::try_join_all;
 use graphjin_pgtls::{ConnectError, TlsOptions};
 use postgres_types::Type;
-use tokio_postgres::{Client, Statement};
+use tokio::task::AbortHandle;
+use tokio_postgres::{CancelToken, Client, Statement};
 
 use crate::Error;
 use crate::catalog::Catalog;
 use crate::error::pg_message;
-use crate::operation::{EnumType, RoleQuery};
+use crate::prepare::Deferred;
 
 /// A connection with every statement prepared, indexed like [`Catalog`]'s flattened
 /// statement list.
@@ -25,9 +28,37 @@ pub(crate) struct Conn {
     /// Statements outside the operation table (SQL actions), prepared on this connection
     /// the first time one runs on it; keyed by their SQL.
     prepared: Mutex<HashMap<Arc<str>, Statement>>,
+    /// The task that drives the socket.
+    task: AbortHandle,
+    /// What could not be prepared because a table was locked (see `prepare.rs`).
+    deferred: Deferred,
+    /// The role statement's SQL, to run it unprepared when it is deferred.
+    role_sql: Option<&'static str>,
 }
 
 impl Conn {
+    /// Whether some statement is not prepared here (a table was locked when it opened):
+    /// only calls that check [`Conn::is_deferred`] may use it.
+    pub(crate) fn partial(&self) -> bool {
+        self.deferred.any()
+    }
+
+    /// Whether flattened statement `statement` is not prepared here: its entry in
+    /// `statements` is a placeholder, and the call runs its SQL unprepared.
+    pub(crate) fn is_deferred(&self, statement: usize) -> bool {
+        self.deferred.statement(statement)
+    }
+
+    /// The role statement's SQL when it is not prepared here.
+    pub(crate) fn deferred_role_sql(&self) -> Option<&'static str> {
+        self.role_sql.filter(|_| self.deferred.role())
+    }
+
+    /// Closes the socket now: every request still waiting for an answer fails at once.
+    pub(crate) fn abort(&self) {
+        self.task.abort();
+    }
+
     /// `sql` prepared on this connection with parameter `types`: prepared once, then reused.
     pub(crate) async fn prepared(
         &self,
@@ -49,6 +80,26 @@ impl Conn {
     }
 }
 
+/// A connection without prepared statements (for the readiness check); its socket
+/// closes when it is dropped.
+pub(crate) struct Bare {
+    pub(crate) client: Client,
+    task: AbortHandle,
+}
+
+impl Drop for Bare {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// How long a cancel request may take without a connect timeout.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long setting up and preparing a connection may take without a statement or
+/// connect timeout.
+const PREPARE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Opens connections for the pool.
 pub(crate) struct Opener {
     config: tokio_postgres::Config,
@@ -56,7 +107,7 @@ pub(crate) struct Opener {
     tls: TlsOptions,
     target: String,
     catalog: Arc<Catalog>,
-    /// Run on each new connection before preparing (see `pool.rs`).
+    /// Run on each new connection before preparing (see `pool/setup.rs`).
     setup: crate::pool::SessionSetup,
 }
 
@@ -88,8 +139,64 @@ impl Opener {
         &self.target
     }
 
-    /// Opens a connection and prepares every statement on it.
-    pub(crate) async fn open(&self) -> Result<Conn, Error> {
+    /// How long opening a connection may take (TCP, TLS, start-up, authentication).
+    pub(crate) fn connect_timeout(&self) -> Option<Duration> {
+        self.config.get_connect_timeout().copied()
+    }
+
+    /// Asks the server to cancel the statement running on the connection `token` belongs
+    /// to, with this opener's TLS settings, within the connect timeout.
+    pub(crate) async fn cancel(&self, token: &CancelToken) -> Result<(), Error> {
+        let fail = |message: String| Error::Connect {
+            target: self.target.clone(),
+            message: format!("sending a cancel request: {message}"),
+        };
+        let cancelling = graphjin_pgtls::cancel(token, &self.tls);
+        let limit = self.connect_timeout().unwrap_or(CANCEL_TIMEOUT);
+        match tokio::time::timeout(limit, cancelling).await {
+            Ok(sent) => sent.map_err(|e| fail(connect_message(&e))),
+            Err(_) => Err(fail(format!("no answer within {} ms", limit.as_millis()))),
+        }
+    }
+
+    /// Opens a connection with nothing prepared on it (the readiness check's).
+    pub(crate) async fn open_bare(&self) -> Result<Bare, Error> {
+        let (client, task) = self.start().await?;
+        Ok(Bare { client, task })
+    }
+
+    /// Opens a connection and prepares every statement on it; with `defer`, a statement
+    /// held up by a table lock is deferred (see `prepare.rs`) instead of waited for. The session setup and the preparing are bounded too (by the
+    /// statement timeout, at least the connect timeout), so a server that stops answering
+    /// half-way cannot hold an opening forever.
+    pub(crate) async fn open(&self, defer: bool) -> Result<Conn, Error> {
+        let (client, task) = self.start().await?;
+        let limit = [self.connect_timeout(), self.setup.statement_timeout()]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(PREPARE_TIMEOUT);
+        match tokio::time::timeout(limit, self.prepare(client, task.clone(), defer)).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => {
+                task.abort();
+                Err(e)
+            }
+            Err(_) => {
+                task.abort();
+                Err(Error::Connect {
+                    target: self.target.clone(),
+                    message: format!(
+                        "the session setup and preparing the statements did not finish within {} ms",
+                        limit.as_millis()
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Connects, bounded by the connect timeout, and spawns the socket's task.
+    async fn start(&self) -> Result<(Client, AbortHandle), Error> {
         // The connect timeout bounds the whole start (TCP, TLS handshake, startup and
         // authentication), not only the socket tokio-postgres opens.
         let connecting = graphjin_pgtls::connect(&self.config, &self.tls);
@@ -109,11 +216,24 @@ impl Opener {
             target: self.target.clone(),
             message: connect_message(&e),
         })?;
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %pg_message(&e), "database connection closed");
             }
         });
+        Ok((client, task.abort_handle()))
+    }
+
+    /// Runs the session setup and prepares every statement on `client` (deferring those
+    /// blocked by a lock, with `defer`).
+    async fn prepare(&self, client: Client, task: AbortHandle, defer: bool) -> Result<Conn, Error> {
+        let lost = |e: Error| match e {
+            Error::Unavailable { message } => Error::Connect {
+                target: self.target.clone(),
+                message: format!("the connection closed while it was being set up: {message}"),
+            },
+            other => other,
+        };
         self.setup
             .apply(&client)
             .await
@@ -121,218 +241,26 @@ impl Opener {
                 target: self.target.clone(),
                 message,
             })?;
-        check_enums(&client, self.catalog.enums).await?;
-        let statements = prepare_all(&client, &self.catalog).await?;
-        let role_statement = match self.catalog.role_query {
-            Some(rq) => Some(prepare_role_query(&client, rq).await?),
-            None => None,
-        };
-        let batch_statements = prepare_batches(&client, &self.catalog).await?;
+        let prepared = crate::prepare::everything(&client, &self.catalog, defer)
+            .await
+            .map_err(lost)?;
+        if prepared.deferred.any() {
+            tracing::info!(
+                target = %self.target,
+                deferred = prepared.deferred.count(),
+                "a table is locked: opened a connection with the statements over it unprepared"
+            );
+        }
         Ok(Conn {
             client,
-            statements,
-            role_statement,
-            batch_statements,
+            statements: prepared.statements,
+            role_statement: prepared.role_statement,
+            batch_statements: prepared.batch_statements,
             prepared: Mutex::default(),
+            task,
+            deferred: prepared.deferred,
+            role_sql: self.catalog.role_query.map(|rq| rq.sql),
         })
-    }
-}
-
-/// Prepares every statement of every operation for every role, pipelined on one
-/// connection, and checks each returns one `json` column and takes the listed parameters.
-async fn prepare_all(client: &Client, catalog: &Catalog) -> Result<Box<[Statement]>, Error> {
-    let mut jobs = Vec::with_capacity(catalog.statement_count());
-    for op in catalog.operations {
-        for rs in op.roles {
-            let types = vec![Type::TEXT; rs.params.len()];
-            jobs.push(async move {
-                let fail = |message: String| Error::Prepare {
-                    operation: op.name.to_owned(),
-                    role: rs.role.to_owned(),
-                    message,
-                };
-                let stmt = client
-                    .prepare_typed(rs.sql, &types)
-                    .await
-                    .map_err(|e| fail(pg_message(&e)))?;
-                let columns = stmt.columns();
-                if columns.len() != 1 || !matches!(*columns[0].type_(), Type::JSON | Type::JSONB) {
-                    let got: Vec<String> = columns
-                        .iter()
-                        .map(|c| format!("{} {}", c.name(), c.type_()))
-                        .collect();
-                    return Err(fail(format!(
-                        "the statement must return one json column, it returns ({})",
-                        got.join(", ")
-                    )));
-                }
-                if stmt.params().len() != rs.params.len() {
-                    return Err(fail(format!(
-                        "the SQL uses {} parameters but the operation table lists {}",
-                        stmt.params().len(),
-                        rs.params.len()
-                    )));
-                }
-                Ok(stmt)
-            });
-        }
-    }
-    Ok(try_join_all(jobs).await?.into_boxed_slice())
-}
-
-/// Checks that every enum exists in the database with exactly the labels the generated
-/// Rust enum has, in the same order (one query for all of them).
-async fn check_enums(client: &Client, enums: &[EnumType]) -> Result<(), Error> {
-    if enums.is_empty() {
-        return Ok(());
-    }
-    let names: Vec<&str> = enums.iter().map(|e| e.name).collect();
-    let rows = client
-        .query(
-            "SELECT t.ord::int4, ty.typtype::text, e.enumlabel::text \
-             FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ord) \
-             LEFT JOIN pg_type ty ON ty.oid = to_regtype(t.name) \
-             LEFT JOIN pg_enum e ON e.enumtypid = ty.oid \
-             ORDER BY t.ord, e.enumsortorder",
-            &[&names],
-        )
-        .await
-        .map_err(|e| Error::EnumMismatch {
-            name: names.join(", "),
-            message: format!("could not read the enum types: {}", pg_message(&e)),
-        })?;
-    let mut found: Vec<(Option<String>, Vec<String>)> = vec![(None, Vec::new()); enums.len()];
-    for row in &rows {
-        let ord: i32 = row.get(0);
-        let Some(slot) = usize::try_from(ord - 1).ok().and_then(|i| found.get_mut(i)) else {
-            continue;
-        };
-        slot.0 = row.get(1);
-        if let Some(label) = row.get::<_, Option<String>>(2) {
-            slot.1.push(label);
-        }
-    }
-    for (e, (kind, labels)) in enums.iter().zip(found) {
-        enum_matches(e, kind.as_deref(), &labels).map_err(|message| Error::EnumMismatch {
-            name: e.name.to_owned(),
-            message,
-        })?;
-    }
-    Ok(())
-}
-
-/// Whether the database's `labels` (of a type of kind `kind`, `None` when it does not
-/// exist) are the enum's; else what differs.
-fn enum_matches(e: &EnumType, kind: Option<&str>, labels: &[String]) -> Result<(), String> {
-    const PULL: &str = "pull the schema again (`graphjin schema pull`) and rebuild";
-    match kind {
-        None => {
-            return Err(format!(
-                "the type does not exist in the database, but the schema snapshot \
-                 (db.graphql) the build used has it; {PULL}"
-            ));
-        }
-        Some("e") => {}
-        Some(_) => {
-            return Err(format!(
-                "the type is not an enum in the database, but the schema snapshot records \
-                 one; {PULL}"
-            ));
-        }
-    }
-    if let Some(extra) = labels.iter().find(|l| !e.labels.contains(&l.as_str())) {
-        return Err(format!(
-            "the database has label {extra:?}, which the schema snapshot (db.graphql) the \
-             build used does not; {PULL}"
-        ));
-    }
-    if let Some(gone) = e.labels.iter().find(|l| !labels.iter().any(|x| x == *l)) {
-        return Err(format!(
-            "label {gone:?} is in the schema snapshot (db.graphql) but not in the database; \
-             {PULL}"
-        ));
-    }
-    if labels
-        .iter()
-        .map(String::as_str)
-        .ne(e.labels.iter().copied())
-    {
-        return Err(format!(
-            "the database sorts the labels as {labels:?}, the schema snapshot as {:?}; {PULL}",
-            e.labels
-        ));
-    }
-    Ok(())
-}
-
-/// Prepares every subscription batch statement (`$1` sent as text, cast to json by the SQL)
-/// and checks each returns `sub` (text) and `__root` (json).
-async fn prepare_batches(
-    client: &Client,
-    catalog: &Catalog,
-) -> Result<Box<[Option<Statement>]>, Error> {
-    let mut jobs = Vec::new();
-    for op in catalog.operations {
-        for rs in op.roles {
-            jobs.push((op, rs));
-        }
-    }
-    let jobs = jobs.into_iter().enumerate().map(|(i, (op, rs))| async move {
-        let Some(sql) = catalog.batch_sql(i) else {
-            return Ok(None);
-        };
-        let fail = |message: String| Error::Prepare {
-            operation: op.name.to_owned(),
-            role: format!("{} (batch)", rs.role),
-            message,
-        };
-        let stmt = client
-            .prepare_typed(sql, &[Type::TEXT])
-            .await
-            .map_err(|e| fail(pg_message(&e)))?;
-        let columns = stmt.columns();
-        let shape_ok = columns.len() == 2
-            && matches!(*columns[0].type_(), Type::TEXT | Type::VARCHAR)
-            && matches!(*columns[1].type_(), Type::JSON | Type::JSONB);
-        if !shape_ok || stmt.params().len() != 1 {
-            let got: Vec<String> = columns
-                .iter()
-                .map(|c| format!("{} {}", c.name(), c.type_()))
-                .collect();
-            return Err(fail(format!(
-                "a batch statement must take one parameter and return (sub text, __root json); it takes {} and returns ({})",
-                stmt.params().len(),
-                got.join(", ")
-            )));
-        }
-        Ok(Some(stmt))
-    });
-    Ok(try_join_all(jobs).await?.into_boxed_slice())
-}
-
-/// Prepares the role statement; its `$1` (the user id) takes whatever type `roles_query`
-/// compares it with.
-async fn prepare_role_query(client: &Client, rq: &RoleQuery) -> Result<Statement, Error> {
-    let fail = |message: String| Error::Prepare {
-        operation: "roles_query".to_owned(),
-        role: "(role selection)".to_owned(),
-        message,
-    };
-    let stmt = client.prepare(rq.sql).await.map_err(|e| {
-        fail(match crate::roles::role_at_error(rq.sql, &e) {
-            Some(role) => format!("the `match` of role `{role}`: {}", pg_message(&e)),
-            None => pg_message(&e),
-        })
-    })?;
-    match stmt.params() {
-        [t] if crate::roles::UserIdParam::accepts_type(t) => Ok(stmt),
-        [t] => Err(fail(format!(
-            "roles_query compares $user_id with a {t}; supported: integers, text, uuid"
-        ))),
-        other => Err(fail(format!(
-            "roles_query must use $user_id exactly as its one parameter, it has {}",
-            other.len()
-        ))),
     }
 }
 
@@ -377,38 +305,6 @@ fn describe(config: &tokio_postgres::Config) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn enum_differences_are_named() {
-        let e = EnumType {
-            name: "order_status",
-            labels: &["pending", "shipped"],
-        };
-        let labels = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(enum_matches(&e, Some("e"), &labels(&["pending", "shipped"])).is_ok());
-        let m = enum_matches(&e, Some("e"), &labels(&["pending", "shipped", "refunded"]));
-        assert!(
-            m.unwrap_err()
-                .contains("the database has label \"refunded\"")
-        );
-        let m = enum_matches(&e, Some("e"), &labels(&["pending"]));
-        assert!(
-            m.unwrap_err()
-                .contains("label \"shipped\" is in the schema snapshot")
-        );
-        let m = enum_matches(&e, Some("e"), &labels(&["shipped", "pending"]));
-        assert!(m.unwrap_err().contains("sorts the labels"));
-        assert!(
-            enum_matches(&e, None, &[])
-                .unwrap_err()
-                .contains("does not exist")
-        );
-        assert!(
-            enum_matches(&e, Some("d"), &[])
-                .unwrap_err()
-                .contains("not an enum")
-        );
-    }
 
     #[test]
     fn description_has_no_password() {

@@ -1,14 +1,23 @@
 //! The executor: a pool of connections with every statement prepared, and the calls that
 //! run an operation for a caller.
+//!
+//! Faults: every call runs under a deadline ([`PoolOptions::statement_timeout`], or its
+//! operation's entry in [`PoolOptions::operation_timeouts`]) and fails past it with
+//! [`Error::Timeout`] (a 504). A read stuck behind a slow statement on its connection
+//! moves to another after `stall_after`; a read whose connection is lost before it got
+//! its answer runs once more on a fresh connection, a write never runs twice (see
+//! `call.rs`). A lost database is [`Error::Unavailable`] (a 503 with `Retry-After`); the
+//! pool reconnects with backoff, not once per call (see `pool`). Readiness
+//! ([`Db::ready`]) asks the database on a connection of its own, so a lock on a table
+//! or a saturated pool does not make a healthy database look down.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
-use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::TryStreamExt;
 use graphjin_pgtls::TlsOptions;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,6 +25,7 @@ use tokio_postgres::Row;
 
 use crate::catalog::Catalog;
 use crate::conn::Opener;
+use crate::deadline::Limits;
 use crate::error::pg_message;
 use crate::observe::context as observe;
 pub use crate::pool::PoolStats;
@@ -28,7 +38,9 @@ use crate::{Auth, Batch, EnumType, Error, Operation, RoleQuery};
 ///
 /// Calls share connections: each call takes the least busy one, and calls on one
 /// connection are pipelined (sent without waiting for the answers before them). A new
-/// connection opens when every open one is busy, up to `max_size`.
+/// connection opens when every open one is busy, up to `max_size`. Every call runs under
+/// a deadline (`statement_timeout`, or its entry in `operation_timeouts`); during an
+/// outage the pool reconnects with backoff (`connect_backoff` to `connect_backoff_max`).
 ///
 /// ```
 /// let options = graphjin_runtime::PoolOptions { max_size: 8, ..Default::default() };
@@ -46,12 +58,22 @@ pub struct PoolOptions {
     /// `None` waits forever. Default: 5 s.
     pub wait_timeout: Option<Duration>,
     /// A busy connection whose calls have made no progress for this long (a slow statement
-    /// at the head of its pipeline) takes no new call while another connection has room
-    /// or can be opened, so quick calls do not queue behind slow ones. Default: 100 ms.
+    /// at the head of its pipeline, a lock) takes no new call while another connection has
+    /// room or can be opened, so quick calls do not queue behind slow ones; reads already
+    /// queued behind the slow statement move to another connection after this long.
+    /// Default: 100 ms.
     pub stall_after: Duration,
-    /// How long opening a connection may take, unless the URL sets `connect_timeout`.
-    /// Default: 5 s.
+    /// How long opening a connection may take (TCP, TLS, start-up, authentication), unless
+    /// the URL sets `connect_timeout`; also bounds a cancel request. Default: 5 s.
     pub connect_timeout: Option<Duration>,
+    /// After a connection fails to open, the pool waits this long before the next attempt,
+    /// doubling after each failure up to `connect_backoff_max` (each wait drawn between
+    /// half and all of it), one attempt at a time; calls meanwhile fail at once with
+    /// [`Error::Unavailable`] unless the next attempt comes within their wait. Default:
+    /// 100 ms.
+    pub connect_backoff: Duration,
+    /// The longest wait between attempts to open a connection. Default: 5 s.
+    pub connect_backoff_max: Duration,
     /// How long [`Db::health`] waits for the database's answer. Default: 2 s.
     pub health_timeout: Duration,
     /// A connection this old takes no new call and closes once its calls are done (the
@@ -64,9 +86,17 @@ pub struct PoolOptions {
     /// Connections `idle_timeout` leaves open (each has every statement prepared, so it is
     /// worth keeping one warm). Default: 1.
     pub min_idle: usize,
-    /// Sent to PostgreSQL as `statement_timeout` on each connection: the server cancels a
-    /// statement running longer, and the call fails with [`Error::Database`]. Default: none.
+    /// Every call's time limit, from asking for a connection to reading the last row,
+    /// unless `operation_timeouts` has an entry for its operation: a call over it fails
+    /// with [`Error::Timeout`] (a 504), and its statement is cancelled. Also sent to
+    /// PostgreSQL as each connection's `statement_timeout` (the largest limit of any
+    /// operation), so the server stops a runaway statement on its own. `None` (or zero):
+    /// no limit. Default: 30 s.
     pub statement_timeout: Option<Duration>,
+    /// Per operation name, a time limit replacing `statement_timeout` for that operation
+    /// (config `database.operation_timeouts: {listProducts: 2s}`); zero means no limit. A
+    /// name that is not in the operation table is logged and ignored. Default: none.
+    pub operation_timeouts: BTreeMap<String, Duration>,
     /// SQL run once on each new connection, after connecting and before the statements are
     /// prepared (e.g. `SET lock_timeout = '1s'`); a failure stops the connection with an
     /// error. Default: none.
@@ -89,11 +119,14 @@ impl Default for PoolOptions {
             wait_timeout: Some(Duration::from_secs(5)),
             stall_after: Duration::from_millis(100),
             connect_timeout: Some(Duration::from_secs(5)),
+            connect_backoff: Duration::from_millis(100),
+            connect_backoff_max: Duration::from_secs(5),
             health_timeout: Duration::from_secs(2),
             max_lifetime: None,
             idle_timeout: Some(Duration::from_secs(600)),
             min_idle: 1,
-            statement_timeout: None,
+            statement_timeout: Some(Duration::from_secs(30)),
+            operation_timeouts: BTreeMap::new(),
             connection_setup: None,
             schema: None,
             cursor_key: None,
@@ -119,7 +152,10 @@ pub struct Db {
 struct Inner {
     pool: Pool,
     catalog: Arc<Catalog>,
+    limits: Limits,
     health_timeout: Duration,
+    /// The readiness check's own connection.
+    probe: crate::probe::Probe,
     cursors: crate::cursor::Cursors,
 }
 
@@ -136,6 +172,10 @@ pub struct PoolStatus {
     pub capacity: usize,
     /// Every call slot is taken: new calls wait (up to the wait timeout).
     pub saturated: bool,
+    /// Connections that take no new call for now: stuck on a slow statement or a lock
+    /// (no progress for `stall_after`, or a call past its deadline), or lost and about to
+    /// be replaced. New calls go to the others (or to new ones).
+    pub stalled: usize,
 }
 
 impl fmt::Debug for Db {
@@ -243,12 +283,13 @@ impl Db {
         catalog.set_batches(batches)?;
         catalog.enums = enums;
         let catalog = Arc::new(catalog);
+        let limits = Limits::new(&options, &catalog);
         let opener = Opener::new(config, catalog.clone())
             .with_tls(tls)
-            .with_setup(SessionSetup::new(&options));
-        let pool = Pool::new(opener, &options);
+            .with_setup(SessionSetup::new(&options, limits.server_timeout()));
+        let pool = Pool::new(opener, &options, limits.server_timeout());
         // Open (and prepare on) the first connection now; it stays in the pool.
-        drop(pool.get().await?);
+        pool.open_first().await?;
         let cursors =
             crate::cursor::Cursors::new(operations, options.cursor_key.clone().unwrap_or_default());
         if cursors.any() && cursors.default_key() {
@@ -260,7 +301,9 @@ impl Db {
             inner: Arc::new(Inner {
                 pool,
                 catalog,
+                limits,
                 health_timeout: options.health_timeout,
+                probe: crate::probe::Probe::default(),
                 cursors,
             }),
         })
@@ -325,27 +368,15 @@ impl Db {
         self.inner.pool.stats()
     }
 
-    /// Checks the database answers `SELECT 1` within the health timeout.
+    /// Checks the database answers `SELECT 1` within the health timeout, on a connection
+    /// of its own (kept between checks): never queued behind the pool's calls, so a lock
+    /// on a table or a full pool does not make a healthy database look down.
     pub async fn health(&self) -> Result<(), Error> {
-        let check = async {
-            let conn = self.connection().await?;
-            conn.client
-                .simple_query("SELECT 1")
-                .await
-                .map_err(|e| Error::Unavailable {
-                    message: pg_message(&e),
-                })?;
-            Ok(())
-        };
-        tokio::time::timeout(self.inner.health_timeout, check)
+        let inner = &self.inner;
+        inner
+            .probe
+            .check(inner.pool.opener(), inner.health_timeout)
             .await
-            .map_err(|_| Error::Unavailable {
-                message: format!(
-                    "no answer from {} within {:?}",
-                    self.inner.pool.target(),
-                    self.inner.health_timeout
-                ),
-            })?
     }
 
     /// How busy the pool is right now (the part of [`Db::pool_stats`] a readiness report
@@ -359,19 +390,16 @@ impl Db {
             waiting: stats.waiting,
             capacity,
             saturated: stats.waiting > 0 || stats.in_flight >= capacity,
+            stalled: stats.stalled,
         }
     }
 
     /// Whether the service can take traffic: every statement was prepared when this `Db`
     /// connected (and is on every connection it opens), and the database answers
-    /// [`Db::health`]'s `SELECT 1`. A saturated pool with open connections is ready (its
-    /// status says so): it is busy, not broken, and a check queued behind the calls would
-    /// only add to the load.
+    /// [`Db::health`]'s `SELECT 1` on the check's own connection. A saturated pool, or one
+    /// whose connections are stuck behind a lock, is ready (its status says so): it is
+    /// busy, not broken.
     pub async fn ready(&self) -> Result<PoolStatus, Error> {
-        let status = self.pool_status();
-        if status.saturated && status.connections > 0 {
-            return Ok(status);
-        }
         self.health().await?;
         Ok(self.pool_status())
     }
@@ -398,58 +426,26 @@ impl Db {
             .ok_or_else(|| Error::UnknownOperation(op.name.to_owned()))
     }
 
-    /// Binds and runs operation number `index` for `auth`'s role; the row holds the data.
+    /// The pool.
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// Binds and runs operation number `index` for `auth`'s role under its deadline (see
+    /// [`crate::call`]); the row holds the data.
     pub(crate) async fn fetch(
         &self,
         index: usize,
         auth: &Auth,
         vars: Source<'_>,
     ) -> Result<Row, Error> {
-        let catalog = &self.inner.catalog;
-        let op = &catalog.operations[index];
+        let op = &self.inner.catalog.operations[index];
         observe::note_operation(index, op);
         crate::validate::check(op, &vars)?;
-        let conn = {
-            let _wait = observe::Timer::pool_wait();
-            self.connection().await?
-        };
-        let failed = |e| Error::from_query(op.name, e);
-        let role = {
-            let _db = observe::Timer::db();
-            resolve_role(&conn, auth).await.map_err(failed)?
-        };
-        let r = op.roles.iter().position(|rs| rs.role == role);
-        observe::note_role(&role, r);
-        let r = r.ok_or_else(|| Error::Forbidden {
-            operation: op.name,
-            role: role.to_string(),
-        })?;
-        let statement = catalog.statement_index(index, r);
-        let mut params = bind(
-            op.roles[r].params,
-            catalog.kinds(statement),
-            auth,
-            &role,
-            vars,
-        )?;
-        self.inner
-            .cursors
-            .open_params(index, op.roles[r].params, &mut params)?;
-
-        let _db = observe::Timer::db();
-        let rows = conn
-            .client
-            .query_raw(&conn.statements[statement], params.iter())
+        let limit = self.inner.limits.of(index);
+        crate::call::Call::new(self, index, auth, vars, limit)
+            .run()
             .await
-            .map_err(failed)?;
-        let mut rows = pin!(rows);
-        let row = rows.try_next().await.map_err(failed)?;
-        while rows.try_next().await.map_err(failed)?.is_some() {}
-        drop(conn);
-        row.ok_or_else(|| Error::Database {
-            operation: op.name,
-            message: "the statement returned no row".to_owned(),
-        })
     }
 }
 
@@ -505,6 +501,16 @@ impl DbBuilder {
         self
     }
 
+    /// A time limit for operation `name`, replacing `statement_timeout` for it (see
+    /// [`PoolOptions::operation_timeouts`]); zero means no limit. Call it after
+    /// [`DbBuilder::options`], which replaces the whole map.
+    pub fn operation_timeout(mut self, name: &str, limit: Duration) -> Self {
+        self.options
+            .operation_timeouts
+            .insert(name.to_owned(), limit);
+        self
+    }
+
     /// Connects and prepares every statement, as [`Db::connect`] describes.
     pub async fn connect(self) -> Result<Db, Error> {
         Db::connect_built(self).await
@@ -549,10 +555,12 @@ pub(crate) async fn resolve_role<'a>(
     let (Some(user_id), Some(stmt)) = (&auth.user_id, &conn.role_statement) else {
         return Ok(Cow::Borrowed(auth.role()));
     };
-    let row = conn
-        .client
-        .query_one(stmt, &[&crate::roles::UserIdParam(user_id)])
-        .await?;
+    let user = crate::roles::UserIdParam(user_id);
+    let row = match conn.deferred_role_sql() {
+        // Not prepared on this connection (opened during a lock): prepared unnamed.
+        Some(sql) => conn.track(conn.client.query_one(sql, &[&user])).await?,
+        None => conn.track(conn.client.query_one(stmt, &[&user])).await?,
+    };
     let role: Option<String> = row.try_get(0)?;
     Ok(Cow::Owned(role.unwrap_or_else(|| Auth::USER.to_owned())))
 }

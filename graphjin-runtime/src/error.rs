@@ -1,6 +1,14 @@
 //! The executor's error: start-up problems (connecting, preparing), problems with what a
 //! caller sent (variables), and database failures, each with the HTTP status and GraphQL
 //! error code it maps to.
+//!
+//! Database failures say what to do: the database being away (a connection lost,
+//! terminated or refused, SQLSTATE 57P01-57P03 and class 08) is [`Error::Unavailable`], a
+//! 503 worth retrying; a statement over its time limit (the client's deadline, or
+//! PostgreSQL's cancel, SQLSTATE 57014) is [`Error::Timeout`], a 504. What remains a 500
+//! is a bug, logged with the operation and the SQLSTATE, never a variable's value.
+
+use std::time::Duration;
 
 use axum::http::StatusCode;
 
@@ -129,11 +137,25 @@ pub enum Error {
         message: String,
     },
 
-    /// No connection could be had in time, or the connection broke.
+    /// No connection could be had in time, or the connection broke: worth retrying (a
+    /// 503 with `Retry-After`). A mutation that failed this way may or may not have been
+    /// applied; it is never run twice.
     #[error("the database is unavailable: {message}")]
     Unavailable {
         /// Why.
         message: String,
+    },
+
+    /// The statement did not finish within its time limit (`statement_timeout`, or the
+    /// operation's entry in `operation_timeouts`), or PostgreSQL cancelled it: a 504. A
+    /// mutation cut off by the client-side deadline may still be applied.
+    #[error("operation \"{operation}\" did not finish within {}", describe_limit(*limit))]
+    Timeout {
+        /// The operation's name.
+        operation: &'static str,
+        /// The limit it ran against; `None` when PostgreSQL cancelled the statement on its
+        /// own (its `statement_timeout`, or an administrator's `pg_cancel_backend`).
+        limit: Option<Duration>,
     },
 
     /// Any other database failure.
@@ -189,6 +211,17 @@ pub enum Error {
     },
 }
 
+/// `its time limit of 2s`, or PostgreSQL's own cancel.
+fn describe_limit(limit: Option<Duration>) -> String {
+    match limit {
+        Some(d) => format!(
+            "its time limit of {}",
+            graphjin_config::format_go_duration(d)
+        ),
+        None => "the time PostgreSQL allowed it (the statement was cancelled)".to_owned(),
+    }
+}
+
 /// `variable "email" (format), variable "id" (greaterThan)`.
 fn describe_failures(failures: &[(&str, &str)]) -> String {
     failures
@@ -215,6 +248,7 @@ impl Error {
             Error::Unavailable { .. } | Error::Connect { .. } | Error::Lagged { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            Error::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Error::InvalidUrl { .. }
             | Error::Prepare { .. }
             | Error::EnumMismatch { .. }
@@ -240,6 +274,7 @@ impl Error {
             Error::CredentialsExpired { .. } => "UNAUTHENTICATED",
             Error::Forbidden { .. } => "FORBIDDEN",
             Error::Unavailable { .. } | Error::Connect { .. } => "SERVICE_UNAVAILABLE",
+            Error::Timeout { .. } => "TIMEOUT",
             _ => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -253,6 +288,7 @@ impl Error {
             }
             e if e.status().is_client_error() => e.to_string(),
             Error::Lagged { .. } => self.to_string(),
+            Error::Timeout { .. } => format!("{self}; try again later, or ask for less"),
             Error::Unavailable { .. } | Error::Connect { .. } => {
                 "the database is unavailable; try again later".to_owned()
             }
@@ -262,6 +298,18 @@ impl Error {
 
     /// Classifies a failure of running a statement.
     pub(crate) fn from_query(operation: &'static str, e: tokio_postgres::Error) -> Error {
+        Error::from_query_within(operation, None, e)
+    }
+
+    /// Classifies a failure of running a statement of `operation`, which ran against
+    /// `limit`: a value or constraint PostgreSQL refused is the caller's (400), a lost
+    /// connection is [`Error::Unavailable`], a cancelled statement [`Error::Timeout`], and
+    /// anything else [`Error::Database`] with the SQLSTATE.
+    pub(crate) fn from_query_within(
+        operation: &'static str,
+        limit: Option<Duration>,
+        e: tokio_postgres::Error,
+    ) -> Error {
         if let Some(db) = e.as_db_error() {
             let code = db.code().code();
             if code.starts_with("22") {
@@ -274,21 +322,35 @@ impl Error {
                     message: constraint_message(code, db.constraint(), db.column()),
                 };
             }
-            return Error::Database {
-                operation,
-                message: pg_message(&e),
-            };
+            if code == "57014" {
+                return Error::Timeout { operation, limit };
+            }
         }
-        if e.is_closed() || e.code().is_none() && is_io(&e) {
+        if is_lost(&e) {
             return Error::Unavailable {
                 message: pg_message(&e),
             };
         }
         Error::Database {
             operation,
-            message: pg_message(&e),
+            message: match e.code() {
+                Some(code) => format!("{} (SQLSTATE {})", pg_message(&e), code.code()),
+                None => pg_message(&e),
+            },
         }
     }
+}
+
+/// Whether `e` means the connection is gone, not that the statement failed: closed, an
+/// I/O error, the server shutting down or terminating the session (SQLSTATE 57P01
+/// `admin_shutdown`, 57P02 `crash_shutdown`, 57P03 `cannot_connect_now`), or a
+/// connection exception (class 08).
+pub(crate) fn is_lost(e: &tokio_postgres::Error) -> bool {
+    if let Some(code) = e.code() {
+        let code = code.code();
+        return matches!(code, "57P01" | "57P02" | "57P03") || code.starts_with("08");
+    }
+    e.is_closed() || is_io(e)
 }
 
 fn is_io(e: &tokio_postgres::Error) -> bool {
@@ -361,6 +423,30 @@ mod tests {
         };
         assert!(!e.public_message().contains("secret"));
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn timeouts_name_the_operation_and_the_limit() {
+        let e = Error::Timeout {
+            operation: "listProducts",
+            limit: Some(Duration::from_millis(2500)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "operation \"listProducts\" did not finish within its time limit of 2500ms"
+        );
+        assert_eq!(e.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(e.code(), "TIMEOUT");
+        assert!(
+            e.public_message().contains("2500ms"),
+            "{}",
+            e.public_message()
+        );
+        let e = Error::Timeout {
+            operation: "x",
+            limit: None,
+        };
+        assert!(e.to_string().contains("cancelled"), "{e}");
     }
 
     #[test]

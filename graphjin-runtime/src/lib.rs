@@ -26,17 +26,21 @@
 
 pub mod actions;
 pub mod auth;
+mod call;
 mod catalog;
 pub mod config;
 mod conn;
 pub mod cursor;
 mod db;
+mod deadline;
 mod error;
 pub mod http;
 pub mod observe;
 pub mod operation;
 mod pgtype;
 mod pool;
+mod prepare;
+mod probe;
 mod roles;
 pub mod subs;
 pub mod types;

@@ -358,7 +358,7 @@ async fn liveness_needs_no_database_readiness_does() {
     assert_eq!(body["status"], "ready");
     assert_eq!(
         body["pool"],
-        json!({"connections": 1, "in_flight": 0, "waiting": 0, "capacity": 1, "saturated": false})
+        json!({"connections": 1, "in_flight": 0, "waiting": 0, "capacity": 1, "saturated": false, "stalled": 0})
     );
 
     // A saturated pool (its one call slot held by a request waiting on a lock) is ready.

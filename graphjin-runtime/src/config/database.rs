@@ -1,5 +1,5 @@
 //! The `database:` keys: where the runtime connects and how its pool behaves. GraphJin's
-//! keys, plus three of this port's own:
+//! keys, plus four of this port's own:
 //!
 //! ```yaml
 //! database:
@@ -17,20 +17,27 @@
 //!   max_connection_life_time: 1h   # retire a connection this old (no new calls, closed when idle)
 //!   ping_timeout: 2s               # the health check's limit
 //!   enable_tls: false              # TLS keys: server_name, server_cert, client_cert, client_key
-//!   statement_timeout: 30s         # sent to PostgreSQL on each connection
+//!   statement_timeout: 30s         # every call's time limit (default 30s; 0 for none)
+//!   operation_timeouts:            # per operation, replacing statement_timeout
+//!     listProducts: 2s
+//!     salesReport: 2m
 //!   connection_setup: "SET lock_timeout = '1s'"  # run once on each new connection
 //!   pipeline_depth: 8              # calls in flight on one connection
 //! ```
+//!
+//! A call over its limit fails with a 504 (`TIMEOUT`) naming the operation and the limit;
+//! PostgreSQL also gets the largest limit as each connection's `statement_timeout`.
 //!
 //! `DATABASE_URL` replaces the whole address ([`crate::Config::database_url`]), and every
 //! key has its `GJ_DATABASE_...` variable (`GJ_DATABASE_CONNECTION_STRING`,
 //! `GJ_DATABASE_PASSWORD`, ...). Durations are Go's (`30s`, `5m`, `1h30m`); a bare number is
 //! refused, because GraphJin would read it as nanoseconds.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{ConfigError, Secret};
 use crate::PoolOptions;
@@ -92,13 +99,14 @@ pub struct DatabaseConfig {
     pub client_cert: Option<String>,
     /// `client_key`: the client certificate's key (path or PEM).
     pub client_key: Option<Secret>,
-    /// `statement_timeout` (this port's key): PostgreSQL cancels a statement running longer,
-    /// set on each connection.
-    #[serde(
-        deserialize_with = "graphjin_config::go_duration",
-        serialize_with = "go_text"
-    )]
+    /// `statement_timeout` (this port's key): every call's time limit (the client cuts it
+    /// off and PostgreSQL cancels it); unset: 30 s, `0`: no limit.
+    #[serde(deserialize_with = "duration_or_zero", serialize_with = "go_text")]
     pub statement_timeout: Option<Duration>,
+    /// `operation_timeouts` (this port's key): per operation name, a time limit replacing
+    /// `statement_timeout` (`0`: no limit).
+    #[serde(deserialize_with = "operation_durations", serialize_with = "go_texts")]
+    pub operation_timeouts: BTreeMap<String, Duration>,
     /// `connection_setup` (this port's key): SQL run once on each new connection, before
     /// the statements are prepared (e.g. `SET lock_timeout = '1s'`).
     pub connection_setup: Option<String>,
@@ -110,6 +118,39 @@ fn go_text<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::
     match value {
         None => serializer.serialize_none(),
         Some(d) => serializer.serialize_str(&graphjin_config::format_go_duration(*d)),
+    }
+}
+
+fn go_texts<S: Serializer>(
+    value: &BTreeMap<String, Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(
+        value
+            .iter()
+            .map(|(k, d)| (k, graphjin_config::format_go_duration(*d))),
+    )
+}
+
+/// A Go duration where zero stays zero (no limit), unlike an unset key or `null`.
+fn duration_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    Ok(Option::<Limit>::deserialize(d)?.map(|Limit(l)| l))
+}
+
+/// A map of operation names to Go durations (zero: no limit).
+fn operation_durations<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Duration>, D::Error> {
+    let map = Option::<BTreeMap<String, Limit>>::deserialize(d)?.unwrap_or_default();
+    Ok(map.into_iter().map(|(name, Limit(l))| (name, l)).collect())
+}
+
+/// A Go duration, zero included.
+struct Limit(Duration);
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Limit, D::Error> {
+        graphjin_config::go_duration(d).map(|l| Limit(l.unwrap_or_default()))
     }
 }
 
@@ -268,7 +309,10 @@ impl DatabaseConfig {
         if let Some(ping) = self.ping_timeout {
             o.health_timeout = ping;
         }
-        o.statement_timeout = self.statement_timeout;
+        if let Some(limit) = self.statement_timeout {
+            o.statement_timeout = Some(limit).filter(|d| !d.is_zero());
+        }
+        o.operation_timeouts = self.operation_timeouts.clone();
         o.connection_setup = set(&self.connection_setup).map(str::to_owned);
         o.schema = set(&self.schema).map(str::to_owned);
         o
@@ -427,6 +471,27 @@ mod tests {
         assert_eq!(o.schema.as_deref(), Some("shop"));
         let o = db("pool_size: 3\nmax_connections: 9\n").pool_options();
         assert_eq!((o.max_size, o.min_idle), (9, 3));
+        assert_eq!(
+            o.statement_timeout,
+            Some(Duration::from_secs(30)),
+            "the default"
+        );
+        let o = db("statement_timeout: 0s\noperation_timeouts:\n  listProducts: 2s\n  report: 0\n")
+            .pool_options();
+        assert_eq!(o.statement_timeout, None, "0 is no limit");
+        assert_eq!(
+            o.operation_timeouts,
+            BTreeMap::from([
+                ("listProducts".to_owned(), Duration::from_secs(2)),
+                ("report".to_owned(), Duration::ZERO)
+            ])
+        );
+        let e = graphjin_config::from_value::<DatabaseConfig>(
+            &serde_json::json!({"operation_timeouts": {"listProducts": 2}}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no unit"), "{e}");
         let e =
             graphjin_config::from_value::<DatabaseConfig>(&serde_json::json!({"ping_timeout": 30}))
                 .unwrap_err()

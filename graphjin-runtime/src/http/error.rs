@@ -18,7 +18,8 @@
 //! | `PAYLOAD_TOO_LARGE` | 413 | the body is over the limit |
 //! | `UNSUPPORTED_MEDIA_TYPE` | 415 | a body that is not `application/json` |
 //! | `INTERNAL_SERVER_ERROR` | 500 | anything else; the detail goes to the log, not the client |
-//! | `SERVICE_UNAVAILABLE` | 503 | no database connection could be had; too many signed action calls inside the time window |
+//! | `SERVICE_UNAVAILABLE` | 503 | no database connection could be had, or it was lost under the call (with `Retry-After: 1`); too many signed action calls inside the time window |
+//! | `TIMEOUT` | 504 | the operation did not finish within its time limit (`database.statement_timeout`, or its entry in `database.operation_timeouts`); the message names the operation and the limit |
 //! | `ACTION_HANDLER_FAILED` | 502 | a webhook action's handler could not be reached, failed, or answered no JSON |
 //! | `ACTION_TIMEOUT` | 504 | a webhook action's handler did not answer in time |
 //!
@@ -33,7 +34,7 @@
 //! for execution errors (`CONSTRAINT_VIOLATION`): 200 with `"data": null` beside the
 //! `errors` (see [`Media`](super::Media)).
 
-use axum::http::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderValue};
+use axum::http::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -234,6 +235,12 @@ impl ApiError {
                 response
                     .headers_mut()
                     .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            // The database is away for now (a lost connection, an outage): worth retrying.
+            ApiError::Db(Error::Unavailable { .. } | Error::Connect { .. }) => {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
         }

@@ -6,9 +6,14 @@
 //! | `GET /health/ready` | 200 `{"status":"ready","pool":{...}}` when the database answers (see [`Db::ready`](crate::Db::ready)); 503 `{"status":"unavailable",...}` when it does not, `{"status":"stopping",...}` once a shutdown began | readiness probe: send traffic here or not |
 //! | `GET /health` | GraphJin's endpoint: the same check as `/health/ready`, answering 200 `{"status":"ok"}` or 503 `{"status":"unavailable"}` | what GraphJin users already probe |
 //!
-//! `pool` is `{"connections","in_flight","waiting","capacity","saturated"}`: a saturated pool (every
-//! call slot taken) is still ready, and says so. Why the database is unavailable goes to
-//! the log, not the response.
+//! The check runs `SELECT 1` on a connection of its own, outside the pool (see
+//! [`Db::health`](crate::Db::health)), so it answers for the database, not for the load: a
+//! lock holding calls on a table, or a saturated pool, leaves the service ready.
+//!
+//! `pool` is `{"connections","in_flight","waiting","capacity","saturated","stalled"}`: a
+//! saturated pool (every call slot taken) is still ready, and says so; `stalled` counts
+//! connections stuck on a slow statement (new calls avoid them). Why the database is
+//! unavailable goes to the log, not the response.
 
 use std::sync::Arc;
 

@@ -5,27 +5,60 @@
 //! so under load PostgreSQL reads several queries per wake-up instead of one. A new
 //! connection opens, in the background, whenever every open one is busy, up to
 //! `max_size`; at most `pipeline_depth` calls are in flight on one connection, and a call
-//! that finds no room waits up to the wait timeout. A connection whose calls have made no
-//! progress for `stall_after` (a slow statement at the head of its pipeline) takes no new
-//! call while another has room or can be opened, so quick calls do not queue behind slow
-//! ones. Every statement the runtime runs is a single statement (no transactions), so
-//! sharing a connection changes no result.
+//! that finds no room waits up to the wait timeout. Every statement the runtime runs is a
+//! single statement (no transactions), so sharing a connection changes no result.
+//!
+//! Stuck connections. A connection whose calls have made no progress for `stall_after` (a
+//! statement at the head of its pipeline waiting on a lock, or just slow) is *stalled*: it
+//! takes no new call while another connection has room, and when none has, a new one
+//! opens (up to `max_size`) and the call waits for it rather than queueing behind the
+//! stuck statement. Only when no connection can open does a stalled connection with room
+//! still take calls. Calls already sent on a stalled connection cannot be taken back
+//! (PostgreSQL has them in its socket buffer and answers them in order), so:
+//!
+//! - a read queued behind the head moves: after `stall_after` it runs again on a
+//!   connection that is not stalled (see `call.rs`), and its first copy's answer is
+//!   dropped when it comes;
+//! - a write never runs twice: it waits for its turn, up to its deadline;
+//! - a call past its deadline at the head gets its statement cancelled, and the
+//!   connection takes no new call until it answers again; a connection that stays silent
+//!   (a frozen server, a cut network) is closed after a grace period (see `watch.rs`).
+//!
+//! A lease dropped before PostgreSQL answered keeps its share until the answer comes
+//! (`lease.rs`), so a connection is never counted free while PostgreSQL still owes it.
+//!
+//! Outages. Connections open in the background; when one fails to open, the pool backs
+//! off (`connect_backoff` doubling to `connect_backoff_max`, with jitter) and makes one
+//! attempt at a time until a connection opens (`backoff.rs`). A call that needs a new
+//! connection meanwhile fails at once with [`Error::Unavailable`] (a 503) naming the last
+//! failure, unless the next attempt comes within its wait; it waits for one attempt at
+//! most. A connection lost under a call (closed, terminated) takes no new call.
 //!
 //! Lifecycle: each new connection first runs its session setup (`statement_timeout`,
-//! `search_path`, the `connection_setup` SQL), then prepares every statement. A connection
+//! `search_path`, the `connection_setup` SQL), then prepares every statement. Preparing
+//! needs the lock of every table a statement reads: a connection opened while a table is
+//! locked defers the statements over it (see `conn.rs`), serves only calls that can run
+//! them unprepared, and retires after `PARTIAL_LIFE` (5 s). A connection
 //! older than `max_lifetime` takes no new call and closes as soon as its last call ends; a
 //! connection without a call for `idle_timeout` closes, down to `min_idle` connections
 //! (checked by a background sweep, which ends with the pool). [`PoolStats`] counts it all.
 
-use std::ops::Deref;
+mod backoff;
+mod lease;
+mod setup;
+mod watch;
+
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
-use tokio_postgres::Client;
+
+pub(crate) use lease::Lease;
+use lease::Slot;
+pub(crate) use setup::SessionSetup;
 
 use crate::conn::{Conn, Opener};
 use crate::{Error, PoolOptions};
@@ -50,6 +83,11 @@ struct Shared {
     wait_timeout: Option<Duration>,
     /// Nanoseconds without progress after which a busy connection counts as stalled.
     stall_after: u64,
+    /// How long PostgreSQL may take to answer a request a call gave up on before its
+    /// connection is given up on too: the server-side statement timeout plus a grace
+    /// period. `None`: no server-side timeout, wait as long as it takes.
+    answer_limit: Option<Duration>,
+    backoff: backoff::Policy,
     /// Where the pool's clock (`Slot::progress`) starts.
     epoch: std::time::Instant,
     /// Nanoseconds after which a connection retires (takes no new call).
@@ -60,9 +98,11 @@ struct Shared {
     /// Calls waiting for room or a connection right now.
     queued: AtomicUsize,
     opened_total: AtomicU64,
+    failed_total: AtomicU64,
     closed_total: AtomicU64,
     waited_total: AtomicU64,
     wait_nanos_total: AtomicU64,
+    moved_total: AtomicU64,
 }
 
 /// A snapshot of the pool's counters, from [`crate::Db::pool_stats`]: for metrics and
@@ -73,6 +113,12 @@ pub struct PoolStats {
     pub connections: usize,
     /// Open connections with no call in flight.
     pub idle: usize,
+    /// Open connections whose calls made no progress for `stall_after`, or whose head
+    /// call ran past its deadline: they take no new call while others can.
+    pub stalled: usize,
+    /// Open connections opened while a table was locked, with the statements over it
+    /// unprepared (they run unprepared there); they retire after a few seconds.
+    pub partial: usize,
     /// Calls in flight, over all connections.
     pub in_flight: usize,
     /// Calls waiting for room on a connection or for one to open.
@@ -85,6 +131,9 @@ pub struct PoolStats {
     pub pipeline_depth: usize,
     /// Connections opened since the pool started.
     pub opened_total: u64,
+    /// Attempts to open a connection that failed (during an outage, one per backoff
+    /// delay, not one per call).
+    pub failed_total: u64,
     /// Connections closed since the pool started: broken, retired by `max_lifetime`, or
     /// idle longer than `idle_timeout`.
     pub closed_total: u64,
@@ -92,68 +141,8 @@ pub struct PoolStats {
     pub waited_total: u64,
     /// The time those calls waited, summed (divide by `waited_total` for the mean).
     pub wait_time_total: Duration,
-}
-
-/// What each new connection runs before its statements are prepared.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SessionSetup {
-    statement_timeout: Option<Duration>,
-    schema: Option<String>,
-    sql: Option<String>,
-}
-
-impl SessionSetup {
-    pub(crate) fn new(options: &PoolOptions) -> SessionSetup {
-        SessionSetup {
-            statement_timeout: options.statement_timeout,
-            schema: options.schema.clone(),
-            sql: options.connection_setup.clone(),
-        }
-    }
-
-    /// Sets `statement_timeout` and `search_path` (values as bind parameters of
-    /// `set_config`), then runs the `connection_setup` SQL. The error says which failed.
-    pub(crate) async fn apply(&self, client: &Client) -> Result<(), String> {
-        const SET: &str = "SELECT set_config($1, $2, false)";
-        if let Some(t) = self.statement_timeout {
-            let ms = t.as_millis().max(1).to_string();
-            client
-                .execute(SET, &[&"statement_timeout", &ms])
-                .await
-                .map_err(|e| {
-                    format!(
-                        "setting statement_timeout: {}",
-                        crate::error::pg_message(&e)
-                    )
-                })?;
-        }
-        if let Some(schema) = &self.schema {
-            let path: Vec<String> = schema
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| format!("\"{}\"", s.replace('"', "\"\"")))
-                .collect();
-            client
-                .execute(SET, &[&"search_path", &path.join(", ")])
-                .await
-                .map_err(|e| {
-                    format!(
-                        "setting search_path from database.schema: {}",
-                        crate::error::pg_message(&e)
-                    )
-                })?;
-        }
-        if let Some(sql) = &self.sql {
-            client.batch_execute(sql).await.map_err(|e| {
-                format!(
-                    "running database.connection_setup: {}",
-                    crate::error::pg_message(&e)
-                )
-            })?;
-        }
-        Ok(())
-    }
+    /// Reads that moved off a stalled connection to run on another.
+    pub moved_total: u64,
 }
 
 #[derive(Default)]
@@ -161,60 +150,19 @@ struct State {
     conns: Vec<Arc<Slot>>,
     /// Connections being opened right now.
     opening: usize,
-}
-
-/// An open connection, the number of calls leasing it, and when one last made progress.
-struct Slot {
-    conn: Conn,
-    in_flight: AtomicUsize,
-    /// The pool's clock when a call last ended here, or when the connection last went
-    /// from idle to busy.
-    progress: AtomicU64,
-    /// The pool's clock when the connection opened.
-    born: u64,
-}
-
-/// A call's share of a connection; derefs to it. Dropping it frees the room.
-pub(crate) struct Lease {
-    slot: Arc<Slot>,
-    shared: Arc<Shared>,
-    _room: OwnedSemaphorePermit,
-}
-
-impl Deref for Lease {
-    type Target = Conn;
-
-    fn deref(&self) -> &Conn {
-        &self.slot.conn
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        let now = self.shared.now();
-        self.slot.progress.store(now, Ordering::Relaxed);
-        let last = self.slot.in_flight.fetch_sub(1, Ordering::SeqCst) == 1;
-        if last && self.shared.retired(&self.slot, now) {
-            // Its last call ended: close it now rather than at the next sweep.
-            let mut state = self.shared.lock();
-            self.shared.sweep(&mut state, now, false);
-        }
-        if self.shared.waiting.load(Ordering::SeqCst) > 0 {
-            self.shared.changed.notify_waiters();
-        }
-    }
+    /// Connections fail to open: the backoff until the next attempt.
+    outage: Option<backoff::Outage>,
 }
 
 /// What a call does after looking at the open connections.
 enum Pick {
     /// Lease this one.
     Use(Arc<Slot>),
-    /// Lease this busy one, and open another in the background for the calls to come.
-    UseAndOpen(Arc<Slot>),
-    /// None with room is open, and there is room for another: open it and lease it.
-    Open,
-    /// None with room is open and no other may open: wait for an open or a lease to end.
-    Wait,
+    /// Wait for a connection to open or a lease to end; look again at the instant given,
+    /// if any (the next attempt to open one).
+    Wait(Option<Instant>),
+    /// No connection will be had within the call's wait: fail now.
+    Down(Error),
 }
 
 /// How many open connections and calls in flight a pool has (for `Debug`).
@@ -225,8 +173,13 @@ pub(crate) struct Status {
 }
 
 impl Pool {
-    /// A pool that opens connections with `opener`; none is open yet.
-    pub(crate) fn new(opener: Opener, options: &PoolOptions) -> Pool {
+    /// A pool that opens connections with `opener`; none is open yet. `server_timeout` is
+    /// the statement timeout each connection's session has (see [`SessionSetup`]).
+    pub(crate) fn new(
+        opener: Opener,
+        options: &PoolOptions,
+        server_timeout: Option<Duration>,
+    ) -> Pool {
         let PoolOptions {
             max_size,
             pipeline_depth,
@@ -235,6 +188,8 @@ impl Pool {
             max_lifetime,
             idle_timeout,
             min_idle,
+            connect_backoff,
+            connect_backoff_max,
             ..
         } = *options;
         let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
@@ -254,15 +209,22 @@ impl Pool {
                 pipeline_depth,
                 wait_timeout,
                 stall_after: nanos(stall_after),
+                answer_limit: server_timeout.map(|t| t + watch::GRACE),
+                backoff: backoff::Policy {
+                    first: connect_backoff.max(Duration::from_millis(1)),
+                    max: connect_backoff_max,
+                },
                 epoch: std::time::Instant::now(),
                 max_lifetime: max_lifetime.map(nanos),
                 idle_timeout: idle_timeout.map(nanos),
                 min_idle,
                 queued: AtomicUsize::new(0),
                 opened_total: AtomicU64::new(0),
+                failed_total: AtomicU64::new(0),
                 closed_total: AtomicU64::new(0),
                 waited_total: AtomicU64::new(0),
                 wait_nanos_total: AtomicU64::new(0),
+                moved_total: AtomicU64::new(0),
             }),
         };
         let sweeps = [max_lifetime, idle_timeout].into_iter().flatten().min();
@@ -276,6 +238,7 @@ impl Pool {
     /// The pool's counters now.
     pub(crate) fn stats(&self) -> PoolStats {
         let s = &self.shared;
+        let now = s.now();
         let state = s.lock();
         let mut stats = PoolStats {
             connections: state.conns.len(),
@@ -284,9 +247,11 @@ impl Pool {
             pipeline_depth: s.pipeline_depth,
             waiting: s.queued.load(Ordering::Relaxed),
             opened_total: s.opened_total.load(Ordering::Relaxed),
+            failed_total: s.failed_total.load(Ordering::Relaxed),
             closed_total: s.closed_total.load(Ordering::Relaxed),
             waited_total: s.waited_total.load(Ordering::Relaxed),
             wait_time_total: Duration::from_nanos(s.wait_nanos_total.load(Ordering::Relaxed)),
+            moved_total: s.moved_total.load(Ordering::Relaxed),
             ..PoolStats::default()
         };
         for slot in &state.conns {
@@ -294,13 +259,29 @@ impl Pool {
                 0 => stats.idle += 1,
                 n => stats.in_flight += n,
             }
+            if slot.stalled(now, s.stall_after) || !slot.usable() {
+                stats.stalled += 1;
+            }
+            if slot.conn.partial() {
+                stats.partial += 1;
+            }
         }
         stats
+    }
+
+    /// How long a busy connection may make no progress before it counts as stalled.
+    pub(crate) fn stall_after(&self) -> Duration {
+        Duration::from_nanos(self.shared.stall_after)
     }
 
     /// Where connections go, without the password (for messages).
     pub(crate) fn target(&self) -> &str {
         self.shared.opener.target()
+    }
+
+    /// How the pool opens connections (the readiness check opens its own with it).
+    pub(crate) fn opener(&self) -> &Opener {
+        &self.shared.opener
     }
 
     /// Open connections and calls in flight.
@@ -317,12 +298,43 @@ impl Pool {
         }
     }
 
-    /// A share of the least busy connection that is not stalled (see [`Shared::pick`]): at
-    /// once when there is room, else waiting up to the wait timeout. Opens a connection
-    /// itself (and reports its error) when none with room is open and another may open.
-    pub(crate) async fn get(&self) -> Result<Lease, Error> {
+    /// Opens the first connection and keeps it, reporting its error as it is (start-up:
+    /// a statement that does not prepare names its operation and role).
+    pub(crate) async fn open_first(&self) -> Result<(), Error> {
         let shared = &self.shared;
-        let deadline = shared.wait_timeout.map(|t| Instant::now() + t);
+        shared.lock().opening += 1;
+        let opening = Opening(shared);
+        let result = shared.opener.open(false).await;
+        match result {
+            Ok(conn) => shared.opened(conn),
+            Err(e) => {
+                shared.failed(&e);
+                drop(opening);
+                return Err(e);
+            }
+        }
+        drop(opening);
+        Ok(())
+    }
+
+    /// A share of the least busy fully prepared connection that is not stalled, waiting
+    /// up to the wait timeout (see [`Pool::get_by`]).
+    pub(crate) async fn get(&self) -> Result<Lease, Error> {
+        self.lease(None, false).await
+    }
+
+    /// A share of the least busy connection that is not stalled (see [`Shared::pick`]),
+    /// possibly one opened during a lock with some statements deferred (the caller checks
+    /// [`Conn::is_deferred`]): at once when there is room, else waiting up to the wait
+    /// timeout or `limit`, whichever comes first, for room or for a connection to open.
+    /// Fails at once during an outage whose next attempt comes later than that.
+    pub(crate) async fn get_by(&self, limit: Option<Instant>) -> Result<Lease, Error> {
+        self.lease(limit, true).await
+    }
+
+    async fn lease(&self, limit: Option<Instant>, partial: bool) -> Result<Lease, Error> {
+        let shared = &self.shared;
+        let deadline = earliest(shared.wait_timeout.map(|t| Instant::now() + t), limit);
         // Counts this call as waiting from its first wait until it leaves `get`.
         let mut queued: Option<Queued<'_>> = None;
         let room = match shared.room.clone().try_acquire_owned() {
@@ -333,7 +345,7 @@ impl Pool {
                 let permit = match deadline {
                     Some(d) => tokio::time::timeout_at(d, acquire)
                         .await
-                        .map_err(|_| self.no_room())?,
+                        .map_err(|_| shared.unavailable())?,
                     None => acquire.await,
                 };
                 permit.map_err(|_| Error::Unavailable {
@@ -341,24 +353,17 @@ impl Pool {
                 })?
             }
         };
-        let lease = |slot| Lease {
-            slot,
-            shared: shared.clone(),
-            _room: room,
-        };
         let mut waiting = None;
+        let mut opened = false;
+        let mut seen = None;
         loop {
             // Registered before looking, so a change in between still wakes us.
             let mut changed = pin!(shared.changed.notified());
             changed.as_mut().enable();
-            match shared.pick() {
-                Pick::Use(slot) => return Ok(lease(slot)),
-                Pick::UseAndOpen(slot) => {
-                    tokio::spawn(open_in_background(shared.clone()));
-                    return Ok(lease(slot));
-                }
-                Pick::Open => return Ok(lease(Opening(shared).finish(true).await?)),
-                Pick::Wait if waiting.is_none() => {
+            match shared.pick(deadline, partial, &mut opened, &mut seen) {
+                Pick::Use(slot) => return Ok(Lease::new(slot, shared.clone(), room)),
+                Pick::Down(e) => return Err(e),
+                Pick::Wait(_) if waiting.is_none() => {
                     // Counted first, then looked at again: a lease that ends after this
                     // look sees the count and wakes us.
                     waiting = Some(Waiting::new(shared));
@@ -366,43 +371,106 @@ impl Pool {
                         queued = Some(Queued::new(shared));
                     }
                 }
-                Pick::Wait => match deadline {
-                    Some(d) => tokio::time::timeout_at(d, changed)
-                        .await
-                        .map_err(|_| self.no_room())?,
+                Pick::Wait(retry_at) => match earliest(deadline, retry_at) {
+                    Some(wake) => {
+                        let woken = tokio::time::timeout_at(wake, changed).await.is_ok();
+                        if !woken && deadline.is_some_and(|d| Instant::now() >= d) {
+                            return Err(shared.unavailable());
+                        }
+                    }
                     None => changed.await,
                 },
             }
         }
     }
 
-    fn no_room(&self) -> Error {
-        let s = &self.shared;
-        Error::Unavailable {
-            message: format!(
-                "timed out waiting for room on a database connection ({} connections × {} calls \
-                 in flight are busy); raise PoolOptions::max_size or pipeline_depth, or the \
-                 database is too slow",
-                s.max_size, s.pipeline_depth
-            ),
+    /// For a read stuck behind `from`'s stalled head: a share of another connection that
+    /// is not stalled, if one has room now. Waits for nothing; when none has room, a new
+    /// connection starts opening (if one may) for the next look.
+    pub(crate) fn fresh(&self, from: &Lease) -> Option<Lease> {
+        let shared = &self.shared;
+        let room = shared.room.clone().try_acquire_owned().ok()?;
+        let now = shared.now();
+        let mut state = shared.lock();
+        let fresh = state
+            .conns
+            .iter()
+            .filter(|s| !Arc::ptr_eq(s, &from.slot))
+            .filter(|s| shared.has_room(s, now, true) && !s.stalled(now, shared.stall_after))
+            .min_by_key(|s| s.in_flight.load(Ordering::SeqCst))
+            .cloned();
+        match fresh {
+            Some(slot) => {
+                shared.enter(&slot, now);
+                shared.moved_total.fetch_add(1, Ordering::Relaxed);
+                Some(Lease::new(slot, shared.clone(), room))
+            }
+            None => {
+                if state.opening == 0 && shared.may_open(&state) {
+                    shared.start_opening(&mut state);
+                }
+                None
+            }
         }
     }
 }
 
 impl Shared {
-    /// Whether `slot` is older than `max_lifetime`.
+    /// Whether `slot` takes no new call for its age: older than `max_lifetime`, or
+    /// opened partial (during a lock) longer than [`PARTIAL_LIFE`] ago.
     fn retired(&self, slot: &Slot, now: u64) -> bool {
-        self.max_lifetime
-            .is_some_and(|max| now.saturating_sub(slot.born) > max)
+        let age = now.saturating_sub(slot.born);
+        self.max_lifetime.is_some_and(|max| age > max)
+            || (slot.conn.partial() && age > PARTIAL_LIFE.as_nanos() as u64)
     }
 
-    /// Drops closed connections and retired ones without calls; with `idle`, also those
-    /// without a call for `idle_timeout`, keeping `min_idle` open. Counts what it closed.
+    /// Takes new calls (of a caller that can run deferred statements, with `partial`)
+    /// and has room for one.
+    fn has_room(&self, slot: &Slot, now: u64, partial: bool) -> bool {
+        slot.usable()
+            && (partial || !slot.conn.partial())
+            && slot.in_flight.load(Ordering::SeqCst) < self.pipeline_depth
+            && !self.retired(slot, now)
+    }
+
+    /// Whether a connection may start opening now: below `max_size`, and outside an
+    /// outage's backoff (during an outage, one attempt at a time).
+    fn may_open(&self, state: &State) -> bool {
+        let room = state.conns.len() + state.opening < self.max_size;
+        room && match &state.outage {
+            None => true,
+            Some(o) => state.opening == 0 && Instant::now() >= o.retry_at,
+        }
+    }
+
+    /// Counts a call on `slot`; its progress clock starts when it goes from idle to busy.
+    fn enter(&self, slot: &Slot, now: u64) -> bool {
+        let busy = slot.in_flight.fetch_add(1, Ordering::SeqCst) > 0;
+        if !busy {
+            slot.progress.store(now, Ordering::Relaxed);
+        }
+        busy
+    }
+
+    /// Opens a connection in the background, counted in `opening` until it is done.
+    fn start_opening(self: &Arc<Self>, state: &mut State) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                state.opening += 1;
+                runtime.spawn(open_in_background(self.clone()));
+            }
+            Err(_) => tracing::warn!("no tokio runtime to open a database connection on"),
+        }
+    }
+
+    /// Drops closed connections, given-up ones and retired ones without calls; with
+    /// `idle`, also those without a call for `idle_timeout`, keeping `min_idle` open.
+    /// Counts what it closed.
     fn sweep(&self, state: &mut State, now: u64, idle: bool) {
         let before = state.conns.len();
         state.conns.retain(|s| {
             let unused = s.in_flight.load(Ordering::SeqCst) == 0;
-            !(s.conn.client.is_closed() || (unused && self.retired(s, now)))
+            !(s.conn.client.is_closed() || (unused && (s.is_broken() || self.retired(s, now))))
         });
         if idle && let Some(limit) = self.idle_timeout {
             let mut open = state.conns.len();
@@ -437,50 +505,133 @@ impl Shared {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Chooses the least busy open connection with room, preferring those that are not
-    /// stalled (dropping closed ones), and counts the call on it; or decides to open one or
-    /// to wait.
-    fn pick(&self) -> Pick {
+    /// Chooses the least busy usable connection with room that is not stalled, and counts
+    /// the call on it (opening another in the background when it was busy and one may
+    /// open). Without one: opens one and waits for it; if none may open, a stalled
+    /// connection with room beats waiting; else waits. During an outage with no usable
+    /// connection left, a call fails once an attempt to open one failed since it began
+    /// looking (`seen` holds the failures counted then), or at once when the next attempt
+    /// comes after `deadline`. `opened` keeps a call from starting another connection
+    /// while one is opening.
+    fn pick(
+        self: &Arc<Self>,
+        deadline: Option<Instant>,
+        partial: bool,
+        opened: &mut bool,
+        seen: &mut Option<u32>,
+    ) -> Pick {
         let now = self.now();
         let mut state = self.lock();
         self.sweep(&mut state, now, false);
-        let room_to_open = state.conns.len() + state.opening < self.max_size;
+        let seen = seen.get_or_insert(state.outage.as_ref().map_or(0, |o| o.failures));
         let in_flight = |s: &&Arc<Slot>| s.in_flight.load(Ordering::SeqCst);
-        // A retired connection (older than max_lifetime) takes no new call.
-        let has_room = |s: &&Arc<Slot>| in_flight(s) < self.pipeline_depth && !self.retired(s, now);
-        let stalled = |s: &&Arc<Slot>| {
-            in_flight(s) > 0
-                && now.saturating_sub(s.progress.load(Ordering::Relaxed)) > self.stall_after
-        };
         let fresh = state
             .conns
             .iter()
-            .filter(|s| has_room(s) && !stalled(s))
+            .filter(|s| self.has_room(s, now, partial) && !s.stalled(now, self.stall_after))
             .min_by_key(in_flight)
             .cloned();
-        let slot = match fresh {
-            Some(slot) => slot,
-            None if room_to_open => {
-                state.opening += 1;
-                return Pick::Open;
+        if let Some(slot) = fresh {
+            if self.enter(&slot, now) && self.may_open(&state) {
+                self.start_opening(&mut state);
             }
-            // Every connection is full or stalled and no other may open: a stalled one
+            return Pick::Use(slot);
+        }
+        if (!*opened || state.opening == 0) && self.may_open(&state) {
+            *opened = true;
+            self.start_opening(&mut state);
+            return Pick::Wait(None);
+        }
+        if state.opening == 0
+            && let Some(slot) = state
+                .conns
+                .iter()
+                .filter(|s| self.has_room(s, now, partial))
+                .min_by_key(in_flight)
+                .cloned()
+        {
+            // Nothing fresh, nothing opening, and none may open: a stalled connection
             // with room still beats waiting.
-            None => match state.conns.iter().filter(has_room).min_by_key(in_flight) {
-                Some(slot) => slot.clone(),
-                None => return Pick::Wait,
-            },
+            self.enter(&slot, now);
+            return Pick::Use(slot);
+        }
+        let Some(o) = &state.outage else {
+            return Pick::Wait(None);
         };
-        let busy = slot.in_flight.fetch_add(1, Ordering::SeqCst) > 0;
-        if !busy {
-            slot.progress.store(now, Ordering::Relaxed);
+        let clock = Instant::now();
+        if !state.conns.iter().any(|s| s.usable()) {
+            // No connection to wait for room on: a call waits for one attempt to open
+            // one at most, and fails with its error.
+            if o.failures > *seen {
+                return Pick::Down(o.error(clock));
+            }
+            if state.opening == 0 && deadline.is_some_and(|d| o.retry_at > d) {
+                return Pick::Down(o.error(clock));
+            }
         }
-        if busy && room_to_open {
-            state.opening += 1;
-            Pick::UseAndOpen(slot)
-        } else {
-            Pick::Use(slot)
+        match state.opening == 0 && o.retry_at > clock {
+            true => Pick::Wait(Some(o.retry_at)),
+            false => Pick::Wait(None),
         }
+    }
+
+    /// Adds a newly opened connection; the outage, if any, is over.
+    fn opened(&self, conn: Conn) {
+        let slot = Arc::new(Slot::new(conn, self.now()));
+        let mut state = self.lock();
+        state.conns.push(slot);
+        if let Some(o) = state.outage.take() {
+            tracing::info!(
+                target = self.opener.target(),
+                failures = o.failures,
+                "database connection open again"
+            );
+        }
+        self.opened_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a failed attempt to open a connection: the next waits out the backoff.
+    fn failed(&self, e: &Error) {
+        self.failed_total.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.lock();
+        let outage = self
+            .backoff
+            .after(state.outage.as_ref(), e.to_string(), Instant::now());
+        tracing::warn!(
+            error = %e,
+            failures = outage.failures,
+            retry_in_ms = outage.retry_at.saturating_duration_since(Instant::now()).as_millis() as u64,
+            "could not open a database connection"
+        );
+        state.outage = Some(outage);
+    }
+
+    /// Why a call got no connection within its wait.
+    fn unavailable(&self) -> Error {
+        let state = self.lock();
+        if let Some(o) = &state.outage {
+            return o.error(Instant::now());
+        }
+        Error::Unavailable {
+            message: format!(
+                "timed out waiting for room on a database connection ({} connections × {} calls \
+                 in flight are busy); raise PoolOptions::max_size or pipeline_depth, or the \
+                 database is too slow",
+                self.max_size, self.pipeline_depth
+            ),
+        }
+    }
+}
+
+/// How long a connection opened during a lock (some statements deferred) takes new
+/// calls: then it retires, and the next opening prepares everything if the lock is gone.
+const PARTIAL_LIFE: Duration = Duration::from_secs(5);
+
+/// The earlier of two optional instants (`None` is never).
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -497,33 +648,20 @@ async fn sweep_every(shared: std::sync::Weak<Shared>, every: Duration) {
     }
 }
 
-/// Opens the connection counted in `opening` by [`Shared::pick`]; errors are logged.
+/// Opens the connection counted in `opening` by [`Shared::start_opening`]: added to the
+/// pool, or its failure recorded for the backoff (and logged).
 async fn open_in_background(shared: Arc<Shared>) {
-    if let Err(e) = Opening(&shared).finish(false).await {
-        tracing::warn!(error = %e, "could not open another database connection");
+    let opening = Opening(&shared);
+    match shared.opener.open(true).await {
+        Ok(conn) => shared.opened(conn),
+        Err(e) => shared.failed(&e),
     }
+    drop(opening);
 }
 
-/// One connection counted in `State::opening`; uncounted when dropped, even if the call
-/// that opens it is cancelled.
+/// One connection counted in `State::opening`; uncounted (and waiting calls woken) when
+/// dropped, even if the task that opens it is cancelled.
 struct Opening<'a>(&'a Shared);
-
-impl Opening<'_> {
-    /// Opens the connection and adds it to the pool, leased by the caller when `lease`.
-    async fn finish(self, lease: bool) -> Result<Arc<Slot>, Error> {
-        let conn = self.0.opener.open().await?;
-        let now = self.0.now();
-        let slot = Arc::new(Slot {
-            conn,
-            in_flight: AtomicUsize::new(usize::from(lease)),
-            progress: AtomicU64::new(now),
-            born: now,
-        });
-        self.0.lock().conns.push(slot.clone());
-        self.0.opened_total.fetch_add(1, Ordering::Relaxed);
-        Ok(slot)
-    }
-}
 
 impl Drop for Opening<'_> {
     fn drop(&mut self) {

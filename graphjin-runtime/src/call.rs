@@ -1,0 +1,223 @@
+//! One call of an operation on the pool, under its deadline.
+//!
+//! - Deadline: the whole call (waiting for a connection, the role lookup, the statement,
+//!   reading the rows) is bounded by the operation's limit (see `deadline.rs`). Waiting
+//!   for a connection past it fails with [`Error::Unavailable`] (no statement was sent);
+//!   a statement past it fails with [`Error::Timeout`], and if it was at the head of its
+//!   connection's pipeline, PostgreSQL is asked to cancel it (see `pool/watch.rs`).
+//! - Moving: a read that finds itself queued behind another call on a connection that made
+//!   no progress for `stall_after` runs again on a connection that is not stalled; the
+//!   first answer to come wins and the other is dropped when it arrives. Reads only: a
+//!   write queued on a connection runs there once, whatever happens.
+//! - Retry: a read whose connection was lost (closed, terminated) runs once more on
+//!   another connection; a write fails with [`Error::Unavailable`] (a 503), since it may
+//!   or may not have been applied.
+
+use std::pin::pin;
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use postgres_types::Type;
+use tokio::time::Instant;
+use tokio_postgres::Row;
+
+use crate::db::{bind, resolve_role};
+use crate::observe::context as observe;
+use crate::pool::Lease;
+use crate::vars::Source;
+use crate::{Auth, Db, Error, OpKind, Operation};
+
+/// One call of operation number `index` for `auth` with `vars`.
+pub(crate) struct Call<'a> {
+    db: &'a Db,
+    index: usize,
+    op: &'static Operation,
+    auth: &'a Auth,
+    vars: Source<'a>,
+    limit: Option<Duration>,
+    deadline: Option<Instant>,
+}
+
+impl<'a> Call<'a> {
+    /// The call, its deadline `limit` from now.
+    pub(crate) fn new(
+        db: &'a Db,
+        index: usize,
+        auth: &'a Auth,
+        vars: Source<'a>,
+        limit: Option<Duration>,
+    ) -> Call<'a> {
+        Call {
+            db,
+            index,
+            op: &db.operations()[index],
+            auth,
+            vars,
+            limit,
+            deadline: limit.map(|l| Instant::now() + l),
+        }
+    }
+
+    /// Whether running the operation twice is harmless (it writes nothing).
+    fn reads(&self) -> bool {
+        self.op.kind != OpKind::Mutation
+    }
+
+    /// Runs the call: the row holds the data.
+    pub(crate) async fn run(&self) -> Result<Row, Error> {
+        let mut may_retry = self.reads();
+        loop {
+            let lease = {
+                let _wait = observe::Timer::pool_wait();
+                self.db.pool().get_by(self.deadline).await?
+            };
+            let result = if self.reads() {
+                self.read(lease).await
+            } else {
+                self.write(lease).await
+            };
+            let time_left = self.deadline.is_none_or(|d| Instant::now() < d);
+            match result {
+                Err(Error::Unavailable { message }) if may_retry && time_left => {
+                    may_retry = false;
+                    tracing::info!(
+                        operation = self.op.name,
+                        error = %message,
+                        "the database connection was lost under a read; running it again on another"
+                    );
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// A write: runs on `lease` until done or the deadline.
+    async fn write(&self, lease: Lease) -> Result<Row, Error> {
+        let attempt = self.attempt(&lease);
+        let outcome = match self.deadline {
+            Some(d) => tokio::time::timeout_at(d, attempt).await.ok(),
+            None => Some(attempt.await),
+        };
+        self.settle(&lease, outcome)
+    }
+
+    /// A read: runs on `lease`, and once it is stuck behind a stalled head, also on a
+    /// fresh connection; the first answer wins.
+    async fn read(&self, lease: Lease) -> Result<Row, Error> {
+        let pool = self.db.pool();
+        let stall = pool.stall_after();
+        let mut first = pin!(self.attempt(&lease));
+        let mut look = Instant::now() + stall;
+        let second = loop {
+            let wake = self.deadline.map_or(look, |d| d.min(look));
+            tokio::select! {
+                biased;
+                r = &mut first => return self.settle(&lease, Some(r)),
+                () = tokio::time::sleep_until(wake) => {}
+            }
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return self.settle(&lease, None);
+            }
+            look = Instant::now() + (stall / 2).max(Duration::from_millis(1));
+            if lease.stuck()
+                && let Some(other) = pool.fresh(&lease)
+            {
+                break other;
+            }
+        };
+        tracing::debug!(
+            operation = self.op.name,
+            "a read moved off a stalled database connection"
+        );
+        let mut hedge = pin!(self.attempt(&second));
+        let late = async {
+            match self.deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            r = &mut first => self.settle(&lease, Some(r)),
+            r = &mut hedge => self.settle(&second, Some(r)),
+            () = late => {
+                let _ = self.settle(&second, None);
+                self.settle(&lease, None)
+            }
+        }
+    }
+
+    /// What an attempt on `lease` ended with (`None`: the deadline came first), after
+    /// telling the pool: a lost connection takes no new call; a statement past its
+    /// deadline at the head of its pipeline is cancelled.
+    fn settle(&self, lease: &Lease, outcome: Option<Result<Row, Error>>) -> Result<Row, Error> {
+        match outcome {
+            Some(result) => {
+                if matches!(result, Err(Error::Unavailable { .. })) {
+                    lease.lost();
+                }
+                result
+            }
+            None => {
+                lease.expired();
+                Err(Error::Timeout {
+                    operation: self.op.name,
+                    limit: self.limit,
+                })
+            }
+        }
+    }
+
+    /// One try on `conn`: the caller's role, the binding, the statement and its rows.
+    async fn attempt(&self, conn: &Lease) -> Result<Row, Error> {
+        let op = self.op;
+        let catalog = self.db.catalog();
+        let failed = |e| Error::from_query_within(op.name, self.limit, e);
+        let role = {
+            let _db = observe::Timer::db();
+            resolve_role(conn, self.auth).await.map_err(failed)?
+        };
+        let r = op.roles.iter().position(|rs| rs.role == role);
+        observe::note_role(&role, r);
+        let r = r.ok_or_else(|| Error::Forbidden {
+            operation: op.name,
+            role: role.to_string(),
+        })?;
+        let statement = catalog.statement_index(self.index, r);
+        let mut params = bind(
+            op.roles[r].params,
+            catalog.kinds(statement),
+            self.auth,
+            &role,
+            self.vars,
+        )?;
+        self.db
+            .cursors()
+            .open_params(self.index, op.roles[r].params, &mut params)?;
+
+        let _db = observe::Timer::db();
+        let row = conn
+            .track(async {
+                let rows = if conn.is_deferred(statement) {
+                    // Not prepared on this connection (opened during a lock): unprepared,
+                    // with the same parameter types.
+                    let typed = params.iter().map(|p| (p, Type::TEXT));
+                    conn.client.query_typed_raw(op.roles[r].sql, typed).await?
+                } else {
+                    conn.client
+                        .query_raw(&conn.statements[statement], params.iter())
+                        .await?
+                };
+                let mut rows = pin!(rows);
+                let row = rows.try_next().await?;
+                while rows.try_next().await?.is_some() {}
+                Ok(row)
+            })
+            .await
+            .map_err(failed)?;
+        row.ok_or_else(|| Error::Database {
+            operation: op.name,
+            message: "the statement returned no row".to_owned(),
+        })
+    }
+}
