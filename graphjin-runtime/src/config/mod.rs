@@ -462,7 +462,8 @@ impl Config {
 
     /// The pool's settings from the `database:` keys ([`DatabaseConfig::pool_options`]):
     /// `pool_size`/`max_connections`, idle and life times, `ping_timeout`,
-    /// `statement_timeout`, `connection_setup`, `schema` and `pipeline_depth`.
+    /// `statement_timeout`, `operation_timeouts`, `connection_setup`, `schema` and
+    /// `pipeline_depth`.
     pub fn pool_options(&self) -> crate::PoolOptions {
         crate::PoolOptions {
             cursor_key: self
