@@ -51,6 +51,14 @@ query productNames {
   products(order_by: { id: asc }, limit: 20) { id name price }
 }
 
+query productNamesUpTo($n: Int) {
+  products(order_by: { id: asc }, limit: $n) { id name price }
+}
+
+query ordersUpTo($n: Int) {
+  orders(order_by: { id: asc }, limit: $n) { id customer_id }
+}
+
 query productDescriptions {
   products(order_by: { id: asc }) { id description }
 }
@@ -102,8 +110,17 @@ async fn orders_seen(s: &Setup, user: &str) -> Option<usize> {
 
 impl Setup {
     async fn run(&self, name: &str, who: &Auth) -> Result<Value, graphjin_runtime::Error> {
+        self.run_with(name, who, None).await
+    }
+
+    async fn run_with(
+        &self,
+        name: &str,
+        who: &Auth,
+        vars: Option<Value>,
+    ) -> Result<Value, graphjin_runtime::Error> {
         let op = self.db.operation(name).expect("operation");
-        let bytes = self.db.execute(op, who, None).await?;
+        let bytes = self.db.execute(op, who, vars.as_ref()).await?;
         Ok(serde_json::from_slice(&bytes).expect("JSON"))
     }
 }
@@ -123,10 +140,23 @@ async fn a_user_reads_only_their_own_rows() {
 #[tokio::test]
 async fn an_admin_matched_by_match_reads_all_up_to_the_role_limit() {
     let s = setup().await;
-    // customer 1's email matches the admin role: every customer's orders, capped at 50.
+    // customer 1's email matches the admin role: every customer's orders. The role's limit
+    // (50) caps a limit taken from a variable and is the limit when none is written; a
+    // literal limit in the allow list stays as written (GraphJin's `setLimit` returns early
+    // when the query sets one).
+    let all: usize = 60; // the shop seed's orders
     let data = s.run("orders", &Auth::user("1")).await.expect("admin");
+    assert_eq!(
+        data["orders"].as_array().map(Vec::len),
+        Some(all),
+        "literal 100"
+    );
+    let data = s
+        .run_with("ordersUpTo", &Auth::user("1"), Some(json!({"n": 100})))
+        .await
+        .expect("admin");
     let orders = data["orders"].as_array().expect("list");
-    assert_eq!(orders.len(), 50, "role limit caps the requested 100");
+    assert_eq!(orders.len(), 50, "role limit caps the requested $n = 100");
     let customers: std::collections::BTreeSet<i64> = orders
         .iter()
         .map(|o| o["customer_id"].as_i64().unwrap())
@@ -214,12 +244,28 @@ async fn anon_is_blocked_by_default_block() {
 #[tokio::test]
 async fn a_role_limited_to_some_columns() {
     let s = setup().await;
-    // Allowed columns: fine, and the role's limit of 5 caps the requested 20.
+    // Allowed columns: fine; the role's limit of 5 caps a limit from a variable (and is the
+    // default: a null `$n` gives 5); a literal limit stays as written, as in GraphJin.
+    let data = s
+        .run_with("productNamesUpTo", &Auth::anon(), Some(json!({"n": 20})))
+        .await
+        .expect("anon products");
+    assert_eq!(data["products"].as_array().map(Vec::len), Some(5));
+    let data = s
+        .run_with("productNamesUpTo", &Auth::anon(), Some(json!({"n": 2})))
+        .await
+        .expect("anon products");
+    assert_eq!(data["products"].as_array().map(Vec::len), Some(2));
+    let data = s
+        .run_with("productNamesUpTo", &Auth::anon(), Some(json!({"n": null})))
+        .await
+        .expect("anon products");
+    assert_eq!(data["products"].as_array().map(Vec::len), Some(5));
     let data = s
         .run("productNames", &Auth::anon())
         .await
         .expect("anon products");
-    assert_eq!(data["products"].as_array().map(Vec::len), Some(5));
+    assert_eq!(data["products"].as_array().map(Vec::len), Some(20));
     // A column outside the list: no statement for anon, the runtime refuses it.
     let err = s
         .run("productDescriptions", &Auth::anon())
