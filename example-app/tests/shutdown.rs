@@ -12,10 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use support::{config_dir, free_port, shop_database, start_app};
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use support::{Ws, config_dir, free_port, graphql_ws, shop_database, start_app};
 
 /// The next text message as JSON (pings skipped).
 async fn ws_json(ws: &mut Ws) -> Value {
@@ -43,18 +40,7 @@ async fn sigterm_finishes_requests_closes_subscriptions_and_exits_zero() {
     let pid = running.0.as_ref().expect("child").id();
 
     // An open subscription that has had its first result.
-    let mut request =
-        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-            format!("ws://{addr}/api/v1/graphql").as_str(),
-        )
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
+    let mut ws = graphql_ws(&addr).await.expect("websocket");
     ws.send(Message::text(
         json!({"type": "connection_init"}).to_string(),
     ))

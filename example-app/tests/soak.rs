@@ -16,7 +16,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use support::{config_dir, free_port, shop_database, start_app};
+use support::{config_dir, free_port, graphql_ws, shop_database, start_app};
 
 /// Counts of what the load saw, by kind of answer.
 #[derive(Default)]
@@ -115,16 +115,7 @@ async fn subscription_worker(addr: String, stop: Arc<AtomicBool>, tally: Arc<Tal
     let mut id = 0u64;
     while !stop.load(Ordering::Relaxed) {
         id += 1;
-        let mut request =
-            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-                format!("ws://{addr}/api/v1/graphql").as_str(),
-            )
-            .expect("request");
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            "graphql-transport-ws".parse().expect("header"),
-        );
-        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(request).await else {
+        let Ok(mut ws) = graphql_ws(&addr).await else {
             tally.failures.fetch_add(1, Ordering::Relaxed);
             continue;
         };

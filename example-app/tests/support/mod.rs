@@ -103,3 +103,18 @@ pub async fn start_app(url: &str, addr: &str, config: &Path) -> Running {
     assert!(ready, "the app did not start");
     running
 }
+
+/// A WebSocket to the app, as a graphql-ws client opens one.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `ws://ADDR/api/v1/graphql` with the `graphql-transport-ws` subprotocol.
+pub async fn graphql_ws(addr: &str) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/api/v1/graphql").into_client_request()?;
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    Ok(tokio_tungstenite::connect_async(request).await?.0)
+}
