@@ -13,17 +13,19 @@
 //!   another connection; a write fails with [`Error::Unavailable`] (a 503), since it may
 //!   or may not have been applied.
 
+use std::borrow::Cow;
 use std::pin::pin;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use postgres_types::Type;
+use postgres_types::{ToSql, Type};
 use tokio::time::Instant;
 use tokio_postgres::Row;
 
 use crate::db::{bind, resolve_role};
 use crate::observe::context as observe;
 use crate::pool::Lease;
+use crate::roles::UserIdParam;
 use crate::vars::Source;
 use crate::{Auth, Db, Error, OpKind, Operation};
 
@@ -168,8 +170,13 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// One try on `conn`: the caller's role, the binding, the statement and its rows.
+    /// One try on `conn`: the caller's role, the binding, the statement and its rows. A
+    /// signed-in caller of a query takes one round trip where the connection has the
+    /// combined statement (see `signed_in.rs`).
     async fn attempt(&self, conn: &Lease) -> Result<Row, Error> {
+        if let Some(row) = self.attempt_signed_in(conn).await? {
+            return Ok(row);
+        }
         let op = self.op;
         let catalog = self.db.catalog();
         let failed = |e| Error::from_query_within(op.name, self.limit, e);
@@ -219,5 +226,82 @@ impl<'a> Call<'a> {
             operation: op.name,
             message: "the statement returned no row".to_owned(),
         })
+    }
+
+    /// A signed-in caller's query in one round trip: the role statement and the statement
+    /// of every role it can choose, as one (see `signed_in.rs`). `None` when it does not
+    /// apply here (no user, a role set by a trusted layer, not a query, not prepared on
+    /// this connection, or a binding only some role's statement refuses): the caller then
+    /// takes the two round trips, which also word any error for the role actually chosen.
+    async fn attempt_signed_in(&self, conn: &Lease) -> Result<Option<Row>, Error> {
+        let (None, Some(user_id)) = (&self.auth.role, &self.auth.user_id) else {
+            return Ok(None);
+        };
+        let catalog = self.db.catalog();
+        let (Some(combined), Some(Some(stmt))) = (
+            catalog.signed_in(self.index),
+            conn.signed_in.get(self.index),
+        ) else {
+            return Ok(None);
+        };
+        let op = self.op;
+        let mut params: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(combined.params - 1);
+        for branch in &combined.branches {
+            let rs = &op.roles[branch.role];
+            let statement = catalog.statement_index(self.index, branch.role);
+            let Ok(mut bound) = bind(
+                rs.params,
+                catalog.kinds(statement),
+                self.auth,
+                rs.role,
+                self.vars,
+            ) else {
+                return Ok(None);
+            };
+            if self
+                .db
+                .cursors()
+                .open_params(self.index, rs.params, &mut bound)
+                .is_err()
+            {
+                return Ok(None);
+            }
+            params.append(&mut bound);
+        }
+        let user = UserIdParam(user_id);
+        let mut args: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(combined.params);
+        args.push(&user);
+        args.extend(params.iter().map(|p| p as &(dyn ToSql + Sync)));
+
+        let failed = |e| Error::from_query_within(op.name, self.limit, e);
+        let _db = observe::Timer::db();
+        let row = conn
+            .track(async {
+                let rows = conn.client.query_raw(stmt, args.iter().copied()).await?;
+                let mut rows = pin!(rows);
+                let row = rows.try_next().await?;
+                while rows.try_next().await?.is_some() {}
+                Ok(row)
+            })
+            .await
+            .map_err(failed)?;
+        let row = row.ok_or_else(|| Error::Database {
+            operation: op.name,
+            message: "the statement returned no row".to_owned(),
+        })?;
+        // The role statement never answers NULL; were it to, `user` (as `resolve_role`).
+        let role: &str = row
+            .try_get::<_, Option<&str>>(1)
+            .map_err(failed)?
+            .unwrap_or(crate::Auth::USER);
+        let r = op.roles.iter().position(|rs| rs.role == role);
+        observe::note_role(role, r);
+        if r.is_none() {
+            return Err(Error::Forbidden {
+                operation: op.name,
+                role: role.to_owned(),
+            });
+        }
+        Ok(Some(row))
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use crate::operation::{Batch, EnumType, OpKind, Operation, Param, RoleQuery};
 use crate::pgtype::Kind;
+use crate::signed_in::{self, Combined};
 use crate::{Error, vars};
 
 /// The builtin parameters the runtime fills from [`crate::Auth`].
@@ -29,6 +30,9 @@ pub(crate) struct Catalog {
     batches: Vec<Option<&'static str>>,
     /// The enums the generated types use, checked when a connection opens.
     pub(crate) enums: &'static [EnumType],
+    /// Per operation, its one-round-trip statement for signed-in callers (see
+    /// `signed_in.rs`), when roles are matched with a roles query.
+    signed_in: Vec<Option<Combined>>,
 }
 
 impl Catalog {
@@ -45,6 +49,7 @@ impl Catalog {
             role_query: None,
             batches: Vec::new(),
             enums: &[],
+            signed_in: Vec::new(),
         };
         for (i, op) in operations.iter().enumerate() {
             catalog.offsets.push(catalog.kinds.len());
@@ -99,6 +104,25 @@ impl Catalog {
         }
         self.batches = by_statement;
         Ok(())
+    }
+
+    /// Sets how a signed-in user's role is found, and builds each query's one-round-trip
+    /// statement from it.
+    pub(crate) fn set_role_query(&mut self, role_query: Option<&'static RoleQuery>) {
+        self.role_query = role_query;
+        self.signed_in = match role_query {
+            Some(rq) => self
+                .operations
+                .iter()
+                .map(|op| signed_in::statement(rq, op))
+                .collect(),
+            None => Vec::new(),
+        };
+    }
+
+    /// Operation `op`'s one-round-trip statement for signed-in callers, if it has one.
+    pub(crate) fn signed_in(&self, op: usize) -> Option<&Combined> {
+        self.signed_in.get(op)?.as_ref()
     }
 
     /// The batch statement of a flattened statement, if it has one.

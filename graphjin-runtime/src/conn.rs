@@ -25,6 +25,8 @@ pub(crate) struct Conn {
     pub(crate) role_statement: Option<Statement>,
     /// Per flattened statement, its subscription batch statement (if any).
     pub(crate) batch_statements: Box<[Option<Statement>]>,
+    /// Per operation, its one-round-trip statement for signed-in callers, where prepared.
+    pub(crate) signed_in: Box<[Option<Statement>]>,
     /// Statements outside the operation table (SQL actions), prepared on this connection
     /// the first time one runs on it; keyed by their SQL.
     prepared: Mutex<HashMap<Arc<str>, Statement>>,
@@ -256,6 +258,7 @@ impl Opener {
             statements: prepared.statements,
             role_statement: prepared.role_statement,
             batch_statements: prepared.batch_statements,
+            signed_in: prepared.signed_in,
             prepared: Mutex::default(),
             task,
             deferred: prepared.deferred,

@@ -42,6 +42,7 @@ mod pool;
 mod prepare;
 mod probe;
 mod roles;
+mod signed_in;
 pub mod subs;
 pub mod types;
 pub mod validate;

@@ -39,6 +39,10 @@ pub(crate) struct Prepared {
     pub(crate) statements: Box<[Statement]>,
     pub(crate) role_statement: Option<Statement>,
     pub(crate) batch_statements: Box<[Option<Statement>]>,
+    /// Per operation, its one-round-trip statement for signed-in callers (see
+    /// `signed_in.rs`); `None` where it has none or it could not be prepared here (a
+    /// table was locked), and calls take two round trips.
+    pub(crate) signed_in: Box<[Option<Statement>]>,
     pub(crate) deferred: Deferred,
 }
 
@@ -93,6 +97,10 @@ pub(crate) async fn everything(
         None => None,
     };
     let batches = prepare_batches(client, catalog, defer).await?;
+    let signed_in = match role_statement.as_ref().and_then(|rs| rs.params().first()) {
+        Some(user_id) => prepare_signed_in(client, catalog, user_id.clone(), defer).await?,
+        None => vec![None; catalog.operations.len()].into_boxed_slice(),
+    };
     let mut deferred = Deferred {
         role: catalog.role_query.is_some() && role_statement.is_none(),
         batches: batches.iter().any(|b| matches!(b, Batch::Deferred)),
@@ -137,8 +145,47 @@ pub(crate) async fn everything(
         statements,
         role_statement,
         batch_statements,
+        signed_in,
         deferred,
     })
+}
+
+/// Prepares each query's one-round-trip statement: `$1` the user id as the role statement
+/// takes it, the branches' parameters as text. One that cannot be prepared (a table locked
+/// with `defer`, or a statement PostgreSQL refuses, which is logged) is `None`: its calls
+/// take the two round trips, which name the error, if any, for the role actually chosen.
+async fn prepare_signed_in(
+    client: &Client,
+    catalog: &Catalog,
+    user_id: Type,
+    defer: bool,
+) -> Result<Box<[Option<Statement>]>, Error> {
+    let jobs = (0..catalog.operations.len()).map(|i| {
+        let user_id = user_id.clone();
+        async move {
+            let Some(combined) = catalog.signed_in(i) else {
+                return Ok(None);
+            };
+            let mut types = vec![Type::TEXT; combined.params];
+            types[0] = user_id;
+            match client.prepare_typed(&combined.sql, &types).await {
+                Ok(stmt) => Ok(Some(stmt)),
+                Err(e) if is_lost(&e) => Err(Error::Unavailable {
+                    message: pg_message(&e),
+                }),
+                Err(e) if defer && is_lock_timeout(&e) => Ok(None),
+                Err(e) => {
+                    tracing::warn!(
+                        operation = catalog.operations[i].name,
+                        error = %pg_message(&e),
+                        "the one-round-trip statement for signed-in callers was refused; they take two"
+                    );
+                    Ok(None)
+                }
+            }
+        }
+    });
+    Ok(try_join_all(jobs).await?.into_boxed_slice())
 }
 
 /// Sets the session's `lock_timeout` to `value`; returns the one it had.

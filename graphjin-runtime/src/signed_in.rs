@@ -1,0 +1,307 @@
+//! One round trip for a signed-in caller: the role statement and the operation's
+//! statement for every role it can answer, as one statement.
+//!
+//! Without it, a signed-in caller (a user id, no role set by a trusted layer) costs two
+//! dependent round trips: the role statement, then the statement of the role it chose.
+//! For each query the runtime builds, at start-up, from the build-time statements:
+//!
+//! ```sql
+//! SELECT CASE "__gj_r"."role" WHEN 'anon' THEN (<anon's statement>)
+//!                             WHEN 'user' THEN (<user's statement, parameters moved up>)
+//!        END AS "json", "__gj_r"."role"
+//! FROM (<role statement>) AS "__gj_r"
+//! ```
+//!
+//! `$1` is the user id, as in the role statement; each branch's parameters follow, renumbered
+//! by [`renumber`]. Every branch is an uncorrelated scalar subquery, which PostgreSQL runs
+//! only when the `CASE` reaches it (an init plan is evaluated on first use), so the
+//! statement does the work of the chosen role alone. The second column names the role, so
+//! the runtime reports it and refuses a role the operation does not have (`NULL` data).
+//! Only the roles the role statement can answer (`anon`, `user`, and those with a
+//! `match`) that the operation has get a branch.
+
+use std::fmt::Write as _;
+
+use crate::operation::{OpKind, Operation, RoleQuery};
+
+/// The combined statement of `op` and where each branch's parameters start, or `None` when
+/// it does not apply (not a query, or no role the role statement can answer).
+pub(crate) fn statement(rq: &RoleQuery, op: &Operation) -> Option<Combined> {
+    if op.kind != OpKind::Query {
+        return None;
+    }
+    let mut sql = String::from("SELECT CASE \"__gj_r\".\"role\"");
+    let mut branches = Vec::new();
+    let mut next = 1; // $1 is the user id
+    for (r, rs) in op.roles.iter().enumerate() {
+        let answerable = rs.role == "anon" || rs.role == "user" || rq.roles.contains(&rs.role);
+        if !answerable {
+            continue;
+        }
+        let _ = write!(
+            sql,
+            " WHEN {} THEN ({})",
+            literal(rs.role),
+            renumber(rs.sql, next)
+        );
+        branches.push(Branch {
+            role: r,
+            first: next,
+        });
+        next += rs.params.len();
+    }
+    if branches.is_empty() {
+        return None;
+    }
+    let _ = write!(
+        sql,
+        " END AS \"json\", \"__gj_r\".\"role\" FROM ({}) AS \"__gj_r\"",
+        rq.sql
+    );
+    Some(Combined {
+        sql,
+        branches,
+        params: next,
+    })
+}
+
+/// A combined statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Combined {
+    /// Its SQL.
+    pub(crate) sql: String,
+    /// Its branches, in parameter order.
+    pub(crate) branches: Vec<Branch>,
+    /// How many parameters it takes, the user id included.
+    pub(crate) params: usize,
+}
+
+/// One role's branch of a combined statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Branch {
+    /// The role's position in the operation's roles.
+    pub(crate) role: usize,
+    /// How far the branch's parameters moved: its `$k` is the statement's `$(k + first)`,
+    /// so its parameters are the statement's `first..first + n` (counting from 0).
+    pub(crate) first: usize,
+}
+
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// `sql` with every parameter `$k` written `$(k + by)`. Parameters inside string
+/// literals (`'...'`, `E'...'`), quoted identifiers, dollar-quoted strings and comments
+/// are text, not parameters, and are left as they are; so is a `$` inside an identifier
+/// (`a$1`).
+pub(crate) fn renumber(sql: &str, by: usize) -> String {
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\'' => {
+                let escapes =
+                    i > 0 && matches!(b[i - 1], b'e' | b'E') && (i < 2 || !is_ident(b[i - 2]));
+                i = skip_quoted(b, i, b'\'', escapes);
+            }
+            b'"' => i = skip_quoted(b, i, b'"', false),
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i = b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |p| i + p + 1);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
+            b'$' if i > 0 && is_ident(b[i - 1]) => i += 1,
+            b'$' if b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                let end = b[i + 1..]
+                    .iter()
+                    .position(|c| !c.is_ascii_digit())
+                    .map_or(b.len(), |p| i + 1 + p);
+                match sql[i + 1..end].parse::<usize>() {
+                    Ok(n) => {
+                        out.push_str(&sql[copied..i]);
+                        let _ = write!(out, "${}", n + by);
+                        copied = end;
+                    }
+                    Err(_) => {} // too long to be a parameter: PostgreSQL refuses it anyway
+                }
+                i = end;
+            }
+            b'$' => i = skip_dollar_quoted(b, i),
+            _ => i += 1,
+        }
+    }
+    out.push_str(&sql[copied..]);
+    out
+}
+
+fn is_ident(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+}
+
+/// The end of the quoted text starting at `start` (a doubled quote is one quote; with
+/// `escapes`, a backslash escapes the next byte).
+fn skip_quoted(b: &[u8], start: usize, quote: u8, escapes: bool) -> usize {
+    let mut i = start + 1;
+    while i < b.len() {
+        if escapes && b[i] == b'\\' {
+            i += 2;
+        } else if b[i] == quote {
+            if b.get(i + 1) == Some(&quote) {
+                i += 2;
+            } else {
+                return i + 1;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    b.len()
+}
+
+/// The end of the (nested) block comment starting at `start`.
+fn skip_block_comment(b: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i + 1 < b.len() {
+        if b[i] == b'/' && b[i + 1] == b'*' {
+            depth += 1;
+            i += 2;
+        } else if b[i] == b'*' && b[i + 1] == b'/' {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    b.len()
+}
+
+/// The end of the dollar-quoted string starting at `start` (`$tag$ ... $tag$`), or just
+/// past the `$` when no tag opens there.
+fn skip_dollar_quoted(b: &[u8], start: usize) -> usize {
+    let tag_end = b[start + 1..]
+        .iter()
+        .position(|&c| !(is_ident(c) && !c.is_ascii_digit() || c.is_ascii_digit()))
+        .map(|p| start + 1 + p);
+    let Some(tag_end) = tag_end.filter(|&e| b[e] == b'$') else {
+        return start + 1;
+    };
+    if tag_end > start + 1 && b[start + 1].is_ascii_digit() {
+        return start + 1;
+    }
+    let tag = &b[start..=tag_end];
+    let body = tag_end + 1;
+    b[body..]
+        .windows(tag.len())
+        .position(|w| w == tag)
+        .map_or(b.len(), |p| body + p + tag.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operation::{Param, RoleStatement};
+
+    #[test]
+    fn parameters_move_up() {
+        assert_eq!(
+            renumber("SELECT $1::text, $2::integer, $10", 3),
+            "SELECT $4::text, $5::integer, $13"
+        );
+    }
+
+    #[test]
+    fn text_is_not_renumbered() {
+        let sql = "SELECT '$1', E'it\\'s $2', \"a$3\", $$ $4 $$, $q$ $5 $q$, a$6 -- $7\n, /* $8 /* $9 */ */ $1";
+        assert_eq!(
+            renumber(sql, 1),
+            "SELECT '$1', E'it\\'s $2', \"a$3\", $$ $4 $$, $q$ $5 $q$, a$6 -- $7\n, /* $8 /* $9 */ */ $2"
+        );
+    }
+
+    #[test]
+    fn doubled_quotes_stay_inside() {
+        assert_eq!(renumber("SELECT 'a''$1', $1", 2), "SELECT 'a''$1', $3");
+        assert_eq!(
+            renumber("SELECT \"x\"\"$1\", $1", 2),
+            "SELECT \"x\"\"$1\", $3"
+        );
+    }
+
+    #[test]
+    fn unterminated_text_is_copied() {
+        assert_eq!(renumber("SELECT $1, 'open $2", 1), "SELECT $2, 'open $2");
+    }
+
+    static USER_PARAMS: &[Param] = &[Param {
+        name: "id",
+        pg_type: "bigint",
+        builtin: false,
+        default: None,
+    }];
+
+    #[test]
+    fn one_branch_per_answerable_role() {
+        let rq = RoleQuery {
+            sql: "SELECT 'admin' AS \"role\" WHERE $1 = 1",
+            roles: &["admin"],
+        };
+        let op = Operation {
+            name: "getThing",
+            kind: OpKind::Query,
+            query: "",
+            sha256: "",
+            roles: &[
+                RoleStatement {
+                    role: "anon",
+                    sql: "SELECT 0",
+                    params: &[],
+                },
+                RoleStatement {
+                    role: "user",
+                    sql: "SELECT $1",
+                    params: USER_PARAMS,
+                },
+                RoleStatement {
+                    role: "admin",
+                    sql: "SELECT $1 + 1",
+                    params: USER_PARAMS,
+                },
+                RoleStatement {
+                    role: "robot", // set by a trusted layer only: no branch
+                    sql: "SELECT 2",
+                    params: &[],
+                },
+            ],
+            constraints: &[],
+        };
+        let c = statement(&rq, &op).expect("a query");
+        assert_eq!(
+            c.sql,
+            "SELECT CASE \"__gj_r\".\"role\" WHEN 'anon' THEN (SELECT 0) WHEN 'user' THEN (SELECT $2) \
+             WHEN 'admin' THEN (SELECT $3 + 1) END AS \"json\", \"__gj_r\".\"role\" \
+             FROM (SELECT 'admin' AS \"role\" WHERE $1 = 1) AS \"__gj_r\""
+        );
+        assert_eq!(
+            c.branches,
+            vec![
+                Branch { role: 0, first: 1 },
+                Branch { role: 1, first: 1 },
+                Branch { role: 2, first: 2 }
+            ]
+        );
+        assert_eq!(c.params, 3);
+        let mutation = Operation {
+            kind: OpKind::Mutation,
+            ..op
+        };
+        assert_eq!(statement(&rq, &mutation), None);
+    }
+}
