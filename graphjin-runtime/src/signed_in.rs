@@ -247,6 +247,29 @@ mod tests {
         default: None,
     }];
 
+    static ROLES: &[RoleStatement] = &[
+        RoleStatement {
+            role: "anon",
+            sql: "SELECT 0",
+            params: &[],
+        },
+        RoleStatement {
+            role: "user",
+            sql: "SELECT $1",
+            params: USER_PARAMS,
+        },
+        RoleStatement {
+            role: "admin",
+            sql: "SELECT $1 + 1",
+            params: USER_PARAMS,
+        },
+        RoleStatement {
+            role: "robot", // set by a trusted layer only: no branch
+            sql: "SELECT 2",
+            params: &[],
+        },
+    ];
+
     #[test]
     fn one_branch_per_answerable_role() {
         let rq = RoleQuery {
@@ -258,28 +281,7 @@ mod tests {
             kind: OpKind::Query,
             query: "",
             sha256: "",
-            roles: &[
-                RoleStatement {
-                    role: "anon",
-                    sql: "SELECT 0",
-                    params: &[],
-                },
-                RoleStatement {
-                    role: "user",
-                    sql: "SELECT $1",
-                    params: USER_PARAMS,
-                },
-                RoleStatement {
-                    role: "admin",
-                    sql: "SELECT $1 + 1",
-                    params: USER_PARAMS,
-                },
-                RoleStatement {
-                    role: "robot", // set by a trusted layer only: no branch
-                    sql: "SELECT 2",
-                    params: &[],
-                },
-            ],
+            roles: ROLES,
             constraints: &[],
         };
         let c = statement(&rq, &op).expect("a query");
