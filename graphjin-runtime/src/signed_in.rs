@@ -120,13 +120,11 @@ pub(crate) fn renumber(sql: &str, by: usize) -> String {
                     .iter()
                     .position(|c| !c.is_ascii_digit())
                     .map_or(b.len(), |p| i + 1 + p);
-                match sql[i + 1..end].parse::<usize>() {
-                    Ok(n) => {
-                        out.push_str(&sql[copied..i]);
-                        let _ = write!(out, "${}", n + by);
-                        copied = end;
-                    }
-                    Err(_) => {} // too long to be a parameter: PostgreSQL refuses it anyway
+                // Too long to be a parameter: PostgreSQL refuses it anyway.
+                if let Ok(n) = sql[i + 1..end].parse::<usize>() {
+                    out.push_str(&sql[copied..i]);
+                    let _ = write!(out, "${}", n + by);
+                    copied = end;
                 }
                 i = end;
             }
