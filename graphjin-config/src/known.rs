@@ -295,6 +295,10 @@ const DATABASE: &[Known] = &[
     key("operation_timeouts", Runtime, Shape::Map(&Shape::Value)),
     r("connection_setup"),
     r("pipeline_depth"),
+    list("read_replicas", Runtime),
+    r("max_replica_lag"),
+    r("replica_check_interval"),
+    r("read_your_writes"),
 ];
 
 const RATE_LIMITER: &str =

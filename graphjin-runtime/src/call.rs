@@ -68,10 +68,11 @@ impl<'a> Call<'a> {
     /// Runs the call: the row holds the data.
     pub(crate) async fn run(&self) -> Result<Row, Error> {
         let mut may_retry = self.reads();
+        let mut route = self.db.route(self.op, self.auth);
         loop {
             let lease = {
                 let _wait = observe::Timer::pool_wait();
-                self.db.pool().get_by(self.deadline).await?
+                self.db.lease_on(&mut route, self.deadline).await?
             };
             let result = if self.reads() {
                 self.read(lease).await
@@ -82,6 +83,7 @@ impl<'a> Call<'a> {
             match result {
                 Err(Error::Unavailable { message }) if may_retry && time_left => {
                     may_retry = false;
+                    self.db.leave_replica(&mut route, &message);
                     tracing::info!(
                         operation = self.op.name,
                         error = %message,

@@ -30,6 +30,7 @@ use crate::error::pg_message;
 use crate::observe::context as observe;
 pub use crate::pool::PoolStats;
 use crate::pool::{Lease, Pool, SessionSetup};
+use crate::replicas::{ReplicaSpec, ReplicaStatus, Replicas, Route};
 use crate::types::RawJson;
 use crate::vars::{RawVariables, Source};
 use crate::{Auth, Batch, EnumType, Error, Operation, RoleQuery};
@@ -108,6 +109,21 @@ pub struct PoolOptions {
     /// `secret_key`, which [`crate::Config::pool_options`] fills in. `None`: GraphJin's
     /// default key (32 zero bytes), which anyone can seal with.
     pub cursor_key: Option<crate::CursorKey>,
+    /// Read replicas (config `database.read_replicas`): queries and subscription polls run
+    /// on the least busy one in use, mutations and actions on the primary (see
+    /// [`crate::replicas`]). Each has a pool of its own with these settings; TLS from its
+    /// URL, with the builder's TLS keys laid over it as for the primary. Default: none.
+    pub read_replicas: Vec<crate::replicas::ReplicaUrl>,
+    /// A replica lagging the primary by more than this is taken out until it catches up
+    /// (config `database.max_replica_lag`). Default: 10 s.
+    pub max_replica_lag: Duration,
+    /// How often the replicas are checked (config `database.replica_check_interval`); each
+    /// check is bounded by `health_timeout`. Default: 1 s.
+    pub replica_check_interval: Duration,
+    /// After an authenticated caller's mutation, their reads go to the primary for this
+    /// long, so they see their own write (config `database.read_your_writes`). `None`: off.
+    /// Default: `None`.
+    pub read_your_writes: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -130,6 +146,10 @@ impl Default for PoolOptions {
             connection_setup: None,
             schema: None,
             cursor_key: None,
+            read_replicas: Vec::new(),
+            max_replica_lag: Duration::from_secs(10),
+            replica_check_interval: Duration::from_secs(1),
+            read_your_writes: None,
         }
     }
 }
@@ -157,6 +177,8 @@ struct Inner {
     /// The readiness check's own connection.
     probe: crate::probe::Probe,
     cursors: crate::cursor::Cursors,
+    /// The read replicas (none: every call runs on the primary).
+    replicas: Replicas,
 }
 
 /// How busy the pool is, for readiness reports ([`Db::ready`]).
@@ -246,6 +268,7 @@ impl Db {
             enums: &[],
             options: PoolOptions::default(),
             tls: None,
+            replicas: Vec::new(),
         }
     }
 
@@ -258,6 +281,7 @@ impl Db {
             enums,
             options,
             tls,
+            replicas: extra_replicas,
         } = b;
         let (mut config, url_tls) =
             TlsOptions::from_url(&database_url).map_err(|e| Error::InvalidUrl {
@@ -266,7 +290,8 @@ impl Db {
                     other => other.to_string(),
                 },
             })?;
-        let tls = match tls {
+        let keys = tls;
+        let tls = match keys.clone() {
             Some(keys) => keys.over(url_tls),
             None => url_tls,
         };
@@ -290,6 +315,24 @@ impl Db {
         let pool = Pool::new(opener, &options, limits.server_timeout());
         // Open (and prepare on) the first connection now; it stays in the pool.
         pool.open_first().await?;
+        let specs = options
+            .read_replicas
+            .iter()
+            .map(|url| ReplicaSpec {
+                url: url.clone(),
+                tls: None,
+            })
+            .chain(extra_replicas);
+        let replicas =
+            crate::replicas::open(specs, keys.as_ref(), &catalog, &options, &limits).await?;
+        replicas.start_check(
+            pool.clone(),
+            crate::replicas::CheckOptions {
+                every: options.replica_check_interval,
+                max_lag: options.max_replica_lag,
+                timeout: options.health_timeout,
+            },
+        );
         let cursors =
             crate::cursor::Cursors::new(operations, options.cursor_key.clone().unwrap_or_default());
         if cursors.any() && cursors.default_key() {
@@ -305,6 +348,7 @@ impl Db {
                 health_timeout: options.health_timeout,
                 probe: crate::probe::Probe::default(),
                 cursors,
+                replicas,
             }),
         })
     }
@@ -410,6 +454,72 @@ impl Db {
         self.inner.pool.get().await
     }
 
+    /// Each read replica: where it is, whether reads go to it, its lag and why it is out.
+    /// Empty without replicas. Readiness ([`Db::ready`]) is the primary's alone: with every
+    /// replica out, reads run on the primary.
+    pub fn replica_status(&self) -> Vec<ReplicaStatus> {
+        self.inner.replicas.status()
+    }
+
+    /// Where a read for `auth` runs: a replica in use, or the primary (no replica in use,
+    /// or `auth` wrote within the read-your-writes window).
+    pub(crate) fn pool_for_read(&self, auth: &Auth) -> Route {
+        self.inner.replicas.route_read(auth)
+    }
+
+    /// Where operation `op` runs for `auth`: a mutation on the primary, a read as
+    /// [`Db::pool_for_read`] says.
+    pub(crate) fn route(&self, op: &Operation, auth: &Auth) -> Route {
+        match op.kind {
+            crate::OpKind::Mutation => Route::Primary,
+            _ => self.pool_for_read(auth),
+        }
+    }
+
+    /// A connection on `route` by `deadline`; a replica that cannot give one is taken out
+    /// and the call moves to the primary (`route` then says so).
+    pub(crate) async fn lease_on(
+        &self,
+        route: &mut Route,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Lease, Error> {
+        if let Route::Replica(n) = *route
+            && let Some(pool) = self.inner.replicas.pool(n)
+        {
+            match pool.get_by(deadline).await {
+                Ok(lease) => return Ok(lease),
+                Err(e) => self.leave_replica(route, &e),
+            }
+        }
+        *route = Route::Primary;
+        self.inner.pool.get_by(deadline).await
+    }
+
+    /// A call on `route` lost its connection: a replica is taken out and the next try
+    /// runs on the primary.
+    pub(crate) fn leave_replica(&self, route: &mut Route, error: &dyn fmt::Display) {
+        if let Route::Replica(n) = *route {
+            self.inner.replicas.failed(n, error);
+            tracing::info!(error = %error, "a read replica failed a call: it runs on the primary");
+        }
+        *route = Route::Primary;
+    }
+
+    /// A connection for a read that is no caller's own (a subscription poll): on a
+    /// replica in use, else the primary.
+    pub(crate) async fn read_connection(&self) -> Result<Lease, Error> {
+        let mut route = self.inner.replicas.route_read(&Auth::anon());
+        if let Route::Replica(n) = route
+            && let Some(pool) = self.inner.replicas.pool(n)
+        {
+            match pool.get().await {
+                Ok(lease) => return Ok(lease),
+                Err(e) => self.leave_replica(&mut route, &e),
+            }
+        }
+        self.connection().await
+    }
+
     pub(crate) fn catalog(&self) -> &Catalog {
         &self.inner.catalog
     }
@@ -443,9 +553,13 @@ impl Db {
         observe::note_operation(index, op);
         crate::validate::check(op, &vars)?;
         let limit = self.inner.limits.of(index);
-        crate::call::Call::new(self, index, auth, vars, limit)
+        let row = crate::call::Call::new(self, index, auth, vars, limit)
             .run()
-            .await
+            .await?;
+        if op.kind == crate::OpKind::Mutation {
+            self.inner.replicas.wrote(auth);
+        }
+        Ok(row)
     }
 }
 
@@ -460,9 +574,21 @@ pub struct DbBuilder {
     enums: &'static [EnumType],
     options: PoolOptions,
     tls: Option<TlsOptions>,
+    replicas: Vec<ReplicaSpec>,
 }
 
 impl DbBuilder {
+    /// A read replica at `url` (besides [`PoolOptions::read_replicas`]): TLS from the URL's
+    /// `sslmode` etc., with `tls` laid over it when given, else the keys of
+    /// [`DbBuilder::tls`] as for the primary. See [`crate::replicas`].
+    pub fn read_replica(mut self, url: &str, tls: Option<TlsOptions>) -> Self {
+        self.replicas.push(ReplicaSpec {
+            url: crate::replicas::ReplicaUrl::new(url),
+            tls,
+        });
+        self
+    }
+
     /// How a signed-in user's role is found (the generated `ROLE_QUERY`), if configured.
     pub fn role_query(mut self, role_query: Option<&'static RoleQuery>) -> Self {
         self.role_query = role_query;

@@ -41,6 +41,7 @@ mod pgtype;
 mod pool;
 mod prepare;
 mod probe;
+pub mod replicas;
 mod roles;
 mod signed_in;
 pub mod subs;
@@ -58,6 +59,7 @@ pub use error::Error;
 pub use graphjin_pgtls::{SslMode, TlsOptions};
 pub use http::{ApiError, Service, router};
 pub use operation::{Access, Batch, EnumType, OpKind, Operation, Param, RoleQuery, RoleStatement};
+pub use replicas::{ReplicaStatus, ReplicaUrl};
 pub use subs::{SubsOptions, Subscription, Subscriptions};
 
 /// axum, re-exported so apps and generated code use the version [`router`] is built with

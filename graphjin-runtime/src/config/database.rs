@@ -23,7 +23,16 @@
 //!     salesReport: 2m
 //!   connection_setup: "SET lock_timeout = '1s'"  # run once on each new connection
 //!   pipeline_depth: 8              # calls in flight on one connection
+//!   read_replicas:                 # queries and subscription polls run on these
+//!     - postgres://app@replica1.internal/shop?sslmode=verify-full
+//!   max_replica_lag: 10s           # a replica further behind is taken out (default 10s)
+//!   replica_check_interval: 1s     # how often replicas are checked (default 1s)
+//!   read_your_writes: 5s           # after a user's mutation, their reads go to the primary
 //! ```
+//!
+//! A replica URL without a password takes `password` (like `connection_string`); its TLS
+//! follows its own `sslmode` etc., with the `enable_tls` keys laid over it as for the
+//! primary. See [`crate::replicas`].
 //!
 //! A call over its limit fails with a 504 (`TIMEOUT`) naming the operation and the limit;
 //! PostgreSQL also gets the largest limit as each connection's `statement_timeout`.
@@ -112,6 +121,27 @@ pub struct DatabaseConfig {
     pub connection_setup: Option<String>,
     /// `pipeline_depth` (this port's key): most calls in flight on one connection.
     pub pipeline_depth: Option<usize>,
+    /// `read_replicas` (this port's key): streaming replicas' URLs; queries and
+    /// subscription polls run on them (env `GJ_DATABASE_READ_REPLICAS`, comma-separated).
+    pub read_replicas: Vec<Secret>,
+    /// `max_replica_lag` (this port's key): a replica lagging more is taken out (default
+    /// 10 s).
+    #[serde(
+        deserialize_with = "graphjin_config::go_duration",
+        serialize_with = "go_text"
+    )]
+    pub max_replica_lag: Option<Duration>,
+    /// `replica_check_interval` (this port's key): how often replicas are checked
+    /// (default 1 s).
+    #[serde(
+        deserialize_with = "graphjin_config::go_duration",
+        serialize_with = "go_text"
+    )]
+    pub replica_check_interval: Option<Duration>,
+    /// `read_your_writes` (this port's key): after an authenticated caller's mutation,
+    /// their reads go to the primary for this long (unset or `0`: off).
+    #[serde(deserialize_with = "duration_or_zero", serialize_with = "go_text")]
+    pub read_your_writes: Option<Duration>,
 }
 
 fn go_text<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -315,7 +345,31 @@ impl DatabaseConfig {
         o.operation_timeouts = self.operation_timeouts.clone();
         o.connection_setup = set(&self.connection_setup).map(str::to_owned);
         o.schema = set(&self.schema).map(str::to_owned);
+        o.read_replicas = self.replica_urls();
+        if let Some(lag) = self.max_replica_lag {
+            o.max_replica_lag = lag;
+        }
+        if let Some(every) = self.replica_check_interval.filter(|d| !d.is_zero()) {
+            o.replica_check_interval = every;
+        }
+        o.read_your_writes = self.read_your_writes.filter(|d| !d.is_zero());
         o
+    }
+
+    /// `read_replicas` as URLs, blank ones skipped, each without a password of its own
+    /// given `password`.
+    fn replica_urls(&self) -> Vec<crate::ReplicaUrl> {
+        let password = set_secret(&self.password);
+        self.read_replicas
+            .iter()
+            .map(Secret::expose)
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| match password {
+                Some(p) => crate::ReplicaUrl::new(with_password(u, p)),
+                None => crate::ReplicaUrl::new(u),
+            })
+            .collect()
     }
 }
 
@@ -453,6 +507,29 @@ mod tests {
             .tls_options(None)
             .unwrap_err();
         assert!(e.to_string().starts_with("`database.enable_tls`:"), "{e}");
+    }
+
+    #[test]
+    fn replica_keys() {
+        let o = db("password: pw\nread_replicas:\n  - postgres://app@r1/shop?sslmode=require\n  - postgres://app:own@r2/shop\nmax_replica_lag: 2s\nreplica_check_interval: 250ms\nread_your_writes: 5s\n").pool_options();
+        let urls: Vec<&str> = o.read_replicas.iter().map(|u| u.expose()).collect();
+        assert_eq!(
+            urls,
+            [
+                "postgres://app:pw@r1/shop?sslmode=require",
+                "postgres://app:own@r2/shop"
+            ]
+        );
+        assert_eq!(o.max_replica_lag, Duration::from_secs(2));
+        assert_eq!(o.replica_check_interval, Duration::from_millis(250));
+        assert_eq!(o.read_your_writes, Some(Duration::from_secs(5)));
+        assert!(!format!("{o:?}").contains("pw@"), "{o:?}");
+        let o = db("read_replicas: postgres://r1/shop\nread_your_writes: 0s\n").pool_options();
+        assert_eq!(o.read_replicas.len(), 1, "a single item is a list of one");
+        assert_eq!(o.read_your_writes, None);
+        assert_eq!(o.max_replica_lag, Duration::from_secs(10), "the default");
+        let o = db("pool_size: 2\n").pool_options();
+        assert!(o.read_replicas.is_empty());
     }
 
     #[test]

@@ -14,6 +14,11 @@
 //! saturated pool (every call slot taken) is still ready, and says so; `stalled` counts
 //! connections stuck on a slow statement (new calls avoid them). Why the database is
 //! unavailable goes to the log, not the response.
+//!
+//! With read replicas, readiness is the primary's (with every replica out, reads run on
+//! the primary), and a ready answer adds `replicas`: one
+//! `{"target","in_use","lag_ms","in_flight","reason"}` per replica
+//! ([`Db::replica_status`](crate::Db::replica_status)), `reason` saying why one is out.
 
 use std::sync::Arc;
 
@@ -33,7 +38,14 @@ pub(crate) async fn live() -> Response {
 /// `GET /health/ready`.
 pub(crate) async fn ready(State(service): State<Arc<Service>>) -> Response {
     let (status, body) = match check(&service).await {
-        Ok(pool) => (StatusCode::OK, json!({ "status": "ready", "pool": pool })),
+        Ok(pool) => {
+            let mut body = json!({ "status": "ready", "pool": pool });
+            let replicas = service.db.replica_status();
+            if !replicas.is_empty() {
+                body["replicas"] = json!(replicas);
+            }
+            (StatusCode::OK, body)
+        }
         Err(state) => (
             StatusCode::SERVICE_UNAVAILABLE,
             json!({ "status": state, "pool": service.db.pool_status() }),

@@ -325,7 +325,7 @@ impl Poller {
 
         let name = self.op.name;
         let failed = |e| Error::from_query(name, e);
-        let conn = self.shared.db.connection().await?;
+        let conn = self.shared.db.read_connection().await?;
         let Some(statement) = conn
             .batch_statements
             .get(self.statement)
@@ -374,7 +374,7 @@ impl Poller {
     async fn poll_each(&mut self) -> Result<(), Error> {
         let name = self.op.name;
         let failed = |e| Error::from_query(name, e);
-        let conn = self.shared.db.connection().await?;
+        let conn = self.shared.db.read_connection().await?;
         let statement = &conn.statements[self.statement];
         let order: Vec<Arc<str>> = self.groups.keys().cloned().collect();
         let mut dead = Vec::new();
