@@ -18,12 +18,19 @@
 //!   subscriber installed at `info` writing JSON lines (one per request) to a sink, and
 //!   metrics on (a second server whose service has a metrics endpoint); afterwards its
 //!   `graphjin_requests_total` must count every request it answered. (c) runs with no
-//!   subscriber and no metrics, so (f)/(c) is the cost of observability (goal >= 0.9).
+//!   subscriber and no metrics, so (f)/(c) is the cost of observability (goal >= 0.9);
+//! - (g) hand-written axum: what one would write without GraphJin, served and loaded over
+//!   HTTP exactly as (c): an axum handler that reads the id from the same JSON body, runs
+//!   the same prepared statement on as many tokio-postgres connections as the pool may
+//!   open (taken in turn, so calls pipeline on each) and answers `{"data":` + PostgreSQL's
+//!   JSON text + `}`, byte for byte (c)'s answer. (c)/(g) is what the runtime costs over a
+//!   server that knows only this one query (goal >= 0.97).
 //!
 //! Each side gets a warm-up, then the same duration and concurrency; ids cycle `1..=40`.
 //! Every response is checked (HTTP: status 200 and a `{"data":` body). It prints requests/s,
 //! p50/p99 latency and errors per side, the ratios HTTP/raw and typed/raw against their
-//! goals (0.8 and 0.95), and both against (e). It asserts nothing about timing.
+//! goals (0.8 and 0.95), both against (e), and HTTP against (g). It asserts nothing about
+//! timing.
 //!
 //! `cargo bench -p graphjin-tests --bench http_vs_raw`; `BENCH_SECONDS` (default 10) and
 //! `BENCH_CONNECTIONS` (default 32) change the duration and concurrency;
@@ -64,6 +71,8 @@ const HTTP_GOAL: f64 = 0.8;
 const TYPED_GOAL: f64 = 0.95;
 /// The goal for logs and metrics on, as a fraction of HTTP with both off.
 const OBSERVED_GOAL: f64 = 0.9;
+/// The goal for HTTP, as a fraction of the hand-written axum server (g).
+const HANDWRITTEN_GOAL: f64 = 0.97;
 
 fn main() {
     let settings = Settings::from_env();
@@ -157,6 +166,7 @@ struct Sides {
     pgbench: Option<Row>,
     pipelined: Row,
     observed: Row,
+    handwritten: Row,
 }
 
 /// The sides measured in this process: raw, typed, HTTP and raw pipelined.
@@ -174,6 +184,7 @@ async fn in_process(url: &str, settings: &Settings) -> Sides {
     let typed_row = measure_side("(b) typed get_product::run()", typed, settings).await;
     let http = http_workers(addr, settings.connections).await;
     let http_row = measure_side("(c) HTTP POST, hyper http1 client", http, settings).await;
+    let handwritten_row = measure_handwritten(url, addr, settings).await;
     let observed_row = measure_observed(db.clone(), settings).await;
     let shared: Vec<Arc<RawWorker>> = raw_workers(url, get_product_sql(), settings.pool.max_size)
         .await
@@ -192,6 +203,104 @@ async fn in_process(url: &str, settings: &Settings) -> Sides {
         pgbench: None,
         pipelined: pipelined_row,
         observed: observed_row,
+        handwritten: handwritten_row,
+    }
+}
+
+/// (g): the hand-written axum server on its own connections, checked to answer what the
+/// runtime answers, then loaded like (c).
+async fn measure_handwritten(url: &str, ours: SocketAddr, settings: &Settings) -> Row {
+    let conns = raw_workers(url, get_product_sql(), settings.pool.max_size).await;
+    let addr = handwritten::serve(conns).await;
+    let mut theirs = http_workers(addr, 1).await.remove(0);
+    let mut mine = http_workers(ours, 1).await.remove(0);
+    for id in [1, 3, ID_COUNT] {
+        let (a, b) = (mine.post(id).await, theirs.post(id).await);
+        assert_eq!(
+            a, b,
+            "the runtime and the hand-written server answer differently"
+        );
+    }
+    let http = http_workers(addr, settings.connections).await;
+    let name = format!("(g) hand-written axum, {} conns", settings.pool.max_size);
+    measure_side(&name, http, settings).await
+}
+
+/// (g): an axum + tokio-postgres handler for `getProduct` alone, as one would write it by
+/// hand: parse the body, run the prepared statement on the next connection, wrap
+/// PostgreSQL's JSON text in `{"data":...}`.
+mod handwritten {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+    use graphjin_runtime::axum::extract::State;
+    use graphjin_runtime::axum::http::{StatusCode, header};
+    use graphjin_runtime::axum::response::{IntoResponse, Response};
+    use graphjin_runtime::axum::{Router, routing::post};
+
+    use super::{GRAPHQL_PATH, JsonBytes, RawWorker};
+
+    /// The request body's part the handler reads.
+    #[derive(serde::Deserialize)]
+    struct Request {
+        variables: Variables,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Variables {
+        id: i64,
+    }
+
+    /// The connections, taken in turn.
+    struct Conns {
+        all: Vec<RawWorker>,
+        next: AtomicUsize,
+    }
+
+    /// Serves the handler on a free loopback port, in the background.
+    pub(super) async fn serve(conns: Vec<RawWorker>) -> SocketAddr {
+        let state = Arc::new(Conns {
+            all: conns,
+            next: AtomicUsize::new(0),
+        });
+        let app = Router::new()
+            .route(GRAPHQL_PATH, post(get_product))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address");
+        tokio::spawn(async move {
+            graphjin_runtime::axum::serve(listener, app)
+                .await
+                .expect("serve");
+        });
+        addr
+    }
+
+    async fn get_product(State(conns): State<Arc<Conns>>, body: Bytes) -> Response {
+        let request: Request = match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        };
+        let n = conns.next.fetch_add(1, Ordering::Relaxed) % conns.all.len();
+        let conn = &conns.all[n];
+        let id = request.variables.id.to_string();
+        let row = match conn.client.query_one(&conn.statement, &[&id]).await {
+            Ok(row) => row,
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        };
+        let json: JsonBytes<'_> = match row.try_get(0) {
+            Ok(json) => json,
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        };
+        let mut out = Vec::with_capacity(json.0.len() + 9);
+        out.extend_from_slice(b"{\"data\":");
+        out.extend_from_slice(json.0);
+        out.push(b'}');
+        ([(header::CONTENT_TYPE, "application/json")], out).into_response()
     }
 }
 
@@ -712,7 +821,7 @@ fn print_report(sides: &Sides, settings: &Settings) {
     let rows = [&sides.raw, &sides.typed, &sides.http]
         .into_iter()
         .chain(&sides.pgbench)
-        .chain([&sides.pipelined, &sides.observed]);
+        .chain([&sides.pipelined, &sides.observed, &sides.handwritten]);
     for r in rows {
         println!(
             "{:<36} {:>10} {:>10.0} {:>9.3} {:>9.3} {:>7}",
@@ -735,6 +844,7 @@ fn print_report(sides: &Sides, settings: &Settings) {
         pgbench,
         pipelined,
         observed,
+        handwritten,
     } = sides;
     println!("{}", ratio("HTTP / raw ", http, raw, Some(HTTP_GOAL)));
     println!("{}", ratio("typed / raw", typed, raw, Some(TYPED_GOAL)));
@@ -744,9 +854,22 @@ fn print_report(sides: &Sides, settings: &Settings) {
         "{}",
         ratio("HTTP observed / HTTP", observed, http, Some(OBSERVED_GOAL))
     );
+    println!(
+        "{}",
+        ratio(
+            "HTTP / hand-written axum",
+            http,
+            handwritten,
+            Some(HANDWRITTEN_GOAL)
+        )
+    );
     if let Some(pgbench) = pgbench {
         println!("{}", ratio("HTTP / pgbench", http, pgbench, None));
         println!("{}", ratio("raw / pgbench", raw, pgbench, None));
+        println!(
+            "{}",
+            ratio("hand-written axum / pgbench", handwritten, pgbench, None)
+        );
     }
     println!(
         "note: this machine has {cores} cores, shared by the load generator, the server and \
