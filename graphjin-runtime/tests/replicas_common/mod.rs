@@ -84,7 +84,7 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// Copies `primary` with `pg_basebackup -R` (streaming WAL, a fast checkpoint) and
+    /// Copies `primary` with `pg_basebackup -R` (streaming WAL, a fast checkpoint, no fsync) and
     /// starts the copy as a hot standby on a free port.
     pub fn start(primary: &TempPostgres) -> Replica {
         let bin = pg_bin();
@@ -112,7 +112,7 @@ impl Replica {
         let data = replica.data();
         let out = replica
             .command("pg_basebackup")
-            .args(["-R", "-X", "stream", "-c", "fast", "-D"])
+            .args(["-R", "-N", "-X", "stream", "-c", "fast", "-D"])
             .arg(&data)
             .arg("-d")
             .arg(primary.url("app"))
