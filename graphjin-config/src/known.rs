@@ -295,6 +295,7 @@ const DATABASE: &[Known] = &[
     key("operation_timeouts", Runtime, Shape::Map(&Shape::Value)),
     r("connection_setup"),
     r("pipeline_depth"),
+    r("statement_mode"),
     list("read_replicas", Runtime),
     r("max_replica_lag"),
     r("replica_check_interval"),

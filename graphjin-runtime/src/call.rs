@@ -18,7 +18,7 @@ use std::pin::pin;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use postgres_types::{ToSql, Type};
+use postgres_types::ToSql;
 use tokio::time::Instant;
 use tokio_postgres::Row;
 
@@ -207,16 +207,9 @@ impl<'a> Call<'a> {
         let _db = observe::Timer::db();
         let row = conn
             .track(async {
-                let rows = if conn.is_deferred(statement) {
-                    // Not prepared on this connection (opened during a lock): unprepared,
-                    // with the same parameter types.
-                    let typed = params.iter().map(|p| (p, Type::TEXT));
-                    conn.client.query_typed_raw(op.roles[r].sql, typed).await?
-                } else {
-                    conn.client
-                        .query_raw(&conn.statements[statement], params.iter())
-                        .await?
-                };
+                // Prepared here, or sent unnamed (statement mode, or deferred here).
+                let rows =
+                    crate::exec::statement(conn, statement, op.roles[r].sql, &params).await?;
                 let mut rows = pin!(rows);
                 let row = rows.try_next().await?;
                 while rows.try_next().await?.is_some() {}
@@ -240,12 +233,12 @@ impl<'a> Call<'a> {
             return Ok(None);
         };
         let catalog = self.db.catalog();
-        let (Some(combined), Some(Some(stmt))) = (
-            catalog.signed_in(self.index),
-            conn.signed_in.get(self.index),
-        ) else {
+        let Some(combined) = catalog.signed_in(self.index) else {
             return Ok(None);
         };
+        if !crate::exec::has_signed_in(conn, self.index) {
+            return Ok(None);
+        }
         let op = self.op;
         let mut params: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(combined.params - 1);
         for branch in &combined.branches {
@@ -279,14 +272,21 @@ impl<'a> Call<'a> {
         let _db = observe::Timer::db();
         let row = conn
             .track(async {
-                let rows = conn.client.query_raw(stmt, args.iter().copied()).await?;
-                let mut rows = pin!(rows);
+                let Some(rows) =
+                    crate::exec::signed_in(conn, self.index, &combined.sql, &args).await
+                else {
+                    return Ok(None);
+                };
+                let mut rows = pin!(rows?);
                 let row = rows.try_next().await?;
                 while rows.try_next().await?.is_some() {}
-                Ok(row)
+                Ok(Some(row))
             })
             .await
             .map_err(failed)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
         let row = row.ok_or_else(|| Error::Database {
             operation: op.name,
             message: "the statement returned no row".to_owned(),

@@ -1,6 +1,9 @@
 //! Connections: opening one and preparing the operation table on it (see `prepare.rs`,
 //! which also explains the statements a connection opened during a table lock defers); a
-//! bare one for the readiness check; cancelling the statement running on one.
+//! bare one for the readiness check; cancelling the statement running on one. In `unnamed`
+//! statement mode nothing is prepared on a pooled connection: the first opening checks
+//! every statement on a connection of its own (see `scratch.rs`) and the rest reuse what
+//! it learned (see `exec.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,10 +14,11 @@ use postgres_types::Type;
 use tokio::task::AbortHandle;
 use tokio_postgres::{CancelToken, Client, Statement};
 
-use crate::Error;
 use crate::catalog::Catalog;
 use crate::error::pg_message;
+use crate::exec::Unnamed;
 use crate::prepare::Deferred;
+use crate::{Error, StatementMode};
 
 /// A connection with every statement prepared, indexed like [`Catalog`]'s flattened
 /// statement list.
@@ -36,6 +40,8 @@ pub(crate) struct Conn {
     deferred: Deferred,
     /// The role statement's SQL, to run it unprepared when it is deferred.
     role_sql: Option<&'static str>,
+    /// In `unnamed` statement mode, what statements are sent with (nothing is prepared).
+    unnamed: Option<Arc<Unnamed>>,
 }
 
 impl Conn {
@@ -49,6 +55,16 @@ impl Conn {
     /// `statements` is a placeholder, and the call runs its SQL unprepared.
     pub(crate) fn is_deferred(&self, statement: usize) -> bool {
         self.deferred.statement(statement)
+    }
+
+    /// Whether this connection sends every statement unnamed (`unnamed` statement mode).
+    pub(crate) fn is_unnamed(&self) -> bool {
+        self.unnamed.is_some()
+    }
+
+    /// What statements are sent with, in `unnamed` statement mode.
+    pub(crate) fn unnamed(&self) -> Option<&Unnamed> {
+        self.unnamed.as_deref()
     }
 
     /// The role statement's SQL when it is not prepared here.
@@ -111,6 +127,8 @@ pub(crate) struct Opener {
     catalog: Arc<Catalog>,
     /// Run on each new connection before preparing (see `pool/setup.rs`).
     setup: crate::pool::SessionSetup,
+    /// In `unnamed` statement mode, what the first opening's check learned.
+    unnamed: tokio::sync::OnceCell<Arc<Unnamed>>,
 }
 
 impl Opener {
@@ -121,6 +139,7 @@ impl Opener {
             tls: TlsOptions::default(),
             catalog,
             setup: crate::pool::SessionSetup::default(),
+            unnamed: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -172,12 +191,11 @@ impl Opener {
     /// statement timeout, at least the connect timeout), so a server that stops answering
     /// half-way cannot hold an opening forever.
     pub(crate) async fn open(&self, defer: bool) -> Result<Conn, Error> {
+        if self.setup.mode() == StatementMode::Unnamed {
+            return self.open_unnamed().await;
+        }
         let (client, task) = self.start().await?;
-        let limit = [self.connect_timeout(), self.setup.statement_timeout()]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(PREPARE_TIMEOUT);
+        let limit = self.prepare_limit();
         match tokio::time::timeout(limit, self.prepare(client, task.clone(), defer)).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => {
@@ -195,6 +213,56 @@ impl Opener {
                 })
             }
         }
+    }
+
+    /// How long the session setup and preparing (or checking) the statements may take: the
+    /// statement timeout, at least the connect timeout.
+    fn prepare_limit(&self) -> Duration {
+        [self.connect_timeout(), self.setup.statement_timeout()]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(PREPARE_TIMEOUT)
+    }
+
+    /// Runs the session setup on `client` (nothing in `unnamed` statement mode).
+    pub(crate) async fn setup_session(&self, client: &Client) -> Result<(), Error> {
+        self.setup
+            .apply(client)
+            .await
+            .map_err(|message| Error::Connect {
+                target: self.target.clone(),
+                message,
+            })
+    }
+
+    /// Opens a connection in `unnamed` statement mode: nothing prepared, no session
+    /// setting sent. The first opening checks every statement first (see `scratch.rs`);
+    /// a session setting the mode cannot honour is refused.
+    async fn open_unnamed(&self) -> Result<Conn, Error> {
+        self.setup.check()?;
+        let unnamed = self
+            .unnamed
+            .get_or_try_init(|| async {
+                crate::scratch::check_unnamed(self, &self.catalog, self.prepare_limit())
+                    .await
+                    .map(Arc::new)
+            })
+            .await?
+            .clone();
+        let (client, task) = self.start().await?;
+        Ok(Conn {
+            client,
+            statements: Box::default(),
+            role_statement: None,
+            batch_statements: Box::default(),
+            signed_in: Box::default(),
+            prepared: Mutex::default(),
+            task,
+            deferred: Deferred::default(),
+            role_sql: self.catalog.role_query.map(|rq| rq.sql),
+            unnamed: Some(unnamed),
+        })
     }
 
     /// Connects, bounded by the connect timeout, and spawns the socket's task.
@@ -236,13 +304,7 @@ impl Opener {
             },
             other => other,
         };
-        self.setup
-            .apply(&client)
-            .await
-            .map_err(|message| Error::Connect {
-                target: self.target.clone(),
-                message,
-            })?;
+        self.setup_session(&client).await?;
         let prepared = crate::prepare::everything(&client, &self.catalog, defer)
             .await
             .map_err(lost)?;
@@ -263,6 +325,7 @@ impl Opener {
             task,
             deferred: prepared.deferred,
             role_sql: self.catalog.role_query.map(|rq| rq.sql),
+            unnamed: None,
         })
     }
 }

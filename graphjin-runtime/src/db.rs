@@ -105,6 +105,19 @@ pub struct PoolOptions {
     /// The schema statements run in: each connection's `search_path` (config
     /// `database.schema`). Default: the server's.
     pub schema: Option<String>,
+    /// How statements are sent (config `database.statement_mode`): `Prepared` prepares
+    /// every statement on every connection, the fastest, for direct connections and
+    /// PgBouncer's `session` pooling; `Unnamed` sends each call's SQL as the unnamed
+    /// statement with typed parameters, for PgBouncer's `transaction` pooling (see
+    /// [`StatementMode`](crate::StatementMode)). Start-up checks every statement in both
+    /// modes; in `Unnamed` mode on a connection of its own, in a transaction that leaves
+    /// nothing behind. `Unnamed` mode sends no session setting either, since the next call
+    /// may run on another server connection: `statement_timeout` is enforced by the client
+    /// alone (a call past it is cancelled with a cancel request, which PgBouncer forwards),
+    /// and `schema` and `connection_setup` are refused: set them on the database role
+    /// (`ALTER ROLE app SET search_path = shop`) or in PgBouncer's `connect_query`.
+    /// Default: `Prepared`.
+    pub statement_mode: crate::StatementMode,
     /// The key `<field>_cursor` values are sealed with ([`crate::cursor`]): config
     /// `secret_key`, which [`crate::Config::pool_options`] fills in. `None`: GraphJin's
     /// default key (32 zero bytes), which anyone can seal with.
@@ -145,6 +158,7 @@ impl Default for PoolOptions {
             operation_timeouts: BTreeMap::new(),
             connection_setup: None,
             schema: None,
+            statement_mode: crate::StatementMode::Prepared,
             cursor_key: None,
             read_replicas: Vec::new(),
             max_replica_lag: Duration::from_secs(10),
@@ -678,16 +692,30 @@ pub(crate) async fn resolve_role<'a>(
     if let Some(role) = &auth.role {
         return Ok(Cow::Borrowed(role));
     }
-    let (Some(user_id), Some(stmt)) = (&auth.user_id, &conn.role_statement) else {
+    let Some(user_id) = &auth.user_id else {
         return Ok(Cow::Borrowed(auth.role()));
     };
     let user = crate::roles::UserIdParam(user_id);
-    let row = match conn.deferred_role_sql() {
-        // Not prepared on this connection (opened during a lock): prepared unnamed.
-        Some(sql) => conn.track(conn.client.query_one(sql, &[&user])).await?,
-        None => conn.track(conn.client.query_one(stmt, &[&user])).await?,
+    let row = conn
+        .track(async {
+            let Some(rows) = crate::exec::role(conn, &user).await else {
+                return Ok(None); // roles are not matched with a roles query
+            };
+            let mut rows = std::pin::pin!(rows?);
+            let row = futures_util::TryStreamExt::try_next(&mut rows).await?;
+            while futures_util::TryStreamExt::try_next(&mut rows)
+                .await?
+                .is_some()
+            {}
+            Ok(Some(row))
+        })
+        .await?;
+    let role: Option<String> = match row {
+        None => return Ok(Cow::Borrowed(auth.role())),
+        Some(Some(row)) => row.try_get(0)?,
+        // The role statement always answers one row; were it not to, `user`.
+        Some(None) => None,
     };
-    let role: Option<String> = row.try_get(0)?;
     Ok(Cow::Owned(role.unwrap_or_else(|| Auth::USER.to_owned())))
 }
 

@@ -158,6 +158,30 @@ pub enum Error {
         limit: Option<Duration>,
     },
 
+    /// A prepared statement was missing on the server (SQLSTATE 26000,
+    /// `invalid_sql_statement_name`): the connection does not keep what was prepared on
+    /// it, as behind PgBouncer in `transaction` pooling mode. A 503 naming
+    /// `database.statement_mode`: set it to `unnamed` there. The call was not run.
+    #[error(
+        "operation \"{operation}\": {message}; the database connection does not keep prepared statements (PgBouncer in transaction pooling mode?): set `database.statement_mode: unnamed`"
+    )]
+    StatementMissing {
+        /// The operation's name.
+        operation: &'static str,
+        /// PostgreSQL's message (`prepared statement "s3" does not exist`).
+        message: String,
+    },
+
+    /// Pool options that cannot work together, e.g. a session setting with
+    /// `statement_mode: unnamed`.
+    #[error("`database.{option}`: {message}")]
+    Options {
+        /// The config key under `database:`.
+        option: &'static str,
+        /// Why, and what to do instead.
+        message: String,
+    },
+
     /// Any other database failure.
     #[error("operation \"{operation}\" failed in the database: {message}")]
     Database {
@@ -245,15 +269,17 @@ impl Error {
             Error::Forbidden { role, .. } if role == crate::Auth::ANON => StatusCode::UNAUTHORIZED,
             Error::CredentialsExpired { .. } => StatusCode::UNAUTHORIZED,
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Error::Unavailable { .. } | Error::Connect { .. } | Error::Lagged { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Error::Unavailable { .. }
+            | Error::Connect { .. }
+            | Error::Lagged { .. }
+            | Error::StatementMissing { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Error::InvalidUrl { .. }
             | Error::Prepare { .. }
             | Error::EnumMismatch { .. }
             | Error::InvalidOperation { .. }
             | Error::UnknownOperation(_)
+            | Error::Options { .. }
             | Error::Database { .. }
             | Error::Decode { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -273,7 +299,9 @@ impl Error {
             Error::Forbidden { role, .. } if role == crate::Auth::ANON => "UNAUTHENTICATED",
             Error::CredentialsExpired { .. } => "UNAUTHENTICATED",
             Error::Forbidden { .. } => "FORBIDDEN",
-            Error::Unavailable { .. } | Error::Connect { .. } => "SERVICE_UNAVAILABLE",
+            Error::Unavailable { .. } | Error::Connect { .. } | Error::StatementMissing { .. } => {
+                "SERVICE_UNAVAILABLE"
+            }
             Error::Timeout { .. } => "TIMEOUT",
             _ => "INTERNAL_SERVER_ERROR",
         }
@@ -292,6 +320,7 @@ impl Error {
             Error::Unavailable { .. } | Error::Connect { .. } => {
                 "the database is unavailable; try again later".to_owned()
             }
+            Error::StatementMissing { .. } => STATEMENT_MISSING.to_owned(),
             _ => "internal server error; the details are in the server's log".to_owned(),
         }
     }
@@ -325,6 +354,13 @@ impl Error {
             if code == "57014" {
                 return Error::Timeout { operation, limit };
             }
+            if code == "26000" {
+                warn_statement_missing(db.message());
+                return Error::StatementMissing {
+                    operation,
+                    message: db.message().to_owned(),
+                };
+            }
         }
         if is_lost(&e) {
             return Error::Unavailable {
@@ -338,6 +374,25 @@ impl Error {
                 None => pg_message(&e),
             },
         }
+    }
+}
+
+/// What a client is told when a prepared statement went missing.
+const STATEMENT_MISSING: &str = "the database connection lost a prepared statement (PgBouncer in transaction pooling mode does not keep them): the operator must set `database.statement_mode: unnamed`; try again later";
+
+/// What an operator is told, with PostgreSQL's message, when a prepared statement went
+/// missing (SQLSTATE 26000).
+const STATEMENT_MISSING_HINT: &str = "the connection does not keep prepared statements, as behind PgBouncer in transaction pooling mode: set `database.statement_mode: unnamed`";
+
+/// Logs, once per process, that prepared statements go missing (every call that meets
+/// one fails with a 503 as well).
+fn warn_statement_missing(message: &str) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            error = message,
+            "{STATEMENT_MISSING_HINT} (logged once; each call that meets a missing statement answers 503)"
+        );
     }
 }
 
@@ -383,6 +438,9 @@ pub(crate) fn pg_message(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return match db.hint() {
             Some(hint) => format!("{} (hint: {hint})", db.message()),
+            None if db.code().code() == "26000" => {
+                format!("{} ({STATEMENT_MISSING_HINT})", db.message())
+            }
             None => db.message().to_owned(),
         };
     }
@@ -447,6 +505,19 @@ mod tests {
             limit: None,
         };
         assert!(e.to_string().contains("cancelled"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_statement_is_a_503_naming_statement_mode() {
+        let e = Error::StatementMissing {
+            operation: "listProducts",
+            message: "prepared statement \"s3\" does not exist".into(),
+        };
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.code(), "SERVICE_UNAVAILABLE");
+        assert!(e.public_message().contains("statement_mode: unnamed"));
+        assert!(e.to_string().contains("\"s3\""), "{e}");
+        assert!(e.to_string().contains("statement_mode: unnamed"), "{e}");
     }
 
     #[test]

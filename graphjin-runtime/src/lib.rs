@@ -34,6 +34,7 @@ pub mod cursor;
 mod db;
 mod deadline;
 mod error;
+mod exec;
 pub mod http;
 pub mod observe;
 pub mod operation;
@@ -43,6 +44,7 @@ mod prepare;
 mod probe;
 pub mod replicas;
 mod roles;
+mod scratch;
 mod signed_in;
 pub mod subs;
 pub mod types;
@@ -54,6 +56,7 @@ pub use config::{Config, ConfigError};
 pub use cursor::CursorKey;
 pub use db::{Db, DbBuilder, PoolOptions, PoolStats};
 pub use error::Error;
+pub use exec::StatementMode;
 /// TLS to PostgreSQL (GraphJin's `database.enable_tls` keys, libpq's `sslmode`), for
 /// [`DbBuilder::tls`].
 pub use graphjin_pgtls::{SslMode, TlsOptions};

@@ -188,12 +188,13 @@ async fn prepare_signed_in(
     Ok(try_join_all(jobs).await?.into_boxed_slice())
 }
 
-/// Sets the session's `lock_timeout` to `value`; returns the one it had.
+/// Sets the session's `lock_timeout` to `value`; returns the one it had. Sent unnamed,
+/// as every helper statement here: only the operation table's statements stay prepared.
 async fn set_lock_timeout(client: &Client, value: &str) -> Result<String, Error> {
-    let row = client
-        .query_one(
+    let rows = client
+        .query_typed(
             "SELECT current_setting('lock_timeout'), set_config('lock_timeout', $1, false)",
-            &[&value],
+            &[(&value, Type::TEXT)],
         )
         .await
         .map_err(|e| {
@@ -203,7 +204,7 @@ async fn set_lock_timeout(client: &Client, value: &str) -> Result<String, Error>
                 message: m,
             })
         })?;
-    Ok(row.get(0))
+    Ok(rows.first().map(|row| row.get(0)).unwrap_or_default())
 }
 
 fn placeholder_error(message: &str) -> Error {
@@ -285,13 +286,13 @@ async fn check_enums(client: &Client, enums: &[EnumType]) -> Result<(), Error> {
     }
     let names: Vec<&str> = enums.iter().map(|e| e.name).collect();
     let rows = client
-        .query(
+        .query_typed(
             "SELECT t.ord::int4, ty.typtype::text, e.enumlabel::text \
              FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ord) \
              LEFT JOIN pg_type ty ON ty.oid = to_regtype(t.name) \
              LEFT JOIN pg_enum e ON e.enumtypid = ty.oid \
              ORDER BY t.ord, e.enumsortorder",
-            &[&names],
+            &[(&names, Type::TEXT_ARRAY)],
         )
         .await
         .map_err(|e| {

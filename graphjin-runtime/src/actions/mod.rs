@@ -283,8 +283,11 @@ impl Actions {
         let needs_db = checked
             .iter()
             .any(|(_, _, kind)| matches!(kind, Kind::Sql(_)));
+        // Checked on a connection of its own, in a transaction that leaves no statement
+        // behind (see `scratch.rs`); each pooled connection prepares an action the first
+        // time it runs there, or sends it unnamed (`statement_mode: unnamed`).
         let conn = match needs_db {
-            true => Some(db.connection().await?),
+            true => Some(crate::scratch::Scratch::open(db.pool().opener()).await?),
             false => None,
         };
         let mut client = None;
@@ -294,7 +297,7 @@ impl Actions {
             let target = match kind {
                 Kind::Sql(sql) => match &conn {
                     Some(conn) => {
-                        Target::Sql(SqlAction::prepare(&conn.client, config, sql, &key).await?)
+                        Target::Sql(SqlAction::prepare(conn.client(), config, sql, &key).await?)
                     }
                     None => continue, // not reached: `needs_db` saw this action
                 },
@@ -315,6 +318,9 @@ impl Actions {
                     target,
                 },
             );
+        }
+        if let Some(conn) = conn {
+            conn.finish().await?;
         }
         Ok(Actions {
             inner: Arc::new(Inner {

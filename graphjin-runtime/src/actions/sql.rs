@@ -191,13 +191,7 @@ impl SqlAction {
         }
         let conn = db.connection().await?;
         let failed = |e: tokio_postgres::Error| query_error(action, e);
-        let statement = conn
-            .prepared(&self.sql, &self.types)
-            .await
-            .map_err(failed)?;
-        let rows = conn
-            .client
-            .query_raw(&statement, values.iter())
+        let rows = crate::exec::action(&conn, &self.sql, &self.types, &values)
             .await
             .map_err(failed)?;
         let mut rows = pin!(rows);
@@ -320,9 +314,13 @@ fn query_error(action: &str, e: tokio_postgres::Error) -> ApiError {
 
 /// The OID of type `name` as PostgreSQL resolves it (`int8`, `bigint`, `text[]`, an enum...).
 async fn resolve_type(client: &Client, name: &str) -> Result<Type, tokio_postgres::Error> {
-    let row = client
-        .query_one("SELECT $1::text::regtype::oid", &[&name])
+    // Sent unnamed, so nothing stays prepared on the connection.
+    let rows = client
+        .query_typed("SELECT $1::text::regtype::oid", &[(&name, Type::TEXT)])
         .await?;
+    let Some(row) = rows.first() else {
+        return Ok(Type::TEXT); // not reached: the statement always answers one row
+    };
     let oid: u32 = row.try_get(0)?;
     Ok(Type::from_oid(oid).unwrap_or_else(|| {
         Type::new(

@@ -1,5 +1,5 @@
 //! The `database:` keys: where the runtime connects and how its pool behaves. GraphJin's
-//! keys, plus four of this port's own:
+//! keys, plus five of this port's own:
 //!
 //! ```yaml
 //! database:
@@ -23,6 +23,7 @@
 //!     salesReport: 2m
 //!   connection_setup: "SET lock_timeout = '1s'"  # run once on each new connection
 //!   pipeline_depth: 8              # calls in flight on one connection
+//!   statement_mode: prepared       # or `unnamed` behind PgBouncer's transaction pooling
 //!   read_replicas:                 # queries and subscription polls run on these
 //!     - postgres://app@replica1.internal/shop?sslmode=verify-full
 //!   max_replica_lag: 10s           # a replica further behind is taken out (default 10s)
@@ -121,6 +122,11 @@ pub struct DatabaseConfig {
     pub connection_setup: Option<String>,
     /// `pipeline_depth` (this port's key): most calls in flight on one connection.
     pub pipeline_depth: Option<usize>,
+    /// `statement_mode` (this port's key): `prepared` (the default: every statement
+    /// prepared on every connection) or `unnamed` (each call sends its SQL unnamed with
+    /// typed parameters: for PgBouncer in `transaction` pooling mode). See
+    /// [`crate::PoolOptions::statement_mode`].
+    pub statement_mode: Option<String>,
     /// `read_replicas` (this port's key): streaming replicas' URLs; queries and
     /// subscription polls run on them (env `GJ_DATABASE_READ_REPLICAS`, comma-separated).
     pub read_replicas: Vec<Secret>,
@@ -226,6 +232,18 @@ impl DatabaseConfig {
                 });
             }
         }
+        if self.statement_mode()? == Some(crate::StatementMode::Unnamed) {
+            let session = [
+                ("schema", set(&self.schema).is_some()),
+                ("connection_setup", set(&self.connection_setup).is_some()),
+            ];
+            if let Some((key, _)) = session.iter().find(|(_, is_set)| *is_set) {
+                return Err(ConfigError::Invalid {
+                    key: format!("database.{key}"),
+                    message: crate::exec::unnamed_session_message(key),
+                });
+            }
+        }
         if set(&self.client_cert).is_some() != set_secret(&self.client_key).is_some() {
             return Err(ConfigError::Invalid {
                 key: "database.client_key".to_owned(),
@@ -314,6 +332,23 @@ impl DatabaseConfig {
         })
     }
 
+    /// `statement_mode` read: `prepared` or `unnamed` (any case), `None` when unset.
+    pub fn statement_mode(&self) -> Result<Option<crate::StatementMode>, ConfigError> {
+        let Some(mode) = set(&self.statement_mode) else {
+            return Ok(None);
+        };
+        match mode.to_ascii_lowercase().as_str() {
+            "prepared" => Ok(Some(crate::StatementMode::Prepared)),
+            "unnamed" => Ok(Some(crate::StatementMode::Unnamed)),
+            _ => Err(ConfigError::Invalid {
+                key: "database.statement_mode".to_owned(),
+                message: format!(
+                    "`{mode}` is not a statement mode: write `prepared` (the default: statements prepared on each connection) or `unnamed` (for PgBouncer in transaction pooling mode)"
+                ),
+            }),
+        }
+    }
+
     /// The pool's settings: [`PoolOptions::default`] with what the keys set.
     pub fn pool_options(&self) -> PoolOptions {
         let mut o = PoolOptions::default();
@@ -345,6 +380,8 @@ impl DatabaseConfig {
         o.operation_timeouts = self.operation_timeouts.clone();
         o.connection_setup = set(&self.connection_setup).map(str::to_owned);
         o.schema = set(&self.schema).map(str::to_owned);
+        // Checked by `validate`; an unknown value falls back to the default here.
+        o.statement_mode = self.statement_mode().ok().flatten().unwrap_or_default();
         o.read_replicas = self.replica_urls();
         if let Some(lag) = self.max_replica_lag {
             o.max_replica_lag = lag;
@@ -574,6 +611,34 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(e.contains("no unit"), "{e}");
+        assert_eq!(
+            o.statement_mode,
+            crate::StatementMode::Prepared,
+            "the default"
+        );
+        let o = db("statement_mode: unnamed\n").pool_options();
+        assert_eq!(o.statement_mode, crate::StatementMode::Unnamed);
+        let e = db("statement_mode: named\n")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("`database.statement_mode`:") && e.contains("`unnamed`"),
+            "{e}"
+        );
+        let e = db("statement_mode: unnamed\nschema: shop\n")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("`database.schema`:") && e.contains("ALTER ROLE"),
+            "{e}"
+        );
+        assert!(
+            db("statement_mode: prepared\nschema: shop\n")
+                .validate()
+                .is_ok()
+        );
         let debug = format!(
             "{:?}",
             db("connection_string: postgres://u:s3cret@h/d\npassword: s3cret\n")

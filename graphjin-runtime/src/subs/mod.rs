@@ -510,9 +510,7 @@ impl Subscriptions {
             .map(|p| p.map(|c| Box::from(c.as_ref())))
             .collect();
         let first = {
-            let rows = conn
-                .client
-                .query_raw(&conn.statements[statement], params.iter())
+            let rows = crate::exec::statement(&conn, statement, op.roles[r].sql, &params)
                 .await
                 .map_err(failed)?;
             let mut rows = pin!(rows);

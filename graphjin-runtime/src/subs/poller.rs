@@ -326,21 +326,20 @@ impl Poller {
         let name = self.op.name;
         let failed = |e| Error::from_query(name, e);
         let conn = self.shared.db.read_connection().await?;
-        let Some(statement) = conn
-            .batch_statements
-            .get(self.statement)
-            .and_then(Option::as_ref)
-        else {
-            return Err(Error::Database {
-                operation: name,
-                message: "the batch statement is not prepared on this connection".to_owned(),
-            });
+        let not_prepared = || Error::Database {
+            operation: name,
+            message: "the batch statement is not prepared on this connection".to_owned(),
         };
+        let sql = self
+            .shared
+            .db
+            .catalog()
+            .batch_sql(self.statement)
+            .ok_or_else(not_prepared)?;
         self.executions += 1;
-        let rows = conn
-            .client
-            .query_raw(statement, std::iter::once(arg.as_str()))
+        let rows = crate::exec::batch(&conn, self.statement, sql, &arg)
             .await
+            .ok_or_else(not_prepared)?
             .map_err(failed)?;
         let mut rows = pin!(rows);
         let mut dead = Vec::new();
@@ -375,7 +374,7 @@ impl Poller {
         let name = self.op.name;
         let failed = |e| Error::from_query(name, e);
         let conn = self.shared.db.read_connection().await?;
-        let statement = &conn.statements[self.statement];
+        let sql = self.op.roles[self.key.1].sql;
         let order: Vec<Arc<str>> = self.groups.keys().cloned().collect();
         let mut dead = Vec::new();
         let mut moved = Vec::new();
@@ -385,9 +384,8 @@ impl Poller {
             };
             self.executions += 1;
             let result = async {
-                let rows = conn
-                    .client
-                    .query_raw(statement, group.params.iter().map(|p| p.as_deref()))
+                let params: Vec<Option<&str>> = group.params.iter().map(|p| p.as_deref()).collect();
+                let rows = crate::exec::statement(&conn, self.statement, sql, &params)
                     .await
                     .map_err(failed)?;
                 let mut rows = pin!(rows);
