@@ -336,7 +336,8 @@ impl Db {
                 url: url.clone(),
                 tls: None,
             })
-            .chain(extra_replicas);
+            .chain(extra_replicas)
+            .collect();
         let replicas =
             crate::replicas::open(specs, keys.as_ref(), &catalog, &options, &limits).await?;
         replicas.start_check(

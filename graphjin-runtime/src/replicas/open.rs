@@ -17,7 +17,7 @@ use crate::{Error, PoolOptions};
 /// statement that does not prepare on one stops start-up, as on the primary. `keys`: the
 /// builder's TLS keys, laid over a replica's URL settings unless the replica has its own.
 pub(crate) async fn open(
-    specs: impl IntoIterator<Item = ReplicaSpec>,
+    specs: Vec<ReplicaSpec>,
     keys: Option<&TlsOptions>,
     catalog: &Arc<Catalog>,
     options: &PoolOptions,
