@@ -131,11 +131,21 @@ impl Deref for Lease {
 impl Lease {
     /// A share of `slot`, whose `in_flight` already counts it.
     pub(super) fn new(slot: Arc<Slot>, shared: Arc<Shared>, room: OwnedSemaphorePermit) -> Lease {
+        Lease::new_with(slot, shared, Some(room))
+    }
+
+    /// As [`Lease::new`], holding the pool's room only when given some (a read moving off
+    /// a lagging connection may go without).
+    pub(super) fn new_with(
+        slot: Arc<Slot>,
+        shared: Arc<Shared>,
+        room: Option<OwnedSemaphorePermit>,
+    ) -> Lease {
         let id = slot.enter();
         Lease {
             slot,
             shared,
-            room: Some(room),
+            room,
             id,
             owed: AtomicBool::new(false),
         }
@@ -169,14 +179,15 @@ impl Lease {
         self.slot.is_head(self.id)
     }
 
-    /// Whether this call is queued behind another on a connection that made no progress
-    /// for `stall_after` (or whose head ran past its deadline): a read would be answered
-    /// sooner on another connection.
+    /// Whether this call is queued behind another on a connection that is lagging (no
+    /// answer for several paces, see `Shared::soft_stall`; a stalled one lags too) or
+    /// whose head ran past its deadline: a read would be answered sooner on another
+    /// connection.
     pub(crate) fn stuck(&self) -> bool {
         let behind = !self.is_head();
         let stalled = self
             .slot
-            .stalled(self.shared.now(), self.shared.stall_after)
+            .stalled(self.shared.now(), self.shared.soft_stall())
             || self.slot.suspects.load(Ordering::SeqCst) > 0;
         behind && stalled
     }
@@ -224,7 +235,9 @@ impl Lease {
         let now = shared.now();
         self.slot.leave(self.id);
         if progress {
-            self.slot.progress.store(now, Ordering::Relaxed);
+            // The connection was busy since its last answer (or since it went busy).
+            let last = self.slot.progress.swap(now, Ordering::Relaxed);
+            shared.record_pace(now.saturating_sub(last));
         }
         let last = self.slot.in_flight.fetch_sub(1, Ordering::SeqCst) == 1;
         if last && (shared.retired(&self.slot, now) || self.slot.is_broken()) {

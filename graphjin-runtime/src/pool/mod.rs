@@ -24,6 +24,18 @@
 //!   connection takes no new call until it answers again; a connection that stays silent
 //!   (a frozen server, a cut network) is closed after a grace period (see `watch.rs`).
 //!
+//! A steadier tail. Under load a connection answers its calls one after another at a
+//! steady pace (the pool keeps a moving average of the time between two answers on a busy
+//! connection). A connection that has not answered for several times that pace (see
+//! [`Shared::soft_stall`], between 1 ms and `stall_after`) is *lagging*: PostgreSQL's
+//! backend is descheduled, or its head statement is slow. A new call prefers a connection
+//! that is not lagging, and a read queued behind a lagging connection's head moves as
+//! described above (the same rule as for a stalled one, applied sooner), even when the
+//! pool's room is all leased, as long as the other connection has room in its pipeline.
+//! So one hiccup delays the call at its head, not every call pipelined behind it; the
+//! moved reads' first copies still run (their answers dropped), which costs a little work
+//! only when a connection lags. `stall_after` still decides what counts as stalled.
+//!
 //! A lease dropped before PostgreSQL answered keeps its share until the answer comes
 //! (`lease.rs`), so a connection is never counted free while PostgreSQL still owes it.
 //!
@@ -83,6 +95,9 @@ struct Shared {
     wait_timeout: Option<Duration>,
     /// Nanoseconds without progress after which a busy connection counts as stalled.
     stall_after: u64,
+    /// Moving average of the nanoseconds between two answers on a busy connection (0:
+    /// none seen yet); see [`Shared::soft_stall`].
+    pace: AtomicU64,
     /// How long PostgreSQL may take to answer a request a call gave up on before its
     /// connection is given up on too: the server-side statement timeout plus a grace
     /// period. `None`: no server-side timeout, wait as long as it takes.
@@ -209,6 +224,7 @@ impl Pool {
                 pipeline_depth,
                 wait_timeout,
                 stall_after: nanos(stall_after),
+                pace: AtomicU64::new(0),
                 answer_limit: server_timeout.map(|t| t + watch::GRACE),
                 backoff: backoff::Policy {
                     first: connect_backoff.max(Duration::from_millis(1)),
@@ -269,9 +285,12 @@ impl Pool {
         stats
     }
 
-    /// How long a busy connection may make no progress before it counts as stalled.
+    /// How long a read waits before it looks whether it is stuck behind a lagging
+    /// connection's head (and then looks again every half of it): several times the pace
+    /// at which busy connections answer, between 1 ms and `stall_after` (see
+    /// [`Shared::soft_stall`]).
     pub(crate) fn stall_after(&self) -> Duration {
-        Duration::from_nanos(self.shared.stall_after)
+        Duration::from_nanos(self.shared.soft_stall())
     }
 
     /// Where connections go, without the password (for messages).
@@ -384,26 +403,29 @@ impl Pool {
         }
     }
 
-    /// For a read stuck behind `from`'s stalled head: a share of another connection that
-    /// is not stalled, if one has room now. Waits for nothing; when none has room, a new
-    /// connection starts opening (if one may) for the next look.
+    /// For a read stuck behind `from`'s lagging head: a share of another connection that
+    /// is not lagging, if one has room in its pipeline now (the pool's room is taken too
+    /// when some is free; a moved read may go without, as its first copy already holds
+    /// its share). Waits for nothing; when none has room, a new connection starts opening
+    /// (if one may) for the next look.
     pub(crate) fn fresh(&self, from: &Lease) -> Option<Lease> {
         let shared = &self.shared;
-        let room = shared.room.clone().try_acquire_owned().ok()?;
+        let room = shared.room.clone().try_acquire_owned().ok();
         let now = shared.now();
+        let lagging = shared.soft_stall();
         let mut state = shared.lock();
         let fresh = state
             .conns
             .iter()
             .filter(|s| !Arc::ptr_eq(s, &from.slot))
-            .filter(|s| shared.has_room(s, now, true) && !s.stalled(now, shared.stall_after))
+            .filter(|s| shared.has_room(s, now, true) && !s.stalled(now, lagging))
             .min_by_key(|s| s.in_flight.load(Ordering::SeqCst))
             .cloned();
         match fresh {
             Some(slot) => {
                 shared.enter(&slot, now);
                 shared.moved_total.fetch_add(1, Ordering::Relaxed);
-                Some(Lease::new(slot, shared.clone(), room))
+                Some(Lease::new_with(slot, shared.clone(), room))
             }
             None => {
                 if state.opening == 0 && shared.may_open(&state) {
@@ -441,6 +463,30 @@ impl Shared {
             None => true,
             Some(o) => state.opening == 0 && Instant::now() >= o.retry_at,
         }
+    }
+
+    /// How long a busy connection may go without answering before it counts as lagging:
+    /// [`LAG_PACES`] times the pace at which busy connections answer, at least
+    /// [`MIN_LAG`] and at most `stall_after` (which it is until a pace is known).
+    fn soft_stall(&self) -> u64 {
+        match self.pace.load(Ordering::Relaxed) {
+            0 => self.stall_after,
+            pace => pace
+                .saturating_mul(LAG_PACES)
+                .max(MIN_LAG.as_nanos() as u64)
+                .min(self.stall_after),
+        }
+    }
+
+    /// Adds `interval` (nanoseconds between two answers on a busy connection) to the pace's
+    /// moving average (weight 1/16). Racing updates may lose one: it is an estimate.
+    fn record_pace(&self, interval: u64) {
+        let old = self.pace.load(Ordering::Relaxed);
+        let new = match old {
+            0 => interval,
+            old => old - old / 16 + interval / 16,
+        };
+        self.pace.store(new.max(1), Ordering::Relaxed);
     }
 
     /// Counts a call on `slot`; its progress clock starts when it goes from idle to busy.
@@ -525,11 +571,13 @@ impl Shared {
         self.sweep(&mut state, now, false);
         let seen = seen.get_or_insert(state.outage.as_ref().map_or(0, |o| o.failures));
         let in_flight = |s: &&Arc<Slot>| s.in_flight.load(Ordering::SeqCst);
+        // Among those not stalled: one that is not lagging first, then the least busy.
+        let lagging = self.soft_stall();
         let fresh = state
             .conns
             .iter()
             .filter(|s| self.has_room(s, now, partial) && !s.stalled(now, self.stall_after))
-            .min_by_key(in_flight)
+            .min_by_key(|s| (s.stalled(now, lagging), in_flight(s)))
             .cloned();
         if let Some(slot) = fresh {
             if self.enter(&slot, now) && self.may_open(&state) {
@@ -626,6 +674,13 @@ impl Shared {
 /// How long a connection opened during a lock (some statements deferred) takes new
 /// calls: then it retires, and the next opening prepares everything if the lock is gone.
 const PARTIAL_LIFE: Duration = Duration::from_secs(5);
+
+/// A busy connection lags after this many paces without an answer.
+const LAG_PACES: u64 = 8;
+
+/// The shortest time without an answer that counts as lagging (tokio's timers have
+/// millisecond resolution).
+const MIN_LAG: Duration = Duration::from_millis(1);
 
 /// The earlier of two optional instants (`None` is never).
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
