@@ -268,6 +268,8 @@ const SUBSCRIPTIONS: &[Known] = &[
     r("keepalive_seconds"),
     r("idle_timeout_seconds"),
     r("init_timeout_seconds"),
+    r("batch_size"),
+    r("poll_connections"),
 ];
 
 const METRICS: &[Known] = &[r("enabled"), r("path"), r("auth")];

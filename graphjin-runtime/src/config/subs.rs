@@ -9,6 +9,8 @@
 //!   keepalive_seconds: 15      # server pings
 //!   idle_timeout_seconds: 60   # close a socket that sent nothing (not even a pong) this long
 //!   init_timeout_seconds: 10   # time to send connection_init
+//!   batch_size: 5000           # parameter sets per batch statement; more split a poll
+//!   poll_connections: 2        # batch statements of one poll run at once, on as many connections
 //! auth:
 //!   subs_creds_in_vars: false  # debugging aid: X-User-ID... in a subscription's variables
 //! ```
@@ -36,6 +38,12 @@ pub struct SubsConfig {
     pub idle_timeout_seconds: Option<f64>,
     /// `init_timeout_seconds`: how long a client may take to send `connection_init`.
     pub init_timeout_seconds: Option<f64>,
+    /// `batch_size`: the most distinct parameter sets one batch statement carries; a poll
+    /// with more runs several statements.
+    pub batch_size: Option<usize>,
+    /// `poll_connections`: how many of one poll's batch statements run at once, each on a
+    /// connection of its own.
+    pub poll_connections: Option<usize>,
 }
 
 /// `poll_every_seconds` (seconds, fractions allowed), else GraphJin's `subs_poll_duration`

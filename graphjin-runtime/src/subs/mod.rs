@@ -3,9 +3,11 @@
 //!
 //! - [`Subscriptions`]: the registry. Every subscriber of the same operation and role shares
 //!   one *poller*, which runs the operation's batch statement ([`crate::Batch`]) once per
-//!   period for all of them (one row per distinct set of parameters) and sends a result to a
-//!   subscriber only when its bytes differ from the last ones it was sent (a 64-bit hash is
-//!   kept per subscriber). A new subscriber gets the current result at once, from one
+//!   period for all of them (one row per distinct set of parameters; past
+//!   [`SubsOptions::batch_size`] sets, one statement per that many, `poll_connections` at
+//!   once, starting one chunk further each poll) and sends a result to a subscriber only
+//!   when its bytes differ from the last ones it was sent (a 64-bit hash is kept per
+//!   subscriber). A new subscriber gets the current result at once, from one
 //!   execution of the operation's own statement, which also checks its variables.
 //! - [`Subscription`]: the typed stream of one subscriber for in-process use; generated code
 //!   gives every subscription a `subscribe()` that returns one.
@@ -98,6 +100,13 @@ pub struct SubsOptions {
     /// How long writing one message to a WebSocket may take before the connection is
     /// dropped. Default 10 s.
     pub write_timeout: Duration,
+    /// The most distinct parameter sets (batch rows) one batch statement carries
+    /// (`subscriptions.batch_size`): a poll of an operation and role with more runs
+    /// several statements, `poll_connections` of them at once. Default 5,000; at least 1.
+    pub batch_size: usize,
+    /// How many of one poll's batch statements run at the same time, each on a connection
+    /// of its own (`subscriptions.poll_connections`). Default 2; at least 1.
+    pub poll_connections: usize,
     /// `auth.subs_creds_in_vars`: a debugging aid that takes `X-User-ID`,
     /// `X-User-ID-Provider` and `X-User-Role` from a subscription's variables. Never
     /// honoured when the config says `production: true`.
@@ -114,6 +123,8 @@ impl Default for SubsOptions {
             idle_timeout: Duration::from_secs(60),
             init_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
+            batch_size: 5000,
+            poll_connections: 2,
             creds_in_vars: false,
         }
     }
@@ -136,6 +147,12 @@ impl SubsOptions {
         }
         if let Some(n) = s.send_queue {
             o.send_queue = n;
+        }
+        if let Some(n) = s.batch_size {
+            o.batch_size = n;
+        }
+        if let Some(n) = s.poll_connections {
+            o.poll_connections = n;
         }
         let secs = |v: Option<f64>, default: Duration| match v {
             Some(v) if v.is_finite() && v > 0.0 => Duration::from_secs_f64(v),
@@ -160,6 +177,8 @@ impl SubsOptions {
     fn checked(mut self) -> Self {
         self.poll_every = self.poll_every.max(Self::MIN_POLL);
         self.send_queue = self.send_queue.max(1);
+        self.batch_size = self.batch_size.max(1);
+        self.poll_connections = self.poll_connections.max(1);
         self.keepalive = self.keepalive.max(Duration::from_millis(10));
         self.idle_timeout = self.idle_timeout.max(Duration::from_millis(10));
         self.write_timeout = self.write_timeout.max(Duration::from_millis(10));
@@ -176,9 +195,11 @@ pub struct SubsStats {
     pub pollers: usize,
     /// Polls done so far, all pollers together.
     pub polls: u64,
-    /// Statements executed by those polls: one per poll with a batch statement.
+    /// Statements executed by those polls: with a batch statement, one per poll and
+    /// [`SubsOptions::batch_size`] distinct parameter sets.
     pub executions: u64,
-    /// Statements executed by the latest poll (1 with a batch statement).
+    /// Statements executed by the latest poll (with a batch statement: one per
+    /// [`SubsOptions::batch_size`] distinct parameter sets, so 1 up to that many).
     pub last_poll_executions: u64,
     /// Single executions giving new subscribers their first result.
     pub first_results: u64,

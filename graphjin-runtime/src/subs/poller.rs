@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::time::{MissedTickBehavior, interval_at};
 use tokio_postgres::Row;
@@ -69,6 +69,8 @@ struct Poller {
     /// pages with cursors: each result moves its subscribers' cursor on (GraphJin's
     /// `updateMember`), and an empty page is not sent.
     cursor_param: Option<usize>,
+    /// Where the latest poll's first chunk started among the groups.
+    rotation: usize,
 }
 
 /// What one result means for a group: the bytes to send (cursors sealed) and, for a paged
@@ -116,6 +118,7 @@ pub(crate) fn spawn(
         groups: HashMap::new(),
         failing: false,
         executions: 0,
+        rotation: 0,
     };
     tokio::spawn(poller.run(tx, rx));
 }
@@ -278,20 +281,22 @@ impl Poller {
         self.executions = 0;
         let result = if has_batch {
             match self.poll_batch().await {
+                Ok(failed) if failed.is_empty() => Ok(()),
+                Ok(failed) => self.poll_each(failed).await,
                 Err(e) if !is_outage(&e) => {
-                    // One subscriber's parameters can fail the whole statement (a value the
-                    // database rejects): run each set on its own to find and drop it.
                     tracing::warn!(
                         operation = self.op.name,
                         error = %e,
-                        "the batch statement failed; polling its subscribers one by one"
+                        "a batch statement returned an unexpected row; polling its subscribers one by one"
                     );
-                    self.poll_each().await
+                    let order = self.groups.keys().cloned().collect();
+                    self.poll_each(order).await
                 }
-                other => other,
+                Err(e) => Err(e),
             }
         } else {
-            self.poll_each().await
+            let order = self.groups.keys().cloned().collect();
+            self.poll_each(order).await
         };
         self.shared
             .counters
@@ -310,72 +315,85 @@ impl Poller {
         }
     }
 
-    /// Runs the batch statement once for every group and delivers its rows.
-    async fn poll_batch(&mut self) -> Result<(), Error> {
-        let order: Vec<Arc<str>> = self.groups.keys().cloned().collect();
-        let mut arg = String::with_capacity(2 + order.iter().map(|f| f.len() + 20).sum::<usize>());
-        arg.push('[');
-        for (i, fragment) in order.iter().enumerate() {
-            if i > 0 {
-                arg.push(',');
-            }
-            let _ = write!(arg, "{{\"__sub\":\"{i}\"{fragment}}}");
+    /// Runs the batch statement for every group, [`super::SubsOptions::batch_size`] groups
+    /// per execution and `poll_connections` executions at once, and delivers each
+    /// execution's rows as soon as it ends. The groups of a chunk whose statement failed
+    /// (not an outage) are returned, to be polled one by one.
+    async fn poll_batch(&mut self) -> Result<Vec<Arc<str>>, Error> {
+        let mut order: Vec<Arc<str>> = self.groups.keys().cloned().collect();
+        let size = self.shared.options.batch_size.max(1);
+        // Start one chunk further each poll, so no group is always in the last chunk.
+        if order.len() > size {
+            self.rotation = (self.rotation + size) % order.len();
+            order.rotate_left(self.rotation);
         }
-        arg.push(']');
-
-        let name = self.op.name;
-        let failed = |e| Error::from_query(name, e);
-        let conn = self.shared.db.read_connection().await?;
-        let not_prepared = || Error::Database {
-            operation: name,
-            message: "the batch statement is not prepared on this connection".to_owned(),
-        };
-        let sql = self
-            .shared
-            .db
-            .catalog()
-            .batch_sql(self.statement)
-            .ok_or_else(not_prepared)?;
-        self.executions += 1;
-        let rows = crate::exec::batch(&conn, self.statement, sql, &arg)
-            .await
-            .ok_or_else(not_prepared)?
-            .map_err(failed)?;
-        let mut rows = pin!(rows);
+        let (name, statement) = (self.op.name, self.statement);
+        // Each execution owns what it needs (the groups' keys are shared, not copied).
+        let runs: Vec<_> = order
+            .chunks(size)
+            .map(|chunk| {
+                let (shared, chunk) = (self.shared.clone(), chunk.to_vec());
+                async move {
+                    let rows = run_chunk(&shared, name, statement, &chunk).await;
+                    (chunk, rows)
+                }
+            })
+            .collect();
+        let mut done = futures_util::stream::iter(runs)
+            .buffer_unordered(self.shared.options.poll_connections.max(1));
+        let mut failed = Vec::new();
         let mut dead = Vec::new();
         let mut moved = Vec::new();
-        while let Some(row) = rows.try_next().await.map_err(failed)? {
-            let (group, bytes) = batch_row(&row, name)?;
-            let Some(fragment) = order.get(group) else {
-                continue;
+        while let Some((chunk, result)) = done.next().await {
+            self.executions += 1;
+            let rows = match result {
+                Ok(rows) => rows,
+                Err(e) if is_outage(&e) => return Err(e),
+                Err(e) => {
+                    // One subscriber's parameters can fail a whole statement (a value the
+                    // database rejects): its chunk is run set by set to find and drop it.
+                    tracing::warn!(
+                        operation = name,
+                        error = %e,
+                        groups = chunk.len(),
+                        "a batch statement failed; polling its subscribers one by one"
+                    );
+                    failed.extend(chunk);
+                    continue;
+                }
             };
-            if let Some(g) = self.groups.get(fragment)
-                && let Some((bytes, next)) = page(&self.shared, self.key.0, bytes)
-            {
-                deliver(&mut self.subs, &g.members, &bytes, &mut dead);
-                if let Some(next) = next {
-                    moved.push((fragment.clone(), next));
+            for row in &rows {
+                let (group, bytes) = batch_row(row, name)?;
+                let Some(fragment) = chunk.get(group) else {
+                    continue;
+                };
+                if let Some(g) = self.groups.get(fragment)
+                    && let Some((bytes, next)) = page(&self.shared, self.key.0, bytes)
+                {
+                    deliver(&mut self.subs, &g.members, &bytes, &mut dead);
+                    if let Some(next) = next {
+                        moved.push((fragment.clone(), next));
+                    }
                 }
             }
         }
-        drop(conn);
+        drop(done);
         for (fragment, next) in moved {
             self.advance(&fragment, next);
         }
         for id in dead {
             self.remove(id);
         }
-        Ok(())
+        Ok(failed)
     }
 
-    /// Runs the operation's own statement once per group (no batch statement, or the batch
-    /// failed). A group whose execution fails ends with that error.
-    async fn poll_each(&mut self) -> Result<(), Error> {
+    /// Runs the operation's own statement once for each group of `order` (no batch
+    /// statement, or its batch failed). A group whose execution fails ends with that error.
+    async fn poll_each(&mut self, order: Vec<Arc<str>>) -> Result<(), Error> {
         let name = self.op.name;
         let failed = |e| Error::from_query(name, e);
         let conn = self.shared.db.read_connection().await?;
         let sql = self.op.roles[self.key.1].sql;
-        let order: Vec<Arc<str>> = self.groups.keys().cloned().collect();
         let mut dead = Vec::new();
         let mut moved = Vec::new();
         for fragment in order {
@@ -458,6 +476,43 @@ impl Poller {
             self.remove(id);
         }
     }
+}
+
+/// Runs the batch statement once for `chunk`: its rows, each naming its group by position
+/// in `chunk`.
+async fn run_chunk(
+    shared: &Shared,
+    name: &'static str,
+    statement: usize,
+    chunk: &[Arc<str>],
+) -> Result<Vec<Row>, Error> {
+    let mut arg = String::with_capacity(2 + chunk.iter().map(|f| f.len() + 16).sum::<usize>());
+    arg.push('[');
+    for (i, fragment) in chunk.iter().enumerate() {
+        if i > 0 {
+            arg.push(',');
+        }
+        let _ = write!(arg, "{{\"__sub\":\"{i}\"{fragment}}}");
+    }
+    arg.push(']');
+    let failed = |e| Error::from_query(name, e);
+    let conn = shared.db.read_connection().await?;
+    let not_prepared = || Error::Database {
+        operation: name,
+        message: "the batch statement is not prepared on this connection".to_owned(),
+    };
+    let sql = shared
+        .db
+        .catalog()
+        .batch_sql(statement)
+        .ok_or_else(not_prepared)?;
+    crate::exec::batch(&conn, statement, sql, &arg)
+        .await
+        .ok_or_else(not_prepared)?
+        .map_err(failed)?
+        .try_collect()
+        .await
+        .map_err(failed)
 }
 
 /// A batch row: the group index (`sub`) and the `data` JSON (`__root`).
