@@ -858,7 +858,7 @@ mod tests {
         assert_eq!(e, "dev.yml: key `zzz`: unknown key");
         let e = checked("subscriptions: {zzz: 1}\n").unwrap_err();
         assert!(
-            e.contains("(the keys here: idle_timeout_seconds, init_"),
+            e.contains("(the keys here: batch_size, idle_timeout_seconds, init_"),
             "{e}"
         );
     }
