@@ -200,6 +200,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_config_key_and_its_variable_set_the_mode() {
+        let path = std::path::Path::new("dev.yml");
+        let config = crate::Config::from_yaml("database:\n  pool_size: 2\n", path).unwrap();
+        assert_eq!(
+            config.pool_options().statement_mode,
+            StatementMode::Prepared
+        );
+        let config =
+            crate::Config::from_yaml("database:\n  statement_mode: unnamed\n", path).unwrap();
+        assert_eq!(config.pool_options().statement_mode, StatementMode::Unnamed);
+        let mut config = crate::Config::from_yaml("database:\n  pool_size: 2\n", path).unwrap();
+        config
+            .apply_env(|v| (v == "GJ_DATABASE_STATEMENT_MODE").then(|| "unnamed".to_owned()))
+            .unwrap();
+        assert_eq!(config.pool_options().statement_mode, StatementMode::Unnamed);
+        let e = crate::Config::from_yaml("database:\n  statement_mode: named\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("database.statement_mode") && e.contains("unnamed"),
+            "{e}"
+        );
+        let e = crate::Config::from_yaml(
+            "database:\n  statement_mode: unnamed\n  connection_setup: SET x = 1\n",
+            path,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("database.connection_setup") && e.contains("ALTER ROLE"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn modes_read_as_the_config_writes_them() {
         let m: StatementMode = serde_json::from_str("\"unnamed\"").unwrap();
         assert_eq!(m, StatementMode::Unnamed);
