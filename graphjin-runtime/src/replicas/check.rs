@@ -2,9 +2,10 @@
 //! then each replica's replayed position (all replicas at once), each on a connection of
 //! its own kept between checks and bounded by the check timeout. A replica that does not
 //! answer, or lags more than the maximum, is taken out; one that answers and has caught
-//! up is put back.
+//! up is put back, once its pool has a connection ready for the reads sent back to it.
 
 use std::sync::Weak;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -57,26 +58,28 @@ pub(super) async fn run(shared: Weak<Shared>, primary: Pool, o: CheckOptions) {
         .await;
         let now = Instant::now();
         for (replica, answer) in shared.replicas.iter().zip(answers) {
-            judge(replica, answer, &history, now, o.max_lag);
+            let mut verdict = judge(replica, answer, &history, now, o.max_lag);
+            if verdict.is_none() && !replica.in_use.load(Ordering::SeqCst) {
+                verdict = warm(replica, o.timeout).await;
+            }
+            replica.set(verdict);
         }
     }
 }
 
-/// Takes `replica` out or puts it back after its answer.
+/// Why `replica` is out after its answer (`None`: it may be in use); records its lag.
 fn judge(
     replica: &Replica,
     answer: Result<Vec<String>, Error>,
     history: &History,
     now: Instant,
     max_lag: Duration,
-) {
-    use std::sync::atomic::Ordering;
+) -> Option<String> {
     let row = match answer {
         Ok(row) => row,
         Err(e) => {
             replica.lag_ms.store(u64::MAX, Ordering::Relaxed);
-            replica.set(Some(format!("down: {e}")));
-            return;
+            return Some(format!("down: {e}"));
         }
     };
     let in_recovery = row.first().is_some_and(|v| v == "t");
@@ -92,15 +95,29 @@ fn judge(
         .lag_ms
         .store(lag.map_or(u64::MAX, ms), Ordering::Relaxed);
     match lag {
-        Some(lag) if lag > max_lag => replica.set(Some(format!(
+        Some(lag) if lag > max_lag => Some(format!(
             "lags {} ms behind the primary (max_replica_lag {} ms){}",
             ms(lag),
             ms(max_lag),
             if paused { ", replay paused" } else { "" }
-        ))),
+        )),
         // Unknown without the primary's position: in use unless its replay is paused.
-        None if paused => replica.set(Some("replay paused".to_owned())),
-        _ => replica.set(None),
+        None if paused => Some("replay paused".to_owned()),
+        _ => None,
+    }
+}
+
+/// Before a replica that was out is put back: a connection from its pool within `limit`
+/// (opening one if the pool has none, or waiting out its reconnect backoff), so the first
+/// reads sent back there find one rather than fail over to the primary again.
+async fn warm(replica: &Replica, limit: Duration) -> Option<String> {
+    match tokio::time::timeout(limit, replica.pool.get()).await {
+        Ok(Ok(_lease)) => None,
+        Ok(Err(e)) => Some(format!("down: {e}")),
+        Err(_) => Some(format!(
+            "down: no pooled connection within {} ms",
+            limit.as_millis()
+        )),
     }
 }
 
