@@ -65,6 +65,18 @@ pub enum Error {
         /// What.
         message: String,
     },
+    /// A config key names an operation allow.list does not have.
+    #[error("{file}: key `{key}`: allow.list has no operation `{name}`{suggestion}")]
+    UnknownOperation {
+        /// The config file.
+        file: String,
+        /// The key path, e.g. `database.operation_timeouts`.
+        key: String,
+        /// The name as written.
+        name: String,
+        /// A ` (did you mean ...?)` suffix, or empty.
+        suggestion: String,
+    },
     /// A compliance rule is malformed, or an operation breaks one.
     #[error("{0}")]
     Compliance(#[from] crate::tools::compliance::ComplianceError),

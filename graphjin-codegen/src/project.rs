@@ -243,6 +243,7 @@ impl Project {
                 Err(e) => errors.push(e),
             }
         }
+        errors.extend(self.unknown_operations(&out));
         if errors.is_empty() {
             errors.extend(
                 crate::tools::compliance::check(self, &compiler, &out)
@@ -255,6 +256,26 @@ impl Project {
         } else {
             Err(errors)
         }
+    }
+}
+
+impl Project {
+    /// Config keys naming operations allow.list does not have (`database.operation_timeouts`):
+    /// a typo there would otherwise leave the operation on the default limit unnoticed.
+    fn unknown_operations(&self, ops: &[CompiledOperation]) -> Vec<Error> {
+        let names = || ops.iter().map(|op| op.name.as_str());
+        self.config
+            .database
+            .operation_timeouts
+            .keys()
+            .filter(|name| !names().any(|n| n == name.as_str()))
+            .map(|name| Error::UnknownOperation {
+                file: self.config_name.clone(),
+                key: "database.operation_timeouts".to_owned(),
+                name: name.clone(),
+                suggestion: crate::compile::names::suggestion(name, names()),
+            })
+            .collect()
     }
 }
 

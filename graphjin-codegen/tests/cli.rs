@@ -194,6 +194,31 @@ fn check_reads_the_rust_types_block() {
 }
 
 #[test]
+fn check_refuses_a_timeout_for_an_operation_allow_list_lacks() {
+    let dir = project("operation_timeouts", GOOD.as_bytes());
+    std::fs::write(
+        dir.join("dev.yml"),
+        "database:\n  operation_timeouts:\n    getUsr: 2s\n",
+    )
+    .unwrap();
+    let (out, _, stderr) = run(bin().arg("check").arg("--config-dir").arg(&dir));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "dev.yml: key `database.operation_timeouts`: allow.list has no operation `getUsr` (did you mean `getUser`?)"
+        ),
+        "{stderr}"
+    );
+    std::fs::write(
+        dir.join("dev.yml"),
+        "database:\n  operation_timeouts:\n    getUser: 2s\n",
+    )
+    .unwrap();
+    let (out, _, stderr) = run(bin().arg("check").arg("--config-dir").arg(&dir));
+    assert!(out.status.success(), "{stderr}");
+}
+
+#[test]
 fn check_reports_every_broken_operation_not_just_the_first() {
     let src = b"query a {\n  prodcts { id }\n}\n\nquery b {\n  users { emial }\n}\n";
     let dir = project("many", src);

@@ -32,6 +32,17 @@ pub struct BuildConfig {
     /// `rust:` (this crate's own key): the Rust types of generated fields, see
     /// [`crate::emit::rust_types`].
     pub rust: crate::emit::RustConfig,
+    /// `database:`, as far as the build reads it (the runtime reads the rest).
+    pub database: DatabaseRefs,
+}
+
+/// The keys of `database:` that name operations, so the build can refuse a name that
+/// allow.list does not have (the runtime reads their values).
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(default)]
+pub struct DatabaseRefs {
+    /// `operation_timeouts`: per operation name, a time limit.
+    pub operation_timeouts: BTreeMap<String, serde_json::Value>,
 }
 
 /// One `tables:` entry.
