@@ -78,13 +78,10 @@ fn cluster() -> TempPostgres {
 
 async fn call(db: &Db, name: &str, who: &Auth, vars: Option<Value>) -> Value {
     let op = db.operation(name).expect("operation");
-    let bytes = tokio::time::timeout(
-        Duration::from_secs(20),
-        db.execute(op, who, vars.as_ref()),
-    )
-    .await
-    .expect("answered in time")
-    .unwrap_or_else(|e| panic!("{name} as {who:?}: {e}"));
+    let bytes = tokio::time::timeout(Duration::from_secs(20), db.execute(op, who, vars.as_ref()))
+        .await
+        .expect("answered in time")
+        .unwrap_or_else(|e| panic!("{name} as {who:?}: {e}"));
     serde_json::from_slice(&bytes).expect("JSON")
 }
 
@@ -143,7 +140,13 @@ async fn a_signed_in_query_is_one_statement() {
         assert!(named["products"].as_array().is_some_and(|p| p.len() <= 3));
     }
     // Anonymous calls never ask for a role.
-    let anon = call(&db, "productsNamed", &Auth::anon(), Some(json!({"name": "%"}))).await;
+    let anon = call(
+        &db,
+        "productsNamed",
+        &Auth::anon(),
+        Some(json!({"name": "%"})),
+    )
+    .await;
     assert_eq!(anon["products"].as_array().map(Vec::len), Some(3));
 
     let ran = executions(&pg);
@@ -172,7 +175,10 @@ async fn a_role_change_in_the_database_is_seen_by_the_next_call() {
         .await
         .expect("connect");
     let seen = |v: Value| v["orders"].as_array().map(Vec::len);
-    assert_eq!(seen(call(&db, "orders", &Auth::user("2"), None).await), Some(3));
+    assert_eq!(
+        seen(call(&db, "orders", &Auth::user("2"), None).await),
+        Some(3)
+    );
     // Customer 2 takes customer 1's address, and so the admin role: no role is cached.
     pg.run_sql(
         "shop",
@@ -180,8 +186,14 @@ async fn a_role_change_in_the_database_is_seen_by_the_next_call() {
          UPDATE customers SET email = 'customer1@shop.test' WHERE id = 2",
     )
     .expect("update");
-    assert_eq!(seen(call(&db, "orders", &Auth::user("2"), None).await), Some(60));
-    assert_eq!(seen(call(&db, "orders", &Auth::user("1"), None).await), Some(3));
+    assert_eq!(
+        seen(call(&db, "orders", &Auth::user("2"), None).await),
+        Some(60)
+    );
+    assert_eq!(
+        seen(call(&db, "orders", &Auth::user("1"), None).await),
+        Some(3)
+    );
 }
 
 #[tokio::test]
