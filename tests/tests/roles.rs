@@ -3,6 +3,10 @@
 //! and role limits. Operations are compiled by the build-time compiler at test time and
 //! served by the runtime's executor.
 
+// The executor's future nests deeply enough (role routing, replicas, statement modes)
+// that clippy's const evaluation needs more than the default depth here.
+#![recursion_limit = "256"]
+
 use graphjin_codegen::Project;
 use graphjin_runtime::{Auth, Db};
 use serde_json::{Value, json};
