@@ -302,6 +302,8 @@ const DATABASE: &[Known] = &[
     r("max_replica_lag"),
     r("replica_check_interval"),
     r("read_your_writes"),
+    r("role_cache_ttl"),
+    r("role_cache_size"),
 ];
 
 const RATE_LIMITER: &str =

@@ -137,6 +137,14 @@ pub struct PoolOptions {
     /// long, so they see their own write (config `database.read_your_writes`). `None`: off.
     /// Default: `None`.
     pub read_your_writes: Option<Duration>,
+    /// How long a signed-in caller's role, once read with the roles query, is used without
+    /// reading it again (config `database.role_cache_ttl`): a role changed in the database
+    /// is seen within this time. `None`: off, the role is read on every call. Default:
+    /// `None`.
+    pub role_cache_ttl: Option<Duration>,
+    /// The most user ids the role cache holds (config `database.role_cache_size`).
+    /// Default: 100,000.
+    pub role_cache_size: usize,
 }
 
 impl Default for PoolOptions {
@@ -164,6 +172,8 @@ impl Default for PoolOptions {
             max_replica_lag: Duration::from_secs(10),
             replica_check_interval: Duration::from_secs(1),
             read_your_writes: None,
+            role_cache_ttl: None,
+            role_cache_size: 100_000,
         }
     }
 }
@@ -193,6 +203,8 @@ struct Inner {
     cursors: crate::cursor::Cursors,
     /// The read replicas (none: every call runs on the primary).
     replicas: Replicas,
+    /// Signed-in callers' roles, when `role_cache_ttl` is set.
+    role_cache: Option<crate::role_cache::RoleCache>,
 }
 
 /// How busy the pool is, for readiness reports ([`Db::ready`]).
@@ -364,6 +376,10 @@ impl Db {
                 probe: crate::probe::Probe::default(),
                 cursors,
                 replicas,
+                role_cache: crate::role_cache::RoleCache::new(
+                    options.role_cache_ttl,
+                    options.role_cache_size,
+                ),
             }),
         })
     }
@@ -539,6 +555,11 @@ impl Db {
         &self.inner.catalog
     }
 
+    /// Signed-in callers' roles, when the cache is on.
+    pub(crate) fn role_cache(&self) -> Option<&crate::role_cache::RoleCache> {
+        self.inner.role_cache.as_ref()
+    }
+
     /// The cursor markers and key: seals `_cursor` values, opens `$cursor`.
     pub(crate) fn cursors(&self) -> &crate::cursor::Cursors {
         &self.inner.cursors
@@ -685,10 +706,12 @@ pub(crate) fn bind<'a>(
 }
 
 /// The caller's role: set by a trusted layer, else `anon` without a user, else the role
-/// statement's answer (when roles are configured), else `user`.
+/// statement's answer (when roles are configured; from `cache` while it holds one), else
+/// `user`.
 pub(crate) async fn resolve_role<'a>(
     conn: &Lease,
     auth: &'a Auth,
+    cache: Option<&crate::role_cache::RoleCache>,
 ) -> Result<Cow<'a, str>, tokio_postgres::Error> {
     if let Some(role) = &auth.role {
         return Ok(Cow::Borrowed(role));
@@ -696,6 +719,9 @@ pub(crate) async fn resolve_role<'a>(
     let Some(user_id) = &auth.user_id else {
         return Ok(Cow::Borrowed(auth.role()));
     };
+    if let Some(role) = cache.and_then(|c| c.get(user_id)) {
+        return Ok(Cow::Owned(role.to_string()));
+    }
     let user = crate::roles::UserIdParam(user_id);
     let row = conn
         .track(async {
@@ -717,7 +743,11 @@ pub(crate) async fn resolve_role<'a>(
         // The role statement always answers one row; were it not to, `user`.
         Some(None) => None,
     };
-    Ok(Cow::Owned(role.unwrap_or_else(|| Auth::USER.to_owned())))
+    let role = role.unwrap_or_else(|| Auth::USER.to_owned());
+    if let Some(cache) = cache {
+        cache.put(user_id, &role);
+    }
+    Ok(Cow::Owned(role))
 }
 
 /// The data JSON of a statement's row (`null` when the column is NULL).

@@ -43,6 +43,7 @@ mod pool;
 mod prepare;
 mod probe;
 pub mod replicas;
+mod role_cache;
 mod roles;
 mod scratch;
 mod signed_in;

@@ -143,6 +143,15 @@ pub async fn connect_project(
     dir: &std::path::Path,
     url: &str,
 ) -> Result<graphjin_runtime::Db, graphjin_runtime::Error> {
+    connect_project_with(dir, url, graphjin_runtime::PoolOptions::default()).await
+}
+
+/// [`connect_project`] with the pool's `options`.
+pub async fn connect_project_with(
+    dir: &std::path::Path,
+    url: &str,
+    options: graphjin_runtime::PoolOptions,
+) -> Result<graphjin_runtime::Db, graphjin_runtime::Error> {
     let (project, ops) = compile_project(dir);
     let compiler = project.compiler().expect("compiler");
     let matched: Vec<String> = compiler
@@ -153,13 +162,7 @@ pub async fn connect_project(
         .map(|r| r.name.clone())
         .collect();
     let role_query = graphjin_codegen::dev::bridge::role_query(compiler.role_statement(), &matched);
-    graphjin_runtime::Db::connect_with_roles(
-        url,
-        leak_operations(&ops),
-        role_query,
-        graphjin_runtime::PoolOptions::default(),
-    )
-    .await
+    graphjin_runtime::Db::connect_with_roles(url, leak_operations(&ops), role_query, options).await
 }
 
 /// Turns operations compiled at test time into the runtime's static table, so the real

@@ -196,6 +196,69 @@ async fn a_role_change_in_the_database_is_seen_by_the_next_call() {
     );
 }
 
+/// With `role_cache_ttl`, a role read once is reused for that long: the calls after the
+/// first run the role's own statement (no role lookup at all), and a role changed in the
+/// database is seen once the time is up, not later.
+#[tokio::test]
+async fn a_cached_role_is_reused_until_its_ttl_then_read_again() {
+    const TTL: Duration = Duration::from_millis(1500);
+    let pg = cluster();
+    let dir = graphjin_tests::shop_config("signed_in_cache", ALLOW_LIST, CONFIG);
+    let options = graphjin_runtime::PoolOptions {
+        role_cache_ttl: Some(TTL),
+        ..Default::default()
+    };
+    let db = graphjin_tests::connect_project_with(&dir, &pg.url("shop"), options)
+        .await
+        .expect("connect");
+    pg.run_sql("shop", "SELECT pg_stat_statements_reset()")
+        .expect("reset");
+    let seen = |v: Value| v["orders"].as_array().map(Vec::len);
+
+    let read_at = std::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(
+            seen(call(&db, "orders", &Auth::user("2"), None).await),
+            Some(3)
+        );
+    }
+    let ran = executions(&pg);
+    let total: i64 = ran.iter().map(|(n, _)| n).sum();
+    let looked_up: i64 = ran
+        .iter()
+        .filter(|(_, q)| q.contains("__gj_role"))
+        .map(|(n, _)| n)
+        .sum();
+    println!("5 calls with the role cache: {total} statements, {looked_up} reading the role");
+    assert_eq!(total, 5, "one statement per call: {ran:#?}");
+    assert_eq!(
+        looked_up, 1,
+        "the role was read once, then reused: {ran:#?}"
+    );
+
+    // Customer 2 becomes admin in the database.
+    pg.run_sql(
+        "shop",
+        "UPDATE customers SET email = 'old1@shop.test' WHERE id = 1; \
+         UPDATE customers SET email = 'customer1@shop.test' WHERE id = 2",
+    )
+    .expect("update");
+    if read_at.elapsed() < TTL / 2 {
+        // Within the TTL the cached role still answers (what the setting trades).
+        assert_eq!(
+            seen(call(&db, "orders", &Auth::user("2"), None).await),
+            Some(3),
+            "within the TTL the cached role answers"
+        );
+    }
+    tokio::time::sleep(TTL.saturating_sub(read_at.elapsed()) + Duration::from_millis(300)).await;
+    assert_eq!(
+        seen(call(&db, "orders", &Auth::user("2"), None).await),
+        Some(60),
+        "after the TTL the new role is read"
+    );
+}
+
 #[tokio::test]
 async fn a_role_set_by_a_trusted_layer_is_used_as_it_is() {
     let pg = cluster();

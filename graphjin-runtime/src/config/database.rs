@@ -29,6 +29,8 @@
 //!   max_replica_lag: 10s           # a replica further behind is taken out (default 10s)
 //!   replica_check_interval: 1s     # how often replicas are checked (default 1s)
 //!   read_your_writes: 5s           # after a user's mutation, their reads go to the primary
+//!   role_cache_ttl: 5s             # reuse a signed-in user's role this long (default: off)
+//!   role_cache_size: 100000        # most user ids the role cache holds
 //! ```
 //!
 //! A replica URL without a password takes `password` (like `connection_string`); its TLS
@@ -148,6 +150,14 @@ pub struct DatabaseConfig {
     /// their reads go to the primary for this long (unset or `0`: off).
     #[serde(deserialize_with = "duration_or_zero", serialize_with = "go_text")]
     pub read_your_writes: Option<Duration>,
+    /// `role_cache_ttl` (this port's key): how long a signed-in user's role, read with
+    /// `roles_query`, is reused without reading it again (unset or `0`: off, every call
+    /// reads it). A role changed in the database is seen within this time.
+    #[serde(deserialize_with = "duration_or_zero", serialize_with = "go_text")]
+    pub role_cache_ttl: Option<Duration>,
+    /// `role_cache_size` (this port's key): the most user ids the role cache holds
+    /// (default 100,000).
+    pub role_cache_size: Option<usize>,
 }
 
 fn go_text<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -390,6 +400,10 @@ impl DatabaseConfig {
             o.replica_check_interval = every;
         }
         o.read_your_writes = self.read_your_writes.filter(|d| !d.is_zero());
+        o.role_cache_ttl = self.role_cache_ttl.filter(|d| !d.is_zero());
+        if let Some(size) = positive(self.role_cache_size) {
+            o.role_cache_size = size;
+        }
         o
     }
 
@@ -544,6 +558,21 @@ mod tests {
             .tls_options(None)
             .unwrap_err();
         assert!(e.to_string().starts_with("`database.enable_tls`:"), "{e}");
+    }
+
+    #[test]
+    fn role_cache_keys() {
+        let o = db("role_cache_ttl: 5s\nrole_cache_size: 10\n").pool_options();
+        assert_eq!(o.role_cache_ttl, Some(Duration::from_secs(5)));
+        assert_eq!(o.role_cache_size, 10);
+        let o = db("role_cache_ttl: 0s\n").pool_options();
+        assert_eq!(o.role_cache_ttl, None, "0 is off");
+        let o = db("pool_size: 2\n").pool_options();
+        assert_eq!(
+            (o.role_cache_ttl, o.role_cache_size),
+            (None, 100_000),
+            "the defaults"
+        );
     }
 
     #[test]

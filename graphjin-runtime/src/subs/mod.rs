@@ -507,7 +507,9 @@ impl Subscriptions {
         crate::validate::check(op, &vars)?;
         let failed = |e| Error::from_query(op.name, e);
         let conn = db.read_connection().await?;
-        let role = resolve_role(&conn, auth).await.map_err(failed)?;
+        let role = resolve_role(&conn, auth, db.role_cache())
+            .await
+            .map_err(failed)?;
         let r = op
             .roles
             .iter()
