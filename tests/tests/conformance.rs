@@ -339,3 +339,73 @@ async fn conformance_queries() {
         passed.len()
     );
 }
+
+/// The SQL of every in-scope case for every role its config has, as one snapshot
+/// (`tests/tests/snapshots/conformance__conformance_sql.snap`): a change to the compiler
+/// that changes any statement shows here, statement by statement, before any answer
+/// differs. Refusals are recorded with their message.
+#[tokio::test]
+async fn conformance_sql_snapshot() {
+    let Some(shared) =
+        graphjin_tests::shared_dir(&["conformance/cases.json", "conformance/postgres.sql"])
+    else {
+        return;
+    };
+    let cases: Vec<Case> = serde_json::from_str(
+        &std::fs::read_to_string(shared.join("conformance/cases.json")).expect("cases.json"),
+    )
+    .expect("cases.json parses");
+    let configs: BTreeMap<String, Value> = serde_saphyr::from_str(
+        &std::fs::read_to_string(
+            graphjin_tests::workspace_root().join("tests/conformance/configs.yml"),
+        )
+        .expect("configs.yml"),
+    )
+    .expect("configs.yml parses");
+    let url = graphjin_tests::fresh_database("conformance_sql");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let schema = introspect(&client, "public").await.expect("introspect");
+
+    let mut out = String::new();
+    let mut statements = 0;
+    for c in cases.iter().filter(|c| in_scope(c)) {
+        let config = case_config(c, &configs);
+        let compiler = Compiler::new(&schema, &config).expect("config");
+        let doc = parse_document(&c.gql).expect("parses");
+        let vars: Value = match &c.vars {
+            Some(v) => serde_json::from_str(v).expect("vars"),
+            None => Value::Object(Default::default()),
+        };
+        for role in compiler.roles() {
+            out.push_str(&format!("-- {} as {role}\n", c.name));
+            match compiler.compile_with(&doc, 0, &role, Some(&vars)) {
+                Ok(q) => {
+                    statements += 1;
+                    out.push_str(&q.sql);
+                    out.push('\n');
+                    let params: Vec<String> = q
+                        .params
+                        .iter()
+                        .map(|p| format!("${} {}: {}", p.name, p.pg_type, p.builtin))
+                        .collect();
+                    if !params.is_empty() {
+                        out.push_str(&format!("-- params: {}\n", params.join(", ")));
+                    }
+                    if let Some(batch) = &q.batch_sql {
+                        out.push_str(&format!("-- batch: {batch}\n"));
+                    }
+                }
+                Err(e) => out.push_str(&format!("-- refused: {e}\n")),
+            }
+        }
+    }
+    println!("conformance SQL snapshot: {statements} statements");
+    assert!(
+        statements >= 60,
+        "expected the in-scope cases, got {statements}"
+    );
+    insta::assert_snapshot!("conformance_sql", out);
+}
