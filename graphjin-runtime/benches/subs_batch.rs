@@ -22,7 +22,7 @@ use graphjin_runtime::types::RawJson;
 use graphjin_runtime::{Auth, Batch, Db, OpKind, Operation, Param, PoolOptions, RoleStatement};
 
 const SQL: &str = r#"SELECT json_build_object('products', (SELECT coalesce(json_agg(__sj."json"), '[]') FROM (SELECT json_build_object('id', t0."id", 'stock', t0."stock") AS "json" FROM "products" AS t0 WHERE t0."owner_id" = $1::bigint ORDER BY t0."id") AS __sj)) AS "__root""#;
-const BATCH_SQL: &str = r#"SELECT __b."__sub" AS "sub", json_build_object('products', (SELECT coalesce(json_agg(__sj."json"), '[]') FROM (SELECT json_build_object('id', t0."id", 'stock', t0."stock") AS "json" FROM "products" AS t0 WHERE t0."owner_id" = __b."p1"::bigint ORDER BY t0."id") AS __sj)) AS "__root" FROM json_to_recordset($1::json) AS __b("__sub" text, "p1" text)"#;
+const BATCH_SQL: &str = r#"SELECT __b."__sub" AS "sub", json_build_object('products', (SELECT coalesce(json_agg(__sj."json"), '[]') FROM (SELECT json_build_object('id', t0."id", 'stock', t0."stock") AS "json" FROM "products" AS t0 WHERE t0."owner_id" = __b."p1"::bigint ORDER BY t0."id") AS __sj)) AS "__root" FROM unnest($1::text[], $2::text[]) AS __b("__sub", "p1")"#;
 
 static OPS: &[Operation] = &[Operation {
     name: "myStock",
@@ -164,7 +164,7 @@ async fn scenario(
     }
     // The server writes its log a moment after the statement.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let logged = log_count(&log, offset, "json_to_recordset");
+    let logged = log_count(&log, offset, "FROM unnest(");
 
     // A change for everyone, three times: every subscriber gets each.
     let mut changed = Vec::new();

@@ -13,7 +13,8 @@
 //!   and a named statement prepared on one is missing on the next (SQLSTATE 26000).
 //!
 //! Parameter types in `unnamed` mode are those `prepared` mode prepares with: text for
-//! every parameter of the operation table and of batch statements (the SQL casts them),
+//! every parameter of the operation table, `text[]` for every parameter of batch statements
+//! (the SQL casts them),
 //! the type PostgreSQL inferred for the role statement's `$user_id` (learned when the
 //! statements were checked at start-up, see `verify.rs`), and an action's declared types.
 
@@ -94,20 +95,20 @@ pub(crate) async fn statement<P: ToSql + Sync>(
 }
 
 /// The rows of the subscription batch statement of flattened statement `statement`
-/// (`sql`), with its one text parameter; `None` when it is not prepared on this
-/// connection (`prepared` mode).
+/// (`sql`), with its `text[]` parameters, one per column (`columns`); `None` when it is not
+/// prepared on this connection (`prepared` mode).
 pub(crate) async fn batch(
     conn: &Conn,
     statement: usize,
     sql: &str,
-    arg: &str,
+    columns: &[Vec<Option<&str>>],
 ) -> Option<Result<RowStream, tokio_postgres::Error>> {
     if conn.is_unnamed() {
-        let typed = std::iter::once((arg, Type::TEXT));
+        let typed = columns.iter().map(|c| (c, Type::TEXT_ARRAY));
         return Some(conn.client.query_typed_raw(sql, typed).await);
     }
     let prepared = conn.batch_statements.get(statement)?.as_ref()?;
-    Some(conn.client.query_raw(prepared, std::iter::once(arg)).await)
+    Some(conn.client.query_raw(prepared, columns.iter()).await)
 }
 
 /// The rows of the role statement for `user_id`; `None` when roles are not matched with a

@@ -96,9 +96,11 @@ pub struct Batch {
     pub operation: &'static str,
     /// The role.
     pub role: &'static str,
-    /// The statement. `$1` is a JSON array of objects `{"__sub": id, "p1": text, ...}`,
-    /// where `pN` is the text of the role statement's parameter N (encoded as for a single
-    /// execution); it returns one row per subscriber: `sub` (text) and `__root` (json).
+    /// The statement. It takes one `text[]` parameter per column, all of one length, one
+    /// element per subscriber: `$1` the subscriber's id (`__sub`), then `$2..$(n+1)` the
+    /// text of the role statement's parameters 1..n (encoded as for a single execution, a
+    /// NULL element for NULL), read with `unnest($1::text[], ...) AS __b("__sub", "p1", ...)`;
+    /// it returns one row per subscriber: `sub` (text) and `__root` (json).
     pub sql: &'static str,
 }
 

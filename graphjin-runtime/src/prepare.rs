@@ -365,8 +365,9 @@ fn enum_matches(e: &EnumType, kind: Option<&str>, labels: &[String]) -> Result<(
     Ok(())
 }
 
-/// Prepares every subscription batch statement (`$1` sent as text, cast to json by the SQL)
-/// and checks each returns `sub` (text) and `__root` (json).
+/// Prepares every subscription batch statement (one `text[]` parameter per column: the
+/// subscriber ids, then one per parameter of the role statement) and checks each returns
+/// `sub` (text) and `__root` (json).
 async fn prepare_batches(
     client: &Client,
     catalog: &Catalog,
@@ -387,7 +388,8 @@ async fn prepare_batches(
             role: format!("{} (batch)", rs.role),
             message,
         };
-        let stmt = match client.prepare_typed(sql, &[Type::TEXT]).await {
+        let types = vec![Type::TEXT_ARRAY; rs.params.len() + 1];
+        let stmt = match client.prepare_typed(sql, &types).await {
             Ok(stmt) => stmt,
             Err(e) if defer && is_lock_timeout(&e) => return Ok(Batch::Deferred),
             Err(e) => return Err(or_lost(e, fail)),
@@ -396,14 +398,17 @@ async fn prepare_batches(
         let shape_ok = columns.len() == 2
             && matches!(*columns[0].type_(), Type::TEXT | Type::VARCHAR)
             && matches!(*columns[1].type_(), Type::JSON | Type::JSONB);
-        if !shape_ok || stmt.params().len() != 1 {
+        let params_ok = stmt.params() == types.as_slice();
+        if !shape_ok || !params_ok {
             let got: Vec<String> = columns
                 .iter()
                 .map(|c| format!("{} {}", c.name(), c.type_()))
                 .collect();
+            let took: Vec<String> = stmt.params().iter().map(ToString::to_string).collect();
             return Err(fail(format!(
-                "a batch statement must take one parameter and return (sub text, __root json); it takes {} and returns ({})",
-                stmt.params().len(),
+                "a batch statement must take {} text[] parameters (the subscriber ids, then one per parameter of the operation's statement; rebuild so the build emits it again) and return (sub text, __root json); it takes ({}) and returns ({})",
+                types.len(),
+                took.join(", "),
                 got.join(", ")
             )));
         }

@@ -586,8 +586,7 @@ impl Subscriptions {
         let cancelled = Arc::new(AtomicBool::new(false));
         let sub = poller::Sub {
             id,
-            fragment: poller::fragment(&params),
-            params,
+            params: poller::Params::from(params),
             last_hash,
             sink,
             cancelled: cancelled.clone(),

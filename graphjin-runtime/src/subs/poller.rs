@@ -3,7 +3,6 @@
 //! queues each changed result.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,38 +19,25 @@ use crate::Error;
 use crate::operation::Operation;
 use crate::types::RawJson;
 
+/// A set of parameters' bind text (`None` for NULL), in the statement's order: the key of a
+/// group, shared by the group and its members.
+pub(crate) type Params = Arc<[Option<Box<str>>]>;
+
 /// A subscriber as its poller keeps it.
 pub(crate) struct Sub {
     pub(crate) id: u64,
-    /// Its parameters as members of a batch row: `,"p1":"5","p2":null` (empty for none).
-    pub(crate) fragment: Arc<str>,
-    /// Its parameters' bind text, for single executions.
-    pub(crate) params: Box<[Option<Box<str>>]>,
+    /// Its parameters' bind text: a column of a batch row, or a single execution's
+    /// parameters. Once it joined, the same allocation as its group's key.
+    pub(crate) params: Params,
     /// The hash of the last result sent; 0 when the next one must be sent whatever it is.
     pub(crate) last_hash: u64,
     pub(crate) sink: Sink,
     pub(crate) cancelled: Arc<AtomicBool>,
 }
 
-/// The members of a batch row for parameters `params`: `,"p1":"text","p2":null`.
-pub(crate) fn fragment(params: &[Option<Box<str>>]) -> Arc<str> {
-    let mut out = String::new();
-    for (i, p) in params.iter().enumerate() {
-        let _ = write!(out, ",\"p{}\":", i + 1);
-        match p {
-            // Serializing a str cannot fail.
-            Some(text) => out.push_str(&serde_json::to_string(&**text).unwrap_or_default()),
-            None => out.push_str("null"),
-        }
-    }
-    Arc::from(out)
-}
-
-/// Subscribers sharing one set of parameters: one batch row serves them all.
-struct Group {
-    params: Box<[Option<Box<str>>]>,
-    members: Vec<u64>,
-}
+/// The members of a group: subscribers sharing one set of parameters, which one batch row
+/// serves.
+type Members = Vec<u64>;
 
 struct Poller {
     shared: Arc<Shared>,
@@ -60,7 +46,7 @@ struct Poller {
     /// The flattened index of the operation's statement for the role.
     statement: usize,
     subs: HashMap<u64, Sub>,
-    groups: HashMap<Arc<str>, Group>,
+    groups: HashMap<Params, Members>,
     /// Whether the last poll failed because the database was away.
     failing: bool,
     /// Statements executed by the poll under way.
@@ -187,25 +173,13 @@ impl Poller {
                 if sub.cancelled.load(Ordering::Acquire) {
                     return;
                 }
-                let group = self
-                    .groups
-                    .entry(sub.fragment.clone())
-                    .or_insert_with(|| Group {
-                        params: sub.params.clone(),
-                        members: Vec::new(),
-                    });
-                group.members.push(sub.id);
                 // Share the group's key rather than keep a copy per subscriber.
-                let fragment = self
-                    .groups
-                    .get_key_value(&sub.fragment)
-                    .map(|(k, _)| k.clone())
-                    .unwrap_or_else(|| sub.fragment.clone());
-                let sub = Sub {
-                    fragment,
-                    params: Box::new([]),
-                    ..sub
+                let params = match self.groups.get_key_value(&*sub.params) {
+                    Some((key, _)) => key.clone(),
+                    None => sub.params.clone(),
                 };
+                self.groups.entry(params.clone()).or_default().push(sub.id);
+                let sub = Sub { params, ..sub };
                 if self.subs.insert(sub.id, sub).is_none() {
                     self.shared
                         .counters
@@ -219,28 +193,27 @@ impl Poller {
 
     /// Moves a group's cursor on to `next`: its members join the group of their new
     /// parameters.
-    fn advance(&mut self, fragment: &Arc<str>, next: String) {
+    fn advance(&mut self, params: &Params, next: String) {
         let Some(ci) = self.cursor_param else {
             return;
         };
-        let Some(mut group) = self.groups.remove(fragment) else {
+        let Some(mut members) = self.groups.remove(params) else {
             return;
         };
-        if let Some(slot) = group.params.get_mut(ci) {
+        let mut moved = params.to_vec();
+        if let Some(slot) = moved.get_mut(ci) {
             *slot = Some(next.into_boxed_str());
         }
-        let key = self::fragment(&group.params);
-        for id in &group.members {
+        let key = match self.groups.get_key_value(moved.as_slice()) {
+            Some((existing, _)) => existing.clone(),
+            None => Params::from(moved),
+        };
+        for id in &members {
             if let Some(sub) = self.subs.get_mut(id) {
-                sub.fragment = key.clone();
+                sub.params = key.clone();
             }
         }
-        match self.groups.get_mut(&key) {
-            Some(existing) => existing.members.append(&mut group.members),
-            None => {
-                self.groups.insert(key, group);
-            }
-        }
+        self.groups.entry(key).or_default().append(&mut members);
     }
 
     fn remove(&mut self, id: u64) {
@@ -251,10 +224,10 @@ impl Poller {
             .counters
             .subscribers
             .fetch_sub(1, Ordering::Relaxed);
-        if let Some(group) = self.groups.get_mut(&sub.fragment) {
-            group.members.retain(|m| *m != id);
-            if group.members.is_empty() {
-                self.groups.remove(&sub.fragment);
+        if let Some(members) = self.groups.get_mut(&sub.params) {
+            members.retain(|m| *m != id);
+            if members.is_empty() {
+                self.groups.remove(&sub.params);
             }
         }
     }
@@ -319,8 +292,8 @@ impl Poller {
     /// per execution and `poll_connections` executions at once, and delivers each
     /// execution's rows as soon as it ends. The groups of a chunk whose statement failed
     /// (not an outage) are returned, to be polled one by one.
-    async fn poll_batch(&mut self) -> Result<Vec<Arc<str>>, Error> {
-        let mut order: Vec<Arc<str>> = self.groups.keys().cloned().collect();
+    async fn poll_batch(&mut self) -> Result<Vec<Params>, Error> {
+        let mut order: Vec<Params> = self.groups.keys().cloned().collect();
         let size = self.shared.options.batch_size.max(1);
         // Start one chunk further each poll, so no group is always in the last chunk.
         if order.len() > size {
@@ -364,22 +337,22 @@ impl Poller {
             };
             for row in &rows {
                 let (group, bytes) = batch_row(row, name)?;
-                let Some(fragment) = chunk.get(group) else {
+                let Some(params) = chunk.get(group) else {
                     continue;
                 };
-                if let Some(g) = self.groups.get(fragment)
+                if let Some(members) = self.groups.get(params)
                     && let Some((bytes, next)) = page(&self.shared, self.key.0, bytes)
                 {
-                    deliver(&mut self.subs, &g.members, &bytes, &mut dead);
+                    deliver(&mut self.subs, members, &bytes, &mut dead);
                     if let Some(next) = next {
-                        moved.push((fragment.clone(), next));
+                        moved.push((params.clone(), next));
                     }
                 }
             }
         }
         drop(done);
-        for (fragment, next) in moved {
-            self.advance(&fragment, next);
+        for (params, next) in moved {
+            self.advance(&params, next);
         }
         for id in dead {
             self.remove(id);
@@ -389,20 +362,20 @@ impl Poller {
 
     /// Runs the operation's own statement once for each group of `order` (no batch
     /// statement, or its batch failed). A group whose execution fails ends with that error.
-    async fn poll_each(&mut self, order: Vec<Arc<str>>) -> Result<(), Error> {
+    async fn poll_each(&mut self, order: Vec<Params>) -> Result<(), Error> {
         let name = self.op.name;
         let failed = |e| Error::from_query(name, e);
         let conn = self.shared.db.read_connection().await?;
         let sql = self.op.roles[self.key.1].sql;
         let mut dead = Vec::new();
         let mut moved = Vec::new();
-        for fragment in order {
-            let Some(group) = self.groups.get(&fragment) else {
+        for params in order {
+            let Some(members) = self.groups.get(&params) else {
                 continue;
             };
             self.executions += 1;
             let result = async {
-                let params: Vec<Option<&str>> = group.params.iter().map(|p| p.as_deref()).collect();
+                let params: Vec<Option<&str>> = params.iter().map(|p| p.as_deref()).collect();
                 let rows = crate::exec::statement(&conn, self.statement, sql, &params)
                     .await
                     .map_err(failed)?;
@@ -419,16 +392,16 @@ impl Poller {
             match result {
                 Ok(raw) => {
                     if let Some((bytes, next)) = page(&self.shared, self.key.0, &raw) {
-                        deliver(&mut self.subs, &group.members, &bytes, &mut dead);
+                        deliver(&mut self.subs, members, &bytes, &mut dead);
                         if let Some(next) = next {
-                            moved.push((fragment.clone(), next));
+                            moved.push((params.clone(), next));
                         }
                     }
                 }
                 Err(e) if is_outage(&e) => return Err(e),
                 Err(e) => {
                     tracing::debug!(operation = name, error = %e, "a subscription failed");
-                    for id in &group.members {
+                    for id in members {
                         if let Some(sub) = self.subs.get(id) {
                             let _ = sub.sink.tx.try_send(Delivery {
                                 sub: *id,
@@ -441,8 +414,8 @@ impl Poller {
             }
         }
         drop(conn);
-        for (fragment, next) in moved {
-            self.advance(&fragment, next);
+        for (params, next) in moved {
+            self.advance(&params, next);
         }
         for id in dead {
             self.remove(id);
@@ -478,23 +451,34 @@ impl Poller {
     }
 }
 
+/// The batch statement's arguments for `chunk`: the groups' positions in `chunk` (`ids`,
+/// the `__sub` column), then one column per parameter, each with one element per group
+/// (`None` for NULL). Every group of a poller has as many parameters as its statement.
+fn columns<'a>(chunk: &'a [Params], ids: &'a [String]) -> Vec<Vec<Option<&'a str>>> {
+    let width = chunk.first().map_or(0, |p| p.len());
+    let mut columns = Vec::with_capacity(width + 1);
+    columns.push(ids.iter().map(|id| Some(id.as_str())).collect());
+    for c in 0..width {
+        columns.push(
+            chunk
+                .iter()
+                .map(|p| p.get(c).and_then(|v| v.as_deref()))
+                .collect(),
+        );
+    }
+    columns
+}
+
 /// Runs the batch statement once for `chunk`: its rows, each naming its group by position
 /// in `chunk`.
 async fn run_chunk(
     shared: &Shared,
     name: &'static str,
     statement: usize,
-    chunk: &[Arc<str>],
+    chunk: &[Params],
 ) -> Result<Vec<Row>, Error> {
-    let mut arg = String::with_capacity(2 + chunk.iter().map(|f| f.len() + 16).sum::<usize>());
-    arg.push('[');
-    for (i, fragment) in chunk.iter().enumerate() {
-        if i > 0 {
-            arg.push(',');
-        }
-        let _ = write!(arg, "{{\"__sub\":\"{i}\"{fragment}}}");
-    }
-    arg.push(']');
+    let ids: Vec<String> = (0..chunk.len()).map(|i| i.to_string()).collect();
+    let columns = columns(chunk, &ids);
     let failed = |e| Error::from_query(name, e);
     let conn = shared.db.read_connection().await?;
     let not_prepared = || Error::Database {
@@ -506,7 +490,7 @@ async fn run_chunk(
         .catalog()
         .batch_sql(statement)
         .ok_or_else(not_prepared)?;
-    crate::exec::batch(&conn, statement, sql, &arg)
+    crate::exec::batch(&conn, statement, sql, &columns)
         .await
         .ok_or_else(not_prepared)?
         .map_err(failed)?
@@ -556,5 +540,30 @@ fn deliver(subs: &mut HashMap<u64, Sub>, members: &[u64], bytes: &Bytes, dead: &
             }
             Err(TrySendError::Closed(_)) => dead.push(*id),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_number_the_groups_and_keep_nulls() {
+        let chunk: Vec<Params> = vec![
+            Params::from(vec![Some("5".into()), None]),
+            Params::from(vec![None, Some("".into())]),
+        ];
+        let ids: Vec<String> = (0..chunk.len()).map(|i| i.to_string()).collect();
+        assert_eq!(
+            columns(&chunk, &ids),
+            vec![
+                vec![Some("0"), Some("1")],
+                vec![Some("5"), None],
+                vec![None, Some("")],
+            ]
+        );
+        // No parameters: the ids alone.
+        let chunk = vec![Params::from(Vec::new())];
+        assert_eq!(columns(&chunk, &ids[..1]), vec![vec![Some("0")]]);
     }
 }

@@ -48,9 +48,9 @@ pub const GET_STOCK: &str = "query getStock($id: ID!) {
 }";
 
 const WATCH_SQL: &str = r#"SELECT json_build_object('products', (SELECT json_build_object('id', t0."id", 'stock', t0."stock") AS "json" FROM "products" AS t0 WHERE t0."id" = $1::bigint LIMIT 1)) AS "__root""#;
-const WATCH_BATCH: &str = r#"SELECT __b."__sub" AS "sub", json_build_object('products', (SELECT json_build_object('id', t0."id", 'stock', t0."stock") AS "json" FROM "products" AS t0 WHERE t0."id" = __b."p1"::bigint LIMIT 1)) AS "__root" FROM json_to_recordset($1::json) AS __b("__sub" text, "p1" text)"#;
+const WATCH_BATCH: &str = r#"SELECT __b."__sub" AS "sub", json_build_object('products', (SELECT json_build_object('id', t0."id", 'stock', t0."stock") AS "json" FROM "products" AS t0 WHERE t0."id" = __b."p1"::bigint LIMIT 1)) AS "__root" FROM unnest($1::text[], $2::text[]) AS __b("__sub", "p1")"#;
 const MINE_SQL: &str = r#"SELECT json_build_object('products', (SELECT coalesce(json_agg(__sj."json"), '[]') FROM (SELECT json_build_object('id', t0."id", 'stock', t0."stock") AS "json" FROM "products" AS t0 WHERE t0."owner_id" = $1::bigint ORDER BY t0."id") AS __sj)) AS "__root""#;
-const MINE_BATCH: &str = r#"SELECT __b."__sub" AS "sub", json_build_object('products', (SELECT coalesce(json_agg(__sj."json"), '[]') FROM (SELECT json_build_object('id', t0."id", 'stock', t0."stock") AS "json" FROM "products" AS t0 WHERE t0."owner_id" = __b."p1"::bigint ORDER BY t0."id") AS __sj)) AS "__root" FROM json_to_recordset($1::json) AS __b("__sub" text, "p1" text)"#;
+const MINE_BATCH: &str = r#"SELECT __b."__sub" AS "sub", json_build_object('products', (SELECT coalesce(json_agg(__sj."json"), '[]') FROM (SELECT json_build_object('id', t0."id", 'stock', t0."stock") AS "json" FROM "products" AS t0 WHERE t0."owner_id" = __b."p1"::bigint ORDER BY t0."id") AS __sj)) AS "__root" FROM unnest($1::text[], $2::text[]) AS __b("__sub", "p1")"#;
 
 const ID: &[Param] = &[Param {
     name: "id",
