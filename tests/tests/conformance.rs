@@ -250,13 +250,18 @@ fn db_error(e: &tokio_postgres::Error) -> String {
     }
 }
 
-#[tokio::test]
-async fn conformance_queries() {
-    let Some(shared) =
-        graphjin_tests::shared_dir(&["conformance/cases.json", "conformance/postgres.sql"])
-    else {
-        return;
-    };
+/// The cases, their configs, and a fresh conformance database (`name`) with its schema.
+struct Corpus {
+    cases: Vec<Case>,
+    configs: BTreeMap<String, Value>,
+    client: tokio_postgres::Client,
+    schema: graphjin_codegen::schema::DbSchema,
+}
+
+/// Loads [`Corpus`]; `None` when the shared corpus is absent (and not required).
+async fn corpus(name: &str) -> Option<Corpus> {
+    let shared =
+        graphjin_tests::shared_dir(&["conformance/cases.json", "conformance/postgres.sql"])?;
     let cases: Vec<Case> = serde_json::from_str(
         &std::fs::read_to_string(shared.join("conformance/cases.json")).expect("cases.json"),
     )
@@ -268,13 +273,31 @@ async fn conformance_queries() {
         .expect("configs.yml"),
     )
     .expect("configs.yml parses");
-
-    let url = graphjin_tests::fresh_database("conformance");
+    let url = graphjin_tests::fresh_database(name);
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
         .expect("connect");
     tokio::spawn(conn);
     let schema = introspect(&client, "public").await.expect("introspect");
+    Some(Corpus {
+        cases,
+        configs,
+        client,
+        schema,
+    })
+}
+
+#[tokio::test]
+async fn conformance_queries() {
+    let Some(Corpus {
+        cases,
+        configs,
+        client,
+        schema,
+    }) = corpus("conformance").await
+    else {
+        return;
+    };
 
     let mut passed = Vec::new();
     let mut failed = Vec::new();
@@ -346,28 +369,15 @@ async fn conformance_queries() {
 /// differs. Refusals are recorded with their message.
 #[tokio::test]
 async fn conformance_sql_snapshot() {
-    let Some(shared) =
-        graphjin_tests::shared_dir(&["conformance/cases.json", "conformance/postgres.sql"])
+    let Some(Corpus {
+        cases,
+        configs,
+        schema,
+        ..
+    }) = corpus("conformance_sql").await
     else {
         return;
     };
-    let cases: Vec<Case> = serde_json::from_str(
-        &std::fs::read_to_string(shared.join("conformance/cases.json")).expect("cases.json"),
-    )
-    .expect("cases.json parses");
-    let configs: BTreeMap<String, Value> = serde_saphyr::from_str(
-        &std::fs::read_to_string(
-            graphjin_tests::workspace_root().join("tests/conformance/configs.yml"),
-        )
-        .expect("configs.yml"),
-    )
-    .expect("configs.yml parses");
-    let url = graphjin_tests::fresh_database("conformance_sql");
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(conn);
-    let schema = introspect(&client, "public").await.expect("introspect");
 
     let mut out = String::new();
     let mut statements = 0;
