@@ -176,17 +176,28 @@ impl<'a> Call<'a> {
     /// signed-in caller of a query takes one round trip where the connection has the
     /// combined statement (see `signed_in.rs`).
     async fn attempt(&self, conn: &Lease) -> Result<Row, Error> {
-        if let Some(row) = self.attempt_signed_in(conn).await? {
+        // A signed-in caller whose role the cache holds runs that role's statement: one
+        // lookup here, none in the combined statement.
+        let cached = match (&self.auth.role, &self.auth.user_id, self.db.role_cache()) {
+            (None, Some(user_id), Some(cache)) => cache.get(user_id),
+            _ => None,
+        };
+        if cached.is_none()
+            && let Some(row) = self.attempt_signed_in(conn).await?
+        {
             return Ok(row);
         }
         let op = self.op;
         let catalog = self.db.catalog();
         let failed = |e| Error::from_query_within(op.name, self.limit, e);
-        let role = {
-            let _db = observe::Timer::db();
-            resolve_role(conn, self.auth, self.db.role_cache())
-                .await
-                .map_err(failed)?
+        let role = match &cached {
+            Some(role) => Cow::Borrowed(&**role),
+            None => {
+                let _db = observe::Timer::db();
+                resolve_role(conn, self.auth, self.db.role_cache())
+                    .await
+                    .map_err(failed)?
+            }
         };
         let r = op.roles.iter().position(|rs| rs.role == role);
         observe::note_role(&role, r);
@@ -227,18 +238,14 @@ impl<'a> Call<'a> {
 
     /// A signed-in caller's query in one round trip: the role statement and the statement
     /// of every role it can choose, as one (see `signed_in.rs`). `None` when it does not
-    /// apply here (no user, a role set by a trusted layer, the role cache knows the role,
-    /// not a query, not prepared on this connection, or a binding only some role's
-    /// statement refuses): the caller then resolves the role on its own (from the cache,
-    /// else a round trip of its own, which also words any error for the role chosen).
+    /// apply here (no user, a role set by a trusted layer, not a query, not prepared on this
+    /// connection, or a binding only some role's statement refuses): the caller then takes
+    /// the two round trips, which also word any error for the role actually chosen. Not
+    /// tried when the role cache holds the caller's role ([`Call::attempt`]).
     async fn attempt_signed_in(&self, conn: &Lease) -> Result<Option<Row>, Error> {
         let (None, Some(user_id)) = (&self.auth.role, &self.auth.user_id) else {
             return Ok(None);
         };
-        let cache = self.db.role_cache();
-        if cache.is_some_and(|c| c.get(user_id).is_some()) {
-            return Ok(None); // the role is known: its own statement, one round trip
-        }
         let catalog = self.db.catalog();
         let Some(combined) = catalog.signed_in(self.index) else {
             return Ok(None);
@@ -303,7 +310,7 @@ impl<'a> Call<'a> {
             .try_get::<_, Option<&str>>(1)
             .map_err(failed)?
             .unwrap_or(crate::Auth::USER);
-        if let Some(cache) = cache {
+        if let Some(cache) = self.db.role_cache() {
             cache.put(user_id, role);
         }
         let r = op.roles.iter().position(|rs| rs.role == role);
