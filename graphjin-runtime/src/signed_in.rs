@@ -98,18 +98,13 @@ fn root_expression(sql: &str) -> Option<&str> {
     let mut depth = 0usize;
     let mut i = 0;
     while i < b.len() {
+        if let Some(end) = skip_text(b, i) {
+            i = end;
+            continue;
+        }
         match b[i] {
-            b'\'' => {
-                let escapes =
-                    i > 0 && matches!(b[i - 1], b'e' | b'E') && (i < 2 || !is_ident(b[i - 2]));
-                i = skip_quoted(b, i, b'\'', escapes);
-            }
-            b'"' => i = skip_quoted(b, i, b'"', false),
             b'-' if b.get(i + 1) == Some(&b'-') => return None,
             b'/' if b.get(i + 1) == Some(&b'*') => return None,
-            b'$' if i > 0 && is_ident(b[i - 1]) => i += 1,
-            b'$' if b.get(i + 1).is_some_and(u8::is_ascii_digit) => i += 1,
-            b'$' => i = skip_dollar_quoted(b, i),
             b'(' | b'[' => {
                 depth += 1;
                 i += 1;
@@ -194,13 +189,11 @@ pub(crate) fn renumber(sql: &str, by: usize) -> String {
     let mut i = 0;
     let mut copied = 0;
     while i < b.len() {
+        if let Some(end) = skip_text(b, i) {
+            i = end;
+            continue;
+        }
         match b[i] {
-            b'\'' => {
-                let escapes =
-                    i > 0 && matches!(b[i - 1], b'e' | b'E') && (i < 2 || !is_ident(b[i - 2]));
-                i = skip_quoted(b, i, b'\'', escapes);
-            }
-            b'"' => i = skip_quoted(b, i, b'"', false),
             b'-' if b.get(i + 1) == Some(&b'-') => {
                 i = b[i..]
                     .iter()
@@ -222,12 +215,30 @@ pub(crate) fn renumber(sql: &str, by: usize) -> String {
                 }
                 i = end;
             }
-            b'$' => i = skip_dollar_quoted(b, i),
             _ => i += 1,
         }
     }
     out.push_str(&sql[copied..]);
     out
+}
+
+/// Where the text starting at `i` ends when it is a string literal (`'...'`, `E'...'`), a
+/// quoted identifier or a dollar-quoted string; `None` for anything else (a `$` inside an
+/// identifier or opening a parameter `$1` is not text).
+fn skip_text(b: &[u8], i: usize) -> Option<usize> {
+    let after_ident = i > 0 && is_ident(b[i - 1]);
+    match b[i] {
+        b'\'' => {
+            let escapes =
+                i > 0 && matches!(b[i - 1], b'e' | b'E') && (i < 2 || !is_ident(b[i - 2]));
+            Some(skip_quoted(b, i, b'\'', escapes))
+        }
+        b'"' => Some(skip_quoted(b, i, b'"', false)),
+        b'$' if !after_ident && !b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+            Some(skip_dollar_quoted(b, i))
+        }
+        _ => None,
+    }
 }
 
 fn is_ident(c: u8) -> bool {
