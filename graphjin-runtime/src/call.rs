@@ -7,14 +7,17 @@
 //!   connection's pipeline, PostgreSQL is asked to cancel it (see `pool/watch.rs`).
 //! - Moving: a read that finds itself queued behind another call on a connection that made
 //!   no progress for `stall_after` runs again on a connection that is not stalled; the
-//!   first answer to come wins and the other is dropped when it arrives. Reads only: a
-//!   write queued on a connection runs there once, whatever happens.
+//!   first answer to come wins and the other is dropped when it arrives. The moved copy
+//!   may move again if a blocked statement reached its new connection first (at most
+//!   three moves). Reads only: a write queued on a connection runs there once, whatever
+//!   happens.
 //! - Retry: a read whose connection was lost (closed, terminated) runs once more on
 //!   another connection; a write fails with [`Error::Unavailable`] (a 503), since it may
 //!   or may not have been applied.
 
 use std::borrow::Cow;
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -28,6 +31,10 @@ use crate::pool::Lease;
 use crate::roles::UserIdParam;
 use crate::vars::Source;
 use crate::{Auth, Db, Error, OpKind, Operation};
+
+/// How many times one read may move to another connection (each move leaves a copy
+/// running behind, so this bounds the work one call can add).
+const MOVES: u8 = 3;
 
 /// One call of operation number `index` for `auth` with `vars`.
 pub(crate) struct Call<'a> {
@@ -106,49 +113,63 @@ impl<'a> Call<'a> {
     }
 
     /// A read: runs on `lease`, and once it is stuck behind a stalled head, also on a
-    /// fresh connection; the first answer wins.
+    /// fresh connection; the first answer wins. The copy on the fresh connection may in
+    /// turn find itself behind a head that stalls after it was sent (another blocked
+    /// statement that went there meanwhile), so it may move again, up to [`MOVES`] times.
     async fn read(&self, lease: Lease) -> Result<Row, Error> {
-        let pool = self.db.pool();
-        let stall = pool.stall_after();
-        let mut first = pin!(self.attempt(&lease));
-        let mut look = Instant::now() + stall;
-        let second = loop {
-            let wake = self.deadline.map_or(look, |d| d.min(look));
+        self.read_moving(lease, MOVES).await
+    }
+
+    /// [`Call::read`] on `lease` with `moves` moves left.
+    fn read_moving(
+        &self,
+        lease: Lease,
+        moves: u8,
+    ) -> Pin<Box<dyn Future<Output = Result<Row, Error>> + Send + '_>> {
+        Box::pin(async move {
+            let pool = self.db.pool();
+            let stall = pool.stall_after();
+            let mut first = pin!(self.attempt(&lease));
+            if moves == 0 {
+                let outcome = match self.deadline {
+                    Some(d) => tokio::time::timeout_at(d, first).await.ok(),
+                    None => Some(first.await),
+                };
+                return self.settle(&lease, outcome);
+            }
+            let mut look = Instant::now() + stall;
+            let second = loop {
+                let wake = self.deadline.map_or(look, |d| d.min(look));
+                tokio::select! {
+                    biased;
+                    r = &mut first => return self.settle(&lease, Some(r)),
+                    () = tokio::time::sleep_until(wake) => {}
+                }
+                if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                    return self.settle(&lease, None);
+                }
+                look = Instant::now() + (stall / 2).max(Duration::from_millis(1));
+                if lease.stuck()
+                    && let Some(other) = pool.fresh(&lease)
+                {
+                    break other;
+                }
+            };
+            tracing::debug!(
+                operation = self.op.name,
+                "a read moved off a stalled database connection"
+            );
+            // The moved copy keeps its own deadline; when it times out, so does this one.
+            let mut moved = self.read_moving(second, moves - 1);
             tokio::select! {
                 biased;
-                r = &mut first => return self.settle(&lease, Some(r)),
-                () = tokio::time::sleep_until(wake) => {}
+                r = &mut first => self.settle(&lease, Some(r)),
+                r = &mut moved => match r {
+                    Err(Error::Timeout { .. }) => self.settle(&lease, None),
+                    r => r,
+                },
             }
-            if self.deadline.is_some_and(|d| Instant::now() >= d) {
-                return self.settle(&lease, None);
-            }
-            look = Instant::now() + (stall / 2).max(Duration::from_millis(1));
-            if lease.stuck()
-                && let Some(other) = pool.fresh(&lease)
-            {
-                break other;
-            }
-        };
-        tracing::debug!(
-            operation = self.op.name,
-            "a read moved off a stalled database connection"
-        );
-        let mut hedge = pin!(self.attempt(&second));
-        let late = async {
-            match self.deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            biased;
-            r = &mut first => self.settle(&lease, Some(r)),
-            r = &mut hedge => self.settle(&second, Some(r)),
-            () = late => {
-                let _ = self.settle(&second, None);
-                self.settle(&lease, None)
-            }
-        }
+        })
     }
 
     /// What an attempt on `lease` ended with (`None`: the deadline came first), after

@@ -210,8 +210,10 @@ async fn connections_open_during_a_lock_with_the_blocked_statements_deferred() {
         took < Duration::from_millis(900),
         "reads of b took {took:?} with a locked (pool: {during:?})"
     );
+    // Connections opened (or began to) for them: on a busy machine the reads may all
+    // be done on the first one opened before the others finish opening.
     assert!(
-        during.opened_total >= 3,
+        during.opened_total + during.opening as u64 >= 3,
         "connections opened during the lock: {during:?}"
     );
     assert!(during.partial >= 1, "some with readA deferred: {during:?}");
