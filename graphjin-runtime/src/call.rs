@@ -120,56 +120,60 @@ impl<'a> Call<'a> {
         self.read_moving(lease, MOVES).await
     }
 
-    /// [`Call::read`] on `lease` with `moves` moves left.
-    fn read_moving(
+    /// [`Call::read`] on `lease` with `moves` moves left. Only a moved copy is boxed (the
+    /// recursion needs it), so a read that never moves allocates nothing here.
+    async fn read_moving(&self, lease: Lease, moves: u8) -> Result<Row, Error> {
+        let pool = self.db.pool();
+        let stall = pool.stall_after();
+        let mut first = pin!(self.attempt(&lease));
+        if moves == 0 {
+            let outcome = match self.deadline {
+                Some(d) => tokio::time::timeout_at(d, first).await.ok(),
+                None => Some(first.await),
+            };
+            return self.settle(&lease, outcome);
+        }
+        let mut look = Instant::now() + stall;
+        let second = loop {
+            let wake = self.deadline.map_or(look, |d| d.min(look));
+            tokio::select! {
+                biased;
+                r = &mut first => return self.settle(&lease, Some(r)),
+                () = tokio::time::sleep_until(wake) => {}
+            }
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return self.settle(&lease, None);
+            }
+            look = Instant::now() + (stall / 2).max(Duration::from_millis(1));
+            if lease.stuck()
+                && let Some(other) = pool.fresh(&lease)
+            {
+                break other;
+            }
+        };
+        tracing::debug!(
+            operation = self.op.name,
+            "a read moved off a stalled database connection"
+        );
+        // The moved copy keeps its own deadline; when it times out, so does this one.
+        let mut moved = self.moved(second, moves - 1);
+        tokio::select! {
+            biased;
+            r = &mut first => self.settle(&lease, Some(r)),
+            r = &mut moved => match r {
+                Err(Error::Timeout { .. }) => self.settle(&lease, None),
+                r => r,
+            },
+        }
+    }
+
+    /// The copy of a read moved to `lease`, boxed: [`Call::read_moving`] calls itself.
+    fn moved(
         &self,
         lease: Lease,
         moves: u8,
     ) -> Pin<Box<dyn Future<Output = Result<Row, Error>> + Send + '_>> {
-        Box::pin(async move {
-            let pool = self.db.pool();
-            let stall = pool.stall_after();
-            let mut first = pin!(self.attempt(&lease));
-            if moves == 0 {
-                let outcome = match self.deadline {
-                    Some(d) => tokio::time::timeout_at(d, first).await.ok(),
-                    None => Some(first.await),
-                };
-                return self.settle(&lease, outcome);
-            }
-            let mut look = Instant::now() + stall;
-            let second = loop {
-                let wake = self.deadline.map_or(look, |d| d.min(look));
-                tokio::select! {
-                    biased;
-                    r = &mut first => return self.settle(&lease, Some(r)),
-                    () = tokio::time::sleep_until(wake) => {}
-                }
-                if self.deadline.is_some_and(|d| Instant::now() >= d) {
-                    return self.settle(&lease, None);
-                }
-                look = Instant::now() + (stall / 2).max(Duration::from_millis(1));
-                if lease.stuck()
-                    && let Some(other) = pool.fresh(&lease)
-                {
-                    break other;
-                }
-            };
-            tracing::debug!(
-                operation = self.op.name,
-                "a read moved off a stalled database connection"
-            );
-            // The moved copy keeps its own deadline; when it times out, so does this one.
-            let mut moved = self.read_moving(second, moves - 1);
-            tokio::select! {
-                biased;
-                r = &mut first => self.settle(&lease, Some(r)),
-                r = &mut moved => match r {
-                    Err(Error::Timeout { .. }) => self.settle(&lease, None),
-                    r => r,
-                },
-            }
-        })
+        Box::pin(self.read_moving(lease, moves))
     }
 
     /// What an attempt on `lease` ended with (`None`: the deadline came first), after

@@ -156,6 +156,8 @@ struct Row {
     p99: Duration,
     errors: usize,
     first_error: Option<String>,
+    /// CPU time per request: this process (load generator and server), PostgreSQL's.
+    cpu: Option<CpuPerRequest>,
 }
 
 /// Every side's row.
@@ -582,8 +584,93 @@ async fn http_workers(addr: SocketAddr, n: usize) -> Vec<HttpWorker> {
 /// A warm-up, then the measurement, with one task per worker.
 async fn measure_side<W: Worker>(name: &str, workers: Vec<W>, settings: &Settings) -> Row {
     let (workers, _) = measure(workers, settings.warmup()).await;
+    let before = cpu::Sample::now();
     let (_, run) = measure(workers, settings.duration()).await;
-    run.into_row(name)
+    let spent = cpu::Sample::now().since(&before);
+    let mut row = run.into_row(name);
+    row.cpu = Some(spent.per_request(row.requests));
+    row
+}
+
+pub(crate) use cpu::CpuPerRequest;
+
+/// CPU time spent during a measurement, from `/proc`: this process's, and that of every
+/// process named `postgres` (the bench's own cluster; its backends live as long as the
+/// side's connections). Unlike req/s, CPU per request does not depend on what else the
+/// machine runs, so it shows where a side's cost is even on a busy machine.
+mod cpu {
+    use std::time::Duration;
+
+    /// Ticks of `utime + stime` per second (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
+    const TICKS_PER_SECOND: u64 = 100;
+
+    /// CPU time, this process and PostgreSQL's.
+    pub(crate) struct Sample {
+        app: u64,
+        postgres: u64,
+    }
+
+    /// CPU per request of a side.
+    #[derive(Clone, Copy)]
+    pub(crate) struct CpuPerRequest {
+        pub(crate) app: Duration,
+        pub(crate) postgres: Duration,
+    }
+
+    impl Sample {
+        pub(crate) fn now() -> Sample {
+            let mut postgres = 0;
+            if let Ok(dir) = std::fs::read_dir("/proc") {
+                for entry in dir.flatten() {
+                    let name = entry.file_name();
+                    if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+                        continue;
+                    }
+                    if let Some(("postgres", ticks)) = stat(&entry.path().join("stat")) {
+                        postgres += ticks;
+                    }
+                }
+            }
+            let app = stat("/proc/self/stat".as_ref()).map_or(0, |(_, t)| t);
+            Sample { app, postgres }
+        }
+
+        pub(crate) fn since(&self, before: &Sample) -> Sample {
+            Sample {
+                app: self.app.saturating_sub(before.app),
+                postgres: self.postgres.saturating_sub(before.postgres),
+            }
+        }
+
+        pub(crate) fn per_request(&self, requests: usize) -> CpuPerRequest {
+            let per = |ticks: u64| {
+                Duration::from_secs_f64(
+                    ticks as f64 / TICKS_PER_SECOND as f64 / requests.max(1) as f64,
+                )
+            };
+            CpuPerRequest {
+                app: per(self.app),
+                postgres: per(self.postgres),
+            }
+        }
+    }
+
+    /// A process's command name and `utime + stime`, from its `stat` file.
+    fn stat(path: &std::path::Path) -> Option<(&'static str, u64)> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let open = text.find('(')?;
+        let close = text.rfind(')')?;
+        let comm = &text[open + 1..close];
+        let fields: Vec<&str> = text[close + 2..].split(' ').collect();
+        // After the name: state is field 3, utime field 14, stime field 15.
+        let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let comm = if comm == "postgres" {
+            "postgres"
+        } else {
+            "other"
+        };
+        Some((comm, ticks))
+    }
 }
 
 /// Per-request latencies and failures of one measurement, merged over tasks.
@@ -615,6 +702,7 @@ impl Log {
             p99: percentile(&self.latencies, 0.99),
             errors: self.errors,
             first_error: self.first_error,
+            cpu: None,
         }
     }
 }
@@ -815,22 +903,31 @@ fn print_report(sides: &Sides, settings: &Settings) {
         settings.pool.max_size, settings.pool.pipeline_depth
     );
     println!(
-        "{:<36} {:>10} {:>10} {:>9} {:>9} {:>7}",
-        "side", "requests", "req/s", "p50 ms", "p99 ms", "errors"
+        "{:<36} {:>10} {:>10} {:>9} {:>9} {:>7} {:>12} {:>11}",
+        "side", "requests", "req/s", "p50 ms", "p99 ms", "errors", "app µs/req", "pg µs/req"
     );
     let rows = [&sides.raw, &sides.typed, &sides.http]
         .into_iter()
         .chain(&sides.pgbench)
         .chain([&sides.pipelined, &sides.observed, &sides.handwritten]);
     for r in rows {
+        let (app, pg) = match r.cpu {
+            Some(c) => (
+                format!("{:.1}", c.app.as_secs_f64() * 1e6),
+                format!("{:.1}", c.postgres.as_secs_f64() * 1e6),
+            ),
+            None => ("-".to_owned(), "-".to_owned()),
+        };
         println!(
-            "{:<36} {:>10} {:>10.0} {:>9.3} {:>9.3} {:>7}",
+            "{:<36} {:>10} {:>10.0} {:>9.3} {:>9.3} {:>7} {:>12} {:>11}",
             r.name,
             r.requests,
             r.rate,
             r.p50.as_secs_f64() * 1e3,
             r.p99.as_secs_f64() * 1e3,
-            r.errors
+            r.errors,
+            app,
+            pg
         );
         if let Some(e) = &r.first_error {
             println!("    first error: {e}");
