@@ -23,6 +23,7 @@ use tower::ServiceExt;
 use super::bridge;
 use crate::compile::Compiler;
 use crate::record::Recorder;
+use crate::runtime_table::{RoleQueryEntry, RuntimeTable};
 use crate::{CompiledOperation, Project};
 
 /// How to run the development server.
@@ -351,14 +352,8 @@ async fn build(
         .iter()
         .map(|o| (o.name.clone(), o.normalized.clone()))
         .collect();
-    let matched: Vec<String> = compiler
-        .role_set()
-        .roles
-        .iter()
-        .filter(|r| r.match_.is_some())
-        .map(|r| r.name.clone())
-        .collect();
-    let role_query = bridge::role_query(compiler.role_statement(), &matched);
+    let table = bridge::leak_table(&RuntimeTable::new(&ops, RoleQueryEntry::of(&compiler)))
+        .map_err(|e| DevError::Runtime(e.to_string()))?;
     // The config's pool settings (statement timeout, cursor key, ...), at most 8
     // connections per build; TLS from the URL and the config's `enable_tls` keys.
     let configured = runtime.pool_options();
@@ -366,8 +361,8 @@ async fn build(
         max_size: configured.max_size.min(8),
         ..configured
     };
-    let mut builder = Db::builder(&opts.database_url, bridge::table(&ops))
-        .role_query(role_query)
+    let mut builder = Db::builder(&opts.database_url, table.operations)
+        .role_query(table.role_query)
         .options(options);
     if let Some(tls) = runtime
         .tls_options()
