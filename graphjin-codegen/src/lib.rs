@@ -30,3 +30,4 @@ pub use error::Error;
 pub use graphjin_normalize::normalize;
 pub use project::{CompiledOperation, Project, VariableSpec, parse_at};
 pub mod emit;
+pub mod runtime_table;

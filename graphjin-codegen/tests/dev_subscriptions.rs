@@ -4,7 +4,8 @@
 //! is then found in allow.list; one that does not compile is an `error` message and is not
 //! recorded; a second new subscription on the same socket works too; the legacy
 //! `graphql-ws` protocol; credentials in `connection_init` reach the runtime, and its close
-//! codes (4401) reach the client.
+//! codes (4401) reach the client; the subscribers of one subscription are polled with one
+//! batch statement, as in a production build.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -54,17 +55,23 @@ fn database() -> String {
 }
 
 async fn start(dir: &Path, url: &str) -> SocketAddr {
+    start_server(dir, url).await.0
+}
+
+/// [`start`], keeping a handle on the server (for its subscription counters).
+async fn start_server(dir: &Path, url: &str) -> (SocketAddr, DevServer) {
     let mut opts = DevOptions::new(dir, url);
     opts.schema_poll = None;
     let server = DevServer::start(opts).await.expect("dev server starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let router = server.router();
     tokio::spawn(async move {
-        graphjin_runtime::axum::serve(listener, server.router())
+        graphjin_runtime::axum::serve(listener, router)
             .await
             .unwrap()
     });
-    addr
+    (addr, server)
 }
 
 async fn open(addr: SocketAddr) -> Socket {
@@ -181,6 +188,72 @@ async fn a_new_subscription_runs_follows_changes_and_is_recorded() {
     send(&mut ws, json!({"id": "1", "type": "complete"})).await;
     send(&mut ws, json!({"type": "ping"})).await;
     assert_eq!(next(&mut ws).await, json!({"type": "pong"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_of_one_subscription_are_polled_with_one_statement() {
+    let dir = config_copy("batched");
+    let url = database();
+    let (addr, dev) = start_server(&dir, &url).await;
+    // A new subscription (compiled on the fly), five sockets, a different product each.
+    let text =
+        "subscription stockOf($id: ID!) {\n  products(where: { id: { eq: $id } }) { id stock }\n}";
+    let ids = 1..=5_i64;
+    let mut sockets = Vec::new();
+    for id in ids.clone() {
+        let mut ws = open(addr).await;
+        send(
+            &mut ws,
+            json!({"id": "s", "type": "subscribe",
+                   "payload": {"query": text, "variables": {"id": id}}}),
+        )
+        .await;
+        let first = next(&mut ws).await;
+        assert_eq!(first["type"], "next", "{first}");
+        assert_eq!(
+            first["payload"]["data"]["products"][0]["id"], id,
+            "subscriber of product {id}: {first}"
+        );
+        sockets.push(ws);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while dev.subscription_stats().await.subscribers < 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "five subscribers in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A change reaches every subscriber with its own product's data.
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute("UPDATE products SET stock = 100 + id WHERE id <= 5")
+        .await
+        .unwrap();
+    for (ws, id) in sockets.iter_mut().zip(ids) {
+        let changed = next(ws).await;
+        assert_eq!(
+            changed["payload"]["data"]["products"],
+            json!([{"id": id, "stock": 100 + id}]),
+            "subscriber of product {id}: {changed}"
+        );
+    }
+    // One poller for the operation and role, and each of its polls is one statement for
+    // all five parameter sets: the batch statement, as in a production build (polled one
+    // by one, a poll would run five).
+    let stats = dev.subscription_stats().await;
+    assert_eq!(stats.subscribers, 5, "{stats:?}");
+    assert_eq!(stats.pollers, 1, "{stats:?}");
+    assert!(stats.polls > 0, "{stats:?}");
+    assert_eq!(stats.last_poll_executions, 1, "{stats:?}");
+    assert_eq!(
+        stats.executions, stats.polls,
+        "every poll ran one statement: {stats:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -154,15 +154,21 @@ pub async fn connect_project_with(
 ) -> Result<graphjin_runtime::Db, graphjin_runtime::Error> {
     let (project, ops) = compile_project(dir);
     let compiler = project.compiler().expect("compiler");
-    let matched: Vec<String> = compiler
-        .role_set()
-        .roles
-        .iter()
-        .filter(|r| r.match_.is_some())
-        .map(|r| r.name.clone())
-        .collect();
-    let role_query = graphjin_codegen::dev::bridge::role_query(compiler.role_statement(), &matched);
-    graphjin_runtime::Db::connect_with_roles(url, leak_operations(&ops), role_query, options).await
+    let table = leak_table(
+        &ops,
+        graphjin_codegen::runtime_table::RoleQueryEntry::of(&compiler),
+    );
+    graphjin_runtime::Db::connect_with_roles(url, table.operations, table.role_query, options).await
+}
+
+/// Operations compiled at test time and their role statement as the runtime's static
+/// table (the development server's bridge, the same mapping the build emits).
+pub fn leak_table(
+    ops: &[graphjin_codegen::CompiledOperation],
+    role_query: Option<graphjin_codegen::runtime_table::RoleQueryEntry>,
+) -> graphjin_codegen::dev::bridge::StaticTable {
+    let table = graphjin_codegen::runtime_table::RuntimeTable::new(ops, role_query);
+    graphjin_codegen::dev::bridge::leak_table(&table).expect("the runtime takes the table")
 }
 
 /// Turns operations compiled at test time into the runtime's static table, so the real
@@ -170,7 +176,7 @@ pub async fn connect_project_with(
 pub fn leak_operations(
     ops: &[graphjin_codegen::CompiledOperation],
 ) -> &'static [graphjin_runtime::Operation] {
-    graphjin_codegen::dev::bridge::table(ops)
+    leak_table(ops, None).operations
 }
 
 /// A config folder in a temp dir: the example app's `db.graphql`, plus the given

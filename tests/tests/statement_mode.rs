@@ -57,26 +57,17 @@ async fn connect(name: &str, url: &str, mode: StatementMode) -> Db {
     let dir = graphjin_tests::shop_config(name, ALLOW_LIST, CONFIG);
     let (project, ops) = graphjin_tests::compile_project(&dir);
     let compiler = project.compiler().expect("compiler");
-    let matched: Vec<String> = compiler
-        .role_set()
-        .roles
-        .iter()
-        .filter(|r| r.match_.is_some())
-        .map(|r| r.name.clone())
-        .collect();
-    let role_query = graphjin_codegen::dev::bridge::role_query(compiler.role_statement(), &matched);
+    let table = graphjin_tests::leak_table(
+        &ops,
+        graphjin_codegen::runtime_table::RoleQueryEntry::of(&compiler),
+    );
     let options = PoolOptions {
         statement_mode: mode,
         ..PoolOptions::default()
     };
-    Db::connect_with_roles(
-        url,
-        graphjin_tests::leak_operations(&ops),
-        role_query,
-        options,
-    )
-    .await
-    .expect("connect")
+    Db::connect_with_roles(url, table.operations, table.role_query, options)
+        .await
+        .expect("connect")
 }
 
 async fn call(db: &Db, name: &str, who: &Auth, vars: Option<Value>) -> Value {

@@ -1,7 +1,9 @@
 //! The development server: the production runtime plus the compiler. Any operation sent to
 //! the GraphQL route is compiled with the same compiler the build uses, added to the
 //! runtime's operation table, and served by the unchanged production router — same auth,
-//! role resolution and error handling. After it succeeds, a named operation is recorded into
+//! role resolution and error handling. The runtime gets the table the build would emit for
+//! the same operations ([`super::bridge`]), batch statements included, so a subscription's
+//! subscribers are polled with one statement as in production. After it succeeds, a named operation is recorded into
 //! `allow.list`, so the next `cargo build` locks it in.
 
 use std::collections::HashMap;
@@ -15,7 +17,8 @@ use graphjin_runtime::axum::body::{Body, to_bytes};
 use graphjin_runtime::axum::extract::{Query, Request, State};
 use graphjin_runtime::axum::http::{Method, StatusCode, header};
 use graphjin_runtime::axum::response::{IntoResponse, Response};
-use graphjin_runtime::{Config, Db, PoolOptions, Service};
+use graphjin_runtime::subs::{SubsStats, Subscriptions};
+use graphjin_runtime::{Config, PoolOptions, Service};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, RwLock};
 use tower::ServiceExt;
@@ -23,6 +26,7 @@ use tower::ServiceExt;
 use super::bridge;
 use crate::compile::Compiler;
 use crate::record::Recorder;
+use crate::runtime_table::{RoleQueryEntry, RuntimeTable};
 use crate::{CompiledOperation, Project};
 
 /// How to run the development server.
@@ -85,6 +89,8 @@ struct Current {
     /// Normalized texts served, for a fast "already known" check.
     known: Vec<(String, String)>,
     router: Router,
+    /// The subscription registry `router` polls with.
+    subscriptions: Subscriptions,
     /// What introspection shows for this project, built at the first introspection.
     schema: std::sync::OnceLock<Arc<super::introspect::Schema>>,
     /// Which build this is: a new one for every rebuild of the runtime.
@@ -298,6 +304,13 @@ impl DevServer {
         self.ensure(text, variables).await
     }
 
+    /// The subscription counters of the runtime serving now (each build has its own
+    /// registry): for tests that count the statements a poll runs.
+    #[doc(hidden)]
+    pub async fn subscription_stats(&self) -> SubsStats {
+        self.shared.current.read().await.subscriptions.stats()
+    }
+
     /// Records `text` into allow.list (a failure is logged).
     pub(super) fn record(&self, text: &str, variables: Option<&Value>) {
         if let Err(e) = self.shared.recorder.record(text, variables) {
@@ -351,14 +364,9 @@ async fn build(
         .iter()
         .map(|o| (o.name.clone(), o.normalized.clone()))
         .collect();
-    let matched: Vec<String> = compiler
-        .role_set()
-        .roles
-        .iter()
-        .filter(|r| r.match_.is_some())
-        .map(|r| r.name.clone())
-        .collect();
-    let role_query = bridge::role_query(compiler.role_statement(), &matched);
+    // The same table the build emits (operations, role statement, batch statements).
+    let table = bridge::leak_table(&RuntimeTable::new(&ops, RoleQueryEntry::of(&compiler)))
+        .map_err(|e| DevError::Runtime(e.to_string()))?;
     // The config's pool settings (statement timeout, cursor key, ...), at most 8
     // connections per build; TLS from the URL and the config's `enable_tls` keys.
     let configured = runtime.pool_options();
@@ -366,9 +374,7 @@ async fn build(
         max_size: configured.max_size.min(8),
         ..configured
     };
-    let mut builder = Db::builder(&opts.database_url, bridge::table(&ops))
-        .role_query(role_query)
-        .options(options);
+    let mut builder = table.db_builder(&opts.database_url).options(options);
     if let Some(tls) = runtime
         .tls_options()
         .map_err(|e| DevError::Runtime(e.to_string()))?
@@ -387,12 +393,14 @@ async fn build(
         .map_err(|e| DevError::Runtime(e.to_string()))?
         .actions(actions)
         .body_limit(opts.body_limit);
+    let subscriptions = service.subscriptions().clone();
     Ok(Current {
         project,
         compiler,
         extra,
         known,
         router: graphjin_runtime::router(service),
+        subscriptions,
         schema: std::sync::OnceLock::new(),
         generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     })

@@ -5,17 +5,18 @@
 mod idents;
 pub mod rust_types;
 mod structs;
+mod table;
 mod types;
 
 use std::path::{Path, PathBuf};
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
 use crate::Error;
-use crate::compile::Param;
 use crate::gql::ast::OpKind;
 use crate::project::{CompiledOperation, Project};
+use crate::runtime_table::{RoleQueryEntry, RuntimeTable};
 
 pub use idents::{pascal_ident, snake_ident};
 pub use rust_types::{RustConfig, TypeMap, TypeSpec};
@@ -26,14 +27,7 @@ pub fn generate(dir: &Path) -> Result<(TokenStream, Vec<PathBuf>), Vec<Error>> {
     let project = Project::load(dir).map_err(|e| vec![e])?;
     let ops = project.compile()?;
     let compiler = project.compiler().map_err(|e| vec![e])?;
-    let roles = compiler.role_set();
-    let matched: Vec<String> = roles
-        .roles
-        .iter()
-        .filter(|r| r.match_.is_some())
-        .map(|r| r.name.clone())
-        .collect();
-    let role_query = compiler.role_statement().map(|sql| (sql, matched));
+    let role_query = RoleQueryEntry::of(&compiler).map(|r| (r.sql, r.roles));
     let types = TypeMap::new(&project.config.rust, &project.schema).map_err(|source| {
         vec![Error::Catalog {
             file: project.config_name.clone(),
@@ -67,26 +61,16 @@ pub fn emit_typed(
     role_query: Option<&(String, Vec<String>)>,
     types: &TypeMap,
 ) -> TokenStream {
-    let table: Vec<TokenStream> = ops.iter().map(operation_literal).collect();
-    let access: Vec<TokenStream> = ops.iter().flat_map(access_literals).collect();
-    let batches: Vec<TokenStream> = ops
-        .iter()
-        .flat_map(|op| {
-            let name = op.name.clone();
-            op.roles.iter().filter_map(move |(role, q)| {
-                let sql = q.batch_sql.as_ref()?;
-                Some(quote! {
-                    ::graphjin_runtime::Batch { operation: #name, role: #role, sql: #sql }
-                })
-            })
-        })
-        .collect();
-    let role_query = match role_query {
-        Some((sql, roles)) => quote! {
-            ::std::option::Option::Some(&::graphjin_runtime::RoleQuery { sql: #sql, roles: &[#(#roles),*] })
-        },
-        None => quote!(::std::option::Option::None),
-    };
+    let role_query = role_query.map(|(sql, roles)| RoleQueryEntry {
+        sql: sql.clone(),
+        roles: roles.clone(),
+    });
+    let table::TableTokens {
+        operations: table,
+        role_query,
+        batches,
+        access,
+    } = table::tokens(&RuntimeTable::new(ops, role_query));
     let modules: Vec<TokenStream> = ops
         .iter()
         .enumerate()
@@ -153,151 +137,6 @@ pub fn emit_typed(
     }
 }
 
-fn kind_tokens(kind: OpKind) -> TokenStream {
-    match kind {
-        OpKind::Query => quote!(::graphjin_runtime::OpKind::Query),
-        OpKind::Mutation => quote!(::graphjin_runtime::OpKind::Mutation),
-        OpKind::Subscription => quote!(::graphjin_runtime::OpKind::Subscription),
-    }
-}
-
-fn param_literal(p: &Param) -> TokenStream {
-    let name = &p.name;
-    let ty = &p.pg_type;
-    let builtin = p.builtin;
-    let default = match &p.default {
-        Some(v) => {
-            let text = v.to_string();
-            quote!(::std::option::Option::Some(#text))
-        }
-        None => quote!(::std::option::Option::None),
-    };
-    quote! {
-        ::graphjin_runtime::Param { name: #name, pg_type: #ty, builtin: #builtin, default: #default }
-    }
-}
-
-fn operation_literal(op: &CompiledOperation) -> TokenStream {
-    let name = &op.name;
-    let kind = kind_tokens(op.kind);
-    let query = &op.normalized;
-    let sha = &op.sha256;
-    let roles = op.roles.iter().map(|(role, q)| {
-        let sql = &q.sql;
-        let params = q.params.iter().map(param_literal);
-        quote! {
-            ::graphjin_runtime::RoleStatement { role: #role, sql: #sql, params: &[#(#params),*] }
-        }
-    });
-    let constraints = op.constraints.iter().map(constraint_literal);
-    quote! {
-        ::graphjin_runtime::Operation {
-            name: #name,
-            kind: #kind,
-            query: #query,
-            sha256: #sha,
-            roles: &[#(#roles),*],
-            constraints: &[#(#constraints),*],
-        }
-    }
-}
-
-/// A `graphjin_runtime::validate::Constraint` literal.
-fn constraint_literal(c: &crate::compile::op_directives::ConstraintSpec) -> TokenStream {
-    use crate::compile::op_directives::RuleSpec as R;
-    let variable = &c.variable;
-    let pairs = |p: &[(String, String)]| {
-        let items = p.iter().map(|(n, v)| quote!((#n, #v)));
-        quote!(&[#(#items),*])
-    };
-    let list = |l: &[String]| quote!(&[#(#l),*]);
-    let rule = match &c.rule {
-        R::Required => quote!(Required),
-        R::NotNull => quote!(NotNull),
-        R::RequiredIf(p) => {
-            let p = pairs(p);
-            quote!(RequiredIf(#p))
-        }
-        R::RequiredUnless(p) => {
-            let p = pairs(p);
-            quote!(RequiredUnless(#p))
-        }
-        R::RequiredWith(l) => {
-            let l = list(l);
-            quote!(RequiredWith(#l))
-        }
-        R::RequiredWithAll(l) => {
-            let l = list(l);
-            quote!(RequiredWithAll(#l))
-        }
-        R::RequiredWithout(l) => {
-            let l = list(l);
-            quote!(RequiredWithout(#l))
-        }
-        R::RequiredWithoutAll(l) => {
-            let l = list(l);
-            quote!(RequiredWithoutAll(#l))
-        }
-        R::Min(n) => quote!(Min(#n)),
-        R::Max(n) => quote!(Max(#n)),
-        R::Equals(t) => quote!(Equals(#t)),
-        R::NotEquals(t) => quote!(NotEquals(#t)),
-        R::OneOf(l) => {
-            let l = list(l);
-            quote!(OneOf(#l))
-        }
-        R::GreaterThan(n) => quote!(GreaterThan(#n)),
-        R::GreaterThanOrEquals(n) => quote!(GreaterThanOrEquals(#n)),
-        R::LessThan(n) => quote!(LessThan(#n)),
-        R::LessThanOrEquals(n) => quote!(LessThanOrEquals(#n)),
-        R::EqualsField(o) => quote!(EqualsField(#o)),
-        R::NotEqualsField(o) => quote!(NotEqualsField(#o)),
-        R::GreaterThanField(o) => quote!(GreaterThanField(#o)),
-        R::GreaterThanOrEqualsField(o) => quote!(GreaterThanOrEqualsField(#o)),
-        R::LessThanField(o) => quote!(LessThanField(#o)),
-        R::LessThanOrEqualsField(o) => quote!(LessThanOrEqualsField(#o)),
-        R::Format(f) => {
-            let variant = format_ident!("{}", format_variant(f));
-            quote!(Format(::graphjin_runtime::validate::Format::#variant))
-        }
-    };
-    quote! {
-        ::graphjin_runtime::validate::Constraint {
-            variable: #variable,
-            rule: ::graphjin_runtime::validate::Rule::#rule,
-        }
-    }
-}
-
-/// The runtime's `Format` variant for a format name (`alphaNumeric` -> `AlphaNumeric`).
-pub(crate) fn format_variant(name: &str) -> String {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
-}
-
-fn access_literals(op: &CompiledOperation) -> Vec<TokenStream> {
-    let name = &op.name;
-    let mut out: Vec<TokenStream> = op
-        .roles
-        .iter()
-        .map(|(role, q)| {
-            let reads = q.reads.iter().map(|(table, cols)| quote!((#table, &[#(#cols),*])));
-            quote! {
-                ::graphjin_runtime::Access { operation: #name, role: #role, reads: &[#(#reads),*], refused: ::std::option::Option::None }
-            }
-        })
-        .collect();
-    out.extend(op.refused.iter().map(|(role, why)| {
-        quote! {
-            ::graphjin_runtime::Access { operation: #name, role: #role, reads: &[], refused: ::std::option::Option::Some(#why) }
-        }
-    }));
-    out
-}
-
 fn module(index: usize, op: &CompiledOperation, types: &TypeMap) -> TokenStream {
     let module = snake_ident(&op.name);
     let name = &op.name;
@@ -337,7 +176,6 @@ fn module(index: usize, op: &CompiledOperation, types: &TypeMap) -> TokenStream 
             }
         },
     };
-    let _ = format_ident!("unused");
     quote! {
         #[doc = #doc]
         pub mod #module {
