@@ -164,3 +164,105 @@ impl fmt::Display for Message<'_> {
         self.0.message(f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allowlist::AllowListProblem;
+    use crate::tools::compliance::Breach;
+
+    const MESSAGE: &str =
+        "unknown table `prodcts` (did you mean `products`?) (operation `getProducts`, role `anon`)";
+
+    fn unknown_table(origin: Origin) -> Error {
+        Error::Operation {
+            origin,
+            pos: Pos::new(12, 5),
+            operation: "getProducts".into(),
+            role: "anon".into(),
+            message: "unknown table `prodcts` (did you mean `products`?)".into(),
+        }
+    }
+
+    fn render(e: &Error, dir: Option<&str>) -> String {
+        e.located(dir.map(Path::new)).to_string()
+    }
+
+    #[test]
+    fn one_error_rendered_for_allow_list_with_and_without_dir_and_for_a_query() {
+        let e = unknown_table(Origin::AllowList);
+        assert_eq!(
+            render(&e, Some("config")),
+            format!("config/allow.list:12:5: {MESSAGE}")
+        );
+        assert_eq!(
+            render(&e, Some("example-app/config/")),
+            format!("example-app/config/allow.list:12:5: {MESSAGE}")
+        );
+        assert_eq!(render(&e, None), format!("allow.list:12:5: {MESSAGE}"));
+        assert_eq!(e.to_string(), render(&e, None), "Display is the renderer");
+        assert_eq!(e.allow_list_pos(), Some(Pos::new(12, 5)));
+
+        // The text sent to the development server is in no file: the folder is not used.
+        let q = unknown_table(Origin::Query);
+        assert_eq!(render(&q, None), format!("query:12:5: {MESSAGE}"));
+        assert_eq!(render(&q, Some("config")), format!("query:12:5: {MESSAGE}"));
+        assert_eq!(q.to_string(), format!("query:12:5: {MESSAGE}"));
+        assert_eq!(q.location(), Some((Origin::Query, Pos::new(12, 5))));
+        assert_eq!(q.allow_list_pos(), None);
+    }
+
+    #[test]
+    fn every_located_kind_goes_through_the_renderer() {
+        let syntax = Error::Syntax {
+            origin: Origin::Query,
+            pos: Pos::new(1, 9),
+            message: "expected a name, found `{`".into(),
+        };
+        assert_eq!(
+            render(&syntax, Some("config")),
+            "query:1:9: expected a name, found `{`"
+        );
+
+        let parse = Error::from(
+            AllowListProblem::UnexpectedText {
+                found: "`x`".into(),
+            }
+            .at(Pos::new(3, 1)),
+        );
+        let tail = "unexpected `x`: expected a `#` comment, a `variables { ... }` block, or a named `query`, `mutation`, `subscription` or `fragment`";
+        assert_eq!(render(&parse, None), format!("allow.list:3:1: {tail}"));
+        assert_eq!(
+            render(&parse, Some("cfg")),
+            format!("cfg/allow.list:3:1: {tail}")
+        );
+
+        let breach = Error::from(ComplianceError::Violation {
+            pos: Pos::new(4, 5),
+            breach: Breach {
+                rule: "compliance[0]".into(),
+                operation: "a".into(),
+                role: "anon".into(),
+                message: "reads `customers.email`".into(),
+            },
+        });
+        let text = "allow.list:4:5: breaks compliance[0]: reads `customers.email` (operation `a`, role `anon`)";
+        assert_eq!(breach.to_string(), text);
+        assert_eq!(render(&breach, Some("config")), format!("config/{text}"));
+    }
+
+    #[test]
+    fn errors_about_other_files_name_them_themselves() {
+        let e = Error::UnknownOperation {
+            file: "dev.yml".into(),
+            key: "database.operation_timeouts".into(),
+            name: "getProduct".into(),
+            suggestion: String::new(),
+        };
+        let text =
+            "dev.yml: key `database.operation_timeouts`: allow.list has no operation `getProduct`";
+        assert_eq!(e.location(), None);
+        assert_eq!(render(&e, Some("config")), text);
+        assert_eq!(render(&e, None), text);
+    }
+}
