@@ -92,14 +92,7 @@ pub enum Error {
 impl Error {
     /// The text the error points into and the position there, if it points at one.
     pub fn location(&self) -> Option<(Origin, Pos)> {
-        match self {
-            Error::AllowList(e) => Some((Origin::AllowList, e.pos)),
-            Error::Syntax { origin, pos, .. } | Error::Operation { origin, pos, .. } => {
-                Some((*origin, *pos))
-            }
-            Error::Compliance(e) => e.pos().map(|pos| (Origin::AllowList, pos)),
-            _ => None,
-        }
+        self.parts().map(|(origin, pos, _)| (origin, pos))
     }
 
     /// The allow.list position the error points at, if any.
@@ -118,19 +111,34 @@ impl Error {
         Rendered { error: self, dir }
     }
 
-    /// The message without its location, for errors that have one.
-    fn message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// Where the error is and its message without that, for errors that point into a text.
+    fn parts(&self) -> Option<(Origin, Pos, Message<'_>)> {
         match self {
-            Error::AllowList(e) => write!(f, "{}", e.problem),
-            Error::Syntax { message, .. } => f.write_str(message),
+            Error::AllowList(e) => Some((Origin::AllowList, e.pos, Message::Text(&e.problem))),
+            Error::Syntax {
+                origin,
+                pos,
+                message,
+            } => Some((*origin, *pos, Message::Text(message))),
             Error::Operation {
+                origin,
+                pos,
                 operation,
                 role,
                 message,
-                ..
-            } => write!(f, "{message} (operation `{operation}`, role `{role}`)"),
-            Error::Compliance(ComplianceError::Violation { breach, .. }) => write!(f, "{breach}"),
-            other => write!(f, "{other}"),
+            } => Some((
+                *origin,
+                *pos,
+                Message::Operation {
+                    operation,
+                    role,
+                    message,
+                },
+            )),
+            Error::Compliance(ComplianceError::Violation { pos, breach }) => {
+                Some((Origin::AllowList, *pos, Message::Text(breach)))
+            }
+            _ => None,
         }
     }
 }
@@ -143,12 +151,12 @@ struct Rendered<'a> {
 
 impl fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.error.location() {
-            Some((origin, pos)) => Located {
+        match self.error.parts() {
+            Some((origin, pos, message)) => Located {
                 origin,
                 dir: self.dir,
                 pos,
-                message: &Message(self.error),
+                message: &message,
             }
             .fmt(f),
             None => write!(f, "{}", self.error),
@@ -157,11 +165,27 @@ impl fmt::Display for Rendered<'_> {
 }
 
 /// An error's message without its location.
-struct Message<'a>(&'a Error);
+enum Message<'a> {
+    /// The message as it is.
+    Text(&'a dyn fmt::Display),
+    /// A compile error, with the operation and role it was found in.
+    Operation {
+        operation: &'a str,
+        role: &'a str,
+        message: &'a str,
+    },
+}
 
 impl fmt::Display for Message<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.message(f)
+        match self {
+            Message::Text(text) => text.fmt(f),
+            Message::Operation {
+                operation,
+                role,
+                message,
+            } => write!(f, "{message} (operation `{operation}`, role `{role}`)"),
+        }
     }
 }
 
