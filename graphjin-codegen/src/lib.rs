@@ -20,6 +20,7 @@ pub mod config;
 pub mod dev;
 mod error;
 pub mod gql;
+pub mod origin;
 mod project;
 pub mod record;
 pub mod schema;

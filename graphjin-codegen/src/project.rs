@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::allowlist::{self, AllowList, AllowListError, OperationEntry};
+use crate::allowlist::{self, AllowList, AllowListError, AllowListProblem, OperationEntry};
 use crate::compile::{CompiledQuery, Compiler, Shape};
 use crate::config::{self, BuildConfig};
 use crate::error::Error;
 use crate::gql::ast::TypeRef;
 use crate::gql::ast::{Document, OpKind};
 use crate::gql::parse_document;
+use crate::origin::Origin;
 use crate::schema::{self, DbSchema};
 use crate::source::Pos;
 use graphjin_normalize::normalize;
@@ -127,7 +128,10 @@ impl Project {
         }
         let allow_list = match allowlist::parse(&read(&al_path)?) {
             Ok(list) => list,
-            Err(AllowListError::NoOperations { .. }) if allow_empty => AllowList::default(),
+            Err(AllowListError {
+                problem: AllowListProblem::NoOperations { .. },
+                ..
+            }) if allow_empty => AllowList::default(),
             Err(e) => return Err(e.into()),
         };
         files.push(al_path);
@@ -203,6 +207,7 @@ impl Project {
         variables: Option<&serde_json::Value>,
     ) -> Result<CompiledOperation, Error> {
         let doc = parse_document(text).map_err(|e| Error::Syntax {
+            origin: Origin::Query,
             pos: e.pos,
             message: e.message,
         })?;
@@ -210,6 +215,7 @@ impl Project {
             [op] => op,
             _ => {
                 return Err(Error::Syntax {
+                    origin: Origin::Query,
                     pos: Pos::new(1, 1),
                     message: "send exactly one operation".into(),
                 });
@@ -226,7 +232,13 @@ impl Project {
         entry.variables = variables.filter(|v| v.is_object()).map(|v| v.to_string());
         entry.pos = Pos::new(1, 1);
         let fragments = self.fragments().map_err(|mut e| e.remove(0))?;
-        compile_entry(compiler, &compiler.roles(), &entry, &fragments)
+        compile_entry(
+            compiler,
+            &compiler.roles(),
+            Origin::Query,
+            &entry,
+            &fragments,
+        )
     }
 
     /// Compiles every operation for every role, then checks the config's `compliance:`
@@ -238,7 +250,7 @@ impl Project {
         let mut out = Vec::new();
         let mut errors = Vec::new();
         for entry in self.allow_list.operations() {
-            match compile_entry(&compiler, &roles, entry, &fragments) {
+            match compile_entry(&compiler, &roles, Origin::AllowList, entry, &fragments) {
                 Ok(op) => out.push(op),
                 Err(e) => errors.push(e),
             }
@@ -282,6 +294,11 @@ impl Project {
 /// Parses a snippet that starts at `origin` in allow.list so every position in the tree (and
 /// in a syntax error) is an allow.list position.
 pub fn parse_at(text: &str, origin: Pos) -> Result<Document, Error> {
+    parse_in(Origin::AllowList, text, origin)
+}
+
+/// [`parse_at`] for a snippet of any text: syntax errors point into `source`.
+fn parse_in(source: Origin, text: &str, origin: Pos) -> Result<Document, Error> {
     let mut padded = String::with_capacity(text.len() + origin.line as usize + origin.col as usize);
     for _ in 1..origin.line {
         padded.push('\n');
@@ -291,20 +308,24 @@ pub fn parse_at(text: &str, origin: Pos) -> Result<Document, Error> {
     }
     padded.push_str(text);
     parse_document(&padded).map_err(|e| Error::Syntax {
+        origin: source,
         pos: e.pos,
         message: e.message,
     })
 }
 
+/// Compiles one operation for every role; its errors point into `origin`.
 fn compile_entry(
     compiler: &Compiler,
     roles: &[String],
+    origin: Origin,
     entry: &OperationEntry,
     fragments: &Document,
 ) -> Result<CompiledOperation, Error> {
-    let mut doc = parse_at(&entry.text, entry.pos)?;
+    let mut doc = parse_in(origin, &entry.text, entry.pos)?;
     if doc.operations.len() != 1 {
         return Err(Error::Syntax {
+            origin,
             pos: entry.pos,
             message: "an allow.list entry must hold exactly one operation".into(),
         });
@@ -312,6 +333,7 @@ fn compile_entry(
     doc.fragments.extend(fragments.fragments.iter().cloned());
     let examples: Option<serde_json::Value> = match &entry.variables {
         Some(text) => Some(serde_json::from_str(text).map_err(|e| Error::Syntax {
+            origin,
             pos: entry.pos,
             message: format!("the variables block is not valid JSON: {e}"),
         })?),
@@ -320,6 +342,7 @@ fn compile_entry(
     let constraints =
         crate::compile::op_directives::constraints(&doc.operations[0]).map_err(|e| {
             Error::Syntax {
+                origin,
                 pos: e.pos,
                 message: format!("{} (operation `{}`)", e.message, entry.name),
             }
@@ -332,6 +355,7 @@ fn compile_entry(
             Err(e) if e.refused => refused.push((role.clone(), e.message)),
             Err(e) => {
                 return Err(Error::Operation {
+                    origin,
                     pos: e.pos,
                     operation: entry.name.clone(),
                     role: role.clone(),

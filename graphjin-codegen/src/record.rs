@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use graphjin_normalize::normalize;
 
-use crate::allowlist::{self, AllowList, AllowListError};
+use crate::allowlist::{self, AllowList, AllowListError, AllowListProblem};
 use crate::gql::parse_document;
 
 /// What [`Recorder::record`] did.
@@ -116,7 +116,10 @@ impl Recorder {
         let list = match allowlist::parse(src.as_bytes()) {
             Ok(list) => list,
             // Empty, or only comments and fragments: the first operation is appended.
-            Err(AllowListError::NoOperations { .. }) => AllowList::default(),
+            Err(AllowListError {
+                problem: AllowListProblem::NoOperations { .. },
+                ..
+            }) => AllowList::default(),
             Err(e) => return Err(e.into()),
         };
         let existing = list.find(&name);

@@ -198,6 +198,50 @@ async fn failures_and_anonymous_operations_leave_the_file_untouched() {
     );
 }
 
+/// A compile error points into the query sent (`query:LINE:COL`), not into allow.list, while
+/// allow.list's own operations keep being served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compile_errors_point_into_the_query_sent() {
+    let dir = config_copy("located");
+    let addr = start(&dir).await;
+    let message = |v: &Value| {
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    let (status, v) = post(
+        addr,
+        json!({"query": "query broken {\n  prodcts { id }\n}"}),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(
+        message(&v),
+        "query:2:3: unknown table `prodcts` (did you mean `products`?) (operation `broken`, role `anon`)"
+    );
+
+    let (status, v) = post(
+        addr,
+        json!({"query": "query broken { products(limit: ) { id } }"}),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(message(&v), "query:1:32: expected a value, found ')'");
+
+    let (status, v) = post(
+        addr,
+        json!({"query": "query a { products { id } } query b { products { id } }"}),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(message(&v), "query:1:1: send exactly one operation");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_auth_config_and_development_headers() {
     let dir = config_copy("auth");

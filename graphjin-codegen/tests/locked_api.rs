@@ -264,7 +264,7 @@ fn an_operation_breaking_a_compliance_rule_fails_the_build_at_its_field() {
     let errors = graphjin_codegen::emit::generate(&dir).expect_err("the build fails");
     let rendered: Vec<String> = errors
         .iter()
-        .map(|e| graphjin_codegen::emit::located(e, "config"))
+        .map(|e| e.located(Some(Path::new("config"))).to_string())
         .collect();
     assert_eq!(
         rendered,

@@ -1,7 +1,7 @@
 //! `include_allowlist!()`: a thin proc-macro over graphjin-codegen, which does all the work
 //! (and is unit-tested without a proc-macro context).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use proc_macro::TokenStream;
 use quote::quote;
@@ -39,7 +39,7 @@ pub fn include_allowlist(input: TokenStream) -> TokenStream {
         }
         Err(errors) => {
             let errors = errors.iter().map(|e| {
-                let msg = graphjin_codegen::emit::located(e, &dir);
+                let msg = e.located(Some(Path::new(&dir))).to_string();
                 quote!(::core::compile_error!(#msg);)
             });
             quote!(#(#errors)*).into()

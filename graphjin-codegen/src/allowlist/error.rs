@@ -1,51 +1,54 @@
-//! Why an allow list could not be read.
+//! Why an allow list could not be read: what is wrong ([`AllowListProblem`]) and where.
 
 use crate::gql::ast::OpKind;
+use crate::origin::{Located, Origin};
 use crate::source::Pos;
 
 use super::AllowList;
 
-/// An error reading `config/allow.list`; its `Display` reads `allow.list:LINE:COL: message`.
+/// An error reading `config/allow.list`: the problem and its position, as fields. Its
+/// `Display` reads `allow.list:LINE:COL: message`; [`crate::Error::located`] puts the config
+/// folder in front.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AllowListError {
-    /// The file is not UTF-8 text; `pos` is where the first bad byte is.
-    #[error(
-        "allow.list:{pos}: the file is not valid UTF-8 (byte 0x{byte:02X} is not part of a valid character)"
-    )]
+#[error("{}", Located { origin: Origin::AllowList, dir: None, pos: self.pos, message: &self.problem })]
+pub struct AllowListError {
+    /// Where in the file the error is.
+    pub pos: Pos,
+    /// What is wrong there.
+    pub problem: AllowListProblem,
+}
+
+/// What is wrong with an allow list, without where (the message of an [`AllowListError`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AllowListProblem {
+    /// The file is not UTF-8 text; the position is the first bad byte's.
+    #[error("the file is not valid UTF-8 (byte 0x{byte:02X} is not part of a valid character)")]
     NotUtf8 {
-        /// Where the first invalid byte is.
-        pos: Pos,
         /// The first invalid byte.
         byte: u8,
     },
 
     /// The file is empty, or holds only comments and fragments. `list` is what was read, for
     /// callers that accept an empty allow list.
-    #[error("allow.list:{pos}: allow.list has no operations")]
+    #[error("allow.list has no operations")]
     NoOperations {
-        /// Always 1:1.
-        pos: Pos,
         /// The comments and fragments the file does hold.
         list: AllowList,
     },
 
     /// An anonymous operation: `{ ... }` or `query { ... }`.
-    #[error("allow.list:{pos}: operations in allow.list must be named ({})", unnamed_hint(*kind))]
+    #[error("operations in allow.list must be named ({})", unnamed_hint(*kind))]
     Unnamed {
-        /// Where the operation starts.
-        pos: Pos,
         /// The keyword written, or `None` for the `{ ... }` shorthand.
         kind: Option<OpKind>,
     },
 
     /// A `{` or `(` whose closing counterpart never comes.
     #[error(
-        "allow.list:{pos}: `{delim}` of {context} is never closed (the file ends first){}",
+        "`{delim}` of {context} is never closed (the file ends first){}",
         hint_text(hint)
     )]
     Unclosed {
-        /// Where the unclosed delimiter is.
-        pos: Pos,
         /// `{` or `(`.
         delim: char,
         /// What it opens, e.g. `operation "getProducts"` or `the variables block`.
@@ -55,61 +58,49 @@ pub enum AllowListError {
     },
 
     /// A `"` string (or `"""` block string) without its closing quote.
-    #[error("allow.list:{pos}: unterminated {} in {context}", if *block { "block string (\"\"\")" } else { "string" })]
+    #[error("unterminated {} in {context}", if *block { "block string (\"\"\")" } else { "string" })]
     UnterminatedString {
-        /// Where the string starts.
-        pos: Pos,
         /// Whether it is a `"""` block string.
         block: bool,
         /// What it is in.
         context: String,
     },
 
-    /// The variables block is not valid JSON; `pos` is where the JSON parser stopped.
-    #[error("allow.list:{pos}: variables block is not valid JSON: {message}")]
+    /// The variables block is not valid JSON; the position is where the JSON parser stopped.
+    #[error("variables block is not valid JSON: {message}")]
     InvalidJson {
-        /// Where the JSON error is, in file coordinates.
-        pos: Pos,
         /// The JSON parser's message.
         message: String,
     },
 
     /// `variables` is not followed by a `{ ... }` JSON object.
-    #[error("allow.list:{pos}: variables must be a JSON object `{{ ... }}`, found {found}")]
+    #[error("variables must be a JSON object `{{ ... }}`, found {found}")]
     VariablesNotObject {
-        /// Where the non-object starts.
-        pos: Pos,
         /// What was found.
         found: String,
     },
 
     /// A variables block with no operation after it.
     #[error(
-        "allow.list:{pos}: variables block is not followed by the query, mutation or subscription it belongs to (found {found})"
+        "variables block is not followed by the query, mutation or subscription it belongs to (found {found})"
     )]
     VariablesWithoutOperation {
-        /// Where `variables` starts.
-        pos: Pos,
         /// What follows the block instead.
         found: String,
     },
 
     /// A line that is not a comment, variables block, operation or fragment.
     #[error(
-        "allow.list:{pos}: unexpected {found}: expected a `#` comment, a `variables {{ ... }}` block, or a named `query`, `mutation`, `subscription` or `fragment`"
+        "unexpected {found}: expected a `#` comment, a `variables {{ ... }}` block, or a named `query`, `mutation`, `subscription` or `fragment`"
     )]
     UnexpectedText {
-        /// Where the text starts.
-        pos: Pos,
         /// What was found.
         found: String,
     },
 
     /// Something specific was expected inside an entry's header.
-    #[error("allow.list:{pos}: expected {expected}, found {found}")]
+    #[error("expected {expected}, found {found}")]
     Expected {
-        /// Where the unexpected token starts.
-        pos: Pos,
         /// What should have been there.
         expected: String,
         /// What was found.
@@ -117,12 +108,8 @@ pub enum AllowListError {
     },
 
     /// Text after an entry's closing brace on the same line.
-    #[error(
-        "allow.list:{pos}: unexpected {found} after the end of {context}; start the next entry on a new line"
-    )]
+    #[error("unexpected {found} after the end of {context}; start the next entry on a new line")]
     TextAfterEntry {
-        /// Where the text starts.
-        pos: Pos,
         /// What was found.
         found: String,
         /// The entry that just ended.
@@ -131,12 +118,10 @@ pub enum AllowListError {
 
     /// Two operations (or two fragments) whose names differ only in case, or not at all.
     #[error(
-        "allow.list:{pos}: duplicate {what} name \"{name}\" (first defined {}at allow.list:{first}; names are compared case-insensitively)",
+        "duplicate {what} name \"{name}\" (first defined {}at allow.list:{first}; names are compared case-insensitively)",
         first_as(name, first_name)
     )]
     DuplicateName {
-        /// Where the second name is.
-        pos: Pos,
         /// `operation` or `fragment`.
         what: &'static str,
         /// The second name as written.
@@ -151,20 +136,14 @@ pub enum AllowListError {
 impl AllowListError {
     /// Where in the file the error is.
     pub fn pos(&self) -> Pos {
-        match self {
-            AllowListError::NotUtf8 { pos, .. }
-            | AllowListError::NoOperations { pos, .. }
-            | AllowListError::Unnamed { pos, .. }
-            | AllowListError::Unclosed { pos, .. }
-            | AllowListError::UnterminatedString { pos, .. }
-            | AllowListError::InvalidJson { pos, .. }
-            | AllowListError::VariablesNotObject { pos, .. }
-            | AllowListError::VariablesWithoutOperation { pos, .. }
-            | AllowListError::UnexpectedText { pos, .. }
-            | AllowListError::Expected { pos, .. }
-            | AllowListError::TextAfterEntry { pos, .. }
-            | AllowListError::DuplicateName { pos, .. } => *pos,
-        }
+        self.pos
+    }
+}
+
+impl AllowListProblem {
+    /// This problem at `pos`.
+    pub fn at(self, pos: Pos) -> AllowListError {
+        AllowListError { pos, problem: self }
     }
 }
 

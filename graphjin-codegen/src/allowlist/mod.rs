@@ -41,7 +41,7 @@ use std::ops::Range;
 use crate::gql::ast::OpKind;
 use crate::source::Pos;
 
-pub use error::AllowListError;
+pub use error::{AllowListError, AllowListProblem};
 pub use parse::parse;
 pub use write::{clear_variables, upsert_operation, write};
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::gql::ast::OpKind;
 use crate::source::Pos;
 
-use super::error::AllowListError;
+use super::error::{AllowListError, AllowListProblem};
 use super::scan::{
     BOM, LineIndex, after_terminator, floor_char_boundary, is_name_start, line_end, name_end,
     pos_after, skip_blanks,
@@ -30,10 +30,10 @@ pub fn parse(src: &[u8]) -> Result<AllowList, AllowListError> {
                 .get(..valid)
                 .and_then(|p| std::str::from_utf8(p).ok())
                 .unwrap_or("");
-            return Err(AllowListError::NotUtf8 {
-                pos: pos_after(prefix),
+            return Err(AllowListProblem::NotUtf8 {
                 byte: src.get(valid).copied().unwrap_or(0),
-            });
+            }
+            .at(pos_after(prefix)));
         }
     };
     Parser::new(text).run()
@@ -143,10 +143,7 @@ impl<'a> Parser<'a> {
                     i = after_terminator(b, end);
                 }
                 Some(b'{') => {
-                    return Err(AllowListError::Unnamed {
-                        pos: self.pos(j),
-                        kind: None,
-                    });
+                    return Err(AllowListProblem::Unnamed { kind: None }.at(self.pos(j)));
                 }
                 Some(&c) if is_name_start(c) => {
                     let word_end = name_end(b, j);
@@ -165,13 +162,13 @@ impl<'a> Parser<'a> {
                     match word {
                         "variables" => {
                             if let Some(v) = &vars {
-                                return Err(AllowListError::VariablesWithoutOperation {
-                                    pos: self.pos(v.keyword),
+                                return Err(AllowListProblem::VariablesWithoutOperation {
                                     found: format!(
                                         "another `variables` block at allow.list:{}",
                                         self.pos(j)
                                     ),
-                                });
+                                }
+                                .at(self.pos(v.keyword)));
                             }
                             let (open, close) = self.variables_block(word_end)?;
                             vars = Some(PendingVariables {
@@ -189,45 +186,42 @@ impl<'a> Parser<'a> {
                         }
                         "fragment" => {
                             if let Some(v) = &vars {
-                                return Err(AllowListError::VariablesWithoutOperation {
-                                    pos: self.pos(v.keyword),
+                                return Err(AllowListProblem::VariablesWithoutOperation {
                                     found: format!("`fragment` at allow.list:{}", self.pos(j)),
-                                });
+                                }
+                                .at(self.pos(v.keyword)));
                             }
                             i = self.fragment(j, word_end, line_start, comments.take())?;
                         }
                         _ => {
-                            return Err(AllowListError::UnexpectedText {
-                                pos: self.pos(j),
+                            return Err(AllowListProblem::UnexpectedText {
                                 found: self.describe(j),
-                            });
+                            }
+                            .at(self.pos(j)));
                         }
                     }
                 }
                 Some(_) => {
-                    return Err(AllowListError::UnexpectedText {
-                        pos: self.pos(j),
+                    return Err(AllowListProblem::UnexpectedText {
                         found: self.describe(j),
-                    });
+                    }
+                    .at(self.pos(j)));
                 }
             }
         }
 
         if let Some(v) = vars {
-            return Err(AllowListError::VariablesWithoutOperation {
-                pos: self.pos(v.keyword),
+            return Err(AllowListProblem::VariablesWithoutOperation {
                 found: "end of file".to_string(),
-            });
+            }
+            .at(self.pos(v.keyword)));
         }
         if let Some(pending) = comments {
             self.push_free(pending);
         }
         let list = AllowList { items: self.items };
         if list.operations().next().is_none() {
-            return Err(AllowListError::NoOperations {
-                pos: Pos::new(1, 1),
-                list,
-            });
+            return Err(AllowListProblem::NoOperations { list }.at(Pos::new(1, 1)));
         }
         Ok(list)
     }
@@ -322,17 +316,14 @@ impl<'a> Parser<'a> {
         let k = self.skip_ignored(keyword_end);
         if !b.get(k).is_some_and(|&c| is_name_start(c)) {
             if kind.is_some() && matches!(b.get(k), Some(b'{' | b'(' | b'@')) {
-                return Err(AllowListError::Unnamed {
-                    pos: self.pos(keyword),
-                    kind,
-                });
+                return Err(AllowListProblem::Unnamed { kind }.at(self.pos(keyword)));
             }
             let keyword_text = kind.map_or("fragment", |k| k.keyword());
-            return Err(AllowListError::Expected {
-                pos: self.pos(k),
+            return Err(AllowListProblem::Expected {
                 expected: format!("a name after `{keyword_text}`"),
                 found: self.describe(k),
-            });
+            }
+            .at(self.pos(k)));
         }
         let name_end = name_end(b, k);
         let name = self.slice(k, name_end);
@@ -364,11 +355,11 @@ impl<'a> Parser<'a> {
                 Some(b'@') if state == 2 => {
                     let k = self.skip_ignored(i + 1);
                     if !b.get(k).is_some_and(|&c| is_name_start(c)) {
-                        return Err(AllowListError::Expected {
-                            pos: self.pos(k),
+                        return Err(AllowListProblem::Expected {
                             expected: "a directive name after `@`".to_string(),
                             found: self.describe(k),
-                        });
+                        }
+                        .at(self.pos(k)));
                     }
                     i = name_end(b, k);
                 }
@@ -386,11 +377,11 @@ impl<'a> Parser<'a> {
                         1 => "a type name after `on`".to_string(),
                         _ => format!("`{{` to start the selection set of {context}"),
                     };
-                    return Err(AllowListError::Expected {
-                        pos: self.pos(i),
+                    return Err(AllowListProblem::Expected {
                         expected,
                         found: self.describe(i),
-                    });
+                    }
+                    .at(self.pos(i)));
                 }
             }
         }
@@ -408,10 +399,10 @@ impl<'a> Parser<'a> {
             k += 1;
         }
         if b.get(k) != Some(&b'{') {
-            return Err(AllowListError::VariablesNotObject {
-                pos: self.pos(k),
+            return Err(AllowListProblem::VariablesNotObject {
                 found: self.describe(k),
-            });
+            }
+            .at(self.pos(k)));
         }
         let close = self.matching(k, "the variables block", Mode::Json)?;
         let json = self.slice(k, close + 1);
@@ -420,10 +411,7 @@ impl<'a> Parser<'a> {
             let full = err.to_string();
             let suffix = format!(" at line {} column {}", err.line(), err.column());
             let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
-            return Err(AllowListError::InvalidJson {
-                pos: self.pos(off),
-                message,
-            });
+            return Err(AllowListProblem::InvalidJson { message }.at(self.pos(off)));
         }
         Ok((k, close))
     }
@@ -444,11 +432,11 @@ impl<'a> Parser<'a> {
                 let end = line_end(b, j);
                 Ok((after_terminator(b, end), Some((j, end))))
             }
-            Some(_) => Err(AllowListError::TextAfterEntry {
-                pos: self.pos(j),
+            Some(_) => Err(AllowListProblem::TextAfterEntry {
                 found: self.describe(j),
                 context: context.to_string(),
-            }),
+            }
+            .at(self.pos(j))),
         }
     }
 
@@ -494,12 +482,12 @@ impl<'a> Parser<'a> {
                 c as char
             )
         });
-        Err(AllowListError::Unclosed {
-            pos: self.pos(open),
+        Err(AllowListProblem::Unclosed {
             delim: o as char,
             context: context.to_string(),
             hint,
-        })
+        }
+        .at(self.pos(open)))
     }
 
     /// Whether a line starting at `i` starts (in column 1) with an entry keyword.
@@ -516,11 +504,11 @@ impl<'a> Parser<'a> {
             loop {
                 match b.get(k..) {
                     None | Some([]) => {
-                        return Err(AllowListError::UnterminatedString {
-                            pos: self.pos(i),
+                        return Err(AllowListProblem::UnterminatedString {
                             block: true,
                             context: context.to_string(),
-                        });
+                        }
+                        .at(self.pos(i)));
                     }
                     Some(rest) if rest.starts_with(b"\\\"\"\"") => k += 4,
                     Some(rest) if rest.starts_with(b"\"\"\"") => return Ok(k + 3),
@@ -534,11 +522,11 @@ impl<'a> Parser<'a> {
                 Some(b'"') => return Ok(k + 1),
                 Some(b'\\') if !matches!(b.get(k + 1), None | Some(b'\n' | b'\r')) => k += 2,
                 None | Some(b'\n' | b'\r' | b'\\') => {
-                    return Err(AllowListError::UnterminatedString {
-                        pos: self.pos(i),
+                    return Err(AllowListProblem::UnterminatedString {
                         block: false,
                         context: context.to_string(),
-                    });
+                    }
+                    .at(self.pos(i)));
                 }
                 Some(_) => k += 1,
             }
@@ -601,13 +589,13 @@ fn check_unique(
 ) -> Result<(), AllowListError> {
     let key = name.to_ascii_lowercase();
     if let Some((first_name, first)) = seen.get(&key) {
-        return Err(AllowListError::DuplicateName {
-            pos,
+        return Err(AllowListProblem::DuplicateName {
             what,
             name: name.to_string(),
             first_name: first_name.clone(),
             first: *first,
-        });
+        }
+        .at(pos));
     }
     seen.insert(key, (name.to_string(), pos));
     Ok(())
@@ -878,7 +866,10 @@ fragment userFields on users {
         // Columns count characters; a truncated sequence at the end is reported too.
         let e = parse("# é\né\u{1F600}".as_bytes().split_last().unwrap().1).unwrap_err();
         assert_eq!(e.pos(), Pos::new(2, 2));
-        assert!(matches!(e, AllowListError::NotUtf8 { byte: 0xF0, .. }));
+        assert!(matches!(
+            e.problem,
+            AllowListProblem::NotUtf8 { byte: 0xF0 }
+        ));
     }
 
     #[test]
@@ -894,7 +885,7 @@ fragment userFields on users {
                 e.to_string(),
                 "allow.list:1:1: allow.list has no operations"
             );
-            let AllowListError::NoOperations { list, .. } = e else {
+            let AllowListProblem::NoOperations { list } = e.problem else {
                 panic!("wrong variant")
             };
             assert_eq!(

@@ -263,14 +263,10 @@ impl DevServer {
             }
             (cur.project.clone(), cur.compiler.clone(), cur.extra.clone())
         };
+        // The error points into the query sent (`query:1:9: ...`), which is in no file.
         let op = project
             .compile_text(&compiler, text, variables)
-            .map_err(|e| {
-                let msg = e.to_string();
-                msg.strip_prefix("allow.list:")
-                    .map(|m| format!("query:{m}"))
-                    .unwrap_or(msg)
-            })?;
+            .map_err(|e| e.located(None).to_string())?;
         extra.retain(|o| !o.name.eq_ignore_ascii_case(&op.name));
         extra.push(op);
         let next = build(

@@ -22,7 +22,8 @@ pub use idents::{pascal_ident, snake_ident};
 pub use rust_types::{RustConfig, TypeMap, TypeSpec};
 
 /// Reads the config folder, compiles every operation for every role and returns the Rust
-/// code, or every error found (each `allow.list:LINE:COL: message`).
+/// code, or every error found (render one with [`Error::located`]:
+/// `config/allow.list:LINE:COL: message`).
 pub fn generate(dir: &Path) -> Result<(TokenStream, Vec<PathBuf>), Vec<Error>> {
     let project = Project::load(dir).map_err(|e| vec![e])?;
     let ops = project.compile()?;
@@ -196,18 +197,6 @@ fn module(index: usize, op: &CompiledOperation, types: &TypeMap) -> TokenStream 
     }
 }
 
-/// An error as a build shows it: allow.list positions prefixed with the config folder
-/// (`config/allow.list:12:5: unknown table ...`).
-pub fn located(e: &Error, dir: &str) -> String {
-    let text = e.to_string();
-    let dir = dir.trim_end_matches('/');
-    if text.starts_with("allow.list:") {
-        format!("{dir}/{text}")
-    } else {
-        text
-    }
-}
-
 /// For `build.rs`: compiles `dir` (relative to the crate) into `$OUT_DIR/graphjin.rs`,
 /// tells cargo to rebuild when a config file changes, and on errors prints every one and
 /// exits with status 1. Include the result with
@@ -239,7 +228,7 @@ pub fn build(dir: &str) {
         }
         Err(errors) => {
             for e in &errors {
-                eprintln!("error: {}", located(e, dir));
+                eprintln!("error: {}", e.located(Some(Path::new(dir))));
             }
             std::process::exit(1);
         }

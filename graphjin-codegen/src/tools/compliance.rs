@@ -36,6 +36,7 @@ use super::access::{OperationAccess, RoleAccess, access, fragments, parsed};
 use super::walk::{Needle, TableUse, Use, db_name, filter_requires, flatten, table_uses};
 use crate::compile::{Catalog, Compiler};
 use crate::gql::ast::{Fragment, ValueKind};
+use crate::origin::{Located, Origin};
 use crate::project::{CompiledOperation, Project};
 use crate::source::Pos;
 
@@ -81,19 +82,28 @@ pub enum ComplianceError {
         message: String,
     },
     /// An operation breaks a rule for a role.
-    #[error("allow.list:{pos}: breaks {rule}: {message} (operation `{operation}`, role `{role}`)")]
+    #[error("{}", Located { origin: Origin::AllowList, dir: None, pos: *pos, message: breach })]
     Violation {
         /// Where, in allow.list: the field at fault when it can be found, else the operation.
         pos: Pos,
-        /// The rule, e.g. `compliance[0] (never_reads customers.email)`.
-        rule: String,
-        /// The operation.
-        operation: String,
-        /// The role.
-        role: String,
-        /// What the operation does.
-        message: String,
+        /// Which rule the operation breaks, and how.
+        breach: Breach,
     },
+}
+
+/// What an operation does against a compliance rule, for a role: a
+/// [`ComplianceError::Violation`]'s message, without its position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("breaks {rule}: {message} (operation `{operation}`, role `{role}`)")]
+pub struct Breach {
+    /// The rule, e.g. `compliance[0] (never_reads customers.email)`.
+    pub rule: String,
+    /// The operation.
+    pub operation: String,
+    /// The role.
+    pub role: String,
+    /// What the operation does.
+    pub message: String,
 }
 
 impl ComplianceError {
@@ -430,10 +440,12 @@ impl OpCtx<'_> {
             let mut fail = |pos: Pos, message: String| {
                 errors.push(ComplianceError::Violation {
                     pos,
-                    rule: rule.label.clone(),
-                    operation: self.op.name.clone(),
-                    role: role.role.clone(),
-                    message,
+                    breach: Breach {
+                        rule: rule.label.clone(),
+                        operation: self.op.name.clone(),
+                        role: role.role.clone(),
+                        message,
+                    },
                 })
             };
             for p in &rule.never_reads {

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use graphjin_codegen::origin::Origin;
 use graphjin_codegen::{Error, Project};
 
 use crate::output::{Failure, Outcome, print_stdout};
@@ -69,11 +70,12 @@ pub fn sql(config_dir: &Path, name: &str, role: &str) -> Outcome {
     };
     let q = compiler
         .compile_with(&doc, 0, role, examples.as_ref())
-        .map_err(|e| {
-            Failure::new(format!(
-                "allow.list:{}: {} (operation `{}`, role `{role}`)",
-                e.pos, e.message, entry.name
-            ))
+        .map_err(|e| Error::Operation {
+            origin: Origin::AllowList,
+            pos: e.pos,
+            operation: entry.name.clone(),
+            role: role.to_owned(),
+            message: e.message,
         })?;
     print_stdout(&format!("{};\n", q.sql))?;
     if !q.params.is_empty() {
