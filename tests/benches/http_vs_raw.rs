@@ -59,6 +59,10 @@ use hyper_util::rt::TokioIo;
 use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
+/// Counts allocations, so each side's allocations per request can be printed.
+#[global_allocator]
+static ALLOCATOR: cpu::Counting = cpu::Counting;
+
 /// The database the bench creates in the throwaway cluster.
 const DATABASE: &str = "shop_bench";
 /// Product ids cycle through `1..=ID_COUNT` (the seed has 40 products).
@@ -608,8 +612,11 @@ pub(crate) use cpu::CpuPerRequest;
 /// bench's own PostgreSQL cluster (its postmaster and the processes it started; the
 /// backends live as long as the side's connections). Unlike req/s, CPU per request does not depend on what else the
 /// machine runs, so it shows where a side's cost is even on a busy machine.
+#[allow(unsafe_code)] // The counting allocator.
 mod cpu {
+    use std::alloc::{GlobalAlloc, Layout, System};
     use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Duration;
 
     /// The bench cluster's postmaster.
@@ -627,6 +634,7 @@ mod cpu {
     pub(crate) struct Sample {
         app: u64,
         postgres: u64,
+        allocations: u64,
     }
 
     /// CPU per request of a side.
@@ -634,6 +642,41 @@ mod cpu {
     pub(crate) struct CpuPerRequest {
         pub(crate) app: Duration,
         pub(crate) postgres: Duration,
+        /// Heap allocations in this process per request.
+        pub(crate) allocations: f64,
+    }
+
+    /// Allocations made so far in this process.
+    static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+    /// The system allocator, counting allocations (one relaxed add each, for every side
+    /// alike).
+    pub(crate) struct Counting;
+
+    // SAFETY: every call is passed on to the system allocator unchanged.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: the caller's contract is passed on.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: the caller's contract is passed on.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: the caller's contract is passed on.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: the caller's contract is passed on.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
     }
 
     impl Sample {
@@ -652,13 +695,19 @@ mod cpu {
                 }
             }
             let app = stat("/proc/self/stat".as_ref()).map_or(0, |(_, t)| t);
-            Sample { app, postgres }
+            let allocations = ALLOCATIONS.load(Ordering::Relaxed);
+            Sample {
+                app,
+                postgres,
+                allocations,
+            }
         }
 
         pub(crate) fn since(&self, before: &Sample) -> Sample {
             Sample {
                 app: self.app.saturating_sub(before.app),
                 postgres: self.postgres.saturating_sub(before.postgres),
+                allocations: self.allocations.saturating_sub(before.allocations),
             }
         }
 
@@ -671,6 +720,7 @@ mod cpu {
             CpuPerRequest {
                 app: per(self.app),
                 postgres: per(self.postgres),
+                allocations: self.allocations as f64 / requests.max(1) as f64,
             }
         }
     }
@@ -918,23 +968,32 @@ fn print_report(sides: &Sides, settings: &Settings) {
         settings.pool.max_size, settings.pool.pipeline_depth
     );
     println!(
-        "{:<36} {:>10} {:>10} {:>9} {:>9} {:>7} {:>12} {:>11}",
-        "side", "requests", "req/s", "p50 ms", "p99 ms", "errors", "app µs/req", "pg µs/req"
+        "{:<36} {:>10} {:>10} {:>9} {:>9} {:>7} {:>12} {:>11} {:>11}",
+        "side",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "app µs/req",
+        "pg µs/req",
+        "allocs/req"
     );
     let rows = [&sides.raw, &sides.typed, &sides.http]
         .into_iter()
         .chain(&sides.pgbench)
         .chain([&sides.pipelined, &sides.observed, &sides.handwritten]);
     for r in rows {
-        let (app, pg) = match r.cpu {
+        let (app, pg, allocs) = match r.cpu {
             Some(c) => (
                 format!("{:.1}", c.app.as_secs_f64() * 1e6),
                 format!("{:.1}", c.postgres.as_secs_f64() * 1e6),
+                format!("{:.1}", c.allocations),
             ),
-            None => ("-".to_owned(), "-".to_owned()),
+            None => ("-".to_owned(), "-".to_owned(), "-".to_owned()),
         };
         println!(
-            "{:<36} {:>10} {:>10.0} {:>9.3} {:>9.3} {:>7} {:>12} {:>11}",
+            "{:<36} {:>10} {:>10.0} {:>9.3} {:>9.3} {:>7} {:>12} {:>11} {:>11}",
             r.name,
             r.requests,
             r.rate,
@@ -942,7 +1001,8 @@ fn print_report(sides: &Sides, settings: &Settings) {
             r.p99.as_secs_f64() * 1e3,
             r.errors,
             app,
-            pg
+            pg,
+            allocs
         );
         if let Some(e) = &r.first_error {
             println!("    first error: {e}");
