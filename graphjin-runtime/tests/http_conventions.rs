@@ -154,9 +154,38 @@ async fn responses_are_compressed_when_accepted() {
     let r = send("identity").await.expect("request");
     assert_eq!(header(&r, "content-encoding"), None);
     assert_eq!(
+        header(&r, "vary").as_deref(),
+        Some("accept-encoding"),
+        "a cache must key the answer by Accept-Encoding"
+    );
+    assert_eq!(
         serde_json::from_slice::<Value>(&r.bytes().await.expect("body")).expect("JSON"),
         products()
     );
+
+    // A client that sends no Accept-Encoding skips the compressor, and its answer still
+    // says it varies by Accept-Encoding, once.
+    let r = client()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(header(&r, "content-encoding"), None);
+    let vary: Vec<_> = r.headers().get_all("vary").iter().collect();
+    assert_eq!(vary, ["accept-encoding"], "{:?}", r.headers());
+    assert_eq!(
+        serde_json::from_slice::<Value>(&r.bytes().await.expect("body")).expect("JSON"),
+        products()
+    );
+    // Too small to compress (under 32 bytes): no Vary either way.
+    let small = client()
+        .get(format!("{base}/health/live"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(header(&small, "vary"), None, "{:?}", small.headers());
 
     // `http_compress: false` turns it off.
     let (plain, _, _) = server_with("http_compress: false\n", small_pool()).await;

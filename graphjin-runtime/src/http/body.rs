@@ -2,40 +2,12 @@
 
 use axum::body::Body;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use axum::http::header::{CONTENT_TYPE, HeaderValue};
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 
 use super::ApiError;
-
-/// Answers 413 (and closes the connection) when `Content-Length` announces a body over
-/// `limit`, before reading any of it: the client learns at once instead of after sending
-/// it, and a huge announced length with no body behind it does not hold the request open.
-pub(crate) async fn refuse_oversized(
-    State(limit): State<usize>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if announced_length(request.headers()).is_some_and(|len| len > limit as u64) {
-        return ApiError::PayloadTooLarge { limit }.into_response();
-    }
-    next.run(request).await
-}
-
-/// The `Content-Length` a request announces, if it is a number (hyper refuses malformed
-/// and conflicting ones before routing).
-fn announced_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
 
 /// The body, if any, after checking it arrived whole, within `limit`, and as JSON.
 /// An empty body is `None` whatever its content type.
@@ -105,16 +77,6 @@ pub(crate) fn data_response(raw: &[u8]) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn announced_lengths() {
-        let mut h = HeaderMap::new();
-        assert_eq!(announced_length(&h), None);
-        h.insert(CONTENT_LENGTH, HeaderValue::from_static("1048577"));
-        assert_eq!(announced_length(&h), Some(1_048_577));
-        h.insert(CONTENT_LENGTH, HeaderValue::from_static("lots"));
-        assert_eq!(announced_length(&h), None);
-    }
 
     #[test]
     fn json_content_types() {

@@ -69,6 +69,7 @@
 
 mod bodies;
 pub(crate) mod body;
+mod compress;
 mod conns;
 mod cors;
 mod error;
@@ -76,6 +77,7 @@ mod graphql;
 mod health;
 mod limits;
 mod media;
+mod oversized;
 mod rest;
 mod serve;
 mod shutdown;
@@ -89,6 +91,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::response::Response;
 use axum::routing::get;
+use tower_layer::Stack;
 
 pub use cors::{Cors, DEFAULT_ALLOWED_HEADERS};
 pub use error::ApiError;
@@ -316,14 +319,15 @@ pub fn router(service: Service) -> Router {
             "/health/ready",
             get(health::ready).fallback(method_not_allowed),
         )
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(
-            limit,
-            body::refuse_oversized,
+        // One layer call for the three: axum boxes every route once per `layer`, and
+        // clones that chain per request.
+        .layer(Stack::new(
+            DefaultBodyLimit::max(limit),
+            Stack::new(
+                oversized::RefuseOversizedLayer::new(limit),
+                compress::CompressLayer::new(compress),
+            ),
         ));
-    if compress {
-        app = app.layer(compression());
-    }
     // Outermost, so preflights are answered before authentication.
     if let Some(cors) = cors {
         app = app.layer(cors.layer());
@@ -331,14 +335,6 @@ pub fn router(service: Service) -> Router {
     // Outermost of all: one span, request id and metrics per request.
     let app = crate::observe::attach(app, &state, state.metrics.as_ref());
     app.with_state(state)
-}
-
-/// gzip or br, as the client accepts, at level 5 (brotli's default, 11, is far too slow for
-/// responses made per request; GraphJin uses gzip at 6). Small bodies (under 32 bytes),
-/// images, gRPC and event streams stay uncompressed.
-fn compression() -> tower_http::compression::CompressionLayer {
-    tower_http::compression::CompressionLayer::new()
-        .quality(tower_http::CompressionLevel::Precise(5))
 }
 
 async fn method_not_allowed(method: Method) -> ApiError {

@@ -102,9 +102,6 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let started = Instant::now();
-        // The clone that was polled ready is the one that serves this request.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         let metrics = self.metrics.clone();
 
         let header = HeaderName::from_static(request_id::HEADER);
@@ -130,7 +127,9 @@ where
         };
         req.extensions_mut().insert(id.clone());
         let info = Arc::new(RequestInfo::new());
-        let work = context::scope(info.clone(), inner.call(req));
+        // The inner service was polled ready; its future owns what it needs, so no clone
+        // of the service is made per request.
+        let work = context::scope(info.clone(), self.inner.call(req));
         Box::pin(
             async move {
                 tracing::debug!("request started");

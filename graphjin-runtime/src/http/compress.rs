@@ -1,0 +1,133 @@
+//! [`CompressLayer`]: responses compressed with gzip or br as the client accepts, at level
+//! 5 (brotli's default, 11, is far too slow for responses made per request; GraphJin uses
+//! gzip at 6). Small bodies (under 32 bytes), images, gRPC and event streams stay
+//! uncompressed.
+//!
+//! A request without `Accept-Encoding` skips the compressor: its response gets only the
+//! `Vary: Accept-Encoding` the compressor would have added, and none of its per-response
+//! state (several kilobytes of encoder, boxed with the body).
+
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_RANGE, VARY};
+use axum::http::{Request, Response};
+use futures_util::FutureExt;
+use futures_util::future::{Either, Map};
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
+use tower_http::compression::{Compression, CompressionBody, CompressionLayer};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// Compresses responses when `on`; see the module docs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CompressLayer {
+    on: bool,
+}
+
+impl CompressLayer {
+    /// Compression on or off (`http_compress`).
+    pub(crate) fn new(on: bool) -> Self {
+        CompressLayer { on }
+    }
+}
+
+impl<S: Clone> Layer<S> for CompressLayer {
+    type Service = Compress<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let compressor = self.on.then(|| {
+            CompressionLayer::new()
+                .quality(tower_http::CompressionLevel::Precise(5))
+                .layer(inner.clone())
+        });
+        Compress { inner, compressor }
+    }
+}
+
+/// The service [`CompressLayer`] wraps around routes.
+#[derive(Clone)]
+pub(crate) struct Compress<S> {
+    inner: S,
+    compressor: Option<Compression<S>>,
+}
+
+impl<S> std::fmt::Debug for Compress<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compress")
+            .field("on", &self.compressor.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+type Plain<E> = fn(Result<Response<Body>, E>) -> Result<Response<Body>, E>;
+type Boxed<E> = fn(Result<Response<CompressionBody<Body>>, E>) -> Result<Response<Body>, E>;
+
+impl<S, B> Service<Request<B>> for Compress<S>
+where
+    S: Service<Request<B>, Response = Response<Body>>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Either<
+        Map<S::Future, Plain<S::Error>>,
+        Map<<Compression<S> as Service<Request<B>>>::Future, Boxed<S::Error>>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if let Some(c) = &mut self.compressor
+            && c.poll_ready(cx)?.is_pending()
+        {
+            return Poll::Pending;
+        }
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        match &mut self.compressor {
+            Some(c) if request.headers().contains_key(ACCEPT_ENCODING) => {
+                Either::Right(c.call(request).map(boxed::<S::Error> as Boxed<S::Error>))
+            }
+            Some(_) => Either::Left(
+                self.inner
+                    .call(request)
+                    .map(vary::<S::Error> as Plain<S::Error>),
+            ),
+            None => Either::Left(
+                self.inner
+                    .call(request)
+                    .map(plain::<S::Error> as Plain<S::Error>),
+            ),
+        }
+    }
+}
+
+/// The compressor's response, its body boxed into a [`Body`].
+fn boxed<E>(r: Result<Response<CompressionBody<Body>>, E>) -> Result<Response<Body>, E> {
+    r.map(|response| response.map(Body::new))
+}
+
+/// Compression off: the response as it is.
+fn plain<E>(r: Result<Response<Body>, E>) -> Result<Response<Body>, E> {
+    r
+}
+
+/// Compression on, but the client accepts none: `Vary: Accept-Encoding` where the
+/// compressor would have put it (a response it would compress for another client).
+fn vary<E>(r: Result<Response<Body>, E>) -> Result<Response<Body>, E> {
+    r.map(|mut response| {
+        let headers = response.headers();
+        let compressible = !headers.contains_key(CONTENT_ENCODING)
+            && !headers.contains_key(CONTENT_RANGE)
+            && DefaultPredicate::new().should_compress(&response);
+        let said = headers.get_all(VARY).iter().any(|v| {
+            v.as_bytes()
+                .windows(ACCEPT_ENCODING.as_str().len())
+                .any(|w| w.eq_ignore_ascii_case(ACCEPT_ENCODING.as_str().as_bytes()))
+        });
+        if compressible && !said {
+            response.headers_mut().append(VARY, ACCEPT_ENCODING.into());
+        }
+        response
+    })
+}
