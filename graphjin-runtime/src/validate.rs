@@ -375,8 +375,14 @@ pub(crate) fn check(
         .collect();
     names.sort_unstable();
     names.dedup();
+    // Sorted by name, as `names` is.
     let values = vars.values(&names)?;
-    let failures = failures(op.constraints, |n| values.get(n));
+    let failures = failures(op.constraints, |n| {
+        values
+            .binary_search_by_key(&n, |(name, _)| name)
+            .ok()
+            .map(|i| &values[i].1)
+    });
     if failures.is_empty() {
         Ok(())
     } else {

@@ -175,9 +175,10 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// The value of each variable named in `names` that was sent (for validation).
-    pub(crate) fn values(&self, names: &[&str]) -> Result<serde_json::Map<String, Value>, Error> {
-        let mut out = serde_json::Map::new();
+    /// The value of each variable named in `names` that was sent (for validation), in
+    /// `names`' order.
+    pub(crate) fn values<'n>(&self, names: &[&'n str]) -> Result<Vec<(&'n str, Value)>, Error> {
+        let mut out = Vec::with_capacity(names.len());
         for &name in names {
             let value = match self {
                 Source::None => None,
@@ -197,7 +198,7 @@ impl<'a> Source<'a> {
                 },
             };
             if let Some(v) = value {
-                out.insert(name.to_owned(), v);
+                out.push((name, v));
             }
         }
         Ok(out)

@@ -2,12 +2,39 @@
 
 use axum::body::Body;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::header::{CONTENT_TYPE, HeaderValue};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 
 use super::ApiError;
+use crate::Auth;
+
+/// A request taken apart without copying anything: its headers, the [`Auth`] an
+/// authentication layer left in its extensions (else anonymous), and its body read within
+/// the body limit. Extractors would clone the headers and the `Auth` instead.
+pub(crate) struct Taken {
+    /// The request's headers.
+    pub(crate) headers: HeaderMap,
+    /// Who is calling.
+    pub(crate) auth: Auth,
+    /// The body, or why it could not be read.
+    pub(crate) body: Result<Bytes, BytesRejection>,
+}
+
+/// Takes `parts` and `body` apart (see [`Taken`]).
+pub(crate) async fn take(mut parts: Parts, body: Body) -> Taken {
+    let headers = std::mem::take(&mut parts.headers);
+    let auth = parts.extensions.remove::<Auth>().unwrap_or_default();
+    let body = Bytes::from_request(Request::from_parts(parts, body), &()).await;
+    Taken {
+        headers,
+        auth,
+        body,
+    }
+}
 
 /// The body, if any, after checking it arrived whole, within `limit`, and as JSON.
 /// An empty body is `None` whatever its content type.

@@ -7,15 +7,14 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::body::{json_body, malformed};
+use super::body::{Taken, json_body, malformed, take};
 use super::media::Media;
 use super::{ApiError, Service, respond};
 use crate::Auth;
@@ -66,26 +65,22 @@ pub(crate) struct Wanted<'a> {
 }
 
 /// `POST {prefix}/v1/graphql`.
-pub(crate) async fn post(
-    State(service): State<Arc<Service>>,
-    auth: Option<Extension<Auth>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    match Media::negotiate(&headers) {
-        Ok(media) => media.answer(run_post(&service, auth, &headers, body).await),
+pub(crate) async fn post(State(service): State<Arc<Service>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let media = Media::negotiate(&parts.headers);
+    match media {
+        Ok(media) => media.answer(run_post(&service, take(parts, body).await).await),
         Err(e) => e.into_response(),
     }
 }
 
-async fn run_post(
-    service: &Service,
-    auth: Option<Extension<Auth>>,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let auth = auth.map(|Extension(a)| a).unwrap_or_default();
-    let body = json_body(headers, body, service.body_limit)?.ok_or_else(|| {
+async fn run_post(service: &Service, request: Taken) -> Result<Response, ApiError> {
+    let Taken {
+        headers,
+        auth,
+        body,
+    } = request;
+    let body = json_body(&headers, body, service.body_limit)?.ok_or_else(|| {
         ApiError::BadRequest(
             "the request body is empty: send a JSON object with operationName or query".to_owned(),
         )

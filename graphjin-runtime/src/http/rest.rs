@@ -7,15 +7,13 @@
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::body::{json_body, malformed};
+use super::body::{Taken, json_body, malformed, take};
 use super::graphql::check_kind;
 use super::{ApiError, Service, respond};
 use crate::Auth;
@@ -54,14 +52,17 @@ pub(crate) async fn get(
 /// `POST {prefix}/v1/rest/{operation}` with the variables object as the body.
 pub(crate) async fn post(
     State(service): State<Arc<Service>>,
-    auth: Option<Extension<Auth>>,
     name: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let auth = auth.map(|Extension(a)| a).unwrap_or_default();
     let index = find(&service, name)?;
     check_kind(&service, index, false)?;
+    let (parts, body) = request.into_parts();
+    let Taken {
+        headers,
+        auth,
+        body,
+    } = take(parts, body).await;
     let body = json_body(&headers, body, service.body_limit)?;
     let vars = match body.as_deref() {
         Some(json) => {
