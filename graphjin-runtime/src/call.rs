@@ -102,7 +102,7 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// A write: runs on `lease` until done or the deadline.
+    /// A write (or a read out of moves): runs on `lease` until done or the deadline.
     async fn write(&self, lease: Lease) -> Result<Row, Error> {
         let attempt = self.attempt(&lease);
         let outcome = match self.deadline {
@@ -123,16 +123,12 @@ impl<'a> Call<'a> {
     /// [`Call::read`] on `lease` with `moves` moves left. Only a moved copy is boxed (the
     /// recursion needs it), so a read that never moves allocates nothing here.
     async fn read_moving(&self, lease: Lease, moves: u8) -> Result<Row, Error> {
+        if moves == 0 {
+            return self.write(lease).await;
+        }
         let pool = self.db.pool();
         let stall = pool.stall_after();
         let mut first = pin!(self.attempt(&lease));
-        if moves == 0 {
-            let outcome = match self.deadline {
-                Some(d) => tokio::time::timeout_at(d, first).await.ok(),
-                None => Some(first.await),
-            };
-            return self.settle(&lease, outcome);
-        }
         let mut look = Instant::now() + stall;
         let second = loop {
             let wake = self.deadline.map_or(look, |d| d.min(look));
