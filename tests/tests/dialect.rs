@@ -29,6 +29,22 @@ async fn order_by_spellings() {
     assert!(err.contains("given twice"), "{err}");
 }
 
+/// `distinct: []` names no column, so there is no `DISTINCT ON`, as in GraphJin's
+/// `renderDistinctOn` (`psql/query.go`); it once compiled to `DISTINCT ON ()`, which
+/// PostgreSQL refuses.
+#[tokio::test]
+async fn an_empty_distinct_selects_every_row() {
+    let Some((client, schema)) = database().await else {
+        return;
+    };
+    for arg in ["distinct", "distinctOn"] {
+        let gql =
+            format!("query {{ products({arg}: [], order_by: {{ id: asc }}, limit: 3) {{ id }} }}");
+        let data = run(&client, &schema, &gql, json!({})).await.expect(&gql);
+        assert_eq!(ids(&data["products"]), [1, 2, 3], "{arg}");
+    }
+}
+
 #[tokio::test]
 async fn operator_spellings() {
     let Some((client, schema)) = database().await else {

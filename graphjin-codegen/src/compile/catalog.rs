@@ -83,6 +83,20 @@ pub struct TableInfo {
 }
 
 impl TableInfo {
+    /// The table's name in SQL: `"schema"."table"`, or `"table"` on the search path (a
+    /// JSON-column table: its column's name).
+    pub fn sql_name(&self) -> String {
+        use super::sql::quote::ident;
+        match &self.source {
+            TableSource::Relation {
+                schema: Some(s),
+                name,
+            } => format!("{}.{}", ident(s), ident(name)),
+            TableSource::Relation { schema: None, name } => ident(name),
+            TableSource::JsonColumn { column, .. } => ident(column),
+        }
+    }
+
     /// A column by name.
     pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
         self.columns.iter().find(|c| c.name == name)

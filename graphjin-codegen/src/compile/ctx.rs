@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use super::catalog::{Catalog, ColumnInfo, TableInfo};
 use super::error::{CompileError, Result};
-use super::names::{camel_to_snake, string_literal, suggestion};
+use super::names::{camel_to_snake, suggestion};
 use super::roles::{OpRules, RoleSet};
+use super::sql::quote::string_literal;
 use super::values::{Params, batch_column, literal_sql, param_ref_sql, param_sql, to_json};
 use crate::config::BuildConfig;
 use crate::gql::ast::{Directive, Field, Fragment, Selection, Value, ValueKind, VariableDef};
@@ -37,14 +38,14 @@ pub(super) struct Ctx<'a> {
     /// Render parameters as columns of the subscription batch (`__b."p1"`) instead of `$1`.
     pub batch: bool,
     /// Shapes of JSON variables that carry mutation data (for typed `Variables`).
-    pub inputs: super::mutate::Inputs,
+    pub inputs: super::inputs::Inputs,
     /// Columns read, per table (for `graphjin audit`).
     pub reads: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
     /// The column a filter is comparing with (`table.column`, element type), so a variable
     /// first used there takes the column's per-column Rust type.
     pub origin: Option<(String, String)>,
-    /// Cursor pagination's state (see [`super::cursor`]).
-    pub paging: super::cursor::PagingState,
+    /// Cursor pagination's state (see [`super::paging`]).
+    pub paging: super::paging::PagingState,
     next_alias: usize,
 }
 
@@ -489,7 +490,7 @@ impl Ctx<'_> {
         {
             return o.clone();
         }
-        super::filter::source_sql(t)
+        t.sql_name()
     }
 }
 

@@ -17,53 +17,22 @@
 //! NULL` and all go one way, else GraphJin's expanded form (`a > $a OR (a = $a AND b >
 //! $b) ...`) with each item's `NULLS FIRST`/`LAST` placement.
 
-use std::fmt::Write as _;
-
 use super::catalog::{ColumnInfo, TableInfo, TableSource};
 use super::ctx::Ctx;
 use super::error::{CompileError, Result};
-use super::names::{ident, string_literal};
+use super::paging::PagingArgs;
 use super::relation::resolve;
+use super::sql::quote::{ident, string_literal};
+use super::sql::{Direction, Expr, From, Item, Join, JoinKind, OrderItem, Select, Source};
 use crate::gql::ast::{Value, ValueKind};
 use crate::source::Pos;
 
 /// The prefix every marker starts with (GraphJin's `gj/<hex>:` print format).
 pub const MARKER_PREFIX: &str = "gj/";
 
-/// Per statement: what cursor-paged selections hand to the selection around them.
-#[derive(Debug, Default)]
-pub(super) struct PagingState {
-    /// `CROSS JOIN LATERAL (...) AS __pgN` items the enclosing selection (or the root)
-    /// adds to its `FROM`: each paged list is computed once there, with its cursor.
-    pub laterals: Vec<String>,
-    /// The `_cursor` value of the table field just compiled, if it is cursor-paged.
-    pub pending: Option<String>,
-    /// Response keys from the root to the field being compiled.
-    pub path: Vec<String>,
-    /// The operation's name (part of each marker).
-    pub op_name: String,
-    /// Set while a mutation's result is compiled: cursors apply to reads only.
-    pub in_mutation: bool,
-    /// Subscription batches: the root's lateral joins, which go after the batch's `FROM`.
-    pub root_joins: String,
-}
-
-/// `first`, `last`, `after`, `before` as written on a field.
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct PagingArgs<'f> {
-    /// Any of the four was given.
-    pub paged: bool,
-    /// `last`: the primary key orders descending.
-    pub last: bool,
-    /// `after:` / `before:` (GraphJin reads both the same way: onwards in the ordering).
-    pub cursor: Option<&'f Value>,
-    /// Where the first paging argument is, for errors.
-    pub pos: Option<Pos>,
-}
-
 /// One ordering item of a paged selection.
 #[derive(Debug, Clone)]
-struct Item {
+struct Key {
     expr: String,
     desc: bool,
     nulls_first: bool,
@@ -73,14 +42,14 @@ struct Item {
 
 /// What a paged selection adds to its statement.
 pub(super) struct PagedSql {
-    /// Appended to the selection's `FROM` (the cursor's values, one row).
-    pub from: String,
+    /// Joined to the selection's `FROM` (the cursor's values, one row).
+    pub from: Join,
     /// Added to its `WHERE`: rows after the cursor (true without one).
     pub condition: String,
     /// Its `ORDER BY` items: the ordering plus the primary key.
-    pub order: Vec<String>,
-    /// Extra output columns of the inner select (`, expr AS "__c0"`...).
-    pub columns: String,
+    pub order: Vec<OrderItem>,
+    /// Extra output columns of the inner select (`expr AS "__c0"`...).
+    pub columns: Vec<Item>,
     marker: String,
     count: usize,
 }
@@ -88,15 +57,32 @@ pub(super) struct PagedSql {
 impl PagedSql {
     /// The lateral subquery computing the page's JSON (`"json"`) and cursor (`"cursor"`)
     /// from the inner select `inner`, aliased `n`.
-    pub fn wrap(&self, inner: &str, n: usize) -> String {
+    pub fn wrap(&self, inner: Select, n: usize) -> Join {
         let values: Vec<String> = (0..self.count)
             .map(|k| format!("__sj{n}.\"__c{k}\""))
             .collect();
-        format!(
-            " CROSS JOIN LATERAL (SELECT coalesce(json_agg(__sj{n}.\"json\"), '[]') AS \"json\", {} || ((array_agg(json_build_array({})))[count(*)::int])::text AS \"cursor\" FROM ({inner}) AS __sj{n}) AS __pg{n}",
-            string_literal(&self.marker),
-            values.join(", ")
-        )
+        let page = Select {
+            items: vec![
+                Item::named(
+                    Expr::Raw(format!("coalesce(json_agg(__sj{n}.\"json\"), '[]')")),
+                    "json",
+                ),
+                Item::named(
+                    Expr::Raw(format!(
+                        "{} || ((array_agg(json_build_array({})))[count(*)::int])::text",
+                        string_literal(&self.marker),
+                        values.join(", ")
+                    )),
+                    "cursor",
+                ),
+            ],
+            from: Some(From::of(Source::derived(inner, format!("__sj{n}")))),
+            ..Select::default()
+        };
+        Join {
+            kind: JoinKind::CrossLateral,
+            source: Source::derived(page, format!("__pg{n}")),
+        }
     }
 }
 
@@ -111,21 +97,6 @@ fn fnv1a(parts: &[&str]) -> u64 {
         }
     }
     h
-}
-
-/// Splits `expr DIR` as `order_sql` writes it: (expr, descending, nulls first).
-fn split_direction(item: &str) -> Option<(&str, bool, bool)> {
-    const FORMS: [(&str, bool, bool); 6] = [
-        (" ASC NULLS FIRST", false, true),
-        (" ASC NULLS LAST", false, false),
-        (" DESC NULLS FIRST", true, true),
-        (" DESC NULLS LAST", true, false),
-        (" ASC", false, false),
-        (" DESC", true, true),
-    ];
-    FORMS
-        .iter()
-        .find_map(|(suffix, desc, first)| item.strip_suffix(suffix).map(|e| (e, *desc, *first)))
 }
 
 impl<'a> Ctx<'a> {
@@ -188,7 +159,7 @@ impl<'a> Ctx<'a> {
         table: &TableInfo,
         alias: &str,
         order_by: Option<&Value>,
-        order: &[String],
+        order: &[OrderItem],
         n: usize,
     ) -> Result<PagedSql> {
         let pos = paging.pos.unwrap_or(field_pos);
@@ -221,21 +192,18 @@ impl<'a> Ctx<'a> {
             ));
         }
         let mut items = Vec::with_capacity(order.len() + 1);
-        for (text, (pg_type, nullable)) in order.iter().zip(types) {
-            let (expr, desc, nulls_first) = split_direction(text).ok_or_else(|| {
-                CompileError::new(pos, format!("cursor pagination cannot follow `{text}`"))
-            })?;
-            items.push(Item {
-                expr: expr.to_owned(),
-                desc,
-                nulls_first,
+        for (o, (pg_type, nullable)) in order.iter().zip(types) {
+            items.push(Key {
+                expr: o.expr.clone(),
+                desc: o.dir.desc(),
+                nulls_first: o.dir.nulls_first(),
                 pg_type,
                 nullable,
             });
         }
         let pk_expr = format!("{alias}.{}", ident(&pk.name));
         if !items.iter().any(|i| i.expr == pk_expr) {
-            items.push(Item {
+            items.push(Key {
                 expr: pk_expr,
                 desc: paging.last,
                 nulls_first: paging.last,
@@ -269,32 +237,50 @@ impl<'a> Ctx<'a> {
         let p = self.var_sql("cursor", "text", pos)?;
         let cur = format!("__cur{n}");
         let len = marker.len();
-        let mut values = String::new();
+        let mut values = vec![Item::bare(Expr::raw("__j"))];
         for (k, item) in items.iter().enumerate() {
-            let _ = write!(values, ", (__j->>{k})::{} AS \"v{k}\"", item.pg_type);
+            values.push(Item::named(
+                Expr::Raw(format!("(__j->>{k})::{}", item.pg_type)),
+                &format!("v{k}"),
+            ));
         }
-        let from = format!(
-            " CROSS JOIN (SELECT __j{values} FROM (SELECT CASE WHEN left({p}, {len}) = {} THEN substr({p}, {})::json END AS __j) AS __x) AS {cur}",
-            string_literal(&marker),
-            len + 1
-        );
+        let sealed = Select {
+            items: vec![
+                Item::named(
+                    Expr::Raw(format!("substr({p}, {})::json", len + 1)).when(Expr::Raw(format!(
+                        "left({p}, {len}) = {}",
+                        string_literal(&marker)
+                    ))),
+                    "__j",
+                )
+                .unquoted(),
+            ],
+            ..Select::default()
+        };
+        let from = Join {
+            kind: JoinKind::Cross,
+            source: Source::derived(
+                Select {
+                    items: values,
+                    from: Some(From::of(Source::derived(sealed, "__x"))),
+                    ..Select::default()
+                },
+                cur.clone(),
+            ),
+        };
         let condition = format!("({cur}.__j IS NULL OR {})", seek(&items, &cur));
         let order = items
             .iter()
-            .map(|i| {
-                let dir = match (i.desc, i.nulls_first) {
-                    (false, false) => "ASC",
-                    (false, true) => "ASC NULLS FIRST",
-                    (true, true) => "DESC",
-                    (true, false) => "DESC NULLS LAST",
-                };
-                format!("{} {dir}", i.expr)
+            .map(|i| OrderItem {
+                expr: i.expr.clone(),
+                dir: Direction::of(i.desc, i.nulls_first),
             })
             .collect();
-        let mut columns = String::new();
-        for (k, item) in items.iter().enumerate() {
-            let _ = write!(columns, ", {} AS \"__c{k}\"", item.expr);
-        }
+        let columns = items
+            .iter()
+            .enumerate()
+            .map(|(k, item)| Item::named(Expr::Raw(item.expr.clone()), &format!("__c{k}")))
+            .collect();
         Ok(PagedSql {
             from,
             condition,
@@ -307,9 +293,9 @@ impl<'a> Ctx<'a> {
 }
 
 /// Rows after the cursor's values `cur."vK"`, item by item.
-fn seek(items: &[Item], cur: &str) -> String {
+fn seek(items: &[Key], cur: &str) -> String {
     let value = |k: usize| format!("{cur}.\"v{k}\"");
-    let op = |i: &Item| if i.desc { "<" } else { ">" };
+    let op = |i: &Key| if i.desc { "<" } else { ">" };
     if items.iter().all(|i| !i.nullable) && items.iter().all(|i| i.desc == items[0].desc) {
         let lhs: Vec<&str> = items.iter().map(|i| i.expr.as_str()).collect();
         let rhs: Vec<String> = (0..items.len()).map(value).collect();
@@ -348,8 +334,8 @@ fn seek(items: &[Item], cur: &str) -> String {
 mod tests {
     use super::*;
 
-    fn item(expr: &str, desc: bool, nullable: bool) -> Item {
-        Item {
+    fn item(expr: &str, desc: bool, nullable: bool) -> Key {
+        Key {
             expr: expr.into(),
             desc,
             nulls_first: desc,
@@ -374,16 +360,13 @@ mod tests {
     }
 
     #[test]
-    fn directions_parse() {
-        assert_eq!(
-            split_direction("t.\"a\" DESC"),
-            Some(("t.\"a\"", true, true))
-        );
-        assert_eq!(
-            split_direction("x ASC NULLS FIRST"),
-            Some(("x", false, true))
-        );
-        assert_eq!(split_direction("x"), None);
+    fn directions_keep_their_null_placement() {
+        for (desc, first) in [(false, false), (false, true), (true, false), (true, true)] {
+            let d = Direction::of(desc, first);
+            assert_eq!((d.desc(), d.nulls_first()), (desc, first), "{d:?}");
+        }
+        assert_eq!(Direction::of(true, true).keywords(), "DESC");
+        assert_eq!(Direction::of(false, false).keywords(), "ASC");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 use super::catalog::{ColumnInfo, TableInfo, TableSource};
 use super::ctx::Ctx;
 use super::error::{CompileError, Result};
-use super::names::{ident, suggestion};
+use super::names::suggestion;
 use super::relation::resolve;
+use super::roles::OpRules;
+use super::sql::quote::ident;
 use crate::gql::ast::{Name, Value, ValueKind};
 
 /// The operators GraphJin accepts (each also with a leading `_`), every spelling of its
@@ -90,6 +92,25 @@ pub fn canonical_operator(op: &str) -> Option<&'static str> {
 }
 
 impl Ctx<'_> {
+    /// A role's filters for `table` as conditions over `alias` (the filters themselves
+    /// are not filtered again).
+    pub(super) fn rule_filters(
+        &mut self,
+        table: &TableInfo,
+        alias: &str,
+        rules: &OpRules,
+    ) -> Result<Vec<String>> {
+        let ignore = self.ignore_rules;
+        self.ignore_rules = true;
+        let out = rules
+            .filters
+            .iter()
+            .map(|f| self.where_sql(table, alias, f))
+            .collect();
+        self.ignore_rules = ignore;
+        out
+    }
+
     /// An SQL condition for a `where` object over `table` aliased `alias`.
     pub fn where_sql(&mut self, table: &TableInfo, alias: &str, v: &Value) -> Result<String> {
         match &v.kind {
@@ -357,18 +378,6 @@ fn items_are_ops(fields: &[(Name, Value)]) -> bool {
     fields
         .iter()
         .all(|(k, _)| canonical_operator(&k.value).is_some())
-}
-
-/// `"schema"."table"` for a relation-backed table.
-pub(super) fn source_sql(t: &TableInfo) -> String {
-    match &t.source {
-        TableSource::Relation {
-            schema: Some(s),
-            name,
-        } => format!("{}.{}", ident(s), ident(name)),
-        TableSource::Relation { schema: None, name } => ident(name),
-        TableSource::JsonColumn { column, .. } => ident(column),
-    }
 }
 
 /// Joins conditions with AND/OR, parenthesised; an empty list is `true`.

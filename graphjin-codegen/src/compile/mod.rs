@@ -1,29 +1,40 @@
 //! The compiler: operation + schema + config + role -> one PostgreSQL statement whose single
 //! `json` value is the GraphQL response's `data`.
 //!
-//! Stages: [`catalog`] (schema and config merged once), then per operation and role the
-//! selection walk in `select` with `filter` (where), `order` (order_by) and
-//! [`relation`] (joins), writing SQL text and collecting bind [`values::Param`]s.
+//! [`catalog`] merges the schema and the config once. Per operation and role, the
+//! selection walk (`select`, `mutate` for writes) checks the operation against the catalog
+//! and the role's rules and builds an SQL tree (`sql::ast`), with `filter` (`where`),
+//! `order` (`order_by`), `cursor` (paging) and [`relation`] (joins) writing its leaf
+//! conditions and collecting bind [`values::Param`]s; `sql::render` prints the tree once.
+//! A subscription's batch statement is a change to that tree (`batch`), not to its text.
+//!
+//! Module layering, each using only those before it: `sql`, `names`, `values`, `catalog`,
+//! `roles`, `paging`, `inputs` -> `ctx` (the per-statement state) -> `filter`, `order`,
+//! `cursor` -> `select` -> `mutate` -> this module.
 
+mod batch;
 pub mod catalog;
 mod ctx;
 mod cursor;
 mod error;
 mod filter;
+mod inputs;
 mod mutate;
 pub mod names;
 pub mod op_directives;
 mod order;
+mod paging;
 pub mod relation;
 pub mod role_query;
 pub mod roles;
 mod select;
 pub mod shape;
+mod sql;
 pub mod values;
 
 pub use catalog::{Catalog, CatalogError};
 pub use error::CompileError;
-pub use mutate::InputShape;
+pub use inputs::InputShape;
 pub use roles::RoleSet;
 pub use shape::Shape;
 pub use values::Param;
@@ -161,7 +172,7 @@ impl Compiler {
             &doc.fragments,
             &op.variables,
         );
-        let (sql, shape) = if op.kind == OpKind::Mutation {
+        let (statement, shape) = if op.kind == OpKind::Mutation {
             ctx.mutation(op, examples)?
         } else {
             ctx.query(op)?
@@ -176,10 +187,7 @@ impl Compiler {
                 &op.variables,
             );
             b.batch = true;
-            let (inner, _) = b.query(op)?;
-            let select = inner.strip_prefix("SELECT ").unwrap_or(&inner);
-            // One text array per column, unnested side by side: typed arrays cost PostgreSQL
-            // about a third of parsing the same values out of one JSON argument.
+            let (root, _) = b.query(op)?;
             let n = b.params.list.len();
             // The runtime binds one array per parameter of the single statement.
             if n != ctx.params.list.len() {
@@ -191,19 +199,11 @@ impl Compiler {
                     ),
                 ));
             }
-            let arrays: Vec<String> = (1..=n + 1).map(|i| format!("${i}::text[]")).collect();
-            let mut cols = vec!["\"__sub\"".to_string()];
-            cols.extend((1..=n).map(|i| format!("\"p{i}\"")));
-            // Cursor-paged root fields join after the batch (they read its parameters).
-            Some(format!(
-                "SELECT __b.\"__sub\" AS \"sub\", {select} FROM unnest({}) AS __b({}){}",
-                arrays.join(", "),
-                cols.join(", "),
-                b.paging.root_joins
-            ))
+            Some(sql::render::select(&batch::batch_select(root, n)))
         } else {
             None
         };
+        let sql = sql::render::select(&statement);
         Ok(CompiledQuery {
             sql,
             params: ctx.params.list,

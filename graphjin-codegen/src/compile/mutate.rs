@@ -8,18 +8,19 @@
 //! saved `variables { ... }` block in allow.list (GraphJin keeps it for this reason); a key
 //! the saved shape has but a request omits is written as NULL.
 
-use std::collections::HashMap;
-
 use serde_json::Value as Json;
 
 use super::catalog::{ColumnInfo, TableInfo, TableSource};
 use super::ctx::{Ctx, JSON_PATH};
 use super::error::{CompileError, Result};
 use super::filter::join;
-use super::names::{ident, string_literal, suggestion};
+use super::inputs::InputShape;
+use super::names::suggestion;
 use super::relation::{Find, Relation, resolve};
 use super::roles::OpRules;
 use super::shape::Shape;
+use super::sql::quote::{ident, string_literal};
+use super::sql::{Cte, CteBody, Expr, Item, Select, With};
 use crate::gql::ast::{Field, Name, Operation, Value, ValueKind};
 use crate::source::Pos;
 
@@ -46,34 +47,11 @@ impl Action {
 /// The CTEs planned so far and which tables they write.
 #[derive(Default)]
 struct Writes {
-    ctes: Vec<String>,
+    ctes: Vec<Cte>,
     /// Real table name -> CTEs whose rows are the table's new or changed rows.
     written: Vec<(String, String)>,
     /// Real table name -> CTEs whose rows were deleted.
     deleted: Vec<(String, String)>,
-}
-
-/// The shape of the data a mutation writes, for typed `Variables`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InputShape {
-    /// A column value of this PostgreSQL type.
-    Scalar(String),
-    /// A value of column `column` (`table.column`), of PostgreSQL type `pg_type`.
-    Column {
-        /// The column's type.
-        pg_type: String,
-        /// `table.column`, for per-column Rust types.
-        column: String,
-    },
-    /// An object (or list of objects) with these keys.
-    Object {
-        /// Keys in order.
-        fields: Vec<(String, InputShape)>,
-        /// A list of such objects.
-        list: bool,
-    },
-    /// Anything (`connect` filters, `where` objects).
-    Any,
 }
 
 fn as_array(expr: &str) -> String {
@@ -121,7 +99,7 @@ impl<'a> Ctx<'a> {
         &mut self,
         op: &'a Operation,
         examples: Option<&Json>,
-    ) -> Result<(String, Shape)> {
+    ) -> Result<(Select, Shape)> {
         let fields = self.flatten(&op.selection)?;
         let mut writes = Writes::default();
         let mut roots = Vec::new();
@@ -155,7 +133,7 @@ impl<'a> Ctx<'a> {
                         .as_ref()
                         .map(|n| n.value.as_str())
                         .unwrap_or("mutation");
-                    pairs.push((key.clone(), string_literal(name)));
+                    pairs.push((key.clone(), Expr::Raw(string_literal(name))));
                     shapes.push((key, Shape::scalar("text", false)));
                 }
                 continue;
@@ -180,12 +158,17 @@ impl<'a> Ctx<'a> {
             list: false,
             nullable: false,
         };
-        let with = format!("WITH {} ", writes.ctes.join(", "));
+        // The writes run first, in order, each reading those before it; the selection reads
+        // the rows they returned.
         Ok((
-            format!(
-                "{with}SELECT {} AS \"__root\"",
-                super::select::json_object(&pairs)
-            ),
+            Select {
+                with: Some(With {
+                    recursive: false,
+                    ctes: writes.ctes,
+                }),
+                items: vec![Item::named(Expr::JsonObject(pairs), "__root")],
+                ..Select::default()
+            },
             shape,
         ))
     }
@@ -236,7 +219,7 @@ impl<'a> Ctx<'a> {
             else {
                 continue;
             };
-            let base = super::filter::source_sql(info);
+            let base = info.sql_name();
             let changed: Vec<&str> = writes
                 .written
                 .iter()
@@ -336,11 +319,13 @@ impl<'a> Ctx<'a> {
                 ));
             }
             let cte = self.cte_name(table);
-            w.ctes.push(format!(
-                "{} AS (DELETE FROM {} AS u WHERE {} RETURNING u.*)",
-                ident(&cte),
-                super::filter::source_sql(table),
-                join(conds, "AND")
+            w.ctes.push(write_cte(
+                &cte,
+                format!(
+                    "DELETE FROM {} AS u WHERE {} RETURNING u.*",
+                    table.sql_name(),
+                    join(conds, "AND")
+                ),
             ));
             w.deleted.push((rel(table), cte.clone()));
             return Ok(cte);
@@ -403,25 +388,6 @@ impl<'a> Ctx<'a> {
             conds.push(self.where_sql(table, alias, w)?);
         }
         Ok(conds)
-    }
-
-    /// A role's filters for `table` as conditions over `alias` (the filters themselves
-    /// are not filtered again).
-    pub(super) fn rule_filters(
-        &mut self,
-        table: &TableInfo,
-        alias: &str,
-        rules: &OpRules,
-    ) -> Result<Vec<String>> {
-        let ignore = self.ignore_rules;
-        self.ignore_rules = true;
-        let out = rules
-            .filters
-            .iter()
-            .map(|f| self.where_sql(table, alias, f))
-            .collect();
-        self.ignore_rules = ignore;
-        out
     }
 
     /// The data as an SQL json expression, and its example shape.
@@ -805,7 +771,7 @@ impl<'a> Ctx<'a> {
             values.push(v.clone());
         }
         let cte = self.cte_name(table);
-        let target = super::filter::source_sql(table);
+        let target = table.sql_name();
         let insert = if names.is_empty() {
             format!("INSERT INTO {target} DEFAULT VALUES RETURNING *")
         } else {
@@ -821,7 +787,7 @@ impl<'a> Ctx<'a> {
                 as_array(jexpr)
             )
         };
-        w.ctes.push(format!("{} AS ({insert})", ident(&cte)));
+        w.ctes.push(write_cte(&cte, insert));
         w.written.push((rel(table), cte.clone()));
 
         // Then rows pointing at this one.
@@ -856,11 +822,13 @@ impl<'a> Ctx<'a> {
                     self.connect_conditions(child, "u", c, &format!("{sub}->'connect'"), pos)?;
                 self.write_rules(child, Action::Update, pos)?;
                 let ucte = self.cte_name(child);
-                w.ctes.push(format!(
-                    "{} AS (UPDATE {} AS u SET {} = {parent_value} WHERE {cond} RETURNING u.*)",
-                    ident(&ucte),
-                    super::filter::source_sql(child),
-                    ident(&fk)
+                w.ctes.push(write_cte(
+                    &ucte,
+                    format!(
+                        "UPDATE {} AS u SET {} = {parent_value} WHERE {cond} RETURNING u.*",
+                        child.sql_name(),
+                        ident(&fk)
+                    ),
                 ));
                 w.written.push((rel(child), ucte));
             } else {
@@ -1063,12 +1031,14 @@ impl<'a> Ctx<'a> {
             .iter()
             .map(|(c, v)| format!("{} = {v}", ident(c)))
             .collect();
-        w.ctes.push(format!(
-            "{} AS (UPDATE {} AS u SET {} WHERE {} RETURNING u.*)",
-            ident(&cte),
-            super::filter::source_sql(table),
-            set_sql.join(", "),
-            join(conds, "AND")
+        w.ctes.push(write_cte(
+            &cte,
+            format!(
+                "UPDATE {} AS u SET {} WHERE {} RETURNING u.*",
+                table.sql_name(),
+                set_sql.join(", "),
+                join(conds, "AND")
+            ),
         ));
         w.written.push((rel(table), cte.clone()));
 
@@ -1118,13 +1088,15 @@ impl<'a> Ctx<'a> {
                         }
                         self.write_rules(child, Action::Update, pos)?;
                         let ucte = self.cte_name(child);
-                        w.ctes.push(format!(
-                            "{} AS (UPDATE {} AS u SET {} = (SELECT {} FROM {} LIMIT 1) WHERE {cond} RETURNING u.*)",
-                            ident(&ucte),
-                            super::filter::source_sql(child),
-                            ident(child_col),
-                            ident(parent_col),
-                            ident(&cte)
+                        w.ctes.push(write_cte(
+                            &ucte,
+                            format!(
+                                "UPDATE {} AS u SET {} = (SELECT {} FROM {} LIMIT 1) WHERE {cond} RETURNING u.*",
+                                child.sql_name(),
+                                ident(child_col),
+                                ident(parent_col),
+                                ident(&cte)
+                            ),
                         ));
                         w.written.push((rel(child), ucte));
                     }
@@ -1138,14 +1110,16 @@ impl<'a> Ctx<'a> {
                         )?;
                         self.write_rules(child, Action::Update, pos)?;
                         let ucte = self.cte_name(child);
-                        w.ctes.push(format!(
-                            "{} AS (UPDATE {} AS u SET {} = NULL WHERE {cond} AND u.{} IN (SELECT {} FROM {}) RETURNING u.*)",
-                            ident(&ucte),
-                            super::filter::source_sql(child),
-                            ident(child_col),
-                            ident(child_col),
-                            ident(parent_col),
-                            ident(&cte)
+                        w.ctes.push(write_cte(
+                            &ucte,
+                            format!(
+                                "UPDATE {} AS u SET {} = NULL WHERE {cond} AND u.{} IN (SELECT {} FROM {}) RETURNING u.*",
+                                child.sql_name(),
+                                ident(child_col),
+                                ident(child_col),
+                                ident(parent_col),
+                                ident(&cte)
+                            ),
                         ));
                         w.written.push((rel(child), ucte));
                     }
@@ -1187,7 +1161,7 @@ impl<'a> Ctx<'a> {
         table: &TableInfo,
         cte: Option<&str>,
         object: bool,
-    ) -> Result<(String, Shape)> {
+    ) -> Result<(Expr, Shape)> {
         let one = object || f.arguments.iter().any(|a| a.name.value == "id");
         match cte {
             Some(cte) => self.select_from_cte(f, table, cte, one),
@@ -1242,6 +1216,16 @@ fn has_data_keys(val: &Json) -> bool {
 
 fn unreachable_delete(pos: Pos) -> Result<String> {
     Err(CompileError::new(pos, "internal: delete planned twice"))
+}
+
+/// A write in the statement's `WITH` chain, named `name`.
+fn write_cte(name: &str, write: String) -> Cte {
+    Cte {
+        name: ident(name),
+        columns: Vec::new(),
+        body: CteBody::Write(write),
+        cycle: None,
+    }
 }
 
 fn rel(t: &TableInfo) -> String {
@@ -1381,17 +1365,3 @@ fn json_filter(example: &Json, expr: &str, pos: Pos) -> Result<Value> {
     };
     Ok(Value { kind, pos })
 }
-
-impl InputShape {
-    /// Merges the shapes of two uses of the same variable.
-    pub fn merge(&self, other: &InputShape) -> InputShape {
-        if self == other {
-            self.clone()
-        } else {
-            InputShape::Any
-        }
-    }
-}
-
-/// Shorthand so `HashMap` stays imported where the context stores inputs.
-pub(super) type Inputs = HashMap<String, InputShape>;

@@ -3,8 +3,10 @@
 use super::catalog::{TableInfo, TableSource};
 use super::ctx::Ctx;
 use super::error::{CompileError, Result};
-use super::names::{ident, string_literal, suggestion};
+use super::names::suggestion;
 use super::relation::resolve;
+use super::sql::quote::{ident, string_literal};
+use super::sql::{Direction, Expr, From, Item, OrderItem, Select, Source, render};
 use crate::gql::ast::{Value, ValueKind};
 
 const DIRECTIONS: [&str; 6] = [
@@ -16,7 +18,7 @@ const DIRECTIONS: [&str; 6] = [
     "desc_nulls_last",
 ];
 
-fn direction(v: &Value) -> Result<&'static str> {
+fn direction(v: &Value) -> Result<Direction> {
     let s = match &v.kind {
         ValueKind::Enum(s) | ValueKind::String(s) => s.as_str(),
         _ => {
@@ -27,12 +29,12 @@ fn direction(v: &Value) -> Result<&'static str> {
         }
     };
     Ok(match s.to_lowercase().as_str() {
-        "asc" => "ASC",
-        "desc" => "DESC",
-        "asc_nulls_first" => "ASC NULLS FIRST",
-        "asc_nulls_last" => "ASC NULLS LAST",
-        "desc_nulls_first" => "DESC NULLS FIRST",
-        "desc_nulls_last" => "DESC NULLS LAST",
+        "asc" => Direction::Asc,
+        "desc" => Direction::Desc,
+        "asc_nulls_first" => Direction::AscNullsFirst,
+        "asc_nulls_last" => Direction::AscNullsLast,
+        "desc_nulls_first" => Direction::DescNullsFirst,
+        "desc_nulls_last" => Direction::DescNullsLast,
         _ => {
             return Err(CompileError::new(
                 v.pos,
@@ -44,7 +46,12 @@ fn direction(v: &Value) -> Result<&'static str> {
 
 impl Ctx<'_> {
     /// ORDER BY items for `order_by` over `table` aliased `alias`.
-    pub fn order_sql(&mut self, table: &TableInfo, alias: &str, v: &Value) -> Result<Vec<String>> {
+    pub fn order_sql(
+        &mut self,
+        table: &TableInfo,
+        alias: &str,
+        v: &Value,
+    ) -> Result<Vec<OrderItem>> {
         match &v.kind {
             ValueKind::Object(fields) => {
                 let mut out = Vec::new();
@@ -60,7 +67,10 @@ impl Ctx<'_> {
                                 ),
                             ));
                         };
-                        out.push(format!("ts_rank({tsv}, {query}) {}", direction(val)?));
+                        out.push(OrderItem {
+                            expr: format!("ts_rank({tsv}, {query})"),
+                            dir: direction(val)?,
+                        });
                         continue;
                     }
                     if let Some(col) = table.column(&name) {
@@ -72,9 +82,15 @@ impl Ctx<'_> {
                                 let list =
                                     self.value_sql(&items[0], &format!("{}[]", col.pg_type))?;
                                 let dir = direction(&items[1])?;
-                                out.push(format!("array_position({list}, {lhs}) {dir}"));
+                                out.push(OrderItem {
+                                    expr: format!("array_position({list}, {lhs})"),
+                                    dir,
+                                });
                             }
-                            _ => out.push(format!("{lhs} {}", direction(val)?)),
+                            _ => out.push(OrderItem {
+                                expr: lhs,
+                                dir: direction(val)?,
+                            }),
                         }
                         continue;
                     }
@@ -101,12 +117,20 @@ impl Ctx<'_> {
                                     format!("table `{}` has no column `{cname}`", child.name),
                                 )
                             })?;
-                            out.push(format!(
-                                "(SELECT {ca}.{} FROM {} AS {ca} WHERE {cond} LIMIT 1) {}",
-                                ident(&col.name),
-                                self.source(&child),
-                                direction(cv)?
-                            ));
+                            let first = Select {
+                                items: vec![Item::bare(Expr::Raw(format!(
+                                    "{ca}.{}",
+                                    ident(&col.name)
+                                )))],
+                                from: Some(From::of(Source::named(self.source(&child), &ca))),
+                                filter: Some(Expr::Raw(cond.clone())),
+                                limit: Some(Expr::raw("1")),
+                                ..Select::default()
+                            };
+                            out.push(OrderItem {
+                                expr: render::expr(&Expr::subquery(first)),
+                                dir: direction(cv)?,
+                            });
                         }
                         continue;
                     }
@@ -137,12 +161,19 @@ impl Ctx<'_> {
                 let mut out = Vec::new();
                 for (name, items) in &table.order_by {
                     for (col, dir) in items {
-                        out.push(format!(
-                            "CASE WHEN {p} = {} THEN {alias}.{} END {}",
-                            string_literal(name),
-                            ident(col),
-                            dir.to_uppercase()
-                        ));
+                        out.push(OrderItem {
+                            expr: format!(
+                                "CASE WHEN {p} = {} THEN {alias}.{} END",
+                                string_literal(name),
+                                ident(col)
+                            ),
+                            // The catalog allows `asc` and `desc` only.
+                            dir: if dir == "desc" {
+                                Direction::Desc
+                            } else {
+                                Direction::Asc
+                            },
+                        });
                     }
                 }
                 Ok(out)

@@ -2,7 +2,8 @@
 //! tables, array columns, JSON columns, self references and polymorphic unions.
 
 use super::catalog::{Catalog, TableInfo, TableSource};
-use super::names::{ident, singular};
+use super::names::singular;
+use super::sql::quote::ident;
 
 /// Direction to walk a self-reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

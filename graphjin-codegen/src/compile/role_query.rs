@@ -14,7 +14,7 @@
 //! GraphJin (`core/rolestmt.go`), a signed-in user the roles query returns no row for is
 //! `anon`, and `$user_id:bigint` (the cheatsheet's typed form) binds the id as that type.
 
-use super::names::string_literal;
+use super::sql::quote::string_literal;
 
 /// The column the role `CASE` is added as.
 pub const ROLE_COLUMN: &str = "__gj_role";

@@ -3,12 +3,16 @@
 
 use super::catalog::{ColumnInfo, FunctionInfo, TableInfo, TableSource};
 use super::ctx::{Ctx, FieldDirectives, uses_variable};
-use super::cursor::PagingArgs;
 use super::error::{CompileError, Result};
-use super::filter::join;
-use super::names::{ident, singular, string_literal, suggestion};
+use super::names::{singular, suggestion};
+use super::paging::PagingArgs;
 use super::relation::{Find, Relation, resolve};
 use super::shape::Shape;
+use super::sql::quote::{ident, string_literal};
+use super::sql::{
+    Cte, CteBody, Cycle, Direction, Expr, From, Item, Join, JoinKind, OrderItem, Select, Source,
+    With,
+};
 use crate::gql::ast::{Argument, Field, Operation, Selection, Value, ValueKind};
 
 /// How a table selection is reached.
@@ -145,27 +149,6 @@ fn sel_args_of<'f>(
     Ok(a)
 }
 
-/// Builds `json_build_object(k1, v1, ...)`; PostgreSQL takes at most 100 arguments, so
-/// larger objects are merged from chunks.
-pub(super) fn json_object(pairs: &[(String, String)]) -> String {
-    let chunk = |ps: &[(String, String)]| {
-        let args: Vec<String> = ps
-            .iter()
-            .map(|(k, v)| format!("{}, {v}", string_literal(k)))
-            .collect();
-        format!("json_build_object({})", args.join(", "))
-    };
-    if pairs.len() <= 50 {
-        chunk(pairs)
-    } else {
-        let parts: Vec<String> = pairs
-            .chunks(50)
-            .map(|c| format!("{}::jsonb", chunk(c)))
-            .collect();
-        format!("({})::json", parts.join(" || "))
-    }
-}
-
 /// An aggregate written as a function of a column, as GraphJin's cheatsheet does:
 /// `min(args: [price])` is `min_price`.
 fn aggregate_call<'f>(f: &'f Field, name: &str) -> Result<Option<(&'static str, &'f str)>> {
@@ -234,9 +217,9 @@ fn is_field_condition(name: &str) -> bool {
     matches!(name, "includeIf" | "include_if" | "skipIf" | "skip_if")
 }
 
-fn wrap_include(expr: String, dirs: &FieldDirectives) -> String {
+fn wrap_include(expr: Expr, dirs: &FieldDirectives) -> Expr {
     match &dirs.include_if {
-        Some(cond) => format!("CASE WHEN {cond} THEN {expr} END"),
+        Some(cond) => expr.when(Expr::raw(cond.as_str())),
         None => expr,
     }
 }
@@ -249,7 +232,7 @@ fn field_uses_user_id(f: &Field) -> bool {
 
 impl<'a> Ctx<'a> {
     /// The whole statement for a query operation.
-    pub fn query(&mut self, op: &'a Operation) -> Result<(String, Shape)> {
+    pub fn query(&mut self, op: &'a Operation) -> Result<(Select, Shape)> {
         let fields = self.flatten(&op.selection)?;
         let mut pairs = Vec::with_capacity(fields.len());
         let mut shapes = Vec::with_capacity(fields.len());
@@ -275,7 +258,7 @@ impl<'a> Ctx<'a> {
                     .as_ref()
                     .map(|n| n.value.as_str())
                     .unwrap_or(op.kind.keyword());
-                pairs.push((key.clone(), string_literal(name)));
+                pairs.push((key.clone(), Expr::Raw(string_literal(name))));
                 shapes.push((key, Shape::scalar("text", false)));
                 continue;
             }
@@ -298,16 +281,19 @@ impl<'a> Ctx<'a> {
             list: false,
             nullable: false,
         };
-        let joins = std::mem::take(&mut self.paging.laterals).concat();
-        let from = if joins.is_empty() || self.batch {
-            // A subscription batch puts the joins after its own `FROM`.
-            self.paging.root_joins = joins;
-            String::new()
-        } else {
-            format!(" FROM (SELECT) AS __root_x{joins}")
-        };
+        // Paged root fields are computed once each, joined laterally to a one-row `FROM`
+        // (a subscription batch joins them to its own `FROM` instead).
+        let joins = std::mem::take(&mut self.paging.laterals);
+        let from = (!joins.is_empty()).then(|| From {
+            source: Source::derived(Select::default(), "__root_x"),
+            joins,
+        });
         Ok((
-            format!("SELECT {} AS \"__root\"{from}", json_object(&pairs)),
+            Select {
+                items: vec![Item::named(Expr::JsonObject(pairs), "__root")],
+                from,
+                ..Select::default()
+            },
             shape,
         ))
     }
@@ -331,7 +317,7 @@ impl<'a> Ctx<'a> {
         &mut self,
         key: &str,
         dirs: &FieldDirectives,
-        pairs: &mut Vec<(String, String)>,
+        pairs: &mut Vec<(String, Expr)>,
         shapes: &mut Vec<(String, Shape)>,
     ) {
         if let Some(cursor) = self.paging.pending.take() {
@@ -341,7 +327,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn root_field(&mut self, f: &'a Field, dirs: &FieldDirectives) -> Result<(String, Shape)> {
+    fn root_field(&mut self, f: &'a Field, dirs: &FieldDirectives) -> Result<(Expr, Shape)> {
         let name = self.db_name(&f.name.value).into_owned();
         if self.cat.is_blocked(&name) {
             return Err(CompileError::new(
@@ -540,7 +526,7 @@ impl<'a> Ctx<'a> {
         table: &TableInfo,
         link: Link<'_>,
         force_one: bool,
-    ) -> Result<(String, Shape)> {
+    ) -> Result<(Expr, Shape)> {
         let blocked = self.table_blocked(&table.name);
         if blocked || (self.role == "anon" && field_uses_user_id(f)) {
             // A blocked table reads as null (GraphJin's behaviour), and GraphJin skips
@@ -560,7 +546,7 @@ impl<'a> Ctx<'a> {
         link: Link<'_>,
         force_one: bool,
         ignore_rules: bool,
-    ) -> Result<(String, Shape)> {
+    ) -> Result<(Expr, Shape)> {
         let (params, reads, ignore, laterals) = (
             self.params.list.len(),
             self.reads.clone(),
@@ -575,9 +561,9 @@ impl<'a> Ctx<'a> {
         self.paging.laterals.truncate(laterals);
         if self.paging.pending.is_some() {
             // A paged field that reads as null has a null cursor (GraphJin's behaviour).
-            self.paging.pending = Some("NULL".into());
+            self.paging.pending = Some(Expr::Null);
         }
-        Ok(("NULL".into(), shaped?.1.nullable()))
+        Ok((Expr::Null, shaped?.1.nullable()))
     }
 
     fn table_select_inner(
@@ -586,7 +572,7 @@ impl<'a> Ctx<'a> {
         table: &TableInfo,
         link: Link<'_>,
         force_one: bool,
-    ) -> Result<(String, Shape)> {
+    ) -> Result<(Expr, Shape)> {
         if f.selection.is_empty() {
             return Err(CompileError::new(
                 f.name.pos,
@@ -602,13 +588,13 @@ impl<'a> Ctx<'a> {
         };
         let alias = self.alias();
         let mut conds = Vec::new();
-        let mut with = String::new();
+        let mut with = None;
         let mut default_order = None;
         let mut one = force_one;
         let from = match &link {
-            Link::Root => format!("{} AS {alias}", self.source(table)),
-            Link::Function(call, _) => format!("{call} AS {alias}"),
-            Link::Cte(cte) => format!("{} AS {alias}", ident(cte)),
+            Link::Root => From::of(Source::named(self.source(table), &alias)),
+            Link::Function(call, _) => From::of(Source::named(call.as_str(), &alias)),
+            Link::Cte(cte) => From::of(Source::named(ident(cte), &alias)),
             Link::Rel(rel, parent) => match rel {
                 Relation::JsonColumn { column, binary } => {
                     let defs: Vec<String> = table
@@ -621,11 +607,11 @@ impl<'a> Ctx<'a> {
                     } else {
                         "json_to_recordset"
                     };
-                    format!(
-                        "{func}({parent}.{}) AS {alias}({})",
-                        ident(column),
-                        defs.join(", ")
-                    )
+                    From::of(Source::Named {
+                        relation: format!("{func}({parent}.{})", ident(column)),
+                        alias: alias.clone(),
+                        columns: defs,
+                    })
                 }
                 Relation::Recursive {
                     fk_col,
@@ -650,7 +636,6 @@ impl<'a> Ctx<'a> {
                     if let Some(rules) = self.rules(&table.name) {
                         step_conds.extend(self.rule_filters(table, "__r", rules)?);
                     }
-                    let extra: String = step_conds.iter().map(|c| format!(" AND {c}")).collect();
                     // `__link`: the column the next step follows.
                     let (link_col, anchor_cond, step_join) = match find {
                         Find::Parents => (
@@ -664,13 +649,58 @@ impl<'a> Ctx<'a> {
                             format!("__r.{fk} = {rc}.__link"),
                         ),
                     };
-                    with = format!(
-                        "WITH RECURSIVE {rc}(__id, __link, __depth) AS (SELECT __r.{key}, __r.{link_col}, 1 FROM {src} AS __r WHERE {anchor_cond}{extra} UNION ALL SELECT __r.{key}, __r.{link_col}, {rc}.__depth + 1 FROM {src} AS __r JOIN {rc} ON {step_join} WHERE true{extra}) CYCLE __id SET __cycle USING __path "
+                    let step = |first: String, depth: String, joins: Vec<Join>| {
+                        let mut filter = vec![Expr::Raw(first)];
+                        filter.extend(step_conds.iter().cloned().map(Expr::Raw));
+                        Select {
+                            items: vec![
+                                Item::bare(Expr::Raw(format!("__r.{key}"))),
+                                Item::bare(Expr::Raw(format!("__r.{link_col}"))),
+                                Item::bare(Expr::Raw(depth)),
+                            ],
+                            from: Some(From {
+                                source: Source::named(src.as_str(), "__r"),
+                                joins,
+                            }),
+                            filter: Some(Expr::Conj(filter)),
+                            ..Select::default()
+                        }
+                    };
+                    let anchor = step(anchor_cond, "1".into(), Vec::new());
+                    let walk = step(
+                        "true".into(),
+                        format!("{rc}.__depth + 1"),
+                        vec![Join {
+                            kind: JoinKind::Inner(Expr::Raw(step_join)),
+                            source: Source::Bare(rc.clone()),
+                        }],
                     );
-                    default_order = Some(format!("{rc}.__depth ASC"));
-                    format!(
-                        "{src} AS {alias} JOIN {rc} ON {alias}.{key} = {rc}.__id AND NOT {rc}.__cycle"
-                    )
+                    with = Some(With {
+                        recursive: true,
+                        ctes: vec![Cte {
+                            name: rc.clone(),
+                            columns: vec!["__id".into(), "__link".into(), "__depth".into()],
+                            body: CteBody::UnionAll(Box::new(anchor), Box::new(walk)),
+                            cycle: Some(Cycle {
+                                column: "__id".into(),
+                                mark: "__cycle".into(),
+                                path: "__path".into(),
+                            }),
+                        }],
+                    });
+                    default_order = Some(OrderItem {
+                        expr: format!("{rc}.__depth"),
+                        dir: Direction::Asc,
+                    });
+                    From {
+                        source: Source::named(src.as_str(), &alias),
+                        joins: vec![Join {
+                            kind: JoinKind::Inner(Expr::Raw(format!(
+                                "{alias}.{key} = {rc}.__id AND NOT {rc}.__cycle"
+                            ))),
+                            source: Source::Bare(rc.clone()),
+                        }],
+                    }
                 }
                 other => {
                     if let Some(c) = other.condition(&alias, parent) {
@@ -679,7 +709,7 @@ impl<'a> Ctx<'a> {
                     if other.is_one() {
                         one = true;
                     }
-                    format!("{} AS {alias}", self.source(table))
+                    From::of(Source::named(self.source(table), &alias))
                 }
             },
         };
@@ -718,15 +748,7 @@ impl<'a> Ctx<'a> {
         }
         let rules = self.rules(&table.name);
         if let Some(rules) = rules {
-            let ignore = self.ignore_rules;
-            self.ignore_rules = true;
-            for filter in &rules.filters {
-                let cond = self.where_sql(table, &alias, filter);
-                self.ignore_rules = ignore;
-                conds.push(cond?);
-                self.ignore_rules = true;
-            }
-            self.ignore_rules = ignore;
+            conds.extend(self.rule_filters(table, &alias, rules)?);
         }
         let mut searched = None;
         if let Some(s) = args.search {
@@ -766,7 +788,7 @@ impl<'a> Ctx<'a> {
         let out = self.output_fields(&f.selection, table, &alias);
         let child_laterals = std::mem::replace(&mut self.paging.laterals, outer_laterals);
         let out = out?;
-        let mut json = json_object(&out.pairs);
+        let mut json = Expr::JsonObject(out.pairs);
         let mut from = from;
         if !child_laterals.is_empty() {
             if out.aggregate {
@@ -781,10 +803,14 @@ impl<'a> Ctx<'a> {
             // In the row's own JSON expression, so only rows that survive this selection's
             // LIMIT compute their paged children (a FROM-level join would run them for every
             // row the WHERE keeps).
-            json = format!(
-                "(SELECT {json} FROM (SELECT) AS __lx{})",
-                child_laterals.concat()
-            );
+            json = Expr::subquery(Select {
+                items: vec![Item::bare(json)],
+                from: Some(From {
+                    source: Source::derived(Select::default(), "__lx"),
+                    joins: child_laterals,
+                }),
+                ..Select::default()
+            });
         }
 
         let order = match args.order_by {
@@ -810,7 +836,7 @@ impl<'a> Ctx<'a> {
                 &order,
                 n,
             )?;
-            from.push_str(&p.from);
+            from.joins.push(p.from.clone());
             conds.push(p.condition.clone());
             order = p.order.clone();
             Some((p, n))
@@ -822,28 +848,32 @@ impl<'a> Ctx<'a> {
         {
             order.push(d);
         }
-        let mut distinct = String::new();
+        let mut distinct_on = Vec::new();
         if let Some(d) = args.distinct {
             let cols = self.distinct_columns(table, &alias, d)?;
             // DISTINCT ON needs its expressions to lead the ORDER BY.
-            let mut lead: Vec<String> = cols
+            let mut lead: Vec<OrderItem> = cols
                 .iter()
-                .filter(|c| !order.iter().any(|o| o.starts_with(c.as_str())))
-                .map(|c| format!("{c} ASC"))
+                .filter(|c| !order.iter().any(|o| o.expr == **c))
+                .map(|c| OrderItem {
+                    expr: c.clone(),
+                    dir: Direction::Asc,
+                })
                 .collect();
             lead.append(&mut order);
             order = lead;
-            distinct = format!("DISTINCT ON ({}) ", cols.join(", "));
+            distinct_on = cols;
         }
-        let mut group = String::new();
+        let mut group_by = Vec::new();
         if out.aggregate && !out.plain.is_empty() {
-            group = format!(" GROUP BY {}", out.plain.join(", "));
+            group_by = out.plain;
         } else if out.aggregate {
             order.clear();
         }
 
+        let mut offset = None;
         let limit = if one {
-            " LIMIT 1".to_string()
+            Expr::raw("1")
         } else {
             // GraphJin's `setLimit`/`renderDefaultLimit`: the role's table `limit`, else
             // `default_limit` (else 20), is the limit when none is written and the ceiling
@@ -852,38 +882,37 @@ impl<'a> Ctx<'a> {
             let cap = rules
                 .and_then(|r| r.limit)
                 .unwrap_or_else(|| self.config.limit());
-            let mut s = match args.limit {
+            let limit = match args.limit {
                 Some(v) if matches!(v.kind, ValueKind::Variable(_)) => {
-                    format!(" LIMIT least({}, {cap})", self.value_sql(v, "integer")?)
+                    format!("least({}, {cap})", self.value_sql(v, "integer")?)
                 }
-                Some(v) => format!(" LIMIT {}", self.value_sql(v, "integer")?),
-                None => format!(" LIMIT {cap}"),
+                Some(v) => self.value_sql(v, "integer")?,
+                None => cap.to_string(),
             };
             if let Some(v) = args.offset {
-                s.push_str(&format!(
-                    " OFFSET coalesce({}, 0)",
+                offset = Some(Expr::Raw(format!(
+                    "coalesce({}, 0)",
                     self.value_sql(v, "integer")?
-                ));
+                )));
             }
-            s
+            Expr::Raw(limit)
         };
-        let where_sql = if conds.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", join(conds, "AND"))
+        let mut items = vec![Item::named(json, "json")];
+        if let Some((p, _)) = &paged {
+            items.extend(p.columns.iter().cloned());
+        }
+        let inner = Select {
+            with,
+            distinct_on,
+            items,
+            from: Some(from),
+            filter: (!conds.is_empty())
+                .then(|| Expr::All(conds.into_iter().map(Expr::Raw).collect())),
+            group_by,
+            order_by: order,
+            limit: Some(limit),
+            offset,
         };
-        let order_sql = if order.is_empty() {
-            String::new()
-        } else {
-            format!(" ORDER BY {}", order.join(", "))
-        };
-        let cursor_columns = paged
-            .as_ref()
-            .map(|(p, _)| p.columns.as_str())
-            .unwrap_or("");
-        let inner = format!(
-            "{with}SELECT {distinct}{json} AS \"json\"{cursor_columns} FROM {from}{where_sql}{group}{order_sql}{limit}"
-        );
         let shape = Shape::Object {
             fields: out.fields,
             list: !one,
@@ -891,18 +920,22 @@ impl<'a> Ctx<'a> {
         };
         if let Some((p, n)) = paged {
             // Computed once in the enclosing FROM; the field and its cursor read it.
-            self.paging.laterals.push(p.wrap(&inner, n));
-            self.paging.pending = Some(format!("__pg{n}.\"cursor\""));
-            return Ok((format!("__pg{n}.\"json\""), shape));
+            self.paging.laterals.push(p.wrap(inner, n));
+            self.paging.pending = Some(Expr::Raw(format!("__pg{n}.\"cursor\"")));
+            return Ok((Expr::Raw(format!("__pg{n}.\"json\"")), shape));
         }
         if one {
-            Ok((format!("({inner})"), shape))
+            Ok((Expr::subquery(inner), shape))
         } else {
             let n = self.serial();
-            let sql = format!(
-                "(SELECT coalesce(json_agg(__sj{n}.\"json\"), '[]') FROM ({inner}) AS __sj{n})"
-            );
-            Ok((sql, shape))
+            let list = Select {
+                items: vec![Item::bare(Expr::Raw(format!(
+                    "coalesce(json_agg(__sj{n}.\"json\"), '[]')"
+                )))],
+                from: Some(From::of(Source::derived(inner, format!("__sj{n}")))),
+                ..Select::default()
+            };
+            Ok((Expr::subquery(list), shape))
         }
     }
 
@@ -913,7 +946,7 @@ impl<'a> Ctx<'a> {
         table: &TableInfo,
         cte: &str,
         one: bool,
-    ) -> Result<(String, Shape)> {
+    ) -> Result<(Expr, Shape)> {
         self.paging.in_mutation = true;
         self.table_select(f, table, Link::Cte(cte.to_string()), one)
     }
@@ -924,7 +957,7 @@ impl<'a> Ctx<'a> {
         f: &'a Field,
         table: &TableInfo,
         one: bool,
-    ) -> Result<(String, Shape)> {
+    ) -> Result<(Expr, Shape)> {
         self.paging.in_mutation = true;
         self.table_select(f, table, Link::Root, one)
     }
@@ -1001,12 +1034,15 @@ impl<'a> Ctx<'a> {
         table: &TableInfo,
         alias: &str,
         out: &mut Output,
-    ) -> Result<(String, Shape)> {
+    ) -> Result<(Expr, Shape)> {
         {
             let name = self.db_name(&f.name.value).into_owned();
             let mut cond = None;
             let (expr, shape) = if name == "__typename" {
-                (string_literal(&table.name), Shape::scalar("text", false))
+                (
+                    Expr::Raw(string_literal(&table.name)),
+                    Shape::scalar("text", false),
+                )
             } else if let Some(col) = table
                 .column(&name)
                 .filter(|_| !self.is_json_table(table, &name))
@@ -1015,9 +1051,9 @@ impl<'a> Ctx<'a> {
                 let e = self.column_expr(f, table, col, alias)?;
                 out.plain.push(e.clone());
                 let shape = Shape::column(col.cast_type(), col.nullable, table.origin(&col.name));
-                (e, shape)
-            } else if let Some(expr) = self.search_field(&name, table, alias, f)? {
-                (expr.0, expr.1)
+                (Expr::Raw(e), shape)
+            } else if let Some((expr, shape)) = self.search_field(&name, table, alias, f)? {
+                (Expr::Raw(expr), shape)
             } else if let Some((func, cname)) = aggregate(&name)
                 .filter(|(_, c)| table.column(c).is_some())
                 .or(aggregate_call(f, &name)?)
@@ -1027,7 +1063,7 @@ impl<'a> Ctx<'a> {
                 self.check_function(table, func, f.name.pos)?;
                 out.aggregate = true;
                 (
-                    format!("{func}({alias}.{})", ident(&col.name)),
+                    Expr::Raw(format!("{func}({alias}.{})", ident(&col.name))),
                     aggregate_shape(func, col),
                 )
             } else if let Some(func) = self.cat.function(&name).filter(|x| !x.returns_set) {
@@ -1036,7 +1072,10 @@ impl<'a> Ctx<'a> {
                 let args = sel_args_of(&f.arguments, Some(&func), true)?;
                 cond = self.field_condition(&args, table, alias)?;
                 let call = self.function_call(&func, &args, f.name.pos, Some((table, alias)))?;
-                (call, Shape::scalar(func.return_type.clone(), true))
+                (
+                    Expr::Raw(call),
+                    Shape::scalar(func.return_type.clone(), true),
+                )
             } else if let Some(poly) = self
                 .cat
                 .polymorphic(&name)
@@ -1101,7 +1140,7 @@ impl<'a> Ctx<'a> {
                                 fields,
                                 list: false,
                                 ..
-                            } if required && sql != "NULL" => (
+                            } if required && sql != Expr::Null => (
                                 sql,
                                 Shape::Object {
                                     fields,
@@ -1133,7 +1172,10 @@ impl<'a> Ctx<'a> {
             };
             // On a column or function, `includeIf` / `skipIf` read the row it belongs to.
             let (expr, shape) = match &cond {
-                Some(c) => (format!("(CASE WHEN {c} THEN {expr} END)"), shape.nullable()),
+                Some(c) => (
+                    Expr::Paren(Box::new(expr.when(Expr::Raw(c.clone())))),
+                    shape.nullable(),
+                ),
                 None => (expr, shape),
             };
             let shape = if dirs.include_if.is_some() {
@@ -1304,7 +1346,7 @@ impl<'a> Ctx<'a> {
         f: &'a Field,
         poly: &super::catalog::Polymorphic,
         parent: &str,
-    ) -> Result<String> {
+    ) -> Result<Expr> {
         let mut branches = Vec::new();
         for s in &f.selection {
             let Selection::InlineFragment(frag) = s else {
@@ -1350,19 +1392,25 @@ impl<'a> Ctx<'a> {
             let key = key.clone();
             let alias = self.alias();
             let out = self.output_fields(&frag.selection, &table, &alias)?;
-            let json = json_object(&out.pairs);
-            branches.push(format!(
-                "WHEN {} THEN (SELECT {json} FROM {} AS {alias} WHERE {alias}.{} = {parent}.{} LIMIT 1)",
-                string_literal(table.relation_name().unwrap_or(&table.name)),
-                self.source(&table),
-                ident(&key.name),
-                ident(&poly.id_column)
+            let member = Select {
+                items: vec![Item::bare(Expr::JsonObject(out.pairs))],
+                from: Some(From::of(Source::named(self.source(&table), &alias))),
+                filter: Some(Expr::Raw(format!(
+                    "{alias}.{} = {parent}.{}",
+                    ident(&key.name),
+                    ident(&poly.id_column)
+                ))),
+                limit: Some(Expr::raw("1")),
+                ..Select::default()
+            };
+            branches.push((
+                Expr::Raw(string_literal(table.relation_name().unwrap_or(&table.name))),
+                Expr::subquery(member),
             ));
         }
-        Ok(format!(
-            "CASE {parent}.{} {} END",
-            ident(&poly.type_column),
-            branches.join(" ")
+        Ok(Expr::Switch(
+            Box::new(Expr::Raw(format!("{parent}.{}", ident(&poly.type_column)))),
+            branches,
         ))
     }
 }
@@ -1372,7 +1420,7 @@ impl<'a> Ctx<'a> {
 fn check_cursor_fields(
     cursor_fields: &[&Field],
     fields: &[&Field],
-    pairs: &[(String, String)],
+    pairs: &[(String, Expr)],
 ) -> Result<()> {
     for f in cursor_fields {
         let key = f.response_key();
@@ -1444,7 +1492,7 @@ fn parent_columns(rel: &Relation, alias: &str) -> Vec<String> {
 
 #[derive(Default)]
 struct Output {
-    pairs: Vec<(String, String)>,
+    pairs: Vec<(String, Expr)>,
     fields: Vec<(String, Shape)>,
     aggregate: bool,
     plain: Vec<String>,

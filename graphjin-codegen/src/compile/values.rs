@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{CompileError, Result};
-use super::names::string_literal;
+use super::sql::quote::string_literal;
 use crate::gql::ast::{Value, ValueKind};
 
 /// Built-in variables filled from the request's identity, never from the client.
