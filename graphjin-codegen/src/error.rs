@@ -84,6 +84,14 @@ pub enum Error {
         /// A ` (did you mean ...?)` suffix, or empty.
         suggestion: String,
     },
+    /// An operation asked for by name (`graphjin sql NAME`) is not in allow.list.
+    #[error("allow.list has no operation `{name}`{suggestion}")]
+    NoSuchOperation {
+        /// The name as written.
+        name: String,
+        /// A ` (did you mean ...?)` suffix, or empty.
+        suggestion: String,
+    },
     /// A compliance rule is malformed, or an operation breaks one.
     #[error("{0}")]
     Compliance(#[from] ComplianceError),

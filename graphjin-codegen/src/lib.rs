@@ -15,6 +15,7 @@
 
 pub mod allowlist;
 pub mod compile;
+mod compiled;
 pub mod config;
 #[cfg(feature = "dev")]
 pub mod dev;
@@ -27,8 +28,9 @@ pub mod schema;
 pub mod source;
 pub mod tools;
 
+pub use compiled::Compiled;
 pub use error::Error;
 pub use graphjin_normalize::normalize;
-pub use project::{CompiledOperation, Project, VariableSpec, parse_at};
+pub use project::{CompiledOperation, One, Project, VariableSpec, parse_at};
 pub mod emit;
 pub mod runtime_table;

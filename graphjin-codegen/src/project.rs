@@ -1,5 +1,7 @@
 //! The whole build in two steps: [`Project::load`] reads the config folder, and
-//! [`Project::compile`] checks and compiles every operation for every role.
+//! [`Project::compile`] checks and compiles every operation for every role into one
+//! [`Compiled`] result; [`Project::compile_one`] compiles a single operation (the
+//! development server's requests, `graphjin sql`).
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::allowlist::{self, AllowList, AllowListError, AllowListProblem, OperationEntry};
 use crate::compile::{CompiledQuery, Compiler, Shape};
+use crate::compiled::Compiled;
 use crate::config::{self, BuildConfig};
 use crate::error::Error;
 use crate::gql::ast::TypeRef;
@@ -197,53 +200,36 @@ impl Project {
         }
     }
 
-    /// Compiles one operation given as text, outside allow.list (the development server's
-    /// path): an unnamed operation is named `__anonymous_<hash>`. `variables` (what the
-    /// request sent) give mutation data its shape. Fragments of allow.list are available.
-    pub fn compile_text(
-        &self,
-        compiler: &Compiler,
-        text: &str,
-        variables: Option<&serde_json::Value>,
-    ) -> Result<CompiledOperation, Error> {
-        let doc = parse_document(text).map_err(|e| Error::Syntax {
-            origin: Origin::Query,
-            pos: e.pos,
-            message: e.message,
-        })?;
-        let op = match doc.operations.as_slice() {
-            [op] => op,
-            _ => {
-                return Err(Error::Syntax {
-                    origin: Origin::Query,
-                    pos: Pos::new(1, 1),
-                    message: "send exactly one operation".into(),
-                });
-            }
-        };
-        let name = match &op.name {
-            Some(n) => n.value.clone(),
-            None => format!(
-                "__anonymous_{}",
-                &hex(&Sha256::digest(normalize(text).as_bytes()))[..12]
-            ),
-        };
-        let mut entry = OperationEntry::new(op.kind, name, text);
-        entry.variables = variables.filter(|v| v.is_object()).map(|v| v.to_string());
-        entry.pos = Pos::new(1, 1);
+    /// Compiles one operation for every role: an allow-listed one by name, or one given as
+    /// text outside allow.list (the development server's path: an unnamed operation is
+    /// named `__anonymous_<hash>`, and the request's `variables` give mutation data its
+    /// shape). Fragments of allow.list are available to both; the config's `compliance:`
+    /// rules are not checked (they are rules over the whole allow list).
+    pub fn compile_one(&self, one: One<'_>) -> Result<CompiledOperation, Error> {
+        let compiler = self.compiler()?;
         let fragments = self.fragments().map_err(|mut e| e.remove(0))?;
-        compile_entry(
-            compiler,
-            &compiler.roles(),
-            Origin::Query,
-            &entry,
-            &fragments,
-        )
+        let (entry, origin) = match one {
+            One::Named(name) => {
+                let entry = self
+                    .allow_list
+                    .find(name)
+                    .ok_or_else(|| Error::NoSuchOperation {
+                        name: name.to_owned(),
+                        suggestion: crate::compile::names::suggestion(
+                            name,
+                            self.allow_list.operations().map(|o| o.name.as_str()),
+                        ),
+                    })?;
+                (entry.clone(), Origin::AllowList)
+            }
+            One::Text { text, variables } => (text_entry(text, variables)?, Origin::Query),
+        };
+        compile_entry(&compiler, &compiler.roles(), origin, &entry, &fragments)
     }
 
     /// Compiles every operation for every role, then checks the config's `compliance:`
     /// rules ([`crate::tools::compliance`]); returns all errors, not just the first.
-    pub fn compile(&self) -> Result<Vec<CompiledOperation>, Vec<Error>> {
+    pub fn compile(&self) -> Result<Compiled, Vec<Error>> {
         let compiler = self.compiler().map_err(|e| vec![e])?;
         let fragments = self.fragments()?;
         let roles = compiler.roles();
@@ -264,11 +250,56 @@ impl Project {
             );
         }
         if errors.is_empty() {
-            Ok(out)
+            Ok(Compiled::new(out, compiler))
         } else {
             Err(errors)
         }
     }
+}
+
+/// Which operation [`Project::compile_one`] compiles.
+#[derive(Debug, Clone, Copy)]
+pub enum One<'a> {
+    /// The allow-listed operation of this name.
+    Named(&'a str),
+    /// An operation sent as text, with the request's variables.
+    Text {
+        /// The GraphQL document: exactly one operation.
+        text: &'a str,
+        /// The variables sent with it.
+        variables: Option<&'a serde_json::Value>,
+    },
+}
+
+/// An operation sent as text, as an allow.list entry would hold it; errors point into the
+/// text (`query:LINE:COL`).
+fn text_entry(text: &str, variables: Option<&serde_json::Value>) -> Result<OperationEntry, Error> {
+    let doc = parse_document(text).map_err(|e| Error::Syntax {
+        origin: Origin::Query,
+        pos: e.pos,
+        message: e.message,
+    })?;
+    let op = match doc.operations.as_slice() {
+        [op] => op,
+        _ => {
+            return Err(Error::Syntax {
+                origin: Origin::Query,
+                pos: Pos::new(1, 1),
+                message: "send exactly one operation".into(),
+            });
+        }
+    };
+    let name = match &op.name {
+        Some(n) => n.value.clone(),
+        None => format!(
+            "__anonymous_{}",
+            &hex(&Sha256::digest(normalize(text).as_bytes()))[..12]
+        ),
+    };
+    let mut entry = OperationEntry::new(op.kind, name, text);
+    entry.variables = variables.filter(|v| v.is_object()).map(|v| v.to_string());
+    entry.pos = Pos::new(1, 1);
+    Ok(entry)
 }
 
 impl Project {

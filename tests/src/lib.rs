@@ -11,6 +11,8 @@
 //! The helpers panic with a message saying what to fix: they are for tests only.
 
 use std::path::PathBuf;
+
+use graphjin_codegen::Compiled;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -123,12 +125,7 @@ pub fn fresh_database(prefix: &str) -> String {
 
 /// Loads and compiles the config folder `dir` as a build does; panics with every error, one
 /// per line.
-pub fn compile_project(
-    dir: &std::path::Path,
-) -> (
-    graphjin_codegen::Project,
-    Vec<graphjin_codegen::CompiledOperation>,
-) {
+pub fn compile_project(dir: &std::path::Path) -> (graphjin_codegen::Project, Compiled) {
     let project = graphjin_codegen::Project::load(dir).expect("config loads");
     let ops = project.compile().unwrap_or_else(|errors| {
         let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -152,12 +149,8 @@ pub async fn connect_project_with(
     url: &str,
     options: graphjin_runtime::PoolOptions,
 ) -> Result<graphjin_runtime::Db, graphjin_runtime::Error> {
-    let (project, ops) = compile_project(dir);
-    let compiler = project.compiler().expect("compiler");
-    let table = leak_table(
-        &ops,
-        graphjin_codegen::runtime_table::RoleQueryEntry::of(&compiler),
-    );
+    let (_, compiled) = compile_project(dir);
+    let table = leak_compiled(&compiled);
     graphjin_runtime::Db::connect_with_roles(url, table.operations, table.role_query, options).await
 }
 
@@ -169,6 +162,13 @@ pub fn leak_table(
 ) -> graphjin_codegen::dev::bridge::StaticTable {
     let table = graphjin_codegen::runtime_table::RuntimeTable::new(ops, role_query);
     graphjin_codegen::dev::bridge::leak_table(&table).expect("the runtime takes the table")
+}
+
+/// A project's compile result as the runtime's static table: its operations and its role
+/// statement (the development server's bridge, the same mapping the build emits).
+pub fn leak_compiled(compiled: &Compiled) -> graphjin_codegen::dev::bridge::StaticTable {
+    graphjin_codegen::dev::bridge::leak_table(&compiled.runtime_table())
+        .expect("the runtime takes the table")
 }
 
 /// Turns operations compiled at test time into the runtime's static table, so the real

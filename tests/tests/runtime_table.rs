@@ -6,8 +6,6 @@
 
 use std::collections::BTreeSet;
 
-use graphjin_codegen::runtime_table::RoleQueryEntry;
-
 mod generated {
     graphjin_macros::include_allowlist!("fixtures/runtime_table");
 }
@@ -15,9 +13,8 @@ mod generated {
 #[test]
 fn the_build_and_the_dev_server_give_the_runtime_the_same_table() {
     let dir = graphjin_tests::workspace_root().join("tests/fixtures/runtime_table");
-    let (project, ops) = graphjin_tests::compile_project(&dir);
-    let compiler = project.compiler().expect("compiler");
-    let leaked = graphjin_tests::leak_table(&ops, RoleQueryEntry::of(&compiler));
+    let (_, compiled) = graphjin_tests::compile_project(&dir);
+    let leaked = graphjin_tests::leak_compiled(&compiled);
 
     assert_eq!(leaked.operations, &generated::OPERATIONS[..]);
     assert_eq!(leaked.role_query, generated::ROLE_QUERY);

@@ -55,12 +55,8 @@ query productsNamed($name: String) {
 /// The project compiled at test time, connected with `mode`.
 async fn connect(name: &str, url: &str, mode: StatementMode) -> Db {
     let dir = graphjin_tests::shop_config(name, ALLOW_LIST, CONFIG);
-    let (project, ops) = graphjin_tests::compile_project(&dir);
-    let compiler = project.compiler().expect("compiler");
-    let table = graphjin_tests::leak_table(
-        &ops,
-        graphjin_codegen::runtime_table::RoleQueryEntry::of(&compiler),
-    );
+    let (_, compiled) = graphjin_tests::compile_project(&dir);
+    let table = graphjin_tests::leak_compiled(&compiled);
     let options = PoolOptions {
         statement_mode: mode,
         ..PoolOptions::default()

@@ -222,13 +222,15 @@ mod tests {
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-app/config"),
         )
         .expect("example config");
-        let compiler = project.compiler().expect("compiler");
         for (name, f) in Format::ALL {
             let text = format!(
                 "query f($v: String) @constraint(variable: \"v\", format: \"{name}\") {{ products(where: {{ name: {{ eq: $v }} }}) {{ id }} }}"
             );
             let op = project
-                .compile_text(&compiler, &text, None)
+                .compile_one(crate::One::Text {
+                    text: &text,
+                    variables: None,
+                })
                 .expect("compiles");
             let table = leak_table(&RuntimeTable::new(&[op], None)).expect("leaks");
             assert_eq!(

@@ -94,7 +94,7 @@ type orders {
     fn small() -> Schema {
         let db = parse_schema(DB).expect("db.graphql parses");
         let compiler = Compiler::new(&db, &BuildConfig::default()).expect("compiler");
-        from_catalog::schema(&db, &compiler)
+        from_catalog::schema(&db, &crate::Compiled::new(Vec::new(), compiler))
     }
 
     fn ask(schema: &Schema, q: &str) -> Json {

@@ -24,10 +24,8 @@ use tokio::sync::{Mutex, RwLock};
 use tower::ServiceExt;
 
 use super::bridge;
-use crate::compile::Compiler;
 use crate::record::Recorder;
-use crate::runtime_table::{RoleQueryEntry, RuntimeTable};
-use crate::{CompiledOperation, Project};
+use crate::{Compiled, CompiledOperation, One, Project};
 
 /// How to run the development server.
 #[derive(Debug, Clone)]
@@ -83,7 +81,8 @@ pub enum DevError {
 /// What is being served right now.
 struct Current {
     project: Project,
-    compiler: Arc<Compiler>,
+    /// allow.list compiled (the requests' operations are in `extra`).
+    compiled: Arc<Compiled>,
     /// Operations compiled from requests, by name (replacing allow.list's of the same name).
     extra: Vec<CompiledOperation>,
     /// Normalized texts served, for a fast "already known" check.
@@ -141,13 +140,9 @@ impl DevServer {
         }
         .map_err(|e| DevError::Runtime(e.to_string()))?;
         let project = load_project(&opts)?;
-        let compiler = Arc::new(
-            project
-                .compiler()
-                .map_err(|e| DevError::Build(e.to_string()))?,
-        );
+        let compiled = Arc::new(project.compile().map_err(build_errors)?);
         let recorder = Recorder::new(opts.config_dir.join("allow.list"));
-        let current = build(&opts, &runtime, project, compiler, Vec::new()).await?;
+        let current = build(&opts, &runtime, project, compiled, Vec::new()).await?;
         let server = DevServer {
             shared: Arc::new(Shared {
                 opts,
@@ -215,17 +210,16 @@ impl DevServer {
         }
         let _guard = self.shared.rebuild.lock().await;
         let project = load_project(&self.shared.opts)?;
-        let compiler = Arc::new(
-            project
-                .compiler()
-                .map_err(|e| DevError::Build(e.to_string()))?,
-        );
+        let compiled = Arc::new(project.compile().map_err(build_errors)?);
         let extra = self.shared.current.read().await.extra.clone();
         let mut recompiled = Vec::new();
         for op in extra {
             // Operations that no longer fit the schema are dropped (a request recompiles them).
             let text = op.source.clone();
-            if let Ok(c) = project.compile_text(&compiler, &text, None) {
+            if let Ok(c) = project.compile_one(One::Text {
+                text: &text,
+                variables: None,
+            }) {
                 recompiled.push(c);
             }
         }
@@ -233,7 +227,7 @@ impl DevServer {
             &self.shared.opts,
             &self.shared.runtime,
             project,
-            compiler,
+            compiled,
             recompiled,
         )
         .await?;
@@ -256,16 +250,16 @@ impl DevServer {
             return Ok(());
         }
         let _guard = self.shared.rebuild.lock().await;
-        let (project, compiler, mut extra) = {
+        let (project, compiled, mut extra) = {
             let cur = self.shared.current.read().await;
             if cur.known.iter().any(|(_, q)| *q == normalized) {
                 return Ok(());
             }
-            (cur.project.clone(), cur.compiler.clone(), cur.extra.clone())
+            (cur.project.clone(), cur.compiled.clone(), cur.extra.clone())
         };
         // The error points into the query sent (`query:1:9: ...`), which is in no file.
         let op = project
-            .compile_text(&compiler, text, variables)
+            .compile_one(One::Text { text, variables })
             .map_err(|e| e.located(None).to_string())?;
         extra.retain(|o| !o.name.eq_ignore_ascii_case(&op.name));
         extra.push(op);
@@ -273,7 +267,7 @@ impl DevServer {
             &self.shared.opts,
             &self.shared.runtime,
             project,
-            compiler,
+            compiled,
             extra,
         )
         .await
@@ -350,18 +344,16 @@ async fn build(
     opts: &DevOptions,
     runtime: &Config,
     project: Project,
-    compiler: Arc<Compiler>,
+    compiled: Arc<Compiled>,
     extra: Vec<CompiledOperation>,
 ) -> Result<Current, DevError> {
-    let mut ops = project.compile().map_err(build_errors)?;
-    ops.retain(|o| !extra.iter().any(|e| e.name.eq_ignore_ascii_case(&o.name)));
-    ops.extend(extra.iter().cloned());
-    let known = ops
+    let served = compiled.with(&extra);
+    let known = served
         .iter()
         .map(|o| (o.name.clone(), o.normalized.clone()))
         .collect();
     // The same table the build emits (operations, role statement, batch statements).
-    let table = bridge::leak_table(&RuntimeTable::new(&ops, RoleQueryEntry::of(&compiler)))
+    let table = bridge::leak_table(&served.runtime_table())
         .map_err(|e| DevError::Runtime(e.to_string()))?;
     // The config's pool settings (statement timeout, cursor key, ...), at most 8
     // connections per build; TLS from the URL and the config's `enable_tls` keys.
@@ -392,7 +384,7 @@ async fn build(
     let subscriptions = service.subscriptions().clone();
     Ok(Current {
         project,
-        compiler,
+        compiled,
         extra,
         known,
         router: graphjin_runtime::router(service),
@@ -512,7 +504,7 @@ async fn dispatch(State(dev): State<DevServer>, req: Request) -> Response {
                 .get_or_init(|| {
                     Arc::new(super::introspect::from_catalog::schema(
                         &cur.project.schema,
-                        &cur.compiler,
+                        &cur.compiled,
                     ))
                 })
                 .clone()

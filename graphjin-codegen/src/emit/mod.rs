@@ -27,8 +27,7 @@ pub use rust_types::{RustConfig, TypeMap, TypeSpec};
 pub fn generate(dir: &Path) -> Result<(TokenStream, Vec<PathBuf>), Vec<Error>> {
     let project = Project::load(dir).map_err(|e| vec![e])?;
     let ops = project.compile()?;
-    let compiler = project.compiler().map_err(|e| vec![e])?;
-    let role_query = RoleQueryEntry::of(&compiler).map(|r| (r.sql, r.roles));
+    let role_query = ops.role_query().map(|r| (r.sql.clone(), r.roles.clone()));
     let types = TypeMap::new(&project.config.rust, &project.schema).map_err(|source| {
         vec![Error::Catalog {
             file: project.config_name.clone(),

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value as Json;
 
+use crate::Compiled;
 use crate::compile::catalog::TableInfo;
 use crate::compile::relation::{Find, Relation, resolve};
 use crate::compile::roles::RoleSet;
@@ -51,7 +52,13 @@ pub struct RoleAccess {
 }
 
 /// The reach of every compiled operation of `project`.
-pub fn access(
+pub fn access(project: &Project, compiled: &Compiled) -> Vec<OperationAccess> {
+    reach(project, compiled.compiler(), compiled)
+}
+
+/// [`access`] while the compile result is being made (the compliance checks run inside
+/// [`Project::compile`]).
+pub(crate) fn reach(
     project: &Project,
     compiler: &Compiler,
     ops: &[CompiledOperation],
@@ -298,7 +305,7 @@ fn literal_example(v: &Value) -> Json {
 mod tests {
     use super::*;
 
-    fn project(allow: &str, config: &str) -> (Project, Vec<CompiledOperation>) {
+    fn project(allow: &str, config: &str) -> (Project, Compiled) {
         let p = crate::tools::test_project(allow, config);
         let ops = p.compile().expect("compiles");
         (p, ops)
@@ -314,8 +321,7 @@ mutation drop($id: ID!) { orders(id: $id, delete: true) { id } }
 "#,
             "roles:\n  - name: user\n    tables:\n      - name: orders\n        insert:\n          presets:\n            status: open\n",
         );
-        let compiler = p.compiler().unwrap();
-        let all = access(&p, &compiler, &ops);
+        let all = access(&p, &ops);
         let user = |name: &str| {
             all.iter()
                 .find(|o| o.name == name)

@@ -32,7 +32,7 @@
 
 use serde::Deserialize;
 
-use super::access::{OperationAccess, RoleAccess, access, fragments, parsed};
+use super::access::{OperationAccess, RoleAccess, fragments, parsed};
 use super::walk::{Needle, TableUse, Use, db_name, filter_requires, flatten, table_uses};
 use crate::compile::{Catalog, Compiler};
 use crate::gql::ast::{Fragment, ValueKind};
@@ -195,7 +195,7 @@ pub fn check(
         return errors;
     }
     let fragments = fragments(project);
-    let reach = access(project, compiler, ops);
+    let reach = super::access::reach(project, compiler, ops);
     let camel = project.config.enable_camelcase;
     for (op, reach) in ops.iter().zip(&reach) {
         let tree = parsed(op);

@@ -111,8 +111,7 @@ impl Exposure {
         let ops = project
             .compile()
             .map_err(|errs| fail(errs.iter().map(ToString::to_string).collect()))?;
-        let compiler = project.compiler().map_err(|e| fail(vec![e.to_string()]))?;
-        Ok(Exposure::of(&access(&project, &compiler, &ops)))
+        Ok(Exposure::of(&access(&project, &ops)))
     }
 }
 

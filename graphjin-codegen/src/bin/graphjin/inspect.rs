@@ -5,8 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use graphjin_codegen::origin::Origin;
-use graphjin_codegen::{Error, Project};
+use graphjin_codegen::{Error, One, Project};
 
 use crate::output::{Failure, Outcome, print_stdout};
 
@@ -26,7 +25,7 @@ pub fn check(config_dir: &Path) -> Outcome {
             source,
         },
     )?;
-    let roles = project.compiler().map(|c| c.roles().len()).unwrap_or(0);
+    let roles = ops.roles().len();
     eprintln!("ok: {} operations compiled for {roles} roles", ops.len());
     Ok(())
 }
@@ -45,38 +44,24 @@ pub fn sql(config_dir: &Path, name: &str, role: &str) -> Outcome {
             "allow.list has no operation `{name}`{hint}"
         )));
     };
-    let compiler = project.compiler()?;
-    let roles = compiler.roles();
-    if !roles.iter().any(|r| r == role) {
-        return Err(Failure::new(format!(
-            "unknown role `{role}` (roles: {})",
-            roles.join(", ")
-        )));
-    }
-    let mut doc = graphjin_codegen::parse_at(&entry.text, entry.pos)?;
-    for f in project.allow_list.fragments() {
-        let d = graphjin_codegen::parse_at(&f.text, f.pos)?;
-        doc.fragments.extend(d.fragments);
-    }
-    // The saved `variables { }` block gives the shape of mutation data, as in the build.
-    let examples: Option<serde_json::Value> = match &entry.variables {
-        Some(text) => Some(serde_json::from_str(text).map_err(|e| {
-            Failure::new(format!(
-                "allow.list: the variables block of `{}` is not valid JSON: {e}",
-                entry.name
-            ))
-        })?),
-        None => None,
+    // Every role, as the build compiles it: a role the operation refuses says why.
+    let op = project.compile_one(One::Named(&entry.name))?;
+    let q = match op.roles.iter().find(|(r, _)| r == role) {
+        Some((_, q)) => q,
+        None => {
+            return Err(Failure::new(
+                match op.refused.iter().find(|(r, _)| r == role) {
+                    Some((_, why)) => format!("role `{role}` may not run `{}`: {why}", op.name),
+                    None => {
+                        let mut roles: Vec<&str> =
+                            op.roles.iter().map(|(r, _)| r.as_str()).collect();
+                        roles.extend(op.refused.iter().map(|(r, _)| r.as_str()));
+                        format!("unknown role `{role}` (roles: {})", roles.join(", "))
+                    }
+                },
+            ));
+        }
     };
-    let q = compiler
-        .compile_with(&doc, 0, role, examples.as_ref())
-        .map_err(|e| Error::Operation {
-            origin: Origin::AllowList,
-            pos: e.pos,
-            operation: entry.name.clone(),
-            role: role.to_owned(),
-            message: e.message,
-        })?;
     print_stdout(&format!("{};\n", q.sql))?;
     if !q.params.is_empty() {
         let list: Vec<String> = q
@@ -94,9 +79,8 @@ pub fn sql(config_dir: &Path, name: &str, role: &str) -> Outcome {
 pub fn audit(config_dir: &Path) -> Outcome {
     let project = load(config_dir)?;
     let ops = project.compile().map_err(|errors| Failure::all(&errors))?;
-    let compiler = project.compiler()?;
-    let roles = compiler.roles();
-    let reach = graphjin_codegen::tools::access::access(&project, &compiler, &ops);
+    let roles = ops.roles();
+    let reach = graphjin_codegen::tools::access::access(&project, &ops);
     let mut text = String::new();
     for op in &reach {
         text.push_str(&format!("{} ({})\n", op.name, op.kind.keyword()));

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use super::model::{
     Directive, EnumValue, Field, InputValue, Kind, Schema, Ty, TypeDef, builtin_scalars, meta_types,
 };
-use crate::compile::Compiler;
+use crate::Compiled;
 use crate::compile::catalog::{Catalog, ColumnInfo, FunctionInfo, TableInfo, TableSource};
 use crate::compile::names::singular;
 use crate::compile::relation::{Relation, resolve};
@@ -160,9 +160,10 @@ fn scalar_of(pg: &str) -> &'static str {
     }
 }
 
-/// Builds the schema for a schema snapshot and the compiler made from it and the config.
-pub fn schema(db: &DbSchema, compiler: &Compiler) -> Schema {
-    Builder::new(db, compiler).finish()
+/// Builds the schema for a schema snapshot and the compile result made from it and the
+/// config.
+pub fn schema(db: &DbSchema, compiled: &Compiled) -> Schema {
+    Builder::new(db, compiled).finish()
 }
 
 struct Builder<'a> {
@@ -176,7 +177,7 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(db: &'a DbSchema, compiler: &'a Compiler) -> Self {
+    fn new(db: &'a DbSchema, compiled: &'a Compiled) -> Self {
         let mut types = builtin_scalars();
         types.push(TypeDef::scalar(
             "JSON",
@@ -188,7 +189,7 @@ impl<'a> Builder<'a> {
         ));
         types.extend(meta_types());
         let mut b = Builder {
-            cat: compiler.catalog(),
+            cat: compiled.catalog(),
             schema: Schema {
                 types,
                 query: "Query".into(),
@@ -197,7 +198,7 @@ impl<'a> Builder<'a> {
                 directives: Vec::new(),
             },
             enums: Vec::new(),
-            roles: compiler.roles(),
+            roles: compiled.roles(),
             exposed: HashSet::new(),
         };
         for e in &db.enums {
