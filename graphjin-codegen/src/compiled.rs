@@ -118,7 +118,15 @@ mod tests {
         assert_eq!(rq.roles, ["admin"]);
         let table = compiled.runtime_table();
         assert_eq!(table.operations.len(), 2);
-        assert_eq!(table.role_query.as_ref(), Some(rq));
+        let table_rq = table.role_query.expect("the table has it too");
+        assert_eq!((&table_rq.sql, &table_rq.roles), (&rq.sql, &rq.roles));
+        // With each query's signed-in statement.
+        let names: Vec<&str> = table_rq
+            .statements
+            .iter()
+            .map(|s| s.operation.as_str())
+            .collect();
+        assert_eq!(names, ["getOrders", "getCustomers"]);
     }
 
     #[test]

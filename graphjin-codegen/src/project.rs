@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::allowlist::{self, AllowList, AllowListError, AllowListProblem, OperationEntry};
-use crate::compile::{CompiledQuery, Compiler, Shape};
+use crate::compile::{CompiledQuery, Compiler, Shape, SignedInStatement};
 use crate::compiled::Compiled;
 use crate::config::{self, BuildConfig};
 use crate::error::Error;
@@ -64,6 +64,9 @@ pub struct CompiledOperation {
     /// Rules the variables must meet before any SQL runs (`@constraint`/`@validate` and
     /// declared `!` types), checked by the runtime.
     pub constraints: Vec<crate::compile::op_directives::ConstraintSpec>,
+    /// For a query, when roles are matched with `roles_query`: one statement that finds a
+    /// signed-in caller's role and runs that role's branch.
+    pub signed_in: Option<SignedInStatement>,
 }
 
 /// A variable a client may send, with the type it is used as.
@@ -395,6 +398,18 @@ fn compile_entry(
             }
         }
     }
+    let signed_in = compiler
+        .signed_in(&doc, 0, &compiled)
+        .map_err(|(role, e)| Error::Operation {
+            origin,
+            pos: e.pos,
+            operation: entry.name.clone(),
+            role,
+            message: format!(
+                "internal: {} (in the signed-in statement's branch; please report this operation)",
+                e.message
+            ),
+        })?;
     let shape = compiled
         .iter()
         .map(|(_, q)| q.shape.clone())
@@ -441,6 +456,7 @@ fn compile_entry(
         shape,
         variables,
         constraints,
+        signed_in,
     })
 }
 

@@ -308,7 +308,7 @@ impl<'a> Call<'a> {
         let row = conn
             .track(async {
                 let Some(rows) =
-                    crate::exec::signed_in(conn, self.index, &combined.sql, &args).await
+                    crate::exec::signed_in(conn, self.index, combined.sql, &args).await
                 else {
                     return Ok(None);
                 };

@@ -106,18 +106,36 @@ impl Catalog {
         Ok(())
     }
 
-    /// Sets how a signed-in user's role is found, and builds each query's one-round-trip
-    /// statement from it.
-    pub(crate) fn set_role_query(&mut self, role_query: Option<&'static RoleQuery>) {
+    /// Sets how a signed-in user's role is found, with each query's one-round-trip
+    /// statement; each must name a query of the table and fit its roles.
+    pub(crate) fn set_role_query(
+        &mut self,
+        role_query: Option<&'static RoleQuery>,
+    ) -> Result<(), Error> {
         self.role_query = role_query;
-        self.signed_in = match role_query {
-            Some(rq) => self
-                .operations
-                .iter()
-                .map(|op| signed_in::statement(rq, op))
-                .collect(),
-            None => Vec::new(),
-        };
+        self.signed_in = vec![None; self.operations.len()];
+        for s in role_query.map_or(&[][..], |rq| rq.statements) {
+            let invalid = |problem: String| Error::InvalidOperation {
+                operation: s.operation.to_owned(),
+                role: "user".to_owned(),
+                problem,
+            };
+            let op = self
+                .by_name
+                .get(s.operation)
+                .copied()
+                .filter(|&op| self.operations[op].kind == OpKind::Query)
+                .ok_or_else(|| {
+                    invalid("a signed-in statement names no query of the table".to_owned())
+                })?;
+            let combined = signed_in::index(s, &self.operations[op]).map_err(invalid)?;
+            if self.signed_in[op].replace(combined).is_some() {
+                return Err(invalid(
+                    "the signed-in statement is listed twice".to_owned(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Operation `op`'s one-round-trip statement for signed-in callers, if it has one.

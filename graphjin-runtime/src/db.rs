@@ -330,7 +330,7 @@ impl Db {
             config.application_name("graphjin");
         }
         let mut catalog = Catalog::new(operations)?;
-        catalog.set_role_query(role_query);
+        catalog.set_role_query(role_query)?;
         catalog.set_batches(batches)?;
         catalog.enums = enums;
         let catalog = Arc::new(catalog);

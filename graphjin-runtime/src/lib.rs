@@ -62,7 +62,10 @@ pub use exec::StatementMode;
 /// [`DbBuilder::tls`].
 pub use graphjin_pgtls::{SslMode, TlsOptions};
 pub use http::{ApiError, Service, router};
-pub use operation::{Access, Batch, EnumType, OpKind, Operation, Param, RoleQuery, RoleStatement};
+pub use operation::{
+    Access, Batch, EnumType, OpKind, Operation, Param, RoleQuery, RoleStatement, SignedIn,
+    SignedInBranch,
+};
 pub use replicas::{ReplicaStatus, ReplicaUrl};
 pub use subs::{SubsOptions, Subscription, Subscriptions};
 

@@ -72,6 +72,34 @@ pub struct RoleQuery {
     pub sql: &'static str,
     /// The roles it can answer besides `user`.
     pub roles: &'static [&'static str],
+    /// Each query's one-round-trip statement for signed-in callers, made at build time.
+    pub statements: &'static [SignedIn],
+}
+
+/// One statement that finds a signed-in caller's role and runs that role's branch of a
+/// query (see the build's `compile/signed_in.rs`): `$1` is the user id, each branch's
+/// parameters follow; it returns the `json` and the `role` it chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The operation's name.
+    pub operation: &'static str,
+    /// The statement.
+    pub sql: &'static str,
+    /// Its branches, in parameter order.
+    pub branches: &'static [SignedInBranch],
+    /// How many parameters it takes, the user id included.
+    pub params: usize,
+}
+
+/// One branch of a [`SignedIn`] statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedInBranch {
+    /// The role whose statement the branch runs (the first of the roles sharing it); the
+    /// branch binds that role's parameters.
+    pub role: &'static str,
+    /// How far the branch's parameters moved: the role statement's `$k` is this
+    /// statement's `$(k + first)`.
+    pub first: usize,
 }
 
 /// What one operation touches for one role: the manifest behind `graphjin audit`, so a

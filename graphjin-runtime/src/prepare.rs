@@ -168,7 +168,7 @@ async fn prepare_signed_in(
             };
             let mut types = vec![Type::TEXT; combined.params];
             types[0] = user_id;
-            match client.prepare_typed(&combined.sql, &types).await {
+            match client.prepare_typed(combined.sql, &types).await {
                 Ok(stmt) => Ok(Some(stmt)),
                 Err(e) if is_lost(&e) => Err(Error::Unavailable {
                     message: pg_message(&e),

@@ -46,4 +46,9 @@ fn the_build_and_the_dev_server_give_the_runtime_the_same_table() {
     assert_eq!(batch_roles, ["anon", "user", "admin"]);
     assert!(leaked.access.iter().any(|a| a.refused.is_some()));
     assert_eq!(leaked.role_query.map(|r| r.roles), Some(&["admin"][..]));
+    // Each query's signed-in statement, made at build time, with a branch per distinct
+    // role statement.
+    let statements = leaked.role_query.map_or(&[][..], |r| r.statements);
+    assert!(!statements.is_empty(), "signed-in statements");
+    assert!(statements.iter().all(|s| !s.branches.is_empty()));
 }

@@ -37,6 +37,9 @@ pub(super) struct Ctx<'a> {
     pub search: Option<(String, String)>,
     /// Render parameters as columns of the subscription batch (`__b."p1"`) instead of `$1`.
     pub batch: bool,
+    /// How many parameters come before this statement's own in the statement it is part of
+    /// (a branch of a signed-in caller's statement): its `$k` is written `$(k + base)`.
+    pub param_base: usize,
     /// Shapes of JSON variables that carry mutation data (for typed `Variables`).
     pub inputs: super::inputs::Inputs,
     /// Columns read, per table (for `graphjin audit`).
@@ -105,6 +108,7 @@ impl<'a> Ctx<'a> {
             search: None,
             inputs: HashMap::new(),
             batch: false,
+            param_base: 0,
             origin: None,
             paging: Default::default(),
             next_alias: 0,
@@ -222,7 +226,7 @@ impl<'a> Ctx<'a> {
         Ok(if self.batch {
             param_ref_sql(&batch_column(n), cast)
         } else {
-            param_sql(n, cast)
+            param_sql(n + self.param_base, cast)
         })
     }
 

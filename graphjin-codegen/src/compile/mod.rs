@@ -29,6 +29,7 @@ pub mod role_query;
 pub mod roles;
 mod select;
 pub mod shape;
+mod signed_in;
 mod sql;
 pub mod values;
 
@@ -37,6 +38,7 @@ pub use error::CompileError;
 pub use inputs::InputShape;
 pub use roles::RoleSet;
 pub use shape::Shape;
+pub use signed_in::{SignedInBranch, SignedInStatement};
 pub use values::Param;
 
 use crate::config::BuildConfig;

@@ -11,12 +11,13 @@
 
 use graphjin_runtime::validate::{Constraint, Format, Rule};
 use graphjin_runtime::{
-    Access, Batch, Db, DbBuilder, OpKind, Operation, Param, RoleQuery, RoleStatement,
+    Access, Batch, Db, DbBuilder, OpKind, Operation, Param, RoleQuery, RoleStatement, SignedIn,
+    SignedInBranch,
 };
 
 use crate::runtime_table::{
     AccessEntry, BatchEntry, ConstraintEntry, OpKind as Kind, OperationEntry, ParamEntry,
-    RoleQueryEntry, RoleStatementEntry, RuleEntry, RuntimeTable,
+    RoleQueryEntry, RoleStatementEntry, RuleEntry, RuntimeTable, SignedInEntry,
 };
 
 /// Why a table could not be given to this runtime.
@@ -97,7 +98,25 @@ fn role_query(rq: &RoleQueryEntry) -> &'static RoleQuery {
     Box::leak(Box::new(RoleQuery {
         sql: leak(&rq.sql),
         roles: strs(&rq.roles),
+        statements: slice(rq.statements.iter().map(signed_in).collect()),
     }))
+}
+
+fn signed_in(s: &SignedInEntry) -> SignedIn {
+    SignedIn {
+        operation: leak(&s.operation),
+        sql: leak(&s.sql),
+        branches: slice(
+            s.branches
+                .iter()
+                .map(|(role, first)| SignedInBranch {
+                    role: leak(role),
+                    first: *first,
+                })
+                .collect(),
+        ),
+        params: s.params,
+    }
 }
 
 fn batch(b: &BatchEntry) -> Batch {

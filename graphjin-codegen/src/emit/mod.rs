@@ -61,9 +61,11 @@ pub fn emit_typed(
     role_query: Option<&(String, Vec<String>)>,
     types: &TypeMap,
 ) -> TokenStream {
+    // The operations' signed-in statements join it in the table.
     let role_query = role_query.map(|(sql, roles)| RoleQueryEntry {
         sql: sql.clone(),
         roles: roles.clone(),
+        statements: Vec::new(),
     });
     let table::TableTokens {
         operations: table,

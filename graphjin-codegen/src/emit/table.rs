@@ -7,7 +7,7 @@ use quote::{format_ident, quote};
 
 use crate::runtime_table::{
     AccessEntry, BatchEntry, ConstraintEntry, OpKind, OperationEntry, ParamEntry, RoleQueryEntry,
-    RuleEntry, RuntimeTable,
+    RuleEntry, RuntimeTable, SignedInEntry,
 };
 
 /// The literals of one table, one per item of each generated static.
@@ -34,10 +34,41 @@ pub(super) fn tokens(table: &RuntimeTable) -> TableTokens {
 
 fn role_query(rq: Option<&RoleQueryEntry>) -> TokenStream {
     match rq {
-        Some(RoleQueryEntry { sql, roles }) => quote! {
-            ::std::option::Option::Some(&::graphjin_runtime::RoleQuery { sql: #sql, roles: &[#(#roles),*] })
-        },
+        Some(RoleQueryEntry {
+            sql,
+            roles,
+            statements,
+        }) => {
+            let statements = statements.iter().map(signed_in);
+            quote! {
+                ::std::option::Option::Some(&::graphjin_runtime::RoleQuery {
+                    sql: #sql,
+                    roles: &[#(#roles),*],
+                    statements: &[#(#statements),*],
+                })
+            }
+        }
         None => quote!(::std::option::Option::None),
+    }
+}
+
+fn signed_in(s: &SignedInEntry) -> TokenStream {
+    let SignedInEntry {
+        operation,
+        sql,
+        branches,
+        params,
+    } = s;
+    let branches = branches.iter().map(
+        |(role, first)| quote!(::graphjin_runtime::SignedInBranch { role: #role, first: #first }),
+    );
+    quote! {
+        ::graphjin_runtime::SignedIn {
+            operation: #operation,
+            sql: #sql,
+            branches: &[#(#branches),*],
+            params: #params,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::{
     AccessEntry, BatchEntry, ConstraintEntry, OperationEntry, ParamEntry, RoleQueryEntry,
-    RoleStatementEntry, RuleEntry, RuntimeTable,
+    RoleStatementEntry, RuleEntry, RuntimeTable, SignedInEntry,
 };
 use crate::CompiledOperation;
 use crate::compile::op_directives::{ConstraintSpec, RuleSpec};
@@ -12,6 +12,10 @@ use crate::compile::{Compiler, Param};
 impl RuntimeTable {
     /// The table for `ops` (in that order) and the role statement `role_query`.
     pub fn new(ops: &[CompiledOperation], role_query: Option<RoleQueryEntry>) -> Self {
+        let role_query = role_query.map(|rq| RoleQueryEntry {
+            statements: ops.iter().filter_map(signed_in).collect(),
+            ..rq
+        });
         RuntimeTable {
             operations: ops.iter().map(operation).collect(),
             role_query,
@@ -33,8 +37,26 @@ impl RoleQueryEntry {
             .filter(|r| r.match_.is_some())
             .map(|r| r.name.clone())
             .collect();
-        Some(RoleQueryEntry { sql, roles })
+        Some(RoleQueryEntry {
+            sql,
+            roles,
+            statements: Vec::new(),
+        })
     }
+}
+
+fn signed_in(op: &CompiledOperation) -> Option<SignedInEntry> {
+    let s = op.signed_in.as_ref()?;
+    Some(SignedInEntry {
+        operation: op.name.clone(),
+        sql: s.sql.clone(),
+        branches: s
+            .branches
+            .iter()
+            .map(|b| (b.role.clone(), b.first))
+            .collect(),
+        params: s.params,
+    })
 }
 
 fn operation(op: &CompiledOperation) -> OperationEntry {

@@ -142,4 +142,19 @@ pub struct RoleQueryEntry {
     pub sql: String,
     /// The roles it can answer besides `user`.
     pub roles: Vec<String>,
+    /// Each query's one-round-trip statement for signed-in callers.
+    pub statements: Vec<SignedInEntry>,
+}
+
+/// A query's one-round-trip statement for signed-in callers: a runtime `SignedIn`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedInEntry {
+    /// The operation's name.
+    pub operation: String,
+    /// The statement (`$1` = user id; returns `json` and `role`).
+    pub sql: String,
+    /// Per branch: the role whose parameters it binds, and how far they moved.
+    pub branches: Vec<(String, usize)>,
+    /// How many parameters it takes, the user id included.
+    pub params: usize,
 }

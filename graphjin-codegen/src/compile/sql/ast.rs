@@ -206,8 +206,8 @@ pub enum Expr {
     /// `json_build_object('key', value, ...)`; more than 50 pairs are merged from chunks
     /// (PostgreSQL takes at most 100 arguments).
     JsonObject(Vec<(String, Expr)>),
-    /// `CASE WHEN cond THEN value END`.
-    When(Box<Expr>, Box<Expr>),
+    /// `CASE WHEN cond THEN value ... END`: the first arm whose condition holds.
+    Case(Vec<(Expr, Expr)>),
     /// `CASE subject WHEN k THEN v ... END`.
     Switch(Box<Expr>, Vec<(Expr, Expr)>),
     /// Conditions that must all hold: none is `true`, one is itself, more are
@@ -230,7 +230,7 @@ impl Expr {
 
     /// `CASE WHEN cond THEN self END`.
     pub fn when(self, cond: Expr) -> Self {
-        Expr::When(Box::new(cond), Box::new(self))
+        Expr::Case(vec![(cond, self)])
     }
 }
 

@@ -177,11 +177,14 @@ fn write_expr(out: &mut String, e: &Expr) {
             }
             out.push_str(")::json");
         }
-        Expr::When(cond, then) => {
-            out.push_str("CASE WHEN ");
-            write_expr(out, cond);
-            out.push_str(" THEN ");
-            write_expr(out, then);
+        Expr::Case(arms) => {
+            out.push_str("CASE");
+            for (cond, then) in arms {
+                out.push_str(" WHEN ");
+                write_expr(out, cond);
+                out.push_str(" THEN ");
+                write_expr(out, then);
+            }
             out.push_str(" END");
         }
         Expr::Switch(subject, arms) => {
