@@ -42,7 +42,7 @@ pub use signed_in::{SignedInBranch, SignedInStatement};
 pub use values::Param;
 
 use crate::config::BuildConfig;
-use crate::gql::ast::{Document, OpKind};
+use crate::gql::ast::{Document, OpKind, Operation};
 use crate::schema::model::DbSchema;
 
 /// One operation compiled for one role.
@@ -138,6 +138,18 @@ impl Compiler {
         self.roles.names()
     }
 
+    /// The state for compiling `op` of `doc` for `role`.
+    fn ctx<'a>(&'a self, doc: &'a Document, op: &'a Operation, role: &'a str) -> ctx::Ctx<'a> {
+        ctx::Ctx::new(
+            &self.catalog,
+            &self.config,
+            &self.roles,
+            role,
+            &doc.fragments,
+            &op.variables,
+        )
+    }
+
     /// Compiles operation `index` of `doc` (its fragments available) for `role`.
     pub fn compile(
         &self,
@@ -166,28 +178,14 @@ impl Compiler {
         if self.roles.role(role).is_none() {
             return Err(CompileError::new(op.pos, format!("unknown role `{role}`")));
         }
-        let mut ctx = ctx::Ctx::new(
-            &self.catalog,
-            &self.config,
-            &self.roles,
-            role,
-            &doc.fragments,
-            &op.variables,
-        );
+        let mut ctx = self.ctx(doc, op, role);
         let (statement, shape) = if op.kind == OpKind::Mutation {
             ctx.mutation(op, examples)?
         } else {
             ctx.query(op)?
         };
         let batch_sql = if op.kind == OpKind::Subscription {
-            let mut b = ctx::Ctx::new(
-                &self.catalog,
-                &self.config,
-                &self.roles,
-                role,
-                &doc.fragments,
-                &op.variables,
-            );
+            let mut b = self.ctx(doc, op, role);
             b.batch = true;
             let (root, _) = b.query(op)?;
             let n = b.params.list.len();

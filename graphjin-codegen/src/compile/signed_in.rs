@@ -28,7 +28,7 @@
 
 use super::sql::quote::string_literal;
 use super::sql::{Expr, From, Item, Select, Source, render};
-use super::{CompileError, CompiledQuery, Compiler, ctx};
+use super::{CompileError, CompiledQuery, Compiler};
 use crate::gql::ast::{Document, OpKind};
 
 /// A query's one-round-trip statement for signed-in callers.
@@ -151,14 +151,7 @@ impl Compiler {
         base: usize,
     ) -> Result<Expr, CompileError> {
         let op = &doc.operations[index];
-        let mut ctx = ctx::Ctx::new(
-            &self.catalog,
-            &self.config,
-            &self.roles,
-            role,
-            &doc.fragments,
-            &op.variables,
-        );
+        let mut ctx = self.ctx(doc, op, role);
         ctx.param_base = base;
         let (mut root, _) = ctx.query(op)?;
         Ok(if root.from.is_none() && root.items.len() == 1 {
