@@ -417,7 +417,20 @@ impl<'a> Ctx<'a> {
                 self.record_input(name, table, &example)?;
                 Ok((expr, example))
             }
-            ValueKind::Object(_) | ValueKind::List(_) => {
+            // GraphJin writes each row of a list written inline as a write of its own,
+            // taken off a stack (`qcode/mutate.go`: `processList`, then `st.Pop()`): the
+            // last row is written first, and the rows come back in that order. So are they
+            // here (parameters keep their numbers in the order written).
+            ValueKind::List(items) => {
+                let mut rows = items
+                    .iter()
+                    .map(|i| self.literal_json(table, i))
+                    .collect::<Result<Vec<_>>>()?;
+                rows.reverse();
+                let expr = format!("json_build_array({})", rows.join(", "));
+                Ok((expr, literal_example(data)))
+            }
+            ValueKind::Object(_) => {
                 let expr = self.literal_json(table, data)?;
                 Ok((expr, literal_example(data)))
             }
