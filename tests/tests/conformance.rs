@@ -1,6 +1,7 @@
-//! GraphJin's own examples (`../shared/conformance/cases.json`) run against the conformance
-//! database: each query is compiled for its role and executed, and its JSON compared with
-//! GraphJin's output (object key order ignored, array order significant).
+//! GraphJin's own examples (`../shared/conformance/cases.json`, plus the ones it leaves out in
+//! `tests/conformance/upstream_extra.json`) run against the conformance database: each query
+//! is compiled for its role and executed, and its JSON compared with GraphJin's output (object
+//! key order ignored, array order significant).
 
 use std::collections::BTreeMap;
 
@@ -258,14 +259,25 @@ struct Corpus {
     schema: graphjin_codegen::schema::DbSchema,
 }
 
-/// Loads [`Corpus`]; `None` when the shared corpus is absent (and not required).
+/// Loads [`Corpus`] (the shared cases, then `upstream_extra.json`'s); `None` when the shared
+/// corpus is absent (and not required).
 async fn corpus(name: &str) -> Option<Corpus> {
     let shared =
         graphjin_tests::shared_dir(&["conformance/cases.json", "conformance/postgres.sql"])?;
-    let cases: Vec<Case> = serde_json::from_str(
+    let mut cases: Vec<Case> = serde_json::from_str(
         &std::fs::read_to_string(shared.join("conformance/cases.json")).expect("cases.json"),
     )
     .expect("cases.json parses");
+    // The upstream examples the shared file leaves out, after the shared ones (so the SQL
+    // snapshot's existing entries keep their place).
+    let extra: Vec<Case> = serde_json::from_str(
+        &std::fs::read_to_string(
+            graphjin_tests::workspace_root().join("tests/conformance/upstream_extra.json"),
+        )
+        .expect("upstream_extra.json"),
+    )
+    .expect("upstream_extra.json parses");
+    cases.extend(extra);
     let configs: BTreeMap<String, Value> = serde_saphyr::from_str(
         &std::fs::read_to_string(
             graphjin_tests::workspace_root().join("tests/conformance/configs.yml"),
