@@ -2,7 +2,8 @@
 //!
 //! The pipeline reads like the product works: read the config folder ([`allowlist`],
 //! [`schema`], [`config`]) -> parse each operation ([`gql`]) -> check it against the schema
-//! and plan it for every role -> render PostgreSQL ([`compile`]). [`Project`] runs it:
+//! and the role's rules while building its SQL tree, for every role -> print PostgreSQL
+//! ([`compile`]). [`Project`] runs it, into one [`Compiled`] result:
 //!
 //! ```no_run
 //! let project = graphjin_codegen::Project::load("config".as_ref())?;
