@@ -296,6 +296,30 @@ fn sql_names_parameters_on_stderr_and_suggests_names() {
     assert!(stderr.contains("unknown role `admin`"), "{stderr}");
 }
 
+#[test]
+fn sql_says_why_a_role_may_not_run_an_operation() {
+    let dir = project(
+        "sqlrefused",
+        b"mutation addUser {\n  users(insert: { email: $email }) { id }\n}\n",
+    );
+    let (out, stdout, stderr) = run(bin()
+        .args(["sql", "addUser", "--role", "user", "--config-dir"])
+        .arg(&dir));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.starts_with("WITH "), "{stdout}");
+    let (out, stdout, stderr) = run(bin()
+        .args(["sql", "addUser", "--role", "anon", "--config-dir"])
+        .arg(&dir));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains(
+            "role `anon` may not run `addUser`: anonymous callers may not insert `users`"
+        ),
+        "{stderr}"
+    );
+}
+
 /// Every command and subcommand, as typed after `graphjin`.
 const COMMANDS: &[&[&str]] = &[
     &["schema"],
