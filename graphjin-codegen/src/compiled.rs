@@ -60,7 +60,8 @@ impl Compiled {
         operations.extend(extra.iter().cloned());
         Compiled {
             operations,
-            ..self.clone()
+            role_query: self.role_query.clone(),
+            compiler: self.compiler.clone(),
         }
     }
 
