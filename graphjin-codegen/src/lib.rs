@@ -1,8 +1,8 @@
 //! GraphJin for Rust, build-time half: everything that knows GraphQL.
 //!
 //! The pipeline reads like the product works: read the config folder ([`allowlist`],
-//! [`schema`], [`config`]) -> parse each operation ([`gql`]) -> check it against the schema
-//! and the role's rules while building its SQL tree, for every role -> print PostgreSQL
+//! [`schema`], [`config`]) -> parse each operation ([`gql`]) -> plan it against the schema
+//! and the role's rules, lower the plan to an SQL tree and print PostgreSQL, for every role
 //! ([`compile`]). [`Project`] runs it, into one [`Compiled`] result:
 //!
 //! ```no_run

@@ -17,14 +17,14 @@
 //! NULL` and all go one way, else GraphJin's expanded form (`a > $a OR (a = $a AND b >
 //! $b) ...`) with each item's `NULLS FIRST`/`LAST` placement.
 
-use super::catalog::{ColumnInfo, TableInfo, TableSource};
+use super::catalog::{TableInfo, TableSource};
 use super::ctx::Ctx;
 use super::error::{CompileError, Result};
 use super::paging::PagingArgs;
-use super::relation::resolve;
+use super::plan::order::OrderKey;
 use super::sql::quote::{ident, string_literal};
 use super::sql::{Direction, Expr, From, Item, Join, JoinKind, OrderItem, Select, Source};
-use crate::gql::ast::{Value, ValueKind};
+use crate::gql::ast::ValueKind;
 use crate::source::Pos;
 
 /// The prefix every marker starts with (GraphJin's `gj/<hex>:` print format).
@@ -100,54 +100,6 @@ fn fnv1a(parts: &[&str]) -> u64 {
 }
 
 impl<'a> Ctx<'a> {
-    /// The SQL types (and whether NULL is possible) of the items `order_sql` writes for
-    /// `order_by` value `v`, in the same order. `order_sql` has checked `v` already.
-    fn order_types(&self, table: &TableInfo, v: &Value, out: &mut Vec<(String, bool)>) {
-        let col_type = |c: Option<&ColumnInfo>| match c {
-            Some(c) => (c.cast_type(), c.nullable),
-            None => ("text".to_owned(), true),
-        };
-        match &v.kind {
-            ValueKind::Object(fields) => {
-                for (key, val) in fields {
-                    let name = self.db_name(&key.value).into_owned();
-                    if name == "search_rank" && table.column(&name).is_none() {
-                        out.push(("real".to_owned(), true));
-                    } else if let Some(col) = table.column(&name) {
-                        match &val.kind {
-                            ValueKind::List(items) if items.len() == 2 => {
-                                out.push(("integer".to_owned(), true));
-                            }
-                            _ => out.push(col_type(Some(col))),
-                        }
-                    } else if let Some((child, _)) = resolve(self.cat, table, &name, None, None)
-                        && let ValueKind::Object(inner) = &val.kind
-                    {
-                        for (ck, _) in inner {
-                            let cname = self.db_name(&ck.value).into_owned();
-                            let (ty, _) = col_type(child.column(&cname));
-                            out.push((ty, true));
-                        }
-                    }
-                }
-            }
-            ValueKind::Variable(_) => {
-                for (_, items) in &table.order_by {
-                    for (col, _) in items {
-                        let (ty, _) = col_type(table.column(col));
-                        out.push((ty, true));
-                    }
-                }
-            }
-            ValueKind::List(items) => {
-                for item in items {
-                    self.order_types(table, item, out);
-                }
-            }
-            _ => {}
-        }
-    }
-
     /// Reads `first`/`last`/`after`/`before` for a list selection: the cursor's join,
     /// condition, ordering and output columns. `order` is what `order_sql` wrote for the
     /// field's `order_by` (nothing else: no `distinct`, no default order).
@@ -158,7 +110,7 @@ impl<'a> Ctx<'a> {
         field_pos: Pos,
         table: &TableInfo,
         alias: &str,
-        order_by: Option<&Value>,
+        keys: &[OrderKey<'_>],
         order: &[OrderItem],
         n: usize,
     ) -> Result<PagedSql> {
@@ -182,13 +134,13 @@ impl<'a> Ctx<'a> {
             }
         };
         let mut types = Vec::new();
-        if let Some(v) = order_by {
-            self.order_types(table, v, &mut types);
+        for key in keys {
+            key.types(table, &mut types);
         }
         if types.len() != order.len() {
             return Err(CompileError::new(
                 pos,
-                "cursor pagination cannot follow this `order_by` (an ordering whose type is unknown)",
+                "internal: the ordering and its types differ; please report this operation",
             ));
         }
         let mut items = Vec::with_capacity(order.len() + 1);

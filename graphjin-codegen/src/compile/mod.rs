@@ -1,16 +1,18 @@
 //! The compiler: operation + schema + config + role -> one PostgreSQL statement whose single
 //! `json` value is the GraphQL response's `data`.
 //!
-//! [`catalog`] merges the schema and the config once. Per operation and role, the
-//! selection walk (`select`, `mutate` for writes) checks the operation against the catalog
-//! and the role's rules and builds an SQL tree (`sql::ast`), with `filter` (`where`),
-//! `order` (`order_by`), `cursor` (paging) and [`relation`] (joins) writing its leaf
-//! conditions and collecting bind [`values::Param`]s; `sql::render` prints the tree once.
-//! A subscription's batch statement is a change to that tree (`batch`), not to its text.
+//! [`catalog`] merges the schema and the config once. Per operation and role, `plan`
+//! checks a selection against the catalog and the role's rules into data (fields resolved,
+//! relationships, filters, ordering, refusals), and `select` lowers that plan to an SQL
+//! tree (`sql::ast`), with `filter` (`where`), `order` (`order_by`), `cursor` (paging) and
+//! [`relation`] (joins) writing its leaf conditions and numbering bind
+//! [`values::Param`]s; `sql::render` prints the tree once. `mutate` builds a mutation's
+//! writes in one walk and lowers its selections' plans. A subscription's batch statement
+//! is a change to the tree (`batch`), not to its text.
 //!
 //! Module layering, each using only those before it: `sql`, `names`, `values`, `catalog`,
-//! `roles`, `paging`, `inputs` -> `ctx` (the per-statement state) -> `filter`, `order`,
-//! `cursor` -> `select` -> `mutate` -> this module.
+//! `roles`, `paging`, `inputs` -> `ctx` (the per-statement state) -> `plan` -> `filter`,
+//! `order`, `cursor` -> `select` -> `mutate` -> this module.
 
 mod batch;
 pub mod catalog;
@@ -24,6 +26,7 @@ pub mod names;
 pub mod op_directives;
 mod order;
 mod paging;
+mod plan;
 pub mod relation;
 pub mod role_query;
 pub mod roles;
