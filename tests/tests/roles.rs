@@ -51,6 +51,10 @@ query customersWithOrders {
   customers(order_by: { id: asc }, limit: 3) { id full_name orders(order_by: { id: asc }) { id } }
 }
 
+query ordersByCustomerEmail {
+  orders(order_by: { customer: { email: desc } }, limit: 5) { id }
+}
+
 query productNames {
   products(order_by: { id: asc }, limit: 20) { id name price }
 }
@@ -337,6 +341,41 @@ fn the_audit_manifest_shows_reads_and_refusals() {
     if let Some((_, anon)) = op.roles.iter().find(|(r, _)| r == "anon") {
         assert!(anon.reads.iter().all(|(t, _)| t != "customers"));
     }
+}
+
+/// Ordering by a related table's column is reading it: a role that may not read
+/// `customers.email` may not order orders by it either (that would reveal its order).
+#[test]
+fn ordering_by_a_related_column_follows_that_tables_column_rules() {
+    let dir = graphjin_tests::shop_config("roles-order-related", ALLOW_LIST, CONFIG);
+    let ops = Project::load(&dir)
+        .expect("loads")
+        .compile()
+        .expect("compiles");
+    let op = ops
+        .iter()
+        .find(|o| o.name == "ordersByCustomerEmail")
+        .expect("op");
+    assert!(
+        op.refused
+            .iter()
+            .any(|(r, why)| r == "user" && why.contains("email")),
+        "{:?}",
+        op.refused
+    );
+    let (_, admin) = op
+        .roles
+        .iter()
+        .find(|(r, _)| r == "admin")
+        .expect("admin may");
+    assert!(
+        admin
+            .reads
+            .iter()
+            .any(|(t, cols)| t == "customers" && cols.contains(&"email".to_string())),
+        "{:?}",
+        admin.reads
+    );
 }
 
 #[test]

@@ -167,6 +167,9 @@ impl Ctx<'_> {
                                     format!("table `{}` has no column `{cname}`", child.name),
                                 )
                             })?;
+                            // The role's rules for the related table apply to ordering
+                            // by its columns as to reading them.
+                            self.check_column(&child, col, ck.pos)?;
                             cols.push((col.clone(), direction(cv)?));
                         }
                         out.push(OrderKey::Related {
