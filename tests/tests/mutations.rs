@@ -45,6 +45,10 @@ mutation renameCategory($id: ID!, $name: String!) {
   categories(id: $id, update: { name: $name }) { id name }
 }
 
+mutation renameCategoryQuietly($id: ID!, $name: String!, $show: Boolean!) {
+  categories(id: $id, update: { name: $name }) @include(if: $show) { id name }
+}
+
 variables { "data": { "id": 0, "name": "", "slug": "" } }
 
 mutation saveCategory {
@@ -185,6 +189,42 @@ async fn insert_update_upsert_delete() {
         count(&client, "SELECT count(*) FROM categories WHERE id = 100").await,
         0
     );
+}
+
+/// `@include` / `@skip` on a mutation's field decide whether its selection shows, as in
+/// GraphJin; the write runs either way.
+#[tokio::test]
+async fn include_on_a_mutation_hides_its_selection_not_its_write() {
+    let (db, client) = setup().await;
+    let user = Auth::user("1");
+    let id: i64 = client
+        .query_one(
+            "INSERT INTO categories (name, slug) VALUES ('Quiet', 'quiet') RETURNING id",
+            &[],
+        )
+        .await
+        .expect("insert")
+        .get(0);
+    let data = run(
+        &db,
+        "renameCategoryQuietly",
+        &user,
+        json!({"id": id, "name": "Hushed", "show": false}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(data, json!({"categories": null}));
+    let sql = format!("SELECT count(*) FROM categories WHERE id = {id} AND name = 'Hushed'");
+    assert_eq!(count(&client, &sql).await, 1, "the write ran");
+    let data = run(
+        &db,
+        "renameCategoryQuietly",
+        &user,
+        json!({"id": id, "name": "Shown", "show": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(data, json!({"categories": {"id": id, "name": "Shown"}}));
 }
 
 #[tokio::test]

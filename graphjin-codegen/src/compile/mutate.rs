@@ -18,6 +18,7 @@ use super::inputs::InputShape;
 use super::names::suggestion;
 use super::relation::{Find, Relation, resolve};
 use super::roles::OpRules;
+use super::select::wrap_include;
 use super::shape::Shape;
 use super::sql::quote::{ident, string_literal};
 use super::sql::{Cte, CteBody, Expr, Item, Select, With};
@@ -115,10 +116,13 @@ impl<'a> Ctx<'a> {
                 roots.push(None);
                 continue;
             }
+            // As in GraphJin, `@include` / `@skip` decide whether the field's selection
+            // shows (it is `null` otherwise); its write runs either way.
+            let include = self.show_sql(&dirs.show)?;
             let table = self.mutation_table(f)?;
             let (action, data) = mutation_action(f)?;
             let cte = self.plan_root(f, &table, action, data, examples, &mut writes)?;
-            roots.push(Some((table, action, cte)));
+            roots.push(Some((table, action, cte, include)));
         }
         self.install_overlays(&writes);
 
@@ -126,7 +130,7 @@ impl<'a> Ctx<'a> {
         let mut shapes = Vec::new();
         for (f, root) in fields.iter().zip(roots) {
             let key = f.response_key().to_string();
-            let Some((table, action, cte)) = root else {
+            let Some((table, action, cte, include)) = root else {
                 if f.name.value == "__typename" {
                     let name = op
                         .name
@@ -150,7 +154,12 @@ impl<'a> Ctx<'a> {
             } else {
                 self.mutation_select(f, &table, Some(&cte), dirs.object)?
             };
-            pairs.push((key.clone(), sql));
+            let shape = if include.is_some() {
+                shape.nullable()
+            } else {
+                shape
+            };
+            pairs.push((key.clone(), wrap_include(sql, &include)));
             shapes.push((key, shape));
         }
         let shape = Shape::Object {

@@ -15,7 +15,8 @@ use super::sql::{
 };
 use crate::gql::ast::{Field, Operation, ValueKind};
 
-fn wrap_include(expr: Expr, include: &Option<String>) -> Expr {
+/// `expr` when the field's `@include` / `@skip` condition holds, else `null`.
+pub(super) fn wrap_include(expr: Expr, include: &Option<String>) -> Expr {
     match include {
         Some(cond) => expr.when(Expr::raw(cond.as_str())),
         None => expr,
