@@ -127,8 +127,8 @@ fn listen_addr(dir: &str) -> Result<String, BoxError> {
 /// The development server: any operation runs, named ones are recorded into allow.list.
 #[cfg(feature = "dev")]
 async fn serve(url: &str, dir: &str, addr: &str) -> Result<(), BoxError> {
-    let opts = graphjin_codegen::dev::DevOptions::new(dir, url);
-    let server = graphjin_codegen::dev::DevServer::start(opts).await?;
+    let opts = graphjin_dev::DevOptions::new(dir, url);
+    let server = graphjin_dev::DevServer::start(opts).await?;
     say(&format!(
         "development mode: named operations are recorded into {dir}/allow.list"
     ));

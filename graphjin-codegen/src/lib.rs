@@ -18,8 +18,6 @@ pub mod allowlist;
 pub mod compile;
 mod compiled;
 pub mod config;
-#[cfg(feature = "dev")]
-pub mod dev;
 mod error;
 pub mod gql;
 pub mod origin;

@@ -159,15 +159,15 @@ pub async fn connect_project_with(
 pub fn leak_table(
     ops: &[graphjin_codegen::CompiledOperation],
     role_query: Option<graphjin_codegen::runtime_table::RoleQueryEntry>,
-) -> graphjin_codegen::dev::bridge::StaticTable {
+) -> graphjin_dev::bridge::StaticTable {
     let table = graphjin_codegen::runtime_table::RuntimeTable::new(ops, role_query);
-    graphjin_codegen::dev::bridge::leak_table(&table).expect("the runtime takes the table")
+    graphjin_dev::bridge::leak_table(&table).expect("the runtime takes the table")
 }
 
 /// A project's compile result as the runtime's static table: its operations and its role
 /// statement (the development server's bridge, the same mapping the build emits).
-pub fn leak_compiled(compiled: &Compiled) -> graphjin_codegen::dev::bridge::StaticTable {
-    graphjin_codegen::dev::bridge::leak_table(&compiled.runtime_table())
+pub fn leak_compiled(compiled: &Compiled) -> graphjin_dev::bridge::StaticTable {
+    graphjin_dev::bridge::leak_table(&compiled.runtime_table())
         .expect("the runtime takes the table")
 }
 

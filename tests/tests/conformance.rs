@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use graphjin_codegen::compile::Compiler;
 use graphjin_codegen::config::{BuildConfig, parse_config};
 use graphjin_codegen::gql::parse_document;
-use graphjin_codegen::schema::introspect::introspect;
+use graphjin_dev::schema_pull::introspect;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio_postgres::types::{ToSql, Type};

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use graphjin_codegen::dev::{DevOptions, DevServer};
+use graphjin_dev::{DevOptions, DevServer};
 use serde_json::{Value, json};
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -38,7 +38,7 @@ async fn project(prefix: &str, yaml: &str) -> (String, PathBuf) {
     let dir = std::env::temp_dir().join(format!("gj-docs-{}-{prefix}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("config dir");
-    let schema = graphjin_codegen::schema::introspect::pull(&url, "public")
+    let schema = graphjin_dev::schema_pull::pull(&url, "public")
         .await
         .expect("schema pull");
     std::fs::write(dir.join("db.graphql"), schema).expect("db.graphql");

@@ -7,7 +7,7 @@
 //! compliance rules fails real `cargo check` at that operation's field.
 //!
 //! The npm packages are installed once into `target/tmp/npm-locked-api` (see
-//! `graphjin-codegen/tests/locked_api/npm.rs`); without node and npm the npm checks print a
+//! `graphjin-dev/tests/locked_api/npm.rs`); without node and npm the npm checks print a
 //! skip line and pass, unless `CI` is set.
 
 use std::collections::BTreeSet;
@@ -21,7 +21,7 @@ use graphjin_codegen::tools::surface::ApiConfig;
 use graphjin_runtime::{PoolOptions, Service};
 use serde_json::{Value, json};
 
-#[path = "../../graphjin-codegen/tests/locked_api/npm.rs"]
+#[path = "../../graphjin-dev/tests/locked_api/npm.rs"]
 mod npm;
 
 fn config_dir() -> PathBuf {

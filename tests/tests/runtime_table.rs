@@ -2,7 +2,7 @@
 //! `tests/fixtures/runtime_table` (every variable rule, defaults, a subscription with batch
 //! statements, a mutation, a refused role, a role statement), the statics
 //! `include_allowlist!` generates (`emit`'s token renderer) equal the values the development
-//! server leaks (`dev::bridge`), both rendered from one `RuntimeTable`.
+//! server leaks (`graphjin_dev::bridge`), both rendered from one `RuntimeTable`.
 
 use std::collections::BTreeSet;
 

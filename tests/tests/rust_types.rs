@@ -164,7 +164,7 @@ async fn every_type_round_trips_through_the_typed_api() {
 
     // The committed snapshot is what `schema pull` writes for the schema, enum and domains
     // included (the server version aside).
-    let pulled = graphjin_codegen::schema::introspect::pull(&url, "public")
+    let pulled = graphjin_dev::schema_pull::pull(&url, "public")
         .await
         .expect("pull");
     let pulled = if stand_in {

@@ -5,8 +5,8 @@
 use graphjin_codegen::compile::Compiler;
 use graphjin_codegen::config::BuildConfig;
 use graphjin_codegen::gql::parse_document;
-use graphjin_codegen::schema::introspect::introspect;
 use graphjin_codegen::schema::{parse_schema, write_schema};
+use graphjin_dev::schema_pull::introspect;
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! A [`RuntimeTable`] written as Rust tokens: the literals of the generated `OPERATIONS`,
 //! `ROLE_QUERY`, `BATCHES` and `ACCESS`. Purely structural: every value is decided by
-//! [`RuntimeTable::new`]; `dev::bridge` renders the same table as leaked runtime values.
+//! [`RuntimeTable::new`]; graphjin-dev's `bridge` renders the same table as leaked runtime
+//! values.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};

@@ -6,8 +6,8 @@
 //! become that table (which statements are batch statements, how a parameter's default is
 //! written, which runtime rule and format a constraint is). Two renderers only copy it:
 //! `emit` writes it as Rust tokens for the build (`OPERATIONS`, `ROLE_QUERY`, `BATCHES`,
-//! `ACCESS`), and the development server's `dev::bridge` leaks it into the runtime's
-//! `'static` values, so both serve the same table.
+//! `ACCESS`), and graphjin-dev's `bridge` leaks it into the runtime's `'static` values for
+//! the development server, so both serve the same table.
 
 mod map;
 

@@ -1,8 +1,6 @@
-//! The schema snapshot `config/db.graphql`: its model, reading, writing and (feature
-//! `introspect`) pulling it from a live database.
+//! The schema snapshot `config/db.graphql`: its model, reading and writing. Pulling it from
+//! a live database is graphjin-dev's (`graphjin schema pull`): the build only reads it.
 
-#[cfg(feature = "introspect")]
-pub mod introspect;
 pub mod model;
 pub mod read;
 pub mod write;

@@ -202,8 +202,10 @@ fn write_type_args(out: &mut String, args: Option<&str>) {
     }
 }
 
-/// True for a GraphQL name: `[_A-Za-z][_0-9A-Za-z]*`.
-pub(crate) fn is_graphql_name(s: &str) -> bool {
+/// True for a GraphQL name: `[_A-Za-z][_0-9A-Za-z]*`, the names [`write_schema`] can write.
+/// Public for the schema pull (graphjin-dev), which leaves out objects with other names
+/// rather than write a `db.graphql` this crate cannot read back.
+pub fn is_graphql_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())

@@ -5,7 +5,7 @@ use graphjin_codegen::compile::Compiler;
 use graphjin_codegen::config::parse_config;
 use graphjin_codegen::gql::parse_document;
 use graphjin_codegen::schema::DbSchema;
-use graphjin_codegen::schema::introspect::introspect;
+use graphjin_dev::schema_pull::introspect;
 use serde_json::Value;
 use tokio_postgres::Client;
 use tokio_postgres::types::{ToSql, Type};

@@ -1,6 +1,6 @@
 //! The npm tools the locked-API tests check their output with, installed once per target
 //! folder into `target/tmp/npm-locked-api` with `npm install --prefix` (the versions are
-//! pinned here). Shared by `graphjin-codegen/tests/locked_api.rs` and
+//! pinned here). Shared by `graphjin-dev/tests/locked_api.rs` and
 //! `tests/tests/locked_api_http.rs`.
 //!
 //! Without `node` and `npm` the checks that need them print a skip line and pass, unless

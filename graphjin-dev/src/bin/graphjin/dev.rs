@@ -14,8 +14,8 @@ pub fn serve(config_dir: &Path, url: Option<&str>, listen: SocketAddr) -> Outcom
         .build()
         .map_err(|e| Failure::new(format!("could not start the async runtime: {e}")))?;
     rt.block_on(async {
-        let opts = graphjin_codegen::dev::DevOptions::new(config_dir, url);
-        let server = graphjin_codegen::dev::DevServer::start(opts).await?;
+        let opts = graphjin_dev::DevOptions::new(config_dir, url);
+        let server = graphjin_dev::DevServer::start(opts).await?;
         server.serve(listen).await?;
         Ok(())
     })

@@ -12,9 +12,9 @@ pub mod from_catalog;
 pub mod model;
 pub mod resolve;
 
+use graphjin_codegen::gql::parse_document;
 use serde_json::{Value as Json, json};
 
-use crate::gql::parse_document;
 pub use model::Schema;
 pub use resolve::ResolveError;
 
@@ -62,9 +62,10 @@ pub fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compile::Compiler;
-    use crate::config::BuildConfig;
-    use crate::schema::parse_schema;
+    use graphjin_codegen::Project;
+    use graphjin_codegen::allowlist::AllowList;
+    use graphjin_codegen::config::BuildConfig;
+    use graphjin_codegen::schema::parse_schema;
 
     const DB: &str = r#"# dbinfo:postgres,150018,public
 # enum:order_status ["pending","shipped"]
@@ -93,8 +94,16 @@ type orders {
 
     fn small() -> Schema {
         let db = parse_schema(DB).expect("db.graphql parses");
-        let compiler = Compiler::new(&db, &BuildConfig::default()).expect("compiler");
-        from_catalog::schema(&db, &crate::Compiled::new(Vec::new(), compiler))
+        // A project with no operations and the default config, compiled.
+        let project = Project {
+            dir: "config".into(),
+            allow_list: AllowList::default(),
+            schema: db.clone(),
+            config: BuildConfig::default(),
+            config_name: "(no config)".into(),
+            files: Vec::new(),
+        };
+        from_catalog::schema(&db, &project.compile().expect("compiles"))
     }
 
     fn ask(schema: &Schema, q: &str) -> Json {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use graphjin_codegen::allowlist;
-use graphjin_codegen::dev::{DevOptions, DevServer};
+use graphjin_dev::{DevOptions, DevServer};
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {

@@ -9,15 +9,14 @@
 //! The strings are leaked: fine for a development server (bounded by the distinct
 //! operations of a session) and for tests.
 
+use graphjin_codegen::runtime_table::{
+    AccessEntry, BatchEntry, ConstraintEntry, OpKind as Kind, OperationEntry, ParamEntry,
+    RoleQueryEntry, RoleStatementEntry, RuleEntry, RuntimeTable, SignedInEntry,
+};
 use graphjin_runtime::validate::{Constraint, Format, Rule};
 use graphjin_runtime::{
     Access, Batch, Db, DbBuilder, OpKind, Operation, Param, RoleQuery, RoleStatement, SignedIn,
     SignedInBranch,
-};
-
-use crate::runtime_table::{
-    AccessEntry, BatchEntry, ConstraintEntry, OpKind as Kind, OperationEntry, ParamEntry,
-    RoleQueryEntry, RoleStatementEntry, RuleEntry, RuntimeTable, SignedInEntry,
 };
 
 /// Why a table could not be given to this runtime.
@@ -229,7 +228,7 @@ fn constraint(c: &ConstraintEntry, operation: &str) -> Result<Constraint, Bridge
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compile::op_directives::FORMATS;
+    use graphjin_codegen::compile::op_directives::FORMATS;
 
     /// The compiler's format names and the runtime's agree, one for one, through the
     /// mapping and this renderer.
@@ -237,7 +236,7 @@ mod tests {
     fn formats_agree() {
         let runtime: Vec<&str> = Format::ALL.iter().map(|(n, _)| *n).collect();
         assert_eq!(runtime, FORMATS);
-        let project = crate::Project::load_dev(
+        let project = graphjin_codegen::Project::load_dev(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-app/config"),
         )
         .expect("example config");
@@ -246,7 +245,7 @@ mod tests {
                 "query f($v: String) @constraint(variable: \"v\", format: \"{name}\") {{ products(where: {{ name: {{ eq: $v }} }}) {{ id }} }}"
             );
             let op = project
-                .compile_one(crate::One::Text {
+                .compile_one(graphjin_codegen::One::Text {
                     text: &text,
                     variables: None,
                 })

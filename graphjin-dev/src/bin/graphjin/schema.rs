@@ -23,9 +23,7 @@ pub fn pull(config_dir: &Path, url: Option<&str>, schema: &str) -> Outcome {
         Err(graphjin_runtime::ConfigError::NotFound { .. }) => None,
         Err(e) => return Err(Failure::new(e.to_string())),
     };
-    let text = rt.block_on(graphjin_codegen::schema::introspect::pull_with_tls(
-        url, schema, tls,
-    ))?;
+    let text = rt.block_on(graphjin_dev::schema_pull::pull_with_tls(url, schema, tls))?;
     std::fs::create_dir_all(config_dir)
         .map_err(|e| Failure::new(format!("{}: {e}", config_dir.display())))?;
     let path = config_dir.join("db.graphql");

@@ -1,12 +1,11 @@
 //! `graphjin schema pull` (and the introspection function it calls) over TLS, against a
 //! real PostgreSQL with `ssl = on` and a certificate chain made here, where the user may
 //! connect only over TLS.
-#![cfg(feature = "introspect")]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use graphjin_codegen::schema::introspect::{IntrospectError, pull, pull_with_tls};
+use graphjin_dev::schema_pull::{IntrospectError, pull, pull_with_tls};
 use graphjin_pg_tmp::{TempPostgres, TestPki};
 
 struct Cluster {
@@ -86,7 +85,6 @@ async fn pull_names_a_refused_certificate() {
 }
 
 /// The `graphjin` binary itself: `schema pull --database-url` with TLS in the URL.
-#[cfg(feature = "cli")]
 #[test]
 fn cli_schema_pull_over_tls() {
     let c = cluster();

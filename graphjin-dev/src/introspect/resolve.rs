@@ -2,12 +2,12 @@
 //! `__typename` with nested selections, aliases, named and inline fragments (type
 //! conditions on the meta types), `@include` / `@skip(if:)`, and variables.
 
+use graphjin_codegen::gql::ast::{
+    Directive as QDirective, Document, Field as QField, Operation, Selection, Value, ValueKind,
+};
 use serde_json::{Map, Value as Json, json};
 
 use super::model::{Directive, EnumValue, Field, InputValue, Schema, Ty, TypeDef};
-use crate::gql::ast::{
-    Directive as QDirective, Document, Field as QField, Operation, Selection, Value, ValueKind,
-};
 
 /// Why an introspection query could not be answered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -400,7 +400,7 @@ impl<'a> Resolver<'a> {
 
 /// The root type's name for `op`.
 fn root_name<'s>(op: &Operation, schema: &'s Schema) -> &'s str {
-    use crate::gql::ast::OpKind;
+    use graphjin_codegen::gql::ast::OpKind;
     match op.kind {
         OpKind::Query => &schema.query,
         OpKind::Mutation => schema.mutation.as_deref().unwrap_or("Mutation"),
@@ -421,7 +421,7 @@ fn unknown(field: &str, on: &str, schema: &Schema) -> ResolveError {
     ResolveError::UnknownField {
         field: field.to_owned(),
         on: on.to_owned(),
-        hint: crate::compile::names::suggestion(field, names),
+        hint: graphjin_codegen::compile::names::suggestion(field, names),
     }
 }
 

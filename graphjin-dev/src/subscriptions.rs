@@ -28,7 +28,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message as Inner};
 
-use super::DevServer;
+use crate::DevServer;
 
 /// The `graphql-ws` library's subprotocol.
 const TRANSPORT_WS: &str = "graphql-transport-ws";

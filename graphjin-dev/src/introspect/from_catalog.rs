@@ -8,14 +8,17 @@
 
 use std::collections::HashSet;
 
+use graphjin_codegen::Compiled;
+use graphjin_codegen::compile::catalog::{
+    Catalog, ColumnInfo, FunctionInfo, TableInfo, TableSource,
+};
+use graphjin_codegen::compile::names::singular;
+use graphjin_codegen::compile::relation::{Relation, resolve};
+use graphjin_codegen::schema::DbSchema;
+
 use super::model::{
     Directive, EnumValue, Field, InputValue, Kind, Schema, Ty, TypeDef, builtin_scalars, meta_types,
 };
-use crate::Compiled;
-use crate::compile::catalog::{Catalog, ColumnInfo, FunctionInfo, TableInfo, TableSource};
-use crate::compile::names::singular;
-use crate::compile::relation::{Relation, resolve};
-use crate::schema::DbSchema;
 
 /// Scalar operators (GraphJin's `expScalar`): name, description.
 const SCALAR_OPS: [(&str, &str); 28] = [
@@ -221,8 +224,10 @@ impl<'a> Builder<'a> {
                     })
                     .collect();
                 b.schema.add(t);
-                b.enums
-                    .push((crate::schema::model::UserType::Enum(e).sql_name(), name));
+                b.enums.push((
+                    graphjin_codegen::schema::model::UserType::Enum(e).sql_name(),
+                    name,
+                ));
             }
         }
         b

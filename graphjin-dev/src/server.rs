@@ -2,7 +2,7 @@
 //! the GraphQL route is compiled with the same compiler the build uses, added to the
 //! runtime's operation table, and served by the unchanged production router — same auth,
 //! role resolution and error handling. The runtime gets the table the build would emit for
-//! the same operations ([`super::bridge`]), batch statements included, so a subscription's
+//! the same operations ([`crate::bridge`]), batch statements included, so a subscription's
 //! subscribers are polled with one statement as in production. After it succeeds, a named operation is recorded into
 //! `allow.list`, so the next `cargo build` locks it in.
 
@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use graphjin_codegen::record::Recorder;
+use graphjin_codegen::{Compiled, CompiledOperation, One, Project};
 use graphjin_runtime::axum::Router;
 use graphjin_runtime::axum::body::{Body, to_bytes};
 use graphjin_runtime::axum::extract::{Query, Request, State};
@@ -23,9 +25,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, RwLock};
 use tower::ServiceExt;
 
-use super::bridge;
-use crate::record::Recorder;
-use crate::{Compiled, CompiledOperation, One, Project};
+use crate::bridge;
 
 /// How to run the development server.
 #[derive(Debug, Clone)]
@@ -64,7 +64,7 @@ pub enum DevError {
     Build(String),
     /// The database could not be introspected.
     #[error("schema pull: {0}")]
-    Schema(#[from] crate::schema::introspect::IntrospectError),
+    Schema(#[from] crate::schema_pull::IntrospectError),
     /// The runtime refused (connection, prepare, config).
     #[error("{0}")]
     Runtime(String),
@@ -91,7 +91,7 @@ struct Current {
     /// The subscription registry `router` polls with.
     subscriptions: Subscriptions,
     /// What introspection shows for this project, built at the first introspection.
-    schema: std::sync::OnceLock<Arc<super::introspect::Schema>>,
+    schema: std::sync::OnceLock<Arc<crate::introspect::Schema>>,
     /// Which build this is: a new one for every rebuild of the runtime.
     generation: u64,
 }
@@ -113,7 +113,7 @@ pub struct DevServer {
     shared: Arc<Shared>,
 }
 
-fn build_errors(errors: Vec<crate::Error>) -> DevError {
+fn build_errors(errors: Vec<graphjin_codegen::Error>) -> DevError {
     DevError::Build(
         errors
             .iter()
@@ -237,7 +237,7 @@ impl DevServer {
 
     /// Makes sure `text` is served: compiles it and rebuilds the runtime when it is new.
     async fn ensure(&self, text: &str, variables: Option<&Value>) -> Result<(), String> {
-        let normalized = graphjin_normalize::normalize(text);
+        let normalized = graphjin_codegen::normalize(text);
         if self
             .shared
             .current
@@ -311,7 +311,7 @@ impl DevServer {
 
 /// Pulls the schema; writes `db.graphql` (atomically) when it differs. True when written.
 async fn refresh_schema(opts: &DevOptions) -> Result<bool, DevError> {
-    let text = crate::schema::introspect::pull(&opts.database_url, &opts.schema).await?;
+    let text = crate::schema_pull::pull(&opts.database_url, &opts.schema).await?;
     let path = opts.config_dir.join("db.graphql");
     let old = std::fs::read_to_string(&path).unwrap_or_default();
     let body = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
@@ -453,12 +453,12 @@ fn request_parts(
 async fn dispatch(State(dev): State<DevServer>, req: Request) -> Response {
     let path = req.uri().path().to_owned();
     if path == "/playground" {
-        return super::playground::page();
+        return crate::playground::page();
     }
     if path == "/playground/operations" {
         let names: Vec<String> = std::fs::read(dev.shared.recorder.path())
             .ok()
-            .and_then(|b| crate::allowlist::parse(&b).ok())
+            .and_then(|b| graphjin_codegen::allowlist::parse(&b).ok())
             .map(|l| l.operations().map(|o| o.name.clone()).collect())
             .unwrap_or_default();
         return (
@@ -474,7 +474,7 @@ async fn dispatch(State(dev): State<DevServer>, req: Request) -> Response {
         && req.headers().contains_key(header::UPGRADE)
     {
         // Subscriptions: compiled on the fly and recorded, like queries over HTTP.
-        return super::subscriptions::upgrade(dev, req).await;
+        return crate::subscriptions::upgrade(dev, req).await;
     }
     if !path.ends_with("/v1/graphql") || req.headers().contains_key(header::UPGRADE) {
         return forward(router, req).await;
@@ -502,14 +502,14 @@ async fn dispatch(State(dev): State<DevServer>, req: Request) -> Response {
             let cur = dev.shared.current.read().await;
             cur.schema
                 .get_or_init(|| {
-                    Arc::new(super::introspect::from_catalog::schema(
+                    Arc::new(crate::introspect::from_catalog::schema(
                         &cur.project.schema,
                         &cur.compiled,
                     ))
                 })
                 .clone()
         };
-        if let Some(body) = super::introspect::answer(
+        if let Some(body) = crate::introspect::answer(
             &schema,
             &text,
             operation_name.as_deref(),

@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 
 use graphjin_pg_tmp::TempPostgres;
 
-const FIXTURE_SCHEMA: &str = include_str!("fixtures/db.graphql");
+/// The pull of `tests/fixtures/postgres.sql`, kept beside the compiler's tests that read it.
+const FIXTURE_SCHEMA: &str = include_str!("../../graphjin-codegen/tests/fixtures/db.graphql");
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_graphjin"));
@@ -20,7 +21,7 @@ fn bin() -> Command {
 /// The fixture database, loaded once per test process: `tests/fixtures/postgres.sql` is
 /// GraphJin's own test database (Apache-2.0), the same file as the shared corpora's
 /// `conformance/postgres.sql`, kept here so that these tests need nothing outside the
-/// repository; `tests/fixtures/db.graphql` is its pull.
+/// repository; graphjin-codegen's `tests/fixtures/db.graphql` is its pull.
 fn conformance_db() -> (&'static TempPostgres, &'static str) {
     static DB: OnceLock<()> = OnceLock::new();
     let pg = graphjin_pg_tmp::shared().expect("start PostgreSQL");
@@ -90,7 +91,7 @@ fn schema_pull_writes_a_snapshot_that_round_trips() {
     assert_eq!(
         body(&text),
         body(FIXTURE_SCHEMA),
-        "tests/fixtures/db.graphql is stale: re-pull it"
+        "graphjin-codegen/tests/fixtures/db.graphql is stale: re-pull it"
     );
     for t in [
         "type products",

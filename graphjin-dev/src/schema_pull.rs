@@ -1,4 +1,5 @@
-//! Pulling a [`DbSchema`] from a live PostgreSQL database (feature `introspect`).
+//! Pulling a [`DbSchema`] from a live PostgreSQL database: what `graphjin schema pull` and the
+//! development server write to `db.graphql`.
 //!
 //! Reads `pg_catalog` directly (a handful of queries, one per kind of object, rather than
 //! one per table through `information_schema`):
@@ -30,16 +31,15 @@
 
 use std::collections::{HashMap, HashSet};
 
+use graphjin_codegen::schema::model::{
+    Column, DbSchema, Domain, EnumType, ForeignKey, Function, FunctionArg, Table,
+    graphjin_type_name,
+};
+use graphjin_codegen::schema::write::{is_graphql_name, write_schema};
 use graphjin_pgtls::{ConnectError, TlsOptions};
 use tokio_postgres::config::Host;
 use tokio_postgres::types::FromSql;
 use tokio_postgres::{Client, Config, Row};
-
-use crate::schema::model::{
-    Column, DbSchema, Domain, EnumType, ForeignKey, Function, FunctionArg, Table,
-    graphjin_type_name,
-};
-use crate::schema::write::{is_graphql_name, write_schema};
 
 /// Why pulling the schema failed.
 #[derive(Debug, thiserror::Error)]
@@ -722,7 +722,7 @@ fn get<'r, T: FromSql<'r>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::read::parse_schema;
+    use graphjin_codegen::schema::read::parse_schema;
 
     #[test]
     fn type_names_from_format_type() {
