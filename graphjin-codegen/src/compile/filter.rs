@@ -5,23 +5,10 @@ use super::catalog::{ColumnInfo, TableInfo};
 use super::ctx::Ctx;
 use super::error::{CompileError, Result};
 use super::plan::filter::{Filter, Test};
-use super::roles::OpRules;
 use super::sql::quote::ident;
 use crate::gql::ast::Value;
 
 impl Ctx<'_> {
-    /// A role's filters for `table` as conditions over `alias` (the filters themselves
-    /// are not filtered again).
-    pub(super) fn rule_filters(
-        &mut self,
-        table: &TableInfo,
-        alias: &str,
-        rules: &OpRules,
-    ) -> Result<Vec<String>> {
-        let planned = self.plan_role_filters(table, &rules.filters)?;
-        self.lower_filters(&planned, alias)
-    }
-
     /// An SQL condition for a `where` object over `table` aliased `alias`.
     pub fn where_sql(&mut self, table: &TableInfo, alias: &str, v: &Value) -> Result<String> {
         let planned = self.plan_filter(table, v)?;

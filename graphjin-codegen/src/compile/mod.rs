@@ -6,9 +6,9 @@
 //! relationships, filters, ordering, refusals), and `select` lowers that plan to an SQL
 //! tree (`sql::ast`), with `filter` (`where`), `order` (`order_by`), `cursor` (paging) and
 //! [`relation`] (joins) writing its leaf conditions and numbering bind
-//! [`values::Param`]s; `sql::render` prints the tree once. `mutate` builds a mutation's
-//! writes in one walk and lowers its selections' plans. A subscription's batch statement
-//! is a change to the tree (`batch`), not to its text.
+//! [`values::Param`]s; `sql::render` prints the tree once. A mutation's writes are planned
+//! the same way (`plan::write`) and lowered by `mutate` to a chain of data-modifying CTEs.
+//! A subscription's batch statement is a change to the tree (`batch`), not to its text.
 //!
 //! Module layering, each using only those before it: `sql`, `names`, `values`, `catalog`,
 //! `roles`, `paging`, `inputs` -> `ctx` (the per-statement state) -> `plan` -> `filter`,
@@ -223,5 +223,59 @@ impl Compiler {
                 inputs
             },
         })
+    }
+}
+
+#[cfg(test)]
+impl crate::Project {
+    /// Plans the first operation of `text` (a query) for `role` and hands the plan to `f`;
+    /// for tests of the plan.
+    pub(in crate::compile) fn with_planned_query<R>(
+        &self,
+        text: &str,
+        role: &str,
+        f: impl FnOnce(&[plan::Planned<'_>]) -> R,
+    ) -> R {
+        let compiler = Compiler::new(&self.schema, &self.config).expect("catalog");
+        let doc = crate::parse_at(text, crate::source::Pos::new(1, 1)).expect("parses");
+        let op = &doc.operations[0];
+        let mut ctx = compiler.ctx(&doc, op, role);
+        let planned = ctx.plan_query(op).expect("plans");
+        f(&planned)
+    }
+
+    /// Plans the first operation of `text` (a query) for `role`: the error's message, if any.
+    pub(in crate::compile) fn try_plan_query(&self, text: &str, role: &str) -> Result<(), String> {
+        let compiler = Compiler::new(&self.schema, &self.config).expect("catalog");
+        let doc = crate::parse_at(text, crate::source::Pos::new(1, 1)).expect("parses");
+        let op = &doc.operations[0];
+        let mut ctx = compiler.ctx(&doc, op, role);
+        ctx.plan_query(op).map(|_| ()).map_err(|e| e.message)
+    }
+
+    /// Plans the write of the first field of mutation `text` for `role`, with the saved
+    /// variables `examples`, and hands it (or the error's message) to `f`.
+    pub(in crate::compile) fn with_planned_write<R>(
+        &self,
+        text: &str,
+        examples: &serde_json::Value,
+        role: &str,
+        f: impl FnOnce(Result<&plan::write::WriteRoot<'_>, String>) -> R,
+    ) -> R {
+        let compiler = Compiler::new(&self.schema, &self.config).expect("catalog");
+        let doc = crate::parse_at(text, crate::source::Pos::new(1, 1)).expect("parses");
+        let op = &doc.operations[0];
+        let mut ctx = compiler.ctx(&doc, op, role);
+        let crate::gql::ast::Selection::Field(field) = &op.selection[0] else {
+            panic!("a field first");
+        };
+        let planned = ctx.mutation_table(field).and_then(|table| {
+            let (action, data) = plan::write::mutation_action(field)?;
+            ctx.plan_write(field, table, action, data, Some(examples))
+        });
+        match planned {
+            Ok(p) => f(Ok(&p)),
+            Err(e) => f(Err(e.message)),
+        }
     }
 }

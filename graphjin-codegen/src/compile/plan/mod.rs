@@ -1,18 +1,19 @@
-//! The plan: a selection checked against the catalog and one role's rules, as data.
+//! The plan: an operation checked against the catalog and one role's rules, as data.
 //!
-//! Planning ([`read`]) resolves every field of a selection to what it is (a column, an
-//! aggregate, a function, a related table, a union), applies the role's decisions (columns
-//! it may read, tables it may not, fields `@include(ifRole:)` / `@add` / `@remove` decide at
-//! build time) and refuses what is wrong, with did-you-means. It writes no SQL: the
-//! selection walk in `select` lowers a plan to the SQL tree. Filters (`where`, the role's
-//! filters), ordering and paging are still GraphQL values here, which the lowering turns
-//! into conditions.
+//! Planning resolves every field of a selection to what it is (a column, an aggregate, a
+//! function, a related table, a union: [`read`]) and every write to what it does
+//! ([`write`]), applies the role's decisions (columns it may read or write, tables it may
+//! not, fields `@include(ifRole:)` / `@add` / `@remove` decide at build time, presets and
+//! filters) and refuses what is wrong, with did-you-means. Filters ([`filter`]) and
+//! orderings ([`order`]) are data too. It writes no SQL: `select`, `filter`, `order` and
+//! `mutate` lower a plan to the SQL tree, numbering bind parameters as they go.
 
 pub(super) mod args;
 pub(super) mod directives;
 pub(super) mod filter;
 pub(super) mod order;
 pub(super) mod read;
+pub(super) mod write;
 
 use super::catalog::{ColumnInfo, FunctionInfo, Polymorphic, TableInfo};
 use super::relation::Relation;

@@ -806,3 +806,56 @@ fn check_cursor_fields(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compile::plan::{Kind, Reach, Refusal};
+    use crate::compile::relation::Relation;
+    use crate::tools::test_project;
+
+    const CONFIG: &str = "roles:\n  - name: user\n    tables:\n      - name: payments\n        query:\n          block: true\n      - name: orders\n        query:\n          filters: [\"{ customer_id: { eq: $user_id } }\"]\n";
+
+    /// The plan holds what each field is and the role's decisions as values: a related
+    /// table by its relationship, a NOT NULL foreign key as always found, a blocked table
+    /// as a refusal (still resolved, for its shape), and the role's filters beside the
+    /// operation's own `where`.
+    #[test]
+    fn a_selection_is_planned_as_data_with_the_roles_decisions() {
+        let project = test_project("query q { orders { id } }\n", CONFIG);
+        let text = "query q { orders(where: { status: { eq: \"new\" } }) { id customer { email } } payments { amount } }";
+        project.with_planned_query(text, "user", |planned| {
+            let [orders, payments] = planned else {
+                panic!("two top-level fields");
+            };
+            let Kind::Table(orders) = &orders.kind else {
+                panic!("orders is a table");
+            };
+            assert_eq!(orders.refused, None);
+            assert!(orders.filter.is_some(), "the operation's where");
+            assert_eq!(orders.role_filters.len(), 1, "the role's filter, apart");
+            let Kind::Table(customer) = &orders.fields[1].kind else {
+                panic!("customer is a related table");
+            };
+            assert!(matches!(customer.reach, Reach::Rel(Relation::ToOne { .. })));
+            assert!(customer.required && customer.one);
+            let Kind::Table(payments) = &payments.kind else {
+                panic!("payments is a table");
+            };
+            assert_eq!(payments.refused, Some(Refusal::Blocked));
+            assert!(
+                matches!(&payments.fields[0].kind, Kind::Column { col, .. } if col.name == "amount")
+            );
+        });
+    }
+
+    /// Checks are the plan's: an unknown field is refused with a suggestion, before any
+    /// SQL exists.
+    #[test]
+    fn a_wrong_field_is_refused_while_planning() {
+        let project = test_project("query q { orders { id } }\n", CONFIG);
+        let err = project
+            .try_plan_query("query q { orders { id stauts } }", "user")
+            .expect_err("unknown column");
+        assert!(err.contains("stauts") && err.contains("status"), "{err}");
+    }
+}
