@@ -11,7 +11,7 @@
 //! A subscription's batch statement is a change to the tree (`batch`), not to its text.
 //!
 //! Module layering, each using only those before it: `sql`, `names`, `values`, `catalog`,
-//! `roles`, `paging`, `inputs` -> `ctx` (the per-statement state) -> `plan` -> `filter`,
+//! `roles`, `paging`, `inputs`, `shape` -> `ctx` (the per-statement state) -> `plan` -> `filter`,
 //! `order`, `cursor` -> `select` -> `mutate` -> this module.
 
 mod batch;

@@ -2,9 +2,10 @@
 //! correlated subquery that builds its JSON, so the whole operation is one statement
 //! returning one `json` value shaped like `data`.
 
-use super::catalog::{ColumnInfo, FunctionInfo, TableInfo};
+use super::catalog::{FunctionInfo, TableInfo};
 use super::ctx::Ctx;
 use super::error::{CompileError, Result};
+use super::plan::shape::selection_shape;
 use super::plan::{FnArg, Kind, Member, Planned, Reach, Refusal, RowFilter, Show, TablePlan};
 use super::relation::{Find, Relation};
 use super::shape::Shape;
@@ -28,7 +29,6 @@ impl<'a> Ctx<'a> {
     pub fn query(&mut self, op: &'a Operation) -> Result<(Select, Shape)> {
         let planned = self.plan_query(op)?;
         let mut pairs = Vec::with_capacity(planned.len());
-        let mut shapes = Vec::with_capacity(planned.len());
         self.paging.op_name = op
             .name
             .as_ref()
@@ -37,11 +37,8 @@ impl<'a> Ctx<'a> {
         for p in &planned {
             let include = self.show_sql(&p.dirs.show)?;
             let key = p.key.clone();
-            let (expr, shape) = match &p.kind {
-                Kind::Typename(name) => (
-                    Expr::Raw(string_literal(name)),
-                    Shape::scalar("text", false),
-                ),
+            let expr = match &p.kind {
+                Kind::Typename(name) => Expr::Raw(string_literal(name)),
                 Kind::Table(t) => {
                     self.paging.path.push(key.clone());
                     let field = self.lower_table(t);
@@ -55,17 +52,11 @@ impl<'a> Ctx<'a> {
                     ));
                 }
             };
-            let shape = if include.is_some() {
-                shape.nullable()
-            } else {
-                shape
-            };
             pairs.push((key.clone(), wrap_include(expr, &include)));
-            shapes.push((key.clone(), shape));
-            self.cursor_pair(&key, &include, &mut pairs, &mut shapes);
+            self.cursor_pair(&key, &include, &mut pairs);
         }
         let shape = Shape::Object {
-            fields: shapes,
+            fields: selection_shape(&planned, None),
             list: false,
             nullable: false,
         };
@@ -115,12 +106,9 @@ impl<'a> Ctx<'a> {
         key: &str,
         include: &Option<String>,
         pairs: &mut Vec<(String, Expr)>,
-        shapes: &mut Vec<(String, Shape)>,
     ) {
         if let Some(cursor) = self.paging.pending.take() {
-            let name = format!("{key}_cursor");
-            pairs.push((name.clone(), wrap_include(cursor, include)));
-            shapes.push((name, Shape::scalar("text", true)));
+            pairs.push((format!("{key}_cursor"), wrap_include(cursor, include)));
         }
     }
 
@@ -142,11 +130,11 @@ impl<'a> Ctx<'a> {
 
     /// The JSON-producing subquery for a table field reached from the row `parent` (none
     /// at the root).
-    fn lower_table(&mut self, t: &TablePlan<'a>) -> Result<(Expr, Shape)> {
+    fn lower_table(&mut self, t: &TablePlan<'a>) -> Result<Expr> {
         self.lower_table_from(t, "")
     }
 
-    fn lower_table_from(&mut self, t: &TablePlan<'a>, parent: &str) -> Result<(Expr, Shape)> {
+    fn lower_table_from(&mut self, t: &TablePlan<'a>, parent: &str) -> Result<Expr> {
         let call = match &t.reach {
             Reach::Function(func, args) => Some(self.call_sql(func, args, parent)?),
             _ => None,
@@ -157,15 +145,16 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// `NULL` in place of a field, with the shape the field would have; nothing the shape
-    /// compile touched (parameters, paged joins) stays behind.
+    /// `NULL` in place of a field. Its selection is lowered all the same (it takes its
+    /// aliases, and a paged field still has a cursor: `null`), but nothing it touched
+    /// (parameters, paged joins, columns read) stays behind.
     fn null_with_shape(
         &mut self,
         t: &TablePlan<'a>,
         parent: &str,
         call: Option<String>,
         ignore_rules: bool,
-    ) -> Result<(Expr, Shape)> {
+    ) -> Result<Expr> {
         let (params, ignore, laterals) = (
             self.params.list.len(),
             self.ignore_rules,
@@ -182,7 +171,8 @@ impl<'a> Ctx<'a> {
             // A paged field that reads as null has a null cursor (GraphJin's behaviour).
             self.paging.pending = Some(Expr::Null);
         }
-        Ok((Expr::Null, shaped?.1.nullable()))
+        shaped?;
+        Ok(Expr::Null)
     }
 
     /// The SQL condition of a field's `includeIf` / `skipIf` over the row `alias` of
@@ -198,14 +188,14 @@ impl<'a> Ctx<'a> {
         Ok((!conds.is_empty()).then(|| super::filter::join(conds, "AND")))
     }
 
-    /// The JSON-producing subquery for a table field the role may read (or one planned
-    /// only for its shape).
+    /// The JSON-producing subquery for a table field the role may read (or one read as
+    /// `null`).
     fn table_select(
         &mut self,
         t: &TablePlan<'a>,
         parent: &str,
         call: Option<String>,
-    ) -> Result<(Expr, Shape)> {
+    ) -> Result<Expr> {
         let alias = self.alias();
         let mut conds = Vec::new();
         let mut with = None;
@@ -362,7 +352,7 @@ impl<'a> Ctx<'a> {
 
         // Paged children are computed once each, joined laterally to this selection.
         let outer_laterals = std::mem::take(&mut self.paging.laterals);
-        let out = self.output_fields(&t.fields, table, &alias);
+        let out = self.output_fields(&t.fields, &alias);
         let child_laterals = std::mem::replace(&mut self.paging.laterals, outer_laterals);
         let out = out?;
         let mut json = Expr::JsonObject(out.pairs);
@@ -485,19 +475,14 @@ impl<'a> Ctx<'a> {
             limit: Some(limit),
             offset,
         };
-        let shape = Shape::Object {
-            fields: out.fields,
-            list: !one,
-            nullable: one,
-        };
         if let Some((p, n)) = paged {
             // Computed once in the enclosing FROM; the field and its cursor read it.
             self.paging.laterals.push(p.wrap(inner, n));
             self.paging.pending = Some(Expr::Raw(format!("__pg{n}.\"cursor\"")));
-            return Ok((Expr::Raw(format!("__pg{n}.\"json\"")), shape));
+            return Ok(Expr::Raw(format!("__pg{n}.\"json\"")));
         }
         if one {
-            Ok((Expr::subquery(inner), shape))
+            Ok(Expr::subquery(inner))
         } else {
             let n = self.serial();
             let list = Select {
@@ -507,7 +492,7 @@ impl<'a> Ctx<'a> {
                 from: Some(From::of(Source::derived(inner, format!("__sj{n}")))),
                 ..Select::default()
             };
-            Ok((Expr::subquery(list), shape))
+            Ok(Expr::subquery(list))
         }
     }
 
@@ -521,7 +506,7 @@ impl<'a> Ctx<'a> {
     ) -> Result<(Expr, Shape)> {
         self.paging.in_mutation = true;
         let plan = self.plan_table(f, table.clone(), Reach::Cte(cte.to_string()), one)?;
-        self.lower_table(&plan)
+        Ok((self.lower_table(&plan)?, plan.shape()))
     }
 
     /// A mutation's selection over the table as it stands after the writes.
@@ -533,52 +518,36 @@ impl<'a> Ctx<'a> {
     ) -> Result<(Expr, Shape)> {
         self.paging.in_mutation = true;
         let plan = self.plan_table(f, table.clone(), Reach::Root, one)?;
-        self.lower_table(&plan)
+        Ok((self.lower_table(&plan)?, plan.shape()))
     }
 
-    fn output_fields(
-        &mut self,
-        fields: &[Planned<'a>],
-        table: &TableInfo,
-        alias: &str,
-    ) -> Result<Output> {
+    /// The JSON pairs of a selection over the row `alias`.
+    fn output_fields(&mut self, fields: &[Planned<'a>], alias: &str) -> Result<Output> {
         let mut out = Output::default();
         for p in fields {
             let include = self.show_sql(&p.dirs.show)?;
             let key = p.key.clone();
             self.paging.path.push(key.clone());
-            let field = self.output_field(p, &include, table, alias, &mut out);
+            let field = self.output_field(p, alias, &mut out);
             self.paging.path.pop();
-            let (expr, shape) = field?;
-            out.pairs.push((key.clone(), wrap_include(expr, &include)));
-            out.fields.push((key.clone(), shape));
-            self.cursor_pair(&key, &include, &mut out.pairs, &mut out.fields);
+            out.pairs
+                .push((key.clone(), wrap_include(field?, &include)));
+            self.cursor_pair(&key, &include, &mut out.pairs);
         }
         out.plain.dedup();
         Ok(out)
     }
 
-    /// One field of a table's selection: its SQL and shape.
-    fn output_field(
-        &mut self,
-        p: &Planned<'a>,
-        include: &Option<String>,
-        table: &TableInfo,
-        alias: &str,
-        out: &mut Output,
-    ) -> Result<(Expr, Shape)> {
+    /// One field of a table's selection: its SQL.
+    fn output_field(&mut self, p: &Planned<'a>, alias: &str, out: &mut Output) -> Result<Expr> {
         let mut cond = None;
-        let (expr, shape) = match &p.kind {
-            Kind::Typename(name) => (
-                Expr::Raw(string_literal(name)),
-                Shape::scalar("text", false),
-            ),
+        let expr = match &p.kind {
+            Kind::Typename(name) => Expr::Raw(string_literal(name)),
             Kind::Column { col, cond: filter } => {
                 cond = self.row_filter_sql(filter, alias)?;
                 let e = format!("{alias}.{}", ident(&col.name));
                 out.plain.push(e.clone());
-                let shape = Shape::column(col.cast_type(), col.nullable, table.origin(&col.name));
-                (Expr::Raw(e), shape)
+                Expr::Raw(e)
             }
             Kind::SearchRank | Kind::SearchHeadline(_) => {
                 let Some((tsv, query)) = self.search.clone() else {
@@ -587,26 +556,16 @@ impl<'a> Ctx<'a> {
                         "internal: a search field without `search:`; please report this operation",
                     ));
                 };
-                match &p.kind {
-                    Kind::SearchHeadline(col) => (
-                        Expr::Raw(format!(
-                            "ts_headline({alias}.{}::text, {query})",
-                            ident(&col.name)
-                        )),
-                        Shape::scalar("text", true),
-                    ),
-                    _ => (
-                        Expr::Raw(format!("ts_rank({tsv}, {query})")),
-                        Shape::scalar("real", true),
-                    ),
-                }
+                Expr::Raw(match &p.kind {
+                    Kind::SearchHeadline(col) => {
+                        format!("ts_headline({alias}.{}::text, {query})", ident(&col.name))
+                    }
+                    _ => format!("ts_rank({tsv}, {query})"),
+                })
             }
             Kind::Aggregate { func, col } => {
                 out.aggregate = true;
-                (
-                    Expr::Raw(format!("{func}({alias}.{})", ident(&col.name))),
-                    aggregate_shape(func, col),
-                )
+                Expr::Raw(format!("{func}({alias}.{})", ident(&col.name)))
             }
             Kind::Function {
                 func,
@@ -614,49 +573,21 @@ impl<'a> Ctx<'a> {
                 cond: filter,
             } => {
                 cond = self.row_filter_sql(filter, alias)?;
-                let call = self.call_sql(func, args, alias)?;
-                (
-                    Expr::Raw(call),
-                    Shape::scalar(func.return_type.clone(), true),
-                )
+                Expr::Raw(self.call_sql(func, args, alias)?)
             }
-            Kind::Union { poly, members } => (self.union_select(poly, members, alias)?, Shape::Any),
+            Kind::Union { poly, members } => self.union_select(poly, members, alias)?,
             Kind::Table(t) => {
                 if let Reach::Rel(rel) = &t.reach {
                     out.plain.extend(parent_columns(rel, alias));
                 }
-                let (sql, shape) = self.lower_table_from(t, alias)?;
-                match shape {
-                    Shape::Object {
-                        fields,
-                        list: false,
-                        ..
-                    } if t.required && sql != Expr::Null => (
-                        sql,
-                        Shape::Object {
-                            fields,
-                            list: false,
-                            nullable: false,
-                        },
-                    ),
-                    shape => (sql, shape),
-                }
+                self.lower_table_from(t, alias)?
             }
         };
         // On a column or function, `includeIf` / `skipIf` read the row it belongs to.
-        let (expr, shape) = match &cond {
-            Some(c) => (
-                Expr::Paren(Box::new(expr.when(Expr::Raw(c.clone())))),
-                shape.nullable(),
-            ),
-            None => (expr, shape),
-        };
-        let shape = if include.is_some() {
-            shape.nullable()
-        } else {
-            shape
-        };
-        Ok((expr, shape))
+        Ok(match cond {
+            Some(c) => Expr::Paren(Box::new(expr.when(Expr::Raw(c)))),
+            None => expr,
+        })
     }
 
     /// A polymorphic field: one branch per member, chosen by the type column.
@@ -669,7 +600,7 @@ impl<'a> Ctx<'a> {
         let mut branches = Vec::with_capacity(members.len());
         for m in members {
             let alias = self.alias();
-            let out = self.output_fields(&m.fields, &m.table, &alias)?;
+            let out = self.output_fields(&m.fields, &alias)?;
             let member = Select {
                 items: vec![Item::bare(Expr::JsonObject(out.pairs))],
                 from: Some(From::of(Source::named(self.source(&m.table), &alias))),
@@ -694,24 +625,6 @@ impl<'a> Ctx<'a> {
         ))
     }
 }
-/// The JSON type an aggregate returns, as PostgreSQL computes it.
-fn aggregate_shape(func: &str, col: &ColumnInfo) -> Shape {
-    let t = col.pg_type.as_str();
-    let float = matches!(t, "real" | "double precision");
-    match func {
-        "count" => Shape::scalar("bigint", false),
-        "min" | "max" => Shape::scalar(col.cast_type(), true),
-        "sum" if matches!(t, "integer" | "smallint") => Shape::scalar("bigint", true),
-        "sum" | "avg" | "stddev" | "stddev_pop" | "stddev_samp" | "variance" | "var_pop"
-        | "var_samp"
-            if float =>
-        {
-            Shape::scalar("double precision", true)
-        }
-        _ => Shape::scalar("numeric", true),
-    }
-}
-
 /// Parent columns a nested relation reads (they must be grouped when aggregating).
 fn parent_columns(rel: &Relation, alias: &str) -> Vec<String> {
     let col = match rel {
@@ -729,7 +642,6 @@ fn parent_columns(rel: &Relation, alias: &str) -> Vec<String> {
 #[derive(Default)]
 struct Output {
     pairs: Vec<(String, Expr)>,
-    fields: Vec<(String, Shape)>,
     aggregate: bool,
     plain: Vec<String>,
 }

@@ -1,5 +1,5 @@
-//! The JSON shape of an operation's `data`, recorded while compiling, from which the build
-//! generates typed Rust structs.
+//! The JSON shape of an operation's `data`, which the plan gives (`plan/shape.rs`) and
+//! from which the build generates typed Rust structs.
 
 /// The shape of one JSON value in a response.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,10 @@
 //! A table field's arguments as written, in every spelling GraphJin accepts, and the
 //! aggregates a field name or call stands for.
 
-use super::super::catalog::FunctionInfo;
-use super::super::error::{CompileError, Result};
-use super::super::names::suggestion;
-use super::super::paging::PagingArgs;
+use crate::compile::catalog::FunctionInfo;
+use crate::compile::error::{CompileError, Result};
+use crate::compile::names::suggestion;
+use crate::compile::paging::PagingArgs;
 use crate::gql::ast::{Argument, Field, Value, ValueKind};
 
 /// The arguments a table field accepts.

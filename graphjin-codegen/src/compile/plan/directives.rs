@@ -2,9 +2,9 @@
 //! `@skip`, `@add`, `@remove`, `@object`, `@through`, `@notRelated` and `@schema` mean,
 //! and fragments spread into their selections.
 
-use super::super::ctx::Ctx;
-use super::super::error::{CompileError, Result};
-use super::super::names::suggestion;
+use crate::compile::ctx::Ctx;
+use crate::compile::error::{CompileError, Result};
+use crate::compile::names::suggestion;
 use crate::gql::ast::{Directive, Field, Selection, ValueKind};
 use crate::source::Pos;
 

@@ -13,6 +13,7 @@ pub(super) mod directives;
 pub(super) mod filter;
 pub(super) mod order;
 pub(super) mod read;
+pub(super) mod shape;
 pub(super) mod write;
 
 use super::catalog::{ColumnInfo, FunctionInfo, Polymorphic, TableInfo};
