@@ -969,18 +969,15 @@ impl<'a> Ctx<'a> {
             };
             let (mut connect, mut disconnect) = (None, None);
             if !to_one {
-                if let Some(c) = val.get("connect") {
-                    let m = self.plan_match(&child, c, pos)?;
-                    if let Some(d) = val.get("disconnect") {
-                        self.plan_match(&child, d, pos)?;
+                // Children connected or disconnected are updated: each object matched once.
+                for (keyword, slot) in [("connect", &mut connect), ("disconnect", &mut disconnect)]
+                {
+                    if let Some(m) = val.get(keyword) {
+                        *slot = Some(self.plan_match(&child, m, pos)?);
                     }
-                    self.write_rules(&child, Action::Update, pos)?;
-                    connect = Some(m);
                 }
-                if let Some(d) = val.get("disconnect") {
-                    let m = self.plan_match(&child, d, pos)?;
+                if connect.is_some() || disconnect.is_some() {
                     self.write_rules(&child, Action::Update, pos)?;
-                    disconnect = Some(m);
                 }
             }
             let nested = if connect.is_some() || disconnect.is_some() {
