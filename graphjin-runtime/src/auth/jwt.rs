@@ -41,6 +41,9 @@ pub(crate) struct JwtVerifier {
     keys: KeySource,
     issuer: Option<String>,
     audience: Option<String>,
+    /// A static key's checks, made once: the key and its rules never change, so a valid
+    /// token takes one decode (see [`JwtVerifier::verify`]).
+    fixed: Option<(Arc<VerifyKey>, Validation)>,
 }
 
 #[derive(Deserialize)]
@@ -176,13 +179,40 @@ impl JwtVerifier {
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .map(str::to_owned);
-        Ok(JwtVerifier {
+        let mut verifier = JwtVerifier {
             cookie,
             provider: jwt.provider,
             keys,
             issuer,
             audience,
-        })
+            fixed: None,
+        };
+        if let KeySource::Static(key) = &verifier.keys {
+            verifier.fixed = Some((key.clone(), verifier.validation(key.alg)));
+        }
+        Ok(verifier)
+    }
+
+    /// What a token signed with `alg` must satisfy: that algorithm alone, `exp` (and `nbf`
+    /// when present) within [`LEEWAY_SECS`], and the configured issuer and audience.
+    fn validation(&self, alg: Algorithm) -> Validation {
+        let mut validation = Validation::new(alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        let mut required = vec!["exp"];
+        if let Some(issuer) = &self.issuer {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        match &self.audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
+        validation
     }
 
     /// The token: the configured cookie first, else `Authorization: Bearer`. `Ok(None)`
@@ -199,16 +229,18 @@ impl JwtVerifier {
 
     /// Verifies `token` and reads the identity from its claims.
     pub(crate) async fn verify(&self, token: &str) -> Result<Auth, AuthError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| match header_alg(token) {
-            Some(alg) if !KNOWN_ALGS.contains(&alg.as_str()) => AuthError::Malformed(format!(
-                "algorithm \"{}\" is never accepted",
-                alg.chars()
-                    .filter(char::is_ascii_graphic)
-                    .take(16)
-                    .collect::<String>()
-            )),
-            _ => from_jwt_error(e),
-        })?;
+        // A static key: one decode, with the checks made at start-up. Only a refused token
+        // reads its header again, to say what is wrong with it as the steps below do.
+        if let Some((key, validation)) = &self.fixed {
+            return match jsonwebtoken::decode::<Claims>(token, &key.key, validation) {
+                Ok(data) => self.identity(data.claims),
+                Err(e) => {
+                    check_algorithm(&header(token)?, key)?;
+                    Err(from_jwt_error(e))
+                }
+            };
+        }
+        let header = header(token)?;
         let key = match &self.keys {
             KeySource::Static(key) => key.clone(),
             KeySource::Remote(remote) => {
@@ -216,31 +248,15 @@ impl JwtVerifier {
                 remote.key(kid).await?
             }
         };
-        if header.alg != key.alg {
-            return Err(AuthError::WrongAlgorithm {
-                expected: format!("{:?}", key.alg),
-                got: format!("{:?}", header.alg),
-            });
-        }
-        let mut validation = Validation::new(key.alg);
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_nbf = true;
-        let mut required = vec!["exp"];
-        if let Some(issuer) = &self.issuer {
-            validation.set_issuer(&[issuer]);
-            required.push("iss");
-        }
-        match &self.audience {
-            Some(audience) => {
-                validation.set_audience(&[audience]);
-                required.push("aud");
-            }
-            None => validation.validate_aud = false,
-        }
-        validation.set_required_spec_claims(&required);
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &key.key, &validation).map_err(from_jwt_error)?;
-        let sub = match data.claims.sub {
+        check_algorithm(&header, &key)?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.key, &self.validation(key.alg))
+            .map_err(from_jwt_error)?;
+        self.identity(data.claims)
+    }
+
+    /// The identity in verified `claims`.
+    fn identity(&self, claims: Claims) -> Result<Auth, AuthError> {
+        let sub = match claims.sub {
             Some(serde_json::Value::String(s)) if !s.is_empty() => s,
             _ => return Err(AuthError::MissingClaim("sub".to_owned())),
         };
@@ -253,7 +269,7 @@ impl JwtVerifier {
         } else {
             Auth::user(sub)
         };
-        auth.expires_at = expiry(data.claims.exp.as_ref());
+        auth.expires_at = expiry(claims.exp.as_ref());
         Ok(auth)
     }
 
@@ -264,6 +280,32 @@ impl JwtVerifier {
             KeySource::Static(_) => None,
         }
     }
+}
+
+/// The token's header; an algorithm no key could have is named as such.
+fn header(token: &str) -> Result<Header, AuthError> {
+    jsonwebtoken::decode_header(token).map_err(|e| match header_alg(token) {
+        Some(alg) if !KNOWN_ALGS.contains(&alg.as_str()) => AuthError::Malformed(format!(
+            "algorithm \"{}\" is never accepted",
+            alg.chars()
+                .filter(char::is_ascii_graphic)
+                .take(16)
+                .collect::<String>()
+        )),
+        _ => from_jwt_error(e),
+    })
+}
+
+/// Refuses a token whose header names another algorithm than `key`'s (no algorithm
+/// confusion: the key decides, never the token).
+fn check_algorithm(header: &Header, key: &VerifyKey) -> Result<(), AuthError> {
+    if header.alg != key.alg {
+        return Err(AuthError::WrongAlgorithm {
+            expected: format!("{:?}", key.alg),
+            got: format!("{:?}", header.alg),
+        });
+    }
+    Ok(())
 }
 
 fn nonempty(s: &Option<String>) -> Option<&str> {
