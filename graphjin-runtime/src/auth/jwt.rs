@@ -43,7 +43,7 @@ pub(crate) struct JwtVerifier {
     audience: Option<String>,
     /// A static key's checks, made once: the key and its rules never change, so a valid
     /// token takes one decode (see [`JwtVerifier::verify`]).
-    fixed: Option<(Arc<VerifyKey>, Validation)>,
+    fixed: Option<Box<(Arc<VerifyKey>, Validation)>>,
 }
 
 #[derive(Deserialize)]
@@ -188,7 +188,7 @@ impl JwtVerifier {
             fixed: None,
         };
         if let KeySource::Static(key) = &verifier.keys {
-            verifier.fixed = Some((key.clone(), verifier.validation(key.alg)));
+            verifier.fixed = Some(Box::new((key.clone(), verifier.validation(key.alg))));
         }
         Ok(verifier)
     }
@@ -231,7 +231,7 @@ impl JwtVerifier {
     pub(crate) async fn verify(&self, token: &str) -> Result<Auth, AuthError> {
         // A static key: one decode, with the checks made at start-up. Only a refused token
         // reads its header again, to say what is wrong with it as the steps below do.
-        if let Some((key, validation)) = &self.fixed {
+        if let Some((key, validation)) = self.fixed.as_deref() {
             return match jsonwebtoken::decode::<Claims>(token, &key.key, validation) {
                 Ok(data) => self.identity(data.claims),
                 Err(e) => {

@@ -73,13 +73,15 @@ fn is_json(value: &HeaderValue) -> bool {
     let Ok(value) = value.to_str() else {
         return false;
     };
-    let mime = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+    let mime = value.split(';').next().unwrap_or("").trim().as_bytes();
+    // Compared without allocating a lower-case copy: this runs for every request.
+    let starts = |prefix: &[u8]| {
+        mime.len() >= prefix.len() && mime[..prefix.len()].eq_ignore_ascii_case(prefix)
+    };
+    let ends = |suffix: &[u8]| {
+        mime.len() >= suffix.len() && mime[mime.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    mime.eq_ignore_ascii_case(b"application/json") || (starts(b"application/") && ends(b"+json"))
 }
 
 /// A description of a JSON parse failure for a 400.
@@ -111,6 +113,7 @@ mod tests {
             "application/json",
             "Application/JSON; charset=utf-8",
             "application/graphql-response+json",
+            "APPLICATION/Problem+JSON ; charset=utf-8",
         ] {
             assert!(is_json(&HeaderValue::from_static(ok)), "{ok}");
         }
@@ -119,6 +122,8 @@ mod tests {
             "application/x-www-form-urlencoded",
             "json",
             "",
+            "application/json5",
+            "text/+json",
         ] {
             assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
         }

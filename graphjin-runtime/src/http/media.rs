@@ -60,7 +60,7 @@ impl Media {
             };
             for range in text.split(',') {
                 let mut parts = range.split(';');
-                let mime = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+                let mime = parts.next().unwrap_or("").trim();
                 if mime.is_empty() {
                     continue;
                 }
@@ -69,11 +69,15 @@ impl Media {
                     .filter_map(|p| p.split_once('='))
                     .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
                     .map_or(1.0, |(_, v)| v.trim().parse::<f32>().unwrap_or(0.0));
-                let slot = match mime.as_str() {
-                    GRAPHQL_RESPONSE_JSON => &mut graphql,
-                    "application/json" => &mut json,
-                    "application/*" | "*/*" => &mut wildcard,
-                    _ => continue,
+                // Compared without a lower-case copy: browsers send `Accept` on every request.
+                let slot = if mime.eq_ignore_ascii_case(GRAPHQL_RESPONSE_JSON) {
+                    &mut graphql
+                } else if mime.eq_ignore_ascii_case("application/json") {
+                    &mut json
+                } else if mime.eq_ignore_ascii_case("application/*") || mime == "*/*" {
+                    &mut wildcard
+                } else {
+                    continue;
                 };
                 *slot = Some(slot.map_or(q, |old| old.max(q)));
             }
@@ -166,6 +170,7 @@ mod tests {
             media(&["*/*", "application/json;q=0"]),
             Some(GraphqlResponse)
         );
+        assert_eq!(media(&["text/html, APPLICATION/*;q=0.5"]), Some(Json));
         assert_eq!(media(&["text/html"]), None);
         assert_eq!(media(&["application/json;q=0"]), None);
         assert_eq!(media(&["application/xml, text/*"]), None);
