@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::keys::{VerifyKey, parse_pem};
 use super::remote::{DEFAULT_MIN_REFRESH, KeySetFormat, RefreshPolicy, RemoteKeys};
+use super::verified::VerifiedTokens;
 use super::{Auth, AuthError, AuthOptions};
 use crate::config::{AuthConfig, ConfigError, JwtProvider, PublicKeyType};
 
@@ -41,9 +42,16 @@ pub(crate) struct JwtVerifier {
     keys: KeySource,
     issuer: Option<String>,
     audience: Option<String>,
-    /// A static key's checks, made once: the key and its rules never change, so a valid
-    /// token takes one decode (see [`JwtVerifier::verify`]).
-    fixed: Option<Box<(Arc<VerifyKey>, Validation)>>,
+    /// A static key's checks, made once, and the tokens it verified: the key and its
+    /// rules never change (see [`JwtVerifier::verify`]).
+    fixed: Option<Box<Fixed>>,
+}
+
+/// What verifies tokens under a static key.
+struct Fixed {
+    key: Arc<VerifyKey>,
+    validation: Validation,
+    verified: VerifiedTokens,
 }
 
 #[derive(Deserialize)]
@@ -188,7 +196,11 @@ impl JwtVerifier {
             fixed: None,
         };
         if let KeySource::Static(key) = &verifier.keys {
-            verifier.fixed = Some(Box::new((key.clone(), verifier.validation(key.alg))));
+            verifier.fixed = Some(Box::new(Fixed {
+                key: key.clone(),
+                validation: verifier.validation(key.alg),
+                verified: VerifiedTokens::new(VerifiedTokens::CAPACITY),
+            }));
         }
         Ok(verifier)
     }
@@ -229,13 +241,24 @@ impl JwtVerifier {
 
     /// Verifies `token` and reads the identity from its claims.
     pub(crate) async fn verify(&self, token: &str) -> Result<Auth, AuthError> {
-        // A static key: one decode, with the checks made at start-up. Only a refused token
-        // reads its header again, to say what is wrong with it as the steps below do.
-        if let Some((key, validation)) = self.fixed.as_deref() {
-            return match jsonwebtoken::decode::<Claims>(token, &key.key, validation) {
-                Ok(data) => self.identity(data.claims),
+        // A static key: a token it verified before and that has not expired since carries
+        // the same identity (see `verified.rs`); else one decode, with the checks made at
+        // start-up. Only a refused token reads its header again, to say what is wrong
+        // with it as the steps below do.
+        if let Some(fixed) = self.fixed.as_deref() {
+            let now = SystemTime::now();
+            let digest = VerifiedTokens::digest(token);
+            if let Some(auth) = fixed.verified.get(&digest, now) {
+                return Ok(auth);
+            }
+            return match jsonwebtoken::decode::<Claims>(token, &fixed.key.key, &fixed.validation) {
+                Ok(data) => {
+                    let auth = self.identity(data.claims)?;
+                    fixed.verified.put(digest, &auth, now);
+                    Ok(auth)
+                }
                 Err(e) => {
-                    check_algorithm(&header(token)?, key)?;
+                    check_algorithm(&header(token)?, &fixed.key)?;
                     Err(from_jwt_error(e))
                 }
             };
@@ -496,6 +519,60 @@ mod tests {
     #[test]
     fn self_test_passes_with_rust_crypto() {
         self_test().expect("exactly one backend");
+    }
+
+    /// A token verified once is remembered (`verified.rs`), and refused again from the
+    /// instant validation would refuse it, as a token seen for the first time is.
+    #[tokio::test]
+    async fn a_reused_token_is_refused_from_its_expiry_on() {
+        use crate::auth::AuthOptions;
+        use crate::config::AuthConfig;
+        use serde_json::json;
+        let secret = "reused token test secret, 0123456789abcdef";
+        let verifier = JwtVerifier::build(
+            &AuthConfig::jwt_secret(secret),
+            "auth",
+            &AuthOptions::default(),
+        )
+        .expect("build");
+        // Accepted for one to two seconds from now.
+        let exp = jsonwebtoken::get_current_timestamp() + 1 - LEEWAY_SECS;
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &json!({"sub": "5", "exp": exp}),
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap();
+        let first = verifier.verify(&token).await.expect("valid now");
+        let again = verifier.verify(&token).await.expect("still valid");
+        assert_eq!(again, first);
+        let expires = first.expires_at.expect("an expiry");
+        let wait = expires
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        tokio::time::sleep(wait + Duration::from_millis(20)).await;
+        assert!(matches!(
+            verifier.verify(&token).await,
+            Err(AuthError::Expired)
+        ));
+        // A token signed with another key is refused though a valid one is remembered.
+        let forged = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &json!({"sub": "5", "exp": exp + 3600}),
+            &EncodingKey::from_secret(b"another key entirely, 0123456789abcdef"),
+        )
+        .unwrap();
+        let fresh = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &json!({"sub": "5", "exp": exp + 3600}),
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap();
+        verifier.verify(&fresh).await.expect("valid");
+        assert!(matches!(
+            verifier.verify(&forged).await,
+            Err(AuthError::BadSignature)
+        ));
     }
 
     #[test]

@@ -38,6 +38,7 @@ mod layer;
 mod rails;
 mod registry;
 mod remote;
+mod verified;
 
 pub use authenticator::{
     AuthOptions, Authenticator, DEV_USER_ID, DEV_USER_ID_PROVIDER, DEV_USER_ROLE,
