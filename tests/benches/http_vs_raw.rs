@@ -33,6 +33,10 @@
 //! goals (0.8 and 0.95), both against (e), and HTTP against (g). It asserts nothing about
 //! timing.
 //!
+//! After them, (c) and (g) are measured again in `BENCH_HTTP_ROUNDS` more rounds (default
+//! 2, so 3 in all), the side measured first alternating, and (c)/(g) is printed per round
+//! with its median and spread: one run gives the spread the ratio has on this machine.
+//!
 //! `cargo bench -p graphjin-tests --bench http_vs_raw`; `BENCH_SECONDS` (default 10) and
 //! `BENCH_CONNECTIONS` (default 32) change the duration and concurrency;
 //! `BENCH_POOL_SIZE` and `BENCH_PIPELINE_DEPTH` change the pool's `max_size` and
@@ -115,6 +119,8 @@ struct Settings {
     warmup_seconds: u64,
     connections: usize,
     pool: PoolOptions,
+    /// Extra interleaved rounds of (c) against (g).
+    rounds: usize,
 }
 
 impl Settings {
@@ -124,6 +130,7 @@ impl Settings {
             seconds,
             warmup_seconds: (seconds / 5).clamp(1, 3),
             connections: env_number("BENCH_CONNECTIONS", 32).max(1) as usize,
+            rounds: env_number("BENCH_HTTP_ROUNDS", 2) as usize,
             pool: {
                 let d = PoolOptions::default();
                 PoolOptions {
@@ -177,6 +184,8 @@ struct Sides {
     pipelined: Row,
     observed: Row,
     handwritten: Row,
+    /// (c) and (g) again, in alternating order: one pair per round.
+    rounds: Vec<(Row, Row)>,
 }
 
 /// The sides measured in this process: raw, typed, HTTP and raw pipelined.
@@ -200,7 +209,8 @@ async fn in_process(url: &str, settings: &Settings) -> Sides {
         "(b, c): {moved} reads moved off a lagging connection (run twice) in {} requests",
         typed_row.requests + http_row.requests
     );
-    let handwritten_row = measure_handwritten(url, addr, settings).await;
+    let (handwritten_row, handwritten_addr) = measure_handwritten(url, addr, settings).await;
+    let rounds = interleave(addr, handwritten_addr, settings).await;
     let observed_row = measure_observed(db.clone(), settings).await;
     let shared: Vec<Arc<RawWorker>> = raw_workers(url, get_product_sql(), settings.pool.max_size)
         .await
@@ -220,12 +230,17 @@ async fn in_process(url: &str, settings: &Settings) -> Sides {
         pipelined: pipelined_row,
         observed: observed_row,
         handwritten: handwritten_row,
+        rounds,
     }
 }
 
 /// (g): the hand-written axum server on its own connections, checked to answer what the
 /// runtime answers, then loaded like (c).
-async fn measure_handwritten(url: &str, ours: SocketAddr, settings: &Settings) -> Row {
+async fn measure_handwritten(
+    url: &str,
+    ours: SocketAddr,
+    settings: &Settings,
+) -> (Row, SocketAddr) {
     let conns = raw_workers(url, get_product_sql(), settings.pool.max_size).await;
     let addr = handwritten::serve(conns).await;
     let mut theirs = http_workers(addr, 1).await.remove(0);
@@ -239,7 +254,47 @@ async fn measure_handwritten(url: &str, ours: SocketAddr, settings: &Settings) -
     }
     let http = http_workers(addr, settings.connections).await;
     let name = format!("(g) hand-written axum, {} conns", settings.pool.max_size);
-    measure_side(&name, http, settings).await
+    (measure_side(&name, http, settings).await, addr)
+}
+
+/// (c) against (g) `settings.rounds` more times, the one measured first alternating
+/// (the main run measured (c) first), each on fresh connections: the spread of their ratio
+/// within one run, on the same servers and pool.
+async fn interleave(ours: SocketAddr, theirs: SocketAddr, settings: &Settings) -> Vec<(Row, Row)> {
+    let mut rounds = Vec::with_capacity(settings.rounds);
+    for round in 0..settings.rounds {
+        let (c, g) = if round % 2 == 0 {
+            let g = measure_side(
+                "(g)",
+                http_workers(theirs, settings.connections).await,
+                settings,
+            )
+            .await;
+            let c = measure_side(
+                "(c)",
+                http_workers(ours, settings.connections).await,
+                settings,
+            )
+            .await;
+            (c, g)
+        } else {
+            let c = measure_side(
+                "(c)",
+                http_workers(ours, settings.connections).await,
+                settings,
+            )
+            .await;
+            let g = measure_side(
+                "(g)",
+                http_workers(theirs, settings.connections).await,
+                settings,
+            )
+            .await;
+            (c, g)
+        };
+        rounds.push((c, g));
+    }
+    rounds
 }
 
 /// (g): an axum + tokio-postgres handler for `getProduct` alone, as one would write it by
@@ -1017,6 +1072,7 @@ fn print_report(sides: &Sides, settings: &Settings) {
         pipelined,
         observed,
         handwritten,
+        rounds,
     } = sides;
     println!("{}", ratio("HTTP / raw ", http, raw, Some(HTTP_GOAL)));
     println!("{}", ratio("typed / raw", typed, raw, Some(TYPED_GOAL)));
@@ -1043,9 +1099,47 @@ fn print_report(sides: &Sides, settings: &Settings) {
             ratio("hand-written axum / pgbench", handwritten, pgbench, None)
         );
     }
+    if !rounds.is_empty() {
+        print_rounds(http, handwritten, rounds);
+    }
     println!(
         "note: this machine has {cores} cores, shared by the load generator, the server and \
          PostgreSQL; the ratios compare sides under that same contention."
+    );
+}
+
+/// (c) against (g) in each round (the main run first), then the ratio's median and spread.
+fn print_rounds(http: &Row, handwritten: &Row, rounds: &[(Row, Row)]) {
+    println!();
+    println!("HTTP (c) against hand-written axum (g), round by round (same servers, same pool):");
+    let app_us = |r: &Row| r.cpu.map_or(f64::NAN, |c| c.app.as_secs_f64() * 1e6);
+    let mut ratios = Vec::with_capacity(rounds.len() + 1);
+    let all = std::iter::once((http, handwritten)).chain(rounds.iter().map(|(c, g)| (c, g)));
+    for (i, (c, g)) in all.enumerate() {
+        let r = c.rate / g.rate;
+        ratios.push(r);
+        let first = if i % 2 == 0 { "(c) first" } else { "(g) first" };
+        println!(
+            "  round {}, {first}: (c) {:.0} req/s, {:.1} app µs/req; (g) {:.0} req/s, {:.1} app µs/req; (c)/(g) = {r:.3}",
+            i + 1,
+            c.rate,
+            app_us(c),
+            g.rate,
+            app_us(g),
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    let verdict = if median >= HANDWRITTEN_GOAL {
+        "met"
+    } else {
+        "NOT met"
+    };
+    println!(
+        "HTTP / hand-written axum over {} rounds: median {median:.3}, min {:.3}, max {:.3}  (goal >= {HANDWRITTEN_GOAL:.2}: {verdict})",
+        ratios.len(),
+        ratios[0],
+        ratios[ratios.len() - 1],
     );
 }
 
