@@ -263,34 +263,26 @@ async fn measure_handwritten(
 async fn interleave(ours: SocketAddr, theirs: SocketAddr, settings: &Settings) -> Vec<(Row, Row)> {
     let mut rounds = Vec::with_capacity(settings.rounds);
     for round in 0..settings.rounds {
-        let (c, g) = if round % 2 == 0 {
-            let g = measure_side(
-                "(g)",
-                http_workers(theirs, settings.connections).await,
-                settings,
-            )
-            .await;
-            let c = measure_side(
-                "(c)",
-                http_workers(ours, settings.connections).await,
-                settings,
-            )
-            .await;
-            (c, g)
+        let g_first = round % 2 == 0;
+        let order = if g_first {
+            [theirs, ours]
         } else {
-            let c = measure_side(
-                "(c)",
-                http_workers(ours, settings.connections).await,
-                settings,
-            )
-            .await;
-            let g = measure_side(
-                "(g)",
-                http_workers(theirs, settings.connections).await,
-                settings,
-            )
-            .await;
-            (c, g)
+            [ours, theirs]
+        };
+        let mut rows = Vec::with_capacity(2);
+        for addr in order {
+            let name = if addr == ours { "(c)" } else { "(g)" };
+            let workers = http_workers(addr, settings.connections).await;
+            rows.push(measure_side(name, workers, settings).await);
+        }
+        let (second, first) = (
+            rows.pop().expect("two sides"),
+            rows.pop().expect("two sides"),
+        );
+        let (c, g) = if g_first {
+            (second, first)
+        } else {
+            (first, second)
         };
         rounds.push((c, g));
     }
