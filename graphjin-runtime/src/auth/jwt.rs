@@ -31,7 +31,9 @@ pub const FIREBASE_ISSUER_PREFIX: &str = "https://securetoken.google.com/";
 const LEEWAY_SECS: u64 = 60;
 
 enum KeySource {
-    Static(Arc<VerifyKey>),
+    /// A secret or key file: its checks made once, and the tokens it verified.
+    Static(Box<Fixed>),
+    /// A key set (JWKS, Firebase), keys by `kid`, rotating.
     Remote(Arc<RemoteKeys>),
 }
 
@@ -42,16 +44,24 @@ pub(crate) struct JwtVerifier {
     keys: KeySource,
     issuer: Option<String>,
     audience: Option<String>,
-    /// A static key's checks, made once, and the tokens it verified: the key and its
-    /// rules never change (see [`JwtVerifier::verify`]).
-    fixed: Option<Box<Fixed>>,
 }
 
-/// What verifies tokens under a static key.
+/// What verifies tokens under a static key: the key and its rules never change, so the
+/// checks are made once and a verified token is remembered (see [`JwtVerifier::verify`]).
 struct Fixed {
-    key: Arc<VerifyKey>,
+    key: VerifyKey,
     validation: Validation,
     verified: VerifiedTokens,
+}
+
+impl Fixed {
+    fn new(key: VerifyKey, issuer: Option<&str>, audience: Option<&str>) -> Box<Fixed> {
+        Box::new(Fixed {
+            validation: validation(key.alg, issuer, audience),
+            key,
+            verified: VerifiedTokens::new(VerifiedTokens::CAPACITY),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -147,12 +157,16 @@ impl JwtVerifier {
             },
             JwtProvider::None | JwtProvider::Auth0 => {
                 if let Some(file) = &jwt.public_key_file {
-                    KeySource::Static(Arc::new(load_key_file(
-                        file,
-                        jwt.public_key_type,
-                        &format!("{key}.jwt.public_key_file"),
-                        options.base_dir_path(),
-                    )?))
+                    KeySource::Static(Fixed::new(
+                        load_key_file(
+                            file,
+                            jwt.public_key_type,
+                            &format!("{key}.jwt.public_key_file"),
+                            options.base_dir_path(),
+                        )?,
+                        issuer.as_deref(),
+                        audience.as_deref(),
+                    ))
                 } else if let Some(secret) = secret {
                     if secret.expose().len() < 32 {
                         tracing::warn!(
@@ -160,10 +174,14 @@ impl JwtVerifier {
                             "the JWT secret is shorter than 32 bytes; use a long random secret"
                         );
                     }
-                    KeySource::Static(Arc::new(VerifyKey {
-                        key: DecodingKey::from_secret(secret.expose().as_bytes()),
-                        alg: Algorithm::HS256,
-                    }))
+                    KeySource::Static(Fixed::new(
+                        VerifyKey {
+                            key: DecodingKey::from_secret(secret.expose().as_bytes()),
+                            alg: Algorithm::HS256,
+                        },
+                        issuer.as_deref(),
+                        audience.as_deref(),
+                    ))
                 } else if let Some(url) = jwks_url {
                     remote(url, KeySetFormat::Jwks, "jwks_url")?
                 } else {
@@ -187,44 +205,13 @@ impl JwtVerifier {
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .map(str::to_owned);
-        let mut verifier = JwtVerifier {
+        Ok(JwtVerifier {
             cookie,
             provider: jwt.provider,
             keys,
             issuer,
             audience,
-            fixed: None,
-        };
-        if let KeySource::Static(key) = &verifier.keys {
-            verifier.fixed = Some(Box::new(Fixed {
-                key: key.clone(),
-                validation: verifier.validation(key.alg),
-                verified: VerifiedTokens::new(VerifiedTokens::CAPACITY),
-            }));
-        }
-        Ok(verifier)
-    }
-
-    /// What a token signed with `alg` must satisfy: that algorithm alone, `exp` (and `nbf`
-    /// when present) within [`LEEWAY_SECS`], and the configured issuer and audience.
-    fn validation(&self, alg: Algorithm) -> Validation {
-        let mut validation = Validation::new(alg);
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_nbf = true;
-        let mut required = vec!["exp"];
-        if let Some(issuer) = &self.issuer {
-            validation.set_issuer(&[issuer]);
-            required.push("iss");
-        }
-        match &self.audience {
-            Some(audience) => {
-                validation.set_audience(&[audience]);
-                required.push("aud");
-            }
-            None => validation.validate_aud = false,
-        }
-        validation.set_required_spec_claims(&required);
-        validation
+        })
     }
 
     /// The token: the configured cookie first, else `Authorization: Bearer`. `Ok(None)`
@@ -241,39 +228,42 @@ impl JwtVerifier {
 
     /// Verifies `token` and reads the identity from its claims.
     pub(crate) async fn verify(&self, token: &str) -> Result<Auth, AuthError> {
-        // A static key: a token it verified before and that has not expired since carries
-        // the same identity (see `verified.rs`); else one decode, with the checks made at
-        // start-up. Only a refused token reads its header again, to say what is wrong
-        // with it as the steps below do.
-        if let Some(fixed) = self.fixed.as_deref() {
-            let now = SystemTime::now();
-            let digest = VerifiedTokens::digest(token);
-            if let Some(auth) = fixed.verified.get(&digest, now) {
-                return Ok(auth);
-            }
-            return match jsonwebtoken::decode::<Claims>(token, &fixed.key.key, &fixed.validation) {
-                Ok(data) => {
-                    let auth = self.identity(data.claims)?;
-                    fixed.verified.put(digest, &auth, now);
-                    Ok(auth)
+        let remote = match &self.keys {
+            // A token this key verified before and that has not expired since carries the
+            // same identity (see `verified.rs`); else one decode, with the checks made at
+            // start-up. Only a refused token reads its header, to say what is wrong with it
+            // as the key-set path does.
+            KeySource::Static(fixed) => {
+                let now = SystemTime::now();
+                let digest = VerifiedTokens::digest(token);
+                if let Some(auth) = fixed.verified.get(&digest, now) {
+                    return Ok(auth);
                 }
-                Err(e) => {
-                    check_algorithm(&header(token)?, &fixed.key)?;
-                    Err(from_jwt_error(e))
-                }
-            };
-        }
-        let header = header(token)?;
-        let key = match &self.keys {
-            KeySource::Static(key) => key.clone(),
-            KeySource::Remote(remote) => {
-                let kid = header.kid.as_deref().ok_or(AuthError::NoKeyId)?;
-                remote.key(kid).await?
+                return match jsonwebtoken::decode::<Claims>(
+                    token,
+                    &fixed.key.key,
+                    &fixed.validation,
+                ) {
+                    Ok(data) => {
+                        let auth = self.identity(data.claims)?;
+                        fixed.verified.put(digest, &auth, now);
+                        Ok(auth)
+                    }
+                    Err(e) => {
+                        check_algorithm(&header(token)?, &fixed.key)?;
+                        Err(from_jwt_error(e))
+                    }
+                };
             }
+            KeySource::Remote(remote) => remote,
         };
+        let header = header(token)?;
+        let kid = header.kid.as_deref().ok_or(AuthError::NoKeyId)?;
+        let key = remote.key(kid).await?;
         check_algorithm(&header, &key)?;
-        let data = jsonwebtoken::decode::<Claims>(token, &key.key, &self.validation(key.alg))
-            .map_err(from_jwt_error)?;
+        let validation = validation(key.alg, self.issuer.as_deref(), self.audience.as_deref());
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key.key, &validation).map_err(from_jwt_error)?;
         self.identity(data.claims)
     }
 
@@ -303,6 +293,28 @@ impl JwtVerifier {
             KeySource::Static(_) => None,
         }
     }
+}
+
+/// What a token signed with `alg` must satisfy: that algorithm alone, `exp` (and `nbf`
+/// when present) within [`LEEWAY_SECS`], and the configured `issuer` and `audience`.
+fn validation(alg: Algorithm, issuer: Option<&str>, audience: Option<&str>) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = LEEWAY_SECS;
+    validation.validate_nbf = true;
+    let mut required = vec!["exp"];
+    if let Some(issuer) = issuer {
+        validation.set_issuer(&[issuer]);
+        required.push("iss");
+    }
+    match audience {
+        Some(audience) => {
+            validation.set_audience(&[audience]);
+            required.push("aud");
+        }
+        None => validation.validate_aud = false,
+    }
+    validation.set_required_spec_claims(&required);
+    validation
 }
 
 /// The token's header; an algorithm no key could have is named as such.
