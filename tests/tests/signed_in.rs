@@ -167,6 +167,45 @@ async fn a_signed_in_query_is_one_statement() {
     );
 }
 
+/// The roles query runs once per call, however many times the statement reads the role
+/// it chose: PostgreSQL would otherwise copy it wherever the role is read (each `WHEN` of
+/// the `CASE` it tests, and the reported role column), three runs here.
+#[test]
+fn the_roles_query_runs_once_per_call() {
+    let pg = cluster();
+    let dir = graphjin_tests::shop_config("signed_in_once", ALLOW_LIST, CONFIG);
+    let (_, compiled) = graphjin_tests::compile_project(&dir);
+    let op = compiled
+        .operations()
+        .iter()
+        .find(|op| op.name == "orders")
+        .expect("orders");
+    let statement = op.signed_in.as_ref().expect("a one-round-trip statement");
+    // Every parameter is the user id `2` here: `orders` reads only `$user_id`.
+    let args = vec!["'2'"; statement.params - 1].join(", ");
+    let plan = pg
+        .run_sql(
+            "shop",
+            &format!(
+                "PREPARE once AS {};\nEXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE once(2{}{args});",
+                statement.sql,
+                if args.is_empty() { "" } else { ", " },
+            ),
+        )
+        .expect("explain");
+    // The operation reads `orders`; only the roles query reads `customers`.
+    let lookups: Vec<&str> = plan
+        .lines()
+        .filter(|l| l.contains(" on customers"))
+        .collect();
+    assert_eq!(
+        lookups.len(),
+        1,
+        "the roles query once in the plan:\n{plan}"
+    );
+    assert!(lookups[0].contains("loops=1"), "and run once:\n{plan}");
+}
+
 #[tokio::test]
 async fn a_role_change_in_the_database_is_seen_by_the_next_call() {
     let pg = cluster();

@@ -5,11 +5,17 @@
 //! dependent round trips: the role statement, then the statement of the role it chose.
 //!
 //! ```sql
+//! WITH "__gj_r" AS MATERIALIZED (<role statement>)
 //! SELECT CASE WHEN "__gj_r"."role" = 'anon' THEN (<anon's root expression>)
 //!             WHEN "__gj_r"."role" IN ('user', 'staff') THEN (<theirs>)
 //!        END AS "json", "__gj_r"."role"
-//! FROM (<role statement>) AS "__gj_r"
+//! FROM "__gj_r"
 //! ```
+//!
+//! The role statement is a `MATERIALIZED` common table expression so that it runs once
+//! per call. As a subquery in `FROM`, PostgreSQL folds it into the outer query and copies
+//! it wherever the role is read: once per `WHEN` it tests and once more for the reported
+//! role: three runs of the roles query for a statement with two branches.
 //!
 //! `$1` is the user id, as in the role statement; each branch is compiled again with its
 //! parameters numbered after those before it. Every branch is an uncorrelated scalar
@@ -27,7 +33,7 @@
 //! `getProduct`).
 
 use super::sql::quote::string_literal;
-use super::sql::{Expr, From, Item, Select, Source, render};
+use super::sql::{Cte, CteBody, Expr, From, Item, Select, Source, With, render};
 use super::{CompileError, CompiledQuery, Compiler};
 use crate::gql::ast::{Document, OpKind};
 
@@ -116,10 +122,16 @@ impl Compiler {
                 Item::named(Expr::Case(arms), "json"),
                 Item::bare(role_column()),
             ],
-            from: Some(From::of(Source::named(
-                format!("({role_statement})"),
-                "\"__gj_r\"",
-            ))),
+            with: Some(With {
+                recursive: false,
+                ctes: vec![Cte {
+                    name: "\"__gj_r\"".to_owned(),
+                    columns: Vec::new(),
+                    body: CteBody::Materialized(role_statement),
+                    cycle: None,
+                }],
+            }),
+            from: Some(From::of(Source::Bare("\"__gj_r\"".to_owned()))),
             ..Select::default()
         };
         Ok(Some(SignedInStatement {
@@ -184,15 +196,14 @@ mod tests {
         let s = statement("query getOrders { orders { id } }\n", MATCHED).expect("a query");
         assert!(
             s.sql.starts_with(
-                "SELECT CASE WHEN \"__gj_r\".\"role\" IN ('anon', 'user', 'admin') THEN (json_build_object('orders', "
+                "WITH \"__gj_r\" AS MATERIALIZED (SELECT COALESCE((SELECT \"__gj_role\" FROM (SELECT *, CASE WHEN (id = 1) THEN 'admin' ELSE 'user' END AS \"__gj_role\" FROM customers WHERE id = $1) AS \"__gj_rq\" LIMIT 1), 'anon') AS \"role\") SELECT CASE WHEN \"__gj_r\".\"role\" IN ('anon', 'user', 'admin') THEN (json_build_object('orders', "
             ),
             "{}",
             s.sql
         );
         assert!(
-            s.sql.ends_with(
-                " END AS \"json\", \"__gj_r\".\"role\" FROM (SELECT COALESCE((SELECT \"__gj_role\" FROM (SELECT *, CASE WHEN (id = 1) THEN 'admin' ELSE 'user' END AS \"__gj_role\" FROM customers WHERE id = $1) AS \"__gj_rq\" LIMIT 1), 'anon') AS \"role\") AS \"__gj_r\""
-            ),
+            s.sql
+                .ends_with(" END AS \"json\", \"__gj_r\".\"role\" FROM \"__gj_r\""),
             "{}",
             s.sql
         );

@@ -96,6 +96,9 @@ pub enum CteBody {
     /// A write (`INSERT`/`UPDATE`/`DELETE ... RETURNING`), written whole by the mutation
     /// compiler.
     Write(String),
+    /// A statement written whole that PostgreSQL computes once, before the statement that
+    /// reads it, and never folds into it: `AS MATERIALIZED (...)`.
+    Materialized(String),
 }
 
 /// `CYCLE column SET mark USING path`.

@@ -79,14 +79,18 @@ fn write_cte(out: &mut String, c: &Cte) {
     if !c.columns.is_empty() {
         let _ = write!(out, "({})", c.columns.join(", "));
     }
-    out.push_str(" AS (");
+    out.push_str(if matches!(c.body, CteBody::Materialized(_)) {
+        " AS MATERIALIZED ("
+    } else {
+        " AS ("
+    });
     match &c.body {
         CteBody::UnionAll(a, b) => {
             write_select(out, a);
             out.push_str(" UNION ALL ");
             write_select(out, b);
         }
-        CteBody::Write(sql) => out.push_str(sql),
+        CteBody::Write(sql) | CteBody::Materialized(sql) => out.push_str(sql),
     }
     out.push(')');
     if let Some(cycle) = &c.cycle {
