@@ -26,6 +26,7 @@
 
 pub mod actions;
 pub mod auth;
+mod bounded;
 mod call;
 mod catalog;
 pub mod config;

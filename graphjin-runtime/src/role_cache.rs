@@ -51,12 +51,9 @@ impl RoleCache {
     pub(crate) fn put(&self, user: &str, role: &str) {
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= self.capacity && !entries.contains_key(user) {
-            entries.retain(|_, e| now.duration_since(e.read_at) < self.ttl);
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
-        }
+        crate::bounded::make_room(&mut entries, user, self.capacity, |e| {
+            now.duration_since(e.read_at) < self.ttl
+        });
         let role = match entries.get(user) {
             Some(e) if &*e.role == role => e.role.clone(),
             _ => Arc::from(role),

@@ -64,12 +64,9 @@ impl VerifiedTokens {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= self.capacity && !entries.contains_key(&digest) {
-            entries.retain(|_, kept| kept.expires_at.is_some_and(|e| now < e));
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
-        }
+        crate::bounded::make_room(&mut entries, &digest, self.capacity, |kept| {
+            kept.expires_at.is_some_and(|e| now < e)
+        });
         entries.insert(digest, auth.clone());
     }
 
