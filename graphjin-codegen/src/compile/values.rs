@@ -105,6 +105,25 @@ pub fn to_json(v: &Value) -> Result<serde_json::Value> {
     })
 }
 
+/// Literal mutation data written in the allow list as an example of its shape: its keys,
+/// its nesting, and its strings (`find: "children"` decides a relation); other values
+/// only their presence (`null`).
+pub(crate) fn literal_example(v: &Value) -> serde_json::Value {
+    match &v.kind {
+        ValueKind::Object(fields) => serde_json::Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.value.clone(), literal_example(v)))
+                .collect(),
+        ),
+        ValueKind::List(items) => {
+            serde_json::Value::Array(items.iter().map(literal_example).collect())
+        }
+        ValueKind::String(s) => serde_json::Value::String(s.clone()),
+        _ => serde_json::Value::Null,
+    }
+}
+
 /// An SQL literal for a constant written in the allow list, cast to `cast`.
 pub fn literal_sql(v: &Value, cast: &str) -> Result<String> {
     Ok(match &v.kind {
@@ -161,6 +180,23 @@ mod tests {
             kind,
             pos: Pos::new(1, 1),
         }
+    }
+
+    /// The shape of literal mutation data keeps its strings, which choose a relation
+    /// (`find: "parents"`), and only the presence of other values.
+    #[test]
+    fn a_literal_example_keeps_keys_nesting_and_strings() {
+        let doc = crate::gql::parse_document(
+            r#"mutation m { items(insert: { name: "a", n: 2, children: [{ find: "parents", ok: true }] }) { id } }"#,
+        )
+        .expect("parses");
+        let crate::gql::ast::Selection::Field(field) = &doc.operations[0].selection[0] else {
+            panic!("a field");
+        };
+        assert_eq!(
+            literal_example(&field.arguments[0].value),
+            serde_json::json!({ "name": "a", "n": null, "children": [{ "find": "parents", "ok": null }] })
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::compile::catalog::TableInfo;
 use crate::compile::relation::{Find, Relation, resolve};
 use crate::compile::roles::RoleSet;
 use crate::compile::{Catalog, Compiler};
-use crate::gql::ast::{Field, Fragment, OpKind, Operation, Value, ValueKind};
+use crate::gql::ast::{Field, Fragment, OpKind, Operation, ValueKind};
 use crate::project::{CompiledOperation, Project, parse_at};
 use crate::source::Pos;
 use crate::tools::walk::{db_name, flatten, real_name};
@@ -175,7 +175,9 @@ impl Writes<'_> {
             };
             let data = match &a.value.kind {
                 ValueKind::Variable(v) => examples.and_then(|e| e.get(v)).cloned(),
-                ValueKind::Object(_) | ValueKind::List(_) => Some(literal_example(&a.value)),
+                ValueKind::Object(_) | ValueKind::List(_) => {
+                    Some(crate::compile::values::literal_example(&a.value))
+                }
                 _ => None,
             };
             if let Some(data) = data {
@@ -284,20 +286,6 @@ fn object_keys(example: &Json) -> Vec<(String, Json)> {
             keys
         }
         _ => Vec::new(),
-    }
-}
-
-/// Literal mutation data as a JSON example of its keys.
-fn literal_example(v: &Value) -> Json {
-    match &v.kind {
-        ValueKind::Object(fields) => Json::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.value.clone(), literal_example(v)))
-                .collect(),
-        ),
-        ValueKind::List(items) => Json::Array(items.iter().map(literal_example).collect()),
-        _ => Json::Null,
     }
 }
 

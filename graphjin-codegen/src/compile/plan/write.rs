@@ -14,6 +14,7 @@ use crate::compile::error::{CompileError, Result};
 use crate::compile::names::suggestion;
 use crate::compile::relation::{Find, Relation, resolve};
 use crate::compile::roles::OpRules;
+use crate::compile::values::literal_example;
 use crate::gql::ast::{Field, Value, ValueKind};
 use crate::source::Pos;
 
@@ -1136,22 +1137,6 @@ pub(in crate::compile) fn literal_value(v: &Value) -> Option<Json> {
                 .collect::<Option<_>>()?,
         ),
     })
-}
-
-/// The example shape of literal data.
-fn literal_example(v: &Value) -> Json {
-    match &v.kind {
-        ValueKind::Object(fields) => Json::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.value.clone(), literal_example(v)))
-                .collect(),
-        ),
-        ValueKind::List(items) => Json::Array(items.iter().map(literal_example).collect()),
-        // Strings matter (`find: "children"`); other values only their presence.
-        ValueKind::String(s) => Json::String(s.clone()),
-        _ => Json::Null,
-    }
 }
 
 #[cfg(test)]
