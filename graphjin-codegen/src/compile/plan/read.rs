@@ -18,19 +18,8 @@ use crate::source::Pos;
 impl<'a> Ctx<'a> {
     /// Plans the top-level fields of a query or subscription.
     pub(in crate::compile) fn plan_query(&mut self, op: &'a Operation) -> Result<Vec<Planned<'a>>> {
-        let fields = self.flatten(&op.selection)?;
-        let mut planned = Vec::with_capacity(fields.len());
-        let mut cursor_fields = Vec::new();
-        for f in fields.iter().copied() {
-            let dirs = self.field_directives(f)?;
-            if dirs.removed {
-                continue;
-            }
-            if self.is_cursor_field(f, None) {
-                cursor_fields.push(f);
-                continue;
-            }
-            let kind = if f.name.value == "__typename" {
+        self.plan_selection(&op.selection, None, |ctx, f, dirs| {
+            Ok(if f.name.value == "__typename" {
                 let name = op
                     .name
                     .as_ref()
@@ -38,8 +27,33 @@ impl<'a> Ctx<'a> {
                     .unwrap_or(op.kind.keyword());
                 Kind::Typename(name.to_owned())
             } else {
-                self.plan_root_field(f, &dirs)?
-            };
+                ctx.plan_root_field(f, dirs)?
+            })
+        })
+    }
+
+    /// Plans a selection set, at the root (`table` is `None`) or in a row of `table`:
+    /// fields removed by a directive are left out, `<name>_cursor` fields are checked
+    /// against their paged siblings, and `plan_one` plans every other field.
+    fn plan_selection(
+        &mut self,
+        sel: &'a [Selection],
+        table: Option<&TableInfo>,
+        mut plan_one: impl FnMut(&mut Self, &'a Field, &FieldDirectives<'a>) -> Result<Kind<'a>>,
+    ) -> Result<Vec<Planned<'a>>> {
+        let fields = self.flatten(sel)?;
+        let mut planned = Vec::with_capacity(fields.len());
+        let mut cursor_fields = Vec::new();
+        for f in fields.iter().copied() {
+            let dirs = self.field_directives(f)?;
+            if dirs.removed {
+                continue;
+            }
+            if self.is_cursor_field(f, table) {
+                cursor_fields.push(f);
+                continue;
+            }
+            let kind = plan_one(self, f, &dirs)?;
             planned.push(Planned {
                 field: f,
                 key: f.response_key().to_string(),
@@ -455,28 +469,9 @@ impl<'a> Ctx<'a> {
         table: &TableInfo,
         searched: bool,
     ) -> Result<Vec<Planned<'a>>> {
-        let fields = self.flatten(sel)?;
-        let mut planned = Vec::with_capacity(fields.len());
-        let mut cursor_fields = Vec::new();
-        for f in fields.iter().copied() {
-            let dirs = self.field_directives(f)?;
-            if dirs.removed {
-                continue;
-            }
-            if self.is_cursor_field(f, Some(table)) {
-                cursor_fields.push(f);
-                continue;
-            }
-            let kind = self.plan_field(f, &dirs, table, searched)?;
-            planned.push(Planned {
-                field: f,
-                key: f.response_key().to_string(),
-                dirs,
-                kind,
-            });
-        }
-        check_cursor_fields(&cursor_fields, &fields, &planned)?;
-        Ok(planned)
+        self.plan_selection(sel, Some(table), |ctx, f, dirs| {
+            ctx.plan_field(f, dirs, table, searched)
+        })
     }
 
     /// Plans one field of a row of `table`.
