@@ -165,6 +165,9 @@ pub struct StartOptions {
     /// Lines put at the top of `pg_hba.conf`, so they match before the default `trust`
     /// ones: `hostssl all alice 127.0.0.1/32 cert`.
     pub hba_lines: Vec<String>,
+    /// The server process's `LC_ALL` (`C` when `None`), e.g. `C.UTF-8` to run it as a
+    /// server started from a UTF-8 login usually runs. The databases' own locale stays `C`.
+    pub server_locale: Option<String>,
 }
 
 /// A running throwaway PostgreSQL cluster; see the [crate docs](crate).
@@ -186,6 +189,8 @@ pub struct TempPostgres {
     stopped: bool,
     /// The `-c` settings from [`StartOptions`].
     settings: Vec<(String, String)>,
+    /// The server's `LC_ALL` from [`StartOptions`].
+    server_locale: Option<String>,
 }
 
 impl TempPostgres {
@@ -215,6 +220,7 @@ impl TempPostgres {
             watchdog: None,
             stopped: false,
             settings: options.settings,
+            server_locale: options.server_locale,
         };
         // From here on, any error drops `pg`, which cleans up.
         pg.spawn_watchdog()?;
@@ -563,6 +569,7 @@ impl TempPostgres {
         socket_dir.push(&self.root);
         let child = self
             .server_command(&self.bins.postgres)
+            .env("LC_ALL", self.server_locale.as_deref().unwrap_or("C"))
             .arg("-D")
             .arg(&self.data)
             .arg("-p")

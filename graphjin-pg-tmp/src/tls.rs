@@ -79,6 +79,7 @@ impl TestPki {
                 set("ssl_ca_file", "root.crt"),
             ],
             hba_lines: Vec::new(),
+            server_locale: None,
         }
     }
 }
