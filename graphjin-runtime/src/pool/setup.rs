@@ -1,5 +1,5 @@
-//! The session setup each new connection runs before its statements are prepared:
-//! `statement_timeout`, `search_path`, the allocator's settling and the `connection_setup`
+//! The session setup each new connection runs before its statements are prepared: the
+//! allocator's settling, `statement_timeout`, `search_path` and the `connection_setup`
 //! SQL. None of it in `unnamed` statement mode (see [`crate::PoolOptions::statement_mode`]):
 //! a session setting would stick to whichever server connection PgBouncer gave this client
 //! for it, not to the ones later calls run on.
@@ -76,14 +76,19 @@ impl SessionSetup {
         self.statement_timeout
     }
 
-    /// Sets `statement_timeout` and `search_path` (values as bind parameters of
-    /// `set_config`, sent unnamed: nothing stays prepared), settles the backend's allocator
-    /// ([`SETTLE_ALLOCATOR`]), then runs the `connection_setup` SQL; nothing in `unnamed`
-    /// mode. The error says which failed.
+    /// Settles the backend's allocator ([`SETTLE_ALLOCATOR`]; a failure is only logged),
+    /// sets `statement_timeout` and `search_path` (values as bind parameters of
+    /// `set_config`, sent unnamed: nothing stays prepared), then runs the
+    /// `connection_setup` SQL; nothing in `unnamed` mode. The error says which failed.
     pub(crate) async fn apply(&self, client: &Client) -> Result<(), String> {
         const SET: &str = "SELECT set_config($1, $2, false)";
         if self.mode == StatementMode::Unnamed {
             return Ok(());
+        }
+        // First, before `statement_timeout` could cut it short. Only a speed-up: a refusal
+        // leaves the connection as it was, and whatever broke it fails the next step.
+        if let Err(e) = client.simple_query(SETTLE_ALLOCATOR).await {
+            tracing::debug!(error = %crate::error::pg_message(&e), "settling the allocator failed");
         }
         let set = |name: &'static str, value: String| async move {
             let params: [(&(dyn postgres_types::ToSql + Sync), Type); 2] =
@@ -113,10 +118,6 @@ impl SessionSetup {
                 )
             })?;
         }
-        client
-            .simple_query(SETTLE_ALLOCATOR)
-            .await
-            .map_err(|e| format!("settling the allocator: {}", crate::error::pg_message(&e)))?;
         if let Some(sql) = &self.sql {
             client.batch_execute(sql).await.map_err(|e| {
                 format!(
