@@ -304,6 +304,7 @@ impl Opener {
             },
             other => other,
         };
+        self.setup.settle_allocator(&client).await;
         self.setup_session(&client).await?;
         let prepared = crate::prepare::everything(&client, &self.catalog, defer)
             .await

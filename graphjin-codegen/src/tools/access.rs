@@ -15,6 +15,7 @@ use crate::Compiled;
 use crate::compile::catalog::TableInfo;
 use crate::compile::relation::{Find, Relation, resolve};
 use crate::compile::roles::RoleSet;
+use crate::compile::values::literal_example;
 use crate::compile::{Catalog, Compiler};
 use crate::gql::ast::{Field, Fragment, OpKind, Operation, ValueKind};
 use crate::project::{CompiledOperation, Project, parse_at};
@@ -175,9 +176,7 @@ impl Writes<'_> {
             };
             let data = match &a.value.kind {
                 ValueKind::Variable(v) => examples.and_then(|e| e.get(v)).cloned(),
-                ValueKind::Object(_) | ValueKind::List(_) => {
-                    Some(crate::compile::values::literal_example(&a.value))
-                }
+                ValueKind::Object(_) | ValueKind::List(_) => Some(literal_example(&a.value)),
                 _ => None,
             };
             if let Some(data) = data {

@@ -1,6 +1,6 @@
 //! The session setup each new connection runs before its statements are prepared: the
-//! allocator's settling, `statement_timeout`, `search_path` and the `connection_setup`
-//! SQL. None of it in `unnamed` statement mode (see [`crate::PoolOptions::statement_mode`]):
+//! allocator's settling (pooled connections only, not the short-lived checking ones),
+//! `statement_timeout`, `search_path` and the `connection_setup` SQL. None of it in `unnamed` statement mode (see [`crate::PoolOptions::statement_mode`]):
 //! a session setting would stick to whichever server connection PgBouncer gave this client
 //! for it, not to the ones later calls run on.
 //!
@@ -8,9 +8,9 @@
 //! which hands the free top of its heap back to the kernel whenever it exceeds a threshold
 //! that starts at 128 KiB and rises only after a block above it is freed. A statement
 //! whose working memory crosses that line on each execution then unmaps and faults the
-//! same pages back in on every call: the signed-in `getProduct` statement took 8 page
-//! faults per call that way, 20 to 40 µs of PostgreSQL's CPU, while the anonymous one took
-//! none. One large allocation, freed at once ([`SETTLE_ALLOCATOR`]), raises the threshold
+//! same pages back in on every call: the signed-in `getProduct` statement took 7 to 8
+//! page faults per call that way, 20 to 40 µs of PostgreSQL's CPU, while the anonymous
+//! one took none. One large allocation, freed at once ([`SETTLE_ALLOCATOR`]), raises the threshold
 //! to 8 MiB for the life of the backend, so a backend keeps up to that much freed memory
 //! for reuse instead of returning it (other allocators ignore it; it costs one round trip
 //! per new connection).
@@ -76,19 +76,26 @@ impl SessionSetup {
         self.statement_timeout
     }
 
-    /// Settles the backend's allocator ([`SETTLE_ALLOCATOR`]; a failure is only logged),
-    /// sets `statement_timeout` and `search_path` (values as bind parameters of
+    /// Settles the backend's allocator ([`SETTLE_ALLOCATOR`]) of a connection that will
+    /// serve calls, before [`SessionSetup::apply`] sets a `statement_timeout` that could cut
+    /// it short; nothing in `unnamed` mode. Only a speed-up: a refusal is logged (debug) and
+    /// leaves the connection as it was; whatever broke it fails the next step.
+    pub(crate) async fn settle_allocator(&self, client: &Client) {
+        if self.mode == StatementMode::Unnamed {
+            return;
+        }
+        if let Err(e) = client.simple_query(SETTLE_ALLOCATOR).await {
+            tracing::debug!(error = %crate::error::pg_message(&e), "settling the allocator failed");
+        }
+    }
+
+    /// Sets `statement_timeout` and `search_path` (values as bind parameters of
     /// `set_config`, sent unnamed: nothing stays prepared), then runs the
     /// `connection_setup` SQL; nothing in `unnamed` mode. The error says which failed.
     pub(crate) async fn apply(&self, client: &Client) -> Result<(), String> {
         const SET: &str = "SELECT set_config($1, $2, false)";
         if self.mode == StatementMode::Unnamed {
             return Ok(());
-        }
-        // First, before `statement_timeout` could cut it short. Only a speed-up: a refusal
-        // leaves the connection as it was, and whatever broke it fails the next step.
-        if let Err(e) = client.simple_query(SETTLE_ALLOCATOR).await {
-            tracing::debug!(error = %crate::error::pg_message(&e), "settling the allocator failed");
         }
         let set = |name: &'static str, value: String| async move {
             let params: [(&(dyn postgres_types::ToSql + Sync), Type); 2] =
