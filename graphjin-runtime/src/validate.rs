@@ -328,26 +328,27 @@ impl Rule {
 }
 
 impl Constraint {
-    /// Every variable the constraint reads: its own and the ones its rule names.
-    pub(crate) fn variables(&self) -> Vec<&'static str> {
-        let mut out = vec![self.variable];
-        match self.rule {
-            Rule::RequiredIf(pairs) | Rule::RequiredUnless(pairs) => {
-                out.extend(pairs.iter().map(|(n, _)| *n));
-            }
+    /// Every variable the constraint reads: its own and the ones its rule names. An
+    /// iterator, not a list: this runs for every call of an operation with constraints.
+    pub(crate) fn variables(&self) -> impl Iterator<Item = &'static str> {
+        let (pairs, names, field): (&[(&str, &str)], &[&str], Option<&str>) = match self.rule {
+            Rule::RequiredIf(pairs) | Rule::RequiredUnless(pairs) => (pairs, &[], None),
             Rule::RequiredWith(names)
             | Rule::RequiredWithAll(names)
             | Rule::RequiredWithout(names)
-            | Rule::RequiredWithoutAll(names) => out.extend_from_slice(names),
+            | Rule::RequiredWithoutAll(names) => (&[], names, None),
             Rule::EqualsField(n)
             | Rule::NotEqualsField(n)
             | Rule::GreaterThanField(n)
             | Rule::GreaterThanOrEqualsField(n)
             | Rule::LessThanField(n)
-            | Rule::LessThanOrEqualsField(n) => out.push(n),
-            _ => {}
-        }
-        out
+            | Rule::LessThanOrEqualsField(n) => (&[], &[], Some(n)),
+            _ => (&[], &[], None),
+        };
+        std::iter::once(self.variable)
+            .chain(pairs.iter().map(|(n, _)| *n))
+            .chain(names.iter().copied())
+            .chain(field)
     }
 }
 

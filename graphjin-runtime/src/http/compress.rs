@@ -32,30 +32,36 @@ impl CompressLayer {
     }
 }
 
-impl<S: Clone> Layer<S> for CompressLayer {
+impl<S> Layer<S> for CompressLayer {
     type Service = Compress<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let compressor = self.on.then(|| {
-            CompressionLayer::new()
-                .quality(tower_http::CompressionLevel::Precise(5))
-                .layer(inner.clone())
-        });
-        Compress { inner, compressor }
+        if self.on {
+            Compress::On(
+                CompressionLayer::new()
+                    .quality(tower_http::CompressionLevel::Precise(5))
+                    .layer(inner),
+            )
+        } else {
+            Compress::Off(inner)
+        }
     }
 }
 
-/// The service [`CompressLayer`] wraps around routes.
+/// The service [`CompressLayer`] wraps around routes. It holds one copy of the route, not
+/// two: axum clones the whole chain per request.
 #[derive(Clone)]
-pub(crate) struct Compress<S> {
-    inner: S,
-    compressor: Option<Compression<S>>,
+pub(crate) enum Compress<S> {
+    /// Compression on; the route is inside the compressor.
+    On(Compression<S>),
+    /// Compression off.
+    Off(S),
 }
 
 impl<S> std::fmt::Debug for Compress<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Compress")
-            .field("on", &self.compressor.is_some())
+            .field("on", &matches!(self, Compress::On(_)))
             .finish_non_exhaustive()
     }
 }
@@ -75,26 +81,25 @@ where
     >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        if let Some(c) = &mut self.compressor
-            && c.poll_ready(cx)?.is_pending()
-        {
-            return Poll::Pending;
+        match self {
+            // The compressor is ready when the route is.
+            Compress::On(c) => c.poll_ready(cx),
+            Compress::Off(inner) => inner.poll_ready(cx),
         }
-        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        match &mut self.compressor {
-            Some(c) if request.headers().contains_key(ACCEPT_ENCODING) => {
+        match self {
+            Compress::On(c) if request.headers().contains_key(ACCEPT_ENCODING) => {
                 Either::Right(c.call(request).map(boxed::<S::Error> as Boxed<S::Error>))
             }
-            Some(_) => Either::Left(
-                self.inner
+            Compress::On(c) => Either::Left(
+                c.get_mut()
                     .call(request)
                     .map(vary::<S::Error> as Plain<S::Error>),
             ),
-            None => Either::Left(
-                self.inner
+            Compress::Off(inner) => Either::Left(
+                inner
                     .call(request)
                     .map(plain::<S::Error> as Plain<S::Error>),
             ),

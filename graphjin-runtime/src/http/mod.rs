@@ -91,6 +91,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::response::Response;
 use axum::routing::get;
+use tower::util::option_layer;
 use tower_layer::Stack;
 
 pub use cors::{Cors, DEFAULT_ALLOWED_HEADERS};
@@ -309,6 +310,7 @@ pub fn router(service: Service) -> Router {
         let path = format!("{}/v1/actions/{{name}}", state.api_prefix);
         api = api.merge(crate::actions::route::routes(&path, actions, limit));
     }
+    let (observe, metrics_route) = crate::observe::parts(&state, state.metrics.as_ref());
     let mut app = api
         .route("/health", get(health::health).fallback(method_not_allowed))
         .route(
@@ -319,21 +321,23 @@ pub fn router(service: Service) -> Router {
             "/health/ready",
             get(health::ready).fallback(method_not_allowed),
         )
-        // One layer call for the three: axum boxes every route once per `layer`, and
-        // clones that chain per request.
+        // One layer call for all: axum boxes every route once per `layer`, and clones
+        // that chain per request. Innermost first: the body limit, the oversized-body
+        // check, compression, CORS (outside them, so preflights are answered before
+        // authentication) and, outermost, one span, request id and metrics per request.
         .layer(Stack::new(
-            DefaultBodyLimit::max(limit),
             Stack::new(
-                oversized::RefuseOversizedLayer::new(limit),
-                compress::CompressLayer::new(compress),
+                DefaultBodyLimit::max(limit),
+                Stack::new(
+                    oversized::RefuseOversizedLayer::new(limit),
+                    compress::CompressLayer::new(compress),
+                ),
             ),
+            Stack::new(option_layer(cors.map(|c| c.layer())), observe),
         ));
-    // Outermost, so preflights are answered before authentication.
-    if let Some(cors) = cors {
-        app = app.layer(cors.layer());
+    if let Some(route) = metrics_route {
+        app = app.merge(route);
     }
-    // Outermost of all: one span, request id and metrics per request.
-    let app = crate::observe::attach(app, &state, state.metrics.as_ref());
     app.with_state(state)
 }
 

@@ -76,8 +76,11 @@ impl RequestInfo {
 }
 
 /// Runs `fut` with `info` as the current request's.
-pub(crate) async fn scope<F: Future>(info: Arc<RequestInfo>, fut: F) -> F::Output {
-    CURRENT.scope(info, fut).await
+pub(crate) fn scope<F: Future>(
+    info: Arc<RequestInfo>,
+    fut: F,
+) -> tokio::task::futures::TaskLocalFuture<Arc<RequestInfo>, F> {
+    CURRENT.scope(info, fut)
 }
 
 fn with(f: impl FnOnce(&RequestInfo)) -> bool {

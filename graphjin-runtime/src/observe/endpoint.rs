@@ -117,15 +117,17 @@ async fn scrape(State(state): State<ScrapeState>) -> impl IntoResponse {
     ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
 }
 
-/// `routes` with the metrics route (when the service has one) and the request layer
-/// around them all.
-pub(crate) fn attach(
-    routes: Router<Arc<Service>>,
+/// The request layer for `service`'s routes, and the metrics route (when the service has
+/// one) already under that layer. [`crate::router`] adds the layer to the one `layer` call
+/// it makes for its routes (each call boxes every route once more, and axum clones that
+/// chain per request), and merges the metrics route beside them, which thus gets no CORS,
+/// body limit or compression.
+pub(crate) fn parts(
     service: &Service,
     endpoint: Option<&MetricsEndpoint>,
-) -> Router<Arc<Service>> {
+) -> (ObserveLayer, Option<Router<Arc<Service>>>) {
     let Some(endpoint) = endpoint else {
-        return routes.layer(ObserveLayer::new(None));
+        return (ObserveLayer::new(None), None);
     };
     let mut route = Router::new()
         .route(&endpoint.path, get(scrape))
@@ -139,5 +141,6 @@ pub(crate) fn attach(
         route = route.route_layer(auth.clone());
     }
     let table = endpoint.metrics.table(service.db().operations());
-    routes.merge(route).layer(ObserveLayer::new(Some(table)))
+    let layer = ObserveLayer::new(Some(table));
+    (layer.clone(), Some(route.layer(layer)))
 }

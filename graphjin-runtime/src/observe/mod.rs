@@ -22,8 +22,8 @@ mod metrics;
 mod request_id;
 
 pub use endpoint::MetricsEndpoint;
-pub(crate) use endpoint::attach;
-pub use layer::{Observe, ObserveLayer};
+pub(crate) use endpoint::parts;
+pub use layer::{Observe, ObserveFuture, ObserveLayer};
 pub(crate) use metrics::note_jwks_refresh_failure;
 pub use metrics::{CONTENT_TYPE, Metrics};
 pub use request_id::RequestId;
