@@ -120,12 +120,11 @@ impl<'a> Call<'a> {
         self.read_moving(lease, MOVES).await
     }
 
-    /// [`Call::read`] on `lease` with `moves` moves left. Only a moved copy is boxed (the
-    /// recursion needs it), so a read that never moves allocates nothing here.
+    /// [`Call::read`] on `lease` with `moves` (at least one) moves left. Only a moved copy
+    /// is boxed (the recursion needs it), so a read that never moves allocates nothing
+    /// here. A copy out of moves runs as a write ([`Call::moved`]): were that branch here,
+    /// this future would hold both attempts' state, twice the size.
     async fn read_moving(&self, lease: Lease, moves: u8) -> Result<Row, Error> {
-        if moves == 0 {
-            return self.write(lease).await;
-        }
         let pool = self.db.pool();
         let stall = pool.stall_after();
         let mut first = pin!(self.attempt(&lease));
@@ -163,13 +162,18 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// The copy of a read moved to `lease`, boxed: [`Call::read_moving`] calls itself.
+    /// The copy of a read moved to `lease` with `moves` moves left (none: it runs there
+    /// until done, as a write), boxed: [`Call::read_moving`] calls itself.
     fn moved(
         &self,
         lease: Lease,
         moves: u8,
     ) -> Pin<Box<dyn Future<Output = Result<Row, Error>> + Send + '_>> {
-        Box::pin(self.read_moving(lease, moves))
+        if moves == 0 {
+            Box::pin(self.write(lease))
+        } else {
+            Box::pin(self.read_moving(lease, moves))
+        }
     }
 
     /// What an attempt on `lease` ended with (`None`: the deadline came first), after
