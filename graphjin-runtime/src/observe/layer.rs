@@ -128,6 +128,7 @@ where
         // of the service is made per request.
         let work = {
             let _entered = span.enter();
+            tracing::debug!("request started");
             context::scope(info.clone(), self.inner.call(req))
         };
         ObserveFuture {
@@ -139,7 +140,6 @@ where
                 info,
                 metrics: self.metrics.clone(),
             }),
-            begun: false,
         }
     }
 }
@@ -161,7 +161,6 @@ pin_project! {
         work: TaskLocalFuture<Arc<RequestInfo>, F>,
         span: Span,
         ended: Option<Ended>,
-        begun: bool,
     }
 }
 
@@ -180,10 +179,6 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        if !*this.begun {
-            *this.begun = true;
-            tracing::debug!("request started");
-        }
         let mut response = match this.work.poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
