@@ -9,10 +9,12 @@
 
 use std::future::Future;
 use std::ops::Deref;
-use std::pin::pin;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 
+use pin_project_lite::pin_project;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Shared;
@@ -154,23 +156,12 @@ impl Lease {
     /// Runs `request`, which sends one request on this connection when first polled and
     /// ends when its answer is all in. Keeps the pipeline order (see [`Lease::is_head`]);
     /// a lease dropped before `request` ends waits for PostgreSQL's answer.
-    pub(crate) async fn track<F: Future>(&self, request: F) -> F::Output {
-        let mut request = pin!(request);
-        let mut sent = false;
-        let out = std::future::poll_fn(|cx| {
-            if sent {
-                return request.as_mut().poll(cx);
-            }
-            sent = true;
-            self.owed.store(true, Ordering::SeqCst);
-            // The first poll hands the request to the connection's task (tokio-postgres
-            // queues it synchronously): it takes its place in the pipeline and its
-            // position together.
-            self.slot.send(self.id, || request.as_mut().poll(cx))
-        })
-        .await;
-        self.owed.store(false, Ordering::SeqCst);
-        out
+    pub(crate) fn track<F: Future>(&self, request: F) -> Track<'_, F> {
+        Track {
+            lease: self,
+            sent: false,
+            request,
+        }
     }
 
     /// Whether this call's request is the one PostgreSQL is working on (the oldest one
@@ -273,5 +264,41 @@ impl Drop for Lease {
             return;
         }
         self.release(!owed);
+    }
+}
+
+pin_project! {
+    /// The future of [`Lease::track`]: the request, held in place (an `async fn` would
+    /// hold it twice, as its argument and as the pinned local, and these futures are
+    /// the largest part of a call's).
+    pub(crate) struct Track<'l, F> {
+        lease: &'l Lease,
+        sent: bool,
+        #[pin]
+        request: F,
+    }
+}
+
+impl<F: Future> Future for Track<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let lease = *this.lease;
+        let polled = if *this.sent {
+            this.request.poll(cx)
+        } else {
+            *this.sent = true;
+            lease.owed.store(true, Ordering::SeqCst);
+            // The first poll hands the request to the connection's task (tokio-postgres
+            // queues it synchronously): it takes its place in the pipeline and its
+            // position together.
+            let request = this.request;
+            lease.slot.send(lease.id, || request.poll(cx))
+        };
+        if polled.is_ready() {
+            lease.owed.store(false, Ordering::SeqCst);
+        }
+        polled
     }
 }
