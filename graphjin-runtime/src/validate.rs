@@ -360,6 +360,9 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// How many distinct variables [`check`] keeps on the stack.
+const INLINE: usize = 8;
+
 /// Checks `op`'s constraints against the call's variables: every call path (queries and
 /// mutations, subscriptions) runs this before any SQL.
 pub(crate) fn check(
@@ -369,20 +372,30 @@ pub(crate) fn check(
     if op.constraints.is_empty() {
         return Ok(());
     }
-    let mut names: Vec<&str> = op
-        .constraints
-        .iter()
-        .flat_map(Constraint::variables)
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    // Sorted by name, as `names` is.
-    let values = vars.values(&names)?;
+    // The variables the constraints read, each parsed once: on the stack for the usual
+    // few (this runs on every call of an operation with constraints), in `spill` past that.
+    let mut inline: [(&str, Option<Value>); INLINE] = Default::default();
+    let mut len = 0;
+    let mut spill: Vec<(&str, Option<Value>)> = Vec::new();
+    for name in op.constraints.iter().flat_map(Constraint::variables) {
+        let seen = |list: &[(&str, Option<Value>)]| list.iter().any(|(n, _)| *n == name);
+        if seen(&inline[..len]) || seen(&spill) {
+            continue;
+        }
+        let value = vars.value(name)?;
+        if len < INLINE {
+            inline[len] = (name, value);
+            len += 1;
+        } else {
+            spill.push((name, value));
+        }
+    }
     let failures = failures(op.constraints, |n| {
-        values
-            .binary_search_by_key(&n, |(name, _)| name)
-            .ok()
-            .map(|i| &values[i].1)
+        inline[..len]
+            .iter()
+            .chain(&spill)
+            .find(|(name, _)| *name == n)
+            .and_then(|(_, value)| value.as_ref())
     });
     if failures.is_empty() {
         Ok(())

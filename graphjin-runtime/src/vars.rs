@@ -175,33 +175,25 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// The value of each variable named in `names` that was sent (for validation), in
-    /// `names`' order.
-    pub(crate) fn values<'n>(&self, names: &[&'n str]) -> Result<Vec<(&'n str, Value)>, Error> {
-        let mut out = Vec::with_capacity(names.len());
-        for &name in names {
-            let value = match self {
-                Source::None => None,
-                Source::Value(map) => map.get(name).cloned(),
-                Source::Raw(vars) => match vars.get(name) {
-                    // The text is valid JSON already; only a number beyond f64 fails here.
-                    Some(raw) => {
-                        Some(
-                            serde_json::from_str(raw.get()).map_err(|_| Error::Variable {
-                                name: name.to_owned(),
-                                expected: "a number within the range of a double".to_owned(),
-                                got: "a number out of range",
-                            })?,
-                        )
-                    }
-                    None => None,
-                },
-            };
-            if let Some(v) = value {
-                out.push((name, v));
-            }
-        }
-        Ok(out)
+    /// The value of variable `name`, if it was sent (for validation).
+    pub(crate) fn value(&self, name: &str) -> Result<Option<Value>, Error> {
+        Ok(match self {
+            Source::None => None,
+            Source::Value(map) => map.get(name).cloned(),
+            Source::Raw(vars) => match vars.get(name) {
+                // The text is valid JSON already; only a number beyond f64 fails here.
+                Some(raw) => {
+                    Some(
+                        serde_json::from_str(raw.get()).map_err(|_| Error::Variable {
+                            name: name.to_owned(),
+                            expected: "a number within the range of a double".to_owned(),
+                            got: "a number out of range",
+                        })?,
+                    )
+                }
+                None => None,
+            },
+        })
     }
 
     /// The bind text for variable `name` used as `kind`: `Ok(None)` is SQL NULL. A missing
