@@ -10,11 +10,13 @@
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_RANGE, VARY};
+use axum::body::HttpBody as _;
+use axum::http::header::{
+    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, VARY,
+};
 use axum::http::{Request, Response};
 use futures_util::FutureExt;
 use futures_util::future::{Either, Map};
-use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::{Compression, CompressionBody, CompressionLayer};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -112,6 +114,30 @@ fn boxed<E>(r: Result<Response<CompressionBody<Body>>, E>) -> Result<Response<Bo
     r.map(|response| response.map(Body::new))
 }
 
+/// What tower-http's `DefaultPredicate` decides, with one look at the content type
+/// instead of three: not under 32 bytes (when the size is known), not gRPC, not an image
+/// other than SVG, not an event stream.
+fn would_compress(response: &Response<Body>) -> bool {
+    let size = response.body().size_hint().exact().or_else(|| {
+        response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+    });
+    if size.is_some_and(|n| n < 32) {
+        return false;
+    }
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let image = content_type.starts_with("image/") && !content_type.contains("image/svg+xml");
+    !(content_type.starts_with("application/grpc")
+        || image
+        || content_type.starts_with("text/event-stream"))
+}
+
 /// Compression off: the response as it is.
 fn plain<E>(r: Result<Response<Body>, E>) -> Result<Response<Body>, E> {
     r
@@ -124,7 +150,7 @@ fn vary<E>(r: Result<Response<Body>, E>) -> Result<Response<Body>, E> {
         let headers = response.headers();
         let compressible = !headers.contains_key(CONTENT_ENCODING)
             && !headers.contains_key(CONTENT_RANGE)
-            && DefaultPredicate::new().should_compress(&response);
+            && would_compress(&response);
         let said = headers.get_all(VARY).iter().any(|v| {
             v.as_bytes()
                 .windows(ACCEPT_ENCODING.as_str().len())
@@ -135,4 +161,49 @@ fn vary<E>(r: Result<Response<Body>, E>) -> Result<Response<Body>, E> {
         }
         response
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use tower_http::compression::predicate::{DefaultPredicate, Predicate};
+
+    use super::*;
+
+    /// `would_compress` decides as tower-http's `DefaultPredicate` does.
+    #[test]
+    fn decides_as_the_default_predicate() {
+        let types = [
+            None,
+            Some("application/json"),
+            Some("application/graphql-response+json"),
+            Some("application/grpc"),
+            Some("application/grpc+proto"),
+            Some("image/png"),
+            Some("image/svg+xml"),
+            Some("text/event-stream"),
+            Some("text/html; charset=utf-8"),
+        ];
+        for content_type in types {
+            for body in [
+                "",
+                "short",
+                &"x".repeat(31),
+                &"x".repeat(32),
+                &"y".repeat(500),
+            ] {
+                let mut response = Response::new(Body::from(body.to_owned()));
+                if let Some(t) = content_type {
+                    response
+                        .headers_mut()
+                        .insert(CONTENT_TYPE, t.parse().expect("header"));
+                }
+                assert_eq!(
+                    would_compress(&response),
+                    DefaultPredicate::new().should_compress(&response),
+                    "{content_type:?}, {} bytes",
+                    body.len()
+                );
+            }
+        }
+    }
 }
