@@ -470,3 +470,35 @@ async fn api_prefix_is_configurable() {
     let r = get(&format!("{base}/api/v1/rest/getProducts"), &[], None).await;
     assert_eq!(r.status, 404);
 }
+
+/// A body sent in chunks, with no `Content-Length` to refuse it early, is still read only up
+/// to the limit: 413 on the GraphQL and REST routes alike.
+#[tokio::test]
+async fn chunked_bodies_over_the_limit_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let base = server().await;
+    let host = base.trim_start_matches("http://").to_owned();
+    for path in ["/api/v1/graphql", "/api/v1/rest/getProducts"] {
+        let mut stream = tokio::net::TcpStream::connect(&host)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.expect("head");
+        let chunk = format!(r#"{{"pad":"{}"}}"#, "x".repeat(100 * 1024));
+        // The server may answer and close before all of it is sent.
+        let _ = stream
+            .write_all(format!("{:x}\r\n{chunk}\r\n0\r\n\r\n", chunk.len()).as_bytes())
+            .await;
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply).await;
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(reply.starts_with("HTTP/1.1 413"), "{path}: {reply}");
+        assert!(
+            reply.contains("the request body is larger than the limit of 65536 bytes"),
+            "{path}: {reply}"
+        );
+    }
+}

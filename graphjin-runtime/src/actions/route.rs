@@ -3,6 +3,7 @@
 //! the action runs.
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -31,8 +32,10 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(
     actions: Actions,
     limit: usize,
 ) -> Router<S> {
+    // The body extractor reads within the limit (the other routes read theirs by hand).
     Router::new()
         .route(path, post(call).fallback(method_not_allowed))
+        .layer(DefaultBodyLimit::max(limit))
         .with_state(RouteState { actions, limit })
 }
 
@@ -77,7 +80,7 @@ async fn call(
             Auth::anon()
         }
     };
-    let input = json_body(&headers, Ok(body), state.limit)?;
+    let input = json_body(&headers, body)?;
     match &action.target {
         Target::Sql(sql) => {
             sql.run(&inner.db, &action.name, &auth, input.as_deref())

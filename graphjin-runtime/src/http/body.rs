@@ -1,13 +1,12 @@
 //! Request bodies in, `{"data": ...}` responses out.
 
 use axum::body::Body;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, Request};
+use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_TYPE, HeaderValue};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::ApiError;
 use crate::Auth;
@@ -20,15 +19,15 @@ pub(crate) struct Taken {
     pub(crate) headers: HeaderMap,
     /// Who is calling.
     pub(crate) auth: Auth,
-    /// The body, or why it could not be read.
-    pub(crate) body: Result<Bytes, BytesRejection>,
+    /// The body, or why it could not be read (over the limit: a 413).
+    pub(crate) body: Result<Bytes, ApiError>,
 }
 
-/// Takes `parts` and `body` apart (see [`Taken`]).
-pub(crate) async fn take(mut parts: Parts, body: Body) -> Taken {
+/// Takes `parts` and `body` apart (see [`Taken`]), reading at most `limit` bytes of body.
+pub(crate) async fn take(mut parts: Parts, body: Body, limit: usize) -> Taken {
     let headers = std::mem::take(&mut parts.headers);
     let auth = parts.extensions.remove::<Auth>().unwrap_or_default();
-    let body = Bytes::from_request(Request::from_parts(parts, body), &()).await;
+    let body = read(body, limit).await;
     Taken {
         headers,
         auth,
@@ -36,23 +35,20 @@ pub(crate) async fn take(mut parts: Parts, body: Body) -> Taken {
     }
 }
 
-/// The body, if any, after checking it arrived whole, within `limit`, and as JSON.
-/// An empty body is `None` whatever its content type.
-pub(crate) fn json_body(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    limit: usize,
-) -> Result<Option<Bytes>, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge { limit }
-        } else {
-            ApiError::BadRequest(format!(
-                "cannot read the request body: {}",
-                rejection.body_text()
-            ))
-        }
-    })?;
+/// The whole body, at most `limit` bytes: more is a 413, a failed read a 400.
+pub(crate) async fn read(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(ApiError::PayloadTooLarge { limit }),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "cannot read the request body: {e}"
+        ))),
+    }
+}
+
+/// The body, if any, after checking it is JSON. An empty body is `None` whatever its
+/// content type.
+pub(crate) fn json_body(headers: &HeaderMap, body: Bytes) -> Result<Option<Bytes>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

@@ -87,7 +87,6 @@ pub mod ws;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::response::Response;
 use axum::routing::get;
@@ -322,16 +321,15 @@ pub fn router(service: Service) -> Router {
             get(health::ready).fallback(method_not_allowed),
         )
         // One layer call for all: axum boxes every route once per `layer`, and clones
-        // that chain per request. Innermost first: the body limit, the oversized-body
-        // check, compression, CORS (outside them, so preflights are answered before
+        // that chain per request. Innermost first: the oversized-body check,
+        // compression, CORS (outside them, so preflights are answered before
         // authentication) and, outermost, one span, request id and metrics per request.
+        // Bodies are read within the limit where they are read (`body::take`, and the
+        // action route's own `DefaultBodyLimit`).
         .layer(Stack::new(
             Stack::new(
-                DefaultBodyLimit::max(limit),
-                Stack::new(
-                    oversized::RefuseOversizedLayer::new(limit),
-                    compress::CompressLayer::new(compress),
-                ),
+                oversized::RefuseOversizedLayer::new(limit),
+                compress::CompressLayer::new(compress),
             ),
             Stack::new(option_layer(cors.map(|c| c.layer())), observe),
         ));

@@ -62,8 +62,8 @@ pub(crate) async fn post(
         headers,
         auth,
         body,
-    } = take(parts, body).await;
-    let body = json_body(&headers, body, service.body_limit)?;
+    } = take(parts, body, service.body_limit).await;
+    let body = json_body(&headers, body?)?;
     let vars = match body.as_deref() {
         Some(json) => {
             let raw: &RawValue =
