@@ -21,6 +21,9 @@ use super::context::{self, RequestInfo};
 use super::metrics::Table;
 use super::request_id::{self, RequestId};
 
+/// `x-request-id`, made once at compile time (`from_static` checks the name each call).
+const HEADER: HeaderName = HeaderName::from_static(request_id::HEADER);
+
 /// The longest unmatched path written to the log.
 const MAX_PATH: usize = 128;
 
@@ -102,7 +105,7 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let started = Instant::now();
-        let header = HeaderName::from_static(request_id::HEADER);
+        let header = HEADER;
         let id = RequestId::from_header(req.headers().get(&header));
         req.headers_mut().insert(header, id.header_value().clone());
         let span = {
@@ -186,10 +189,9 @@ where
         };
         if let Some(ended) = this.ended.take() {
             let elapsed = ended.started.elapsed();
-            response.headers_mut().insert(
-                HeaderName::from_static(request_id::HEADER),
-                ended.id.header_value().clone(),
-            );
+            response
+                .headers_mut()
+                .insert(HEADER, ended.id.header_value().clone());
             let status = response.status().as_u16();
             tracing::info!(
                 status,
