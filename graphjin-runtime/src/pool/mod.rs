@@ -65,6 +65,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
@@ -375,10 +376,16 @@ impl Pool {
         let mut waiting = None;
         let mut opened = false;
         let mut seen = None;
+        // Registered before a look that may end in a wait, so a change in between still
+        // wakes us; the first look (most calls' only one) needs none.
+        let mut changed = pin!(None::<Notified<'_>>);
         loop {
-            // Registered before looking, so a change in between still wakes us.
-            let mut changed = pin!(shared.changed.notified());
-            changed.as_mut().enable();
+            if waiting.is_some() {
+                changed.set(Some(shared.changed.notified()));
+                if let Some(notified) = changed.as_mut().as_pin_mut() {
+                    notified.enable();
+                }
+            }
             match shared.pick(deadline, partial, &mut opened, &mut seen) {
                 Pick::Use(slot) => return Ok(Lease::new(slot, shared.clone(), room)),
                 Pick::Down(e) => return Err(e),
@@ -390,15 +397,20 @@ impl Pool {
                         queued = Some(Queued::new(shared));
                     }
                 }
-                Pick::Wait(retry_at) => match earliest(deadline, retry_at) {
-                    Some(wake) => {
-                        let woken = tokio::time::timeout_at(wake, changed).await.is_ok();
-                        if !woken && deadline.is_some_and(|d| Instant::now() >= d) {
-                            return Err(shared.unavailable());
+                Pick::Wait(retry_at) => {
+                    let Some(changed) = changed.as_mut().as_pin_mut() else {
+                        continue;
+                    };
+                    match earliest(deadline, retry_at) {
+                        Some(wake) => {
+                            let woken = tokio::time::timeout_at(wake, changed).await.is_ok();
+                            if !woken && deadline.is_some_and(|d| Instant::now() >= d) {
+                                return Err(shared.unavailable());
+                            }
                         }
+                        None => changed.await,
                     }
-                    None => changed.await,
-                },
+                }
             }
         }
     }
