@@ -53,6 +53,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::handwritten::JsonBytes;
 use example_app as shop;
 use graphjin_pg_tmp::TempPostgres;
 use graphjin_runtime::{Auth, Db, PoolOptions, Service};
@@ -60,8 +61,11 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
 use hyper_util::rt::TokioIo;
-use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, Statement};
+
+#[path = "common/mod.rs"]
+mod common;
 
 /// Counts allocations, so each side's allocations per request can be printed.
 #[global_allocator]
@@ -289,48 +293,16 @@ async fn interleave(ours: SocketAddr, theirs: SocketAddr, settings: &Settings) -
     rounds
 }
 
-/// (g): an axum + tokio-postgres handler for `getProduct` alone, as one would write it by
-/// hand: parse the body, run the prepared statement on the next connection, wrap
-/// PostgreSQL's JSON text in `{"data":...}`.
+/// (g): the hand-written server, served on a free loopback port in the background.
 mod handwritten {
     use std::net::SocketAddr;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use bytes::Bytes;
-    use graphjin_runtime::axum::extract::State;
-    use graphjin_runtime::axum::http::{StatusCode, header};
-    use graphjin_runtime::axum::response::{IntoResponse, Response};
-    use graphjin_runtime::axum::{Router, routing::post};
+    use super::{GRAPHQL_PATH, RawWorker};
 
-    use super::{GRAPHQL_PATH, JsonBytes, RawWorker};
-
-    /// The request body's part the handler reads.
-    #[derive(serde::Deserialize)]
-    struct Request {
-        variables: Variables,
-    }
-
-    #[derive(serde::Deserialize)]
-    struct Variables {
-        id: i64,
-    }
-
-    /// The connections, taken in turn.
-    struct Conns {
-        all: Vec<RawWorker>,
-        next: AtomicUsize,
-    }
-
-    /// Serves the handler on a free loopback port, in the background.
+    /// Serves the handler on `conns`.
     pub(super) async fn serve(conns: Vec<RawWorker>) -> SocketAddr {
-        let state = Arc::new(Conns {
-            all: conns,
-            next: AtomicUsize::new(0),
-        });
-        let app = Router::new()
-            .route(GRAPHQL_PATH, post(get_product))
-            .with_state(state);
+        let conns = conns.into_iter().map(|w| (w.client, w.statement)).collect();
+        let app = super::common::handwritten::router(GRAPHQL_PATH, conns);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -341,29 +313,6 @@ mod handwritten {
                 .expect("serve");
         });
         addr
-    }
-
-    async fn get_product(State(conns): State<Arc<Conns>>, body: Bytes) -> Response {
-        let request: Request = match serde_json::from_slice(&body) {
-            Ok(r) => r,
-            Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
-        };
-        let n = conns.next.fetch_add(1, Ordering::Relaxed) % conns.all.len();
-        let conn = &conns.all[n];
-        let id = request.variables.id.to_string();
-        let row = match conn.client.query_one(&conn.statement, &[&id]).await {
-            Ok(row) => row,
-            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        };
-        let json: JsonBytes<'_> = match row.try_get(0) {
-            Ok(json) => json,
-            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        };
-        let mut out = Vec::with_capacity(json.0.len() + 9);
-        out.extend_from_slice(b"{\"data\":");
-        out.extend_from_slice(json.0);
-        out.push(b'}');
-        ([(header::CONTENT_TYPE, "application/json")], out).into_response()
     }
 }
 
@@ -502,19 +451,6 @@ const ID_TEXT: [&str; ID_COUNT] = [
     "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31", "32", "33",
     "34", "35", "36", "37", "38", "39", "40",
 ];
-
-/// A `json`/`jsonb` column's bytes as PostgreSQL sent them, unparsed.
-struct JsonBytes<'a>(&'a [u8]);
-
-impl<'a> FromSql<'a> for JsonBytes<'a> {
-    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(JsonBytes(raw))
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::JSON
-    }
-}
 
 async fn raw_workers(url: &str, sql: &str, n: usize) -> Vec<RawWorker> {
     let mut workers = Vec::with_capacity(n);
@@ -728,25 +664,12 @@ mod cpu {
 
     impl Sample {
         pub(crate) fn now() -> Sample {
-            let mut postgres = 0;
-            if let (Some(&master), Ok(dir)) = (POSTMASTER.get(), std::fs::read_dir("/proc")) {
-                for entry in dir.flatten() {
-                    let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                        continue;
-                    };
-                    if let Some((parent, ticks)) = stat(&entry.path().join("stat"))
-                        && (pid == master || parent == master)
-                    {
-                        postgres += ticks;
-                    }
-                }
-            }
-            let app = stat("/proc/self/stat".as_ref()).map_or(0, |(_, t)| t);
-            let allocations = ALLOCATIONS.load(Ordering::Relaxed);
             Sample {
-                app,
-                postgres,
-                allocations,
+                app: super::common::proc_cpu::self_ticks(),
+                postgres: POSTMASTER
+                    .get()
+                    .map_or(0, |&master| super::common::proc_cpu::cluster_ticks(master)),
+                allocations: ALLOCATIONS.load(Ordering::Relaxed),
             }
         }
 
@@ -770,18 +693,6 @@ mod cpu {
                 allocations: self.allocations as f64 / requests.max(1) as f64,
             }
         }
-    }
-
-    /// A process's parent and `utime + stime`, from its `stat` file.
-    fn stat(path: &std::path::Path) -> Option<(u32, u64)> {
-        let text = std::fs::read_to_string(path).ok()?;
-        // The command name may hold spaces: fields are counted after its `)`.
-        let close = text.rfind(')')?;
-        let fields: Vec<&str> = text[close + 2..].split(' ').collect();
-        // From the state (field 3): ppid is field 4, utime 14, stime 15.
-        let parent = fields.get(1)?.parse::<u32>().ok()?;
-        let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        Some((parent, ticks))
     }
 }
 

@@ -1,0 +1,4 @@
+//! What the benches share.
+
+pub(crate) mod handwritten;
+pub(crate) mod proc_cpu;
