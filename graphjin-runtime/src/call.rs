@@ -82,13 +82,13 @@ impl<'a> Call<'a> {
                 self.db.lease_on(&mut route, self.deadline).await?
             };
             let result = if self.reads() {
-                self.read(lease).await
+                self.read_moving(lease, MOVES).await
             } else {
                 self.write(lease).await
             };
-            let time_left = self.deadline.is_none_or(|d| Instant::now() < d);
+            let time_left = || self.deadline.is_none_or(|d| Instant::now() < d);
             match result {
-                Err(Error::Unavailable { message }) if may_retry && time_left => {
+                Err(Error::Unavailable { message }) if may_retry && time_left() => {
                     may_retry = false;
                     self.db.leave_replica(&mut route, &message);
                     tracing::info!(
@@ -112,18 +112,15 @@ impl<'a> Call<'a> {
         self.settle(&lease, outcome)
     }
 
-    /// A read: runs on `lease`, and once it is stuck behind a stalled head, also on a
-    /// fresh connection; the first answer wins. The copy on the fresh connection may in
-    /// turn find itself behind a head that stalls after it was sent (another blocked
-    /// statement that went there meanwhile), so it may move again, up to [`MOVES`] times.
-    async fn read(&self, lease: Lease) -> Result<Row, Error> {
-        self.read_moving(lease, MOVES).await
-    }
-
-    /// [`Call::read`] on `lease` with `moves` (at least one) moves left. Only a moved copy
-    /// is boxed (the recursion needs it), so a read that never moves allocates nothing
-    /// here. A copy out of moves runs as a write ([`Call::moved`]): were that branch here,
-    /// this future would hold both attempts' state, twice the size.
+    /// A read on `lease` with `moves` (at least one) moves left: runs on `lease`, and once
+    /// it is stuck behind a stalled head, also on a fresh connection; the first answer
+    /// wins. The copy on the fresh connection may in turn find itself behind a head that
+    /// stalls after it was sent (another blocked statement that went there meanwhile), so
+    /// it may move again, up to [`MOVES`] times in all.
+    ///
+    /// Only a moved copy is boxed (the recursion needs it), so a read that never moves
+    /// allocates nothing here. A copy out of moves runs as a write ([`Call::moved`]): were
+    /// that branch here, this future would hold both attempts' state, twice the size.
     async fn read_moving(&self, lease: Lease, moves: u8) -> Result<Row, Error> {
         let pool = self.db.pool();
         let stall = pool.stall_after();
@@ -218,7 +215,9 @@ impl<'a> Call<'a> {
         let role = match &cached {
             Some(role) => Cow::Borrowed(&**role),
             None => {
-                let _db = observe::Timer::db();
+                // Timed only when it may ask the database (a user without a set role).
+                let _db = (self.auth.role.is_none() && self.auth.user_id.is_some())
+                    .then(observe::Timer::db);
                 resolve_role(conn, self.auth, self.db.role_cache())
                     .await
                     .map_err(failed)?
