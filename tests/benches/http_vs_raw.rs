@@ -67,6 +67,8 @@ use tokio_postgres::{Client, NoTls, Statement};
 #[path = "common/mod.rs"]
 mod common;
 
+use common::env::env_number;
+
 /// Counts allocations, so each side's allocations per request can be printed.
 #[global_allocator]
 static ALLOCATOR: cpu::Counting = cpu::Counting;
@@ -153,16 +155,6 @@ impl Settings {
 
     fn warmup(&self) -> Duration {
         Duration::from_secs(self.warmup_seconds)
-    }
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
-        Err(_) => default,
     }
 }
 

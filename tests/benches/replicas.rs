@@ -22,6 +22,10 @@ use graphjin_pg_tmp::TempPostgres;
 use graphjin_runtime::{Auth, Db, PoolOptions};
 use replicas_common::{Replica, sql, wait_for};
 
+#[path = "common/env.rs"]
+mod env;
+use env::env_number;
+
 /// The database both servers hold (the replica helper connects to `app`).
 const DATABASE: &str = "app";
 /// Product ids cycle through `1..=ID_COUNT` (the seed has 40 products).
@@ -161,14 +165,4 @@ async fn load(db: &Db, connections: usize, duration: Duration) -> Side {
 
 fn count(text: Option<String>) -> u64 {
     text.and_then(|t| t.parse().ok()).unwrap_or(0)
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
-        Err(_) => default,
-    }
 }

@@ -22,6 +22,8 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use common::env::env_number;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -138,17 +140,6 @@ fn main() {
         println!("requests in all: {total}");
     });
     pg.stop().expect("stop the throwaway PostgreSQL");
-}
-
-/// A whole number from the environment, else `default`.
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
-        Err(_) => default,
-    }
 }
 
 /// Requests from `TASKS` loops until `duration` is over (at least one each); how many,

@@ -37,6 +37,10 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
 use hyper_util::rt::TokioIo;
 
+#[path = "common/env.rs"]
+mod env;
+use env::env_number;
+
 /// The database the bench creates in the throwaway cluster.
 const DATABASE: &str = "shop_bench";
 /// Product ids cycle through `1..=ID_COUNT` (the seed has 40 products).
@@ -164,16 +168,6 @@ fn main() {
         "note: this machine has {cores} cores, shared by the load generator, the server, PgBouncer and PostgreSQL; the ratios compare sides under that same contention."
     );
     pg.stop().expect("stop the throwaway PostgreSQL");
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
-        Err(_) => default,
-    }
 }
 
 /// A PgBouncer process on a free port, killed (and its folder removed) on drop.

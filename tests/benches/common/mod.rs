@@ -1,4 +1,5 @@
 //! What the benches share.
 
+pub(crate) mod env;
 pub(crate) mod handwritten;
 pub(crate) mod proc_cpu;
