@@ -61,6 +61,25 @@ impl<'a> RawVariables<'a> {
     }
 }
 
+/// A request body's `variables` member, read into [`RawVariables`] within the body's own
+/// parse (a `&RawValue` member would be read twice: once to delimit it, once to split it).
+pub(crate) struct VariablesMember<'a>(Result<Entries<'a>, &'static str>);
+
+impl<'de: 'a, 'a> de::Deserialize<'de> for VariablesMember<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TopVisitor).map(VariablesMember)
+    }
+}
+
+impl<'a> VariablesMember<'a> {
+    /// The variables; anything but an object (or `null`) is an error naming what was sent.
+    pub(crate) fn into_variables(self) -> Result<RawVariables<'a>, Error> {
+        self.0
+            .map(|entries| RawVariables { entries })
+            .map_err(|got| Error::VariablesNotObject { got })
+    }
+}
+
 struct EntriesVisitor;
 
 impl<'de> Visitor<'de> for EntriesVisitor {
@@ -488,6 +507,42 @@ mod tests {
         let v = RawVariables::parse(vars.as_bytes())?;
         let r = Source::Raw(&v).bind(name, &Kind::of(ty), None)?;
         Ok(r.map(|c| c.into_owned()))
+    }
+
+    /// A body's `variables` member read within the body's parse: as a variables object
+    /// read on its own, escaped names included; anything but an object names what it is.
+    #[test]
+    fn variables_member_reads_as_the_object_does() {
+        #[derive(serde::Deserialize)]
+        struct Body<'a> {
+            #[serde(borrow)]
+            variables: VariablesMember<'a>,
+        }
+        let body = br#"{"variables":{"a\u0062":[1, 2],"id":3,"id":"4"}}"#;
+        let member: Body<'_> = serde_json::from_slice(body).expect("body");
+        let vars = member.variables.into_variables().expect("an object");
+        let alone = RawVariables::parse(br#"{"a\u0062":[1, 2],"id":3,"id":"4"}"#).expect("object");
+        assert_eq!(vars.get("ab").map(RawValue::get), Some("[1, 2]"));
+        assert_eq!(vars.get("id").map(RawValue::get), Some("\"4\""));
+        for name in ["ab", "id", "missing"] {
+            assert_eq!(
+                vars.get(name).map(RawValue::get),
+                alone.get(name).map(RawValue::get),
+                "{name}"
+            );
+        }
+        for (json, got) in [
+            ("[1]", "an array"),
+            ("\"x\"", "a string"),
+            ("7", "a number"),
+        ] {
+            let text = format!(r#"{{"variables":{json}}}"#);
+            let member: Body<'_> = serde_json::from_str(&text).expect("body");
+            match member.variables.into_variables() {
+                Err(Error::VariablesNotObject { got: g }) => assert_eq!(g, got, "{json}"),
+                other => panic!("{json}: {other:?}"),
+            }
+        }
     }
 
     fn value_bind(vars: &Value, name: &str, ty: &'static str) -> Result<Option<String>, Error> {

@@ -20,7 +20,7 @@ use super::{ApiError, Service, respond};
 use crate::Auth;
 use crate::catalog::Catalog;
 use crate::operation::OpKind;
-use crate::vars::{RawVariables, Source};
+use crate::vars::{RawVariables, Source, VariablesMember};
 
 /// A GraphQL-over-HTTP POST body. Unknown members are ignored.
 #[derive(Deserialize)]
@@ -30,7 +30,7 @@ struct PostBody<'a> {
     #[serde(default, borrow, rename = "operationName")]
     operation_name: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    variables: Option<&'a RawValue>,
+    variables: Option<VariablesMember<'a>>,
     #[serde(default)]
     extensions: Option<Extensions>,
 }
@@ -103,7 +103,7 @@ async fn run_post(service: &Service, request: Taken) -> Result<Response, ApiErro
     let index = resolve(service.db.catalog(), &wanted)?;
     check_kind(service, index, false)?;
     let vars = match request.variables {
-        Some(raw) => RawVariables::from_raw(raw)?,
+        Some(member) => member.into_variables()?,
         None => RawVariables::default(),
     };
     respond(service, index, &auth, Source::Raw(&vars)).await
