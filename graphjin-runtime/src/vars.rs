@@ -26,12 +26,11 @@ impl<'a> RawVariables<'a> {
     /// error naming what was sent.
     pub(crate) fn parse(json: &'a [u8]) -> Result<RawVariables<'a>, Error> {
         let mut de = serde_json::Deserializer::from_slice(json);
-        let entries = de
-            .deserialize_any(TopVisitor)
+        let vars = <VariablesMember<'a> as de::Deserialize>::deserialize(&mut de)
             .map_err(Error::VariablesJson)?
-            .map_err(|got| Error::VariablesNotObject { got })?;
+            .into_variables()?;
         de.end().map_err(Error::VariablesJson)?;
-        Ok(RawVariables { entries })
+        Ok(vars)
     }
 
     /// Reads an already delimited JSON value as a variables object.
