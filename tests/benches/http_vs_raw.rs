@@ -37,10 +37,14 @@
 //! 2, so 3 in all), the side measured first alternating, and (c)/(g) is printed per round
 //! with its median and spread: one run gives the spread the ratio has on this machine.
 //!
+//! `BENCH_ROUNDS_ONLY=1` measures only (c) against (g), in `1 + BENCH_HTTP_ROUNDS` rounds:
+//! the quick way to compare two builds of the runtime on this one figure.
+//!
 //! `cargo bench -p graphjin-tests --bench http_vs_raw`; `BENCH_SECONDS` (default 10) and
 //! `BENCH_CONNECTIONS` (default 32) change the duration and concurrency;
 //! `BENCH_POOL_SIZE` and `BENCH_PIPELINE_DEPTH` change the pool's `max_size` and
-//! `pipeline_depth` (default: `PoolOptions::default()`). `PGBENCH` names the pgbench
+//! `pipeline_depth` (default: `PoolOptions::default()`), and `HAND_CONNS` the connections
+//! (g) takes in turn (default: the pool's `max_size`). `PGBENCH` names the pgbench
 //! binary (else `$PG_BIN_DIR/pgbench`, the newest `/usr/lib/postgresql/*/bin/pgbench`, or
 //! `pgbench` on `PATH`).
 
@@ -104,6 +108,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    if settings.rounds_only {
+        let (http, handwritten, rounds) = runtime.block_on(rounds_only(&url, &settings));
+        print_rounds(&http, &handwritten, &rounds);
+        drop(runtime);
+        pg.stop().expect("stop the throwaway PostgreSQL");
+        return;
+    }
     let mut sides = runtime.block_on(in_process(&url, &settings));
     // Everything in this process stops before pgbench runs.
     drop(runtime);
@@ -127,6 +138,8 @@ struct Settings {
     pool: PoolOptions,
     /// Extra interleaved rounds of (c) against (g).
     rounds: usize,
+    /// Only (c) against (g): no other side.
+    rounds_only: bool,
 }
 
 impl Settings {
@@ -137,6 +150,7 @@ impl Settings {
             warmup_seconds: (seconds / 5).clamp(1, 3),
             connections: env_number("BENCH_CONNECTIONS", 32).max(1) as usize,
             rounds: env_number("BENCH_HTTP_ROUNDS", 2) as usize,
+            rounds_only: env_number("BENCH_ROUNDS_ONLY", 0) != 0,
             pool: {
                 let d = PoolOptions::default();
                 PoolOptions {
@@ -230,6 +244,30 @@ async fn in_process(url: &str, settings: &Settings) -> Sides {
     }
 }
 
+/// `BENCH_ROUNDS_ONLY`: (c), (g), then the interleaved rounds, and nothing else.
+async fn rounds_only(url: &str, settings: &Settings) -> (Row, Row, Vec<(Row, Row)>) {
+    let db = shop::connect(url, settings.pool.clone())
+        .await
+        .expect("connect the pool");
+    let addr = serve(db.clone()).await;
+    let raw = raw_workers(url, get_product_sql(), 1).await;
+    check_same_data(&raw[0], addr).await;
+    let moved = db.pool_stats().moved_total;
+    let http = http_workers(addr, settings.connections).await;
+    let http_row = measure_side("(c) HTTP POST, hyper http1 client", http, settings).await;
+    let (handwritten_row, handwritten_addr) = measure_handwritten(url, addr, settings).await;
+    let rounds = interleave(addr, handwritten_addr, settings).await;
+    let moved = db.pool_stats().moved_total - moved;
+    let requests: usize = http_row.requests + rounds.iter().map(|(c, _)| c.requests).sum::<usize>();
+    let stats = db.pool_stats();
+    println!(
+        "(c): {moved} reads moved off a lagging connection (run twice) in {requests} requests; \
+         {} connections open, {} opened in all",
+        stats.connections, stats.opened_total
+    );
+    (http_row, handwritten_row, rounds)
+}
+
 /// (g): the hand-written axum server on its own connections, checked to answer what the
 /// runtime answers, then loaded like (c).
 async fn measure_handwritten(
@@ -237,7 +275,8 @@ async fn measure_handwritten(
     ours: SocketAddr,
     settings: &Settings,
 ) -> (Row, SocketAddr) {
-    let conns = raw_workers(url, get_product_sql(), settings.pool.max_size).await;
+    let n = env_number("HAND_CONNS", settings.pool.max_size as u64) as usize;
+    let conns = raw_workers(url, get_product_sql(), n).await;
     let addr = handwritten::serve(conns).await;
     let mut theirs = http_workers(addr, 1).await.remove(0);
     let mut mine = http_workers(ours, 1).await.remove(0);
@@ -1008,6 +1047,7 @@ fn print_rounds(http: &Row, handwritten: &Row, rounds: &[(Row, Row)]) {
     println!();
     println!("HTTP (c) against hand-written axum (g), round by round (same servers, same pool):");
     let app_us = |r: &Row| r.cpu.map_or(f64::NAN, |c| c.app.as_secs_f64() * 1e6);
+    let pg_us = |r: &Row| r.cpu.map_or(f64::NAN, |c| c.postgres.as_secs_f64() * 1e6);
     let mut ratios = Vec::with_capacity(rounds.len() + 1);
     let all = std::iter::once((http, handwritten)).chain(rounds.iter().map(|(c, g)| (c, g)));
     for (i, (c, g)) in all.enumerate() {
@@ -1015,12 +1055,14 @@ fn print_rounds(http: &Row, handwritten: &Row, rounds: &[(Row, Row)]) {
         ratios.push(r);
         let first = if i % 2 == 0 { "(c) first" } else { "(g) first" };
         println!(
-            "  round {}, {first}: (c) {:.0} req/s, {:.1} app µs/req; (g) {:.0} req/s, {:.1} app µs/req; (c)/(g) = {r:.3}",
+            "  round {}, {first}: (c) {:.0} req/s, {:.1} app + {:.1} pg µs/req; (g) {:.0} req/s, {:.1} app + {:.1} pg µs/req; (c)/(g) = {r:.3}",
             i + 1,
             c.rate,
             app_us(c),
+            pg_us(c),
             g.rate,
             app_us(g),
+            pg_us(g),
         );
     }
     ratios.sort_by(f64::total_cmp);

@@ -22,7 +22,7 @@
 //!     listProducts: 2s
 //!     salesReport: 2m
 //!   connection_setup: "SET lock_timeout = '1s'"  # run once on each new connection
-//!   pipeline_depth: 8              # calls in flight on one connection
+//!   pipeline_depth: 16             # calls in flight on one connection (default 16)
 //!   statement_mode: prepared       # or `unnamed` behind PgBouncer's transaction pooling
 //!   read_replicas:                 # queries and subscription polls run on these
 //!     - postgres://app@replica1.internal/shop?sslmode=verify-full
