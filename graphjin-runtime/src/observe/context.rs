@@ -36,11 +36,17 @@ pub(crate) struct RequestInfo {
     pub(crate) auth_failure: AtomicU8,
     /// The action called, when the request is an action's.
     pub(crate) action: Mutex<Option<String>>,
+    /// Whether anything reads the times (the closing `info` line or the metrics): without
+    /// it, [`Timer`]s read no clock.
+    pub(crate) timed: bool,
 }
 
 impl RequestInfo {
-    pub(crate) fn new() -> RequestInfo {
+    /// A request's facts, none known yet; `timed`: its times are read (see
+    /// [`RequestInfo::timed`]).
+    pub(crate) fn new(timed: bool) -> RequestInfo {
         RequestInfo {
+            timed,
             operation: AtomicUsize::new(NONE),
             role: AtomicUsize::new(NONE),
             db_nanos: AtomicU64::new(0),
@@ -145,33 +151,39 @@ pub(crate) fn note_action(name: &str) {
 }
 
 /// Notes the time from its start to its drop, as database time or pool wait, on every
-/// path out (errors included).
+/// path out (errors included). Reads no clock outside a request, or in one whose times
+/// nothing reads.
 pub(crate) struct Timer {
-    started: std::time::Instant,
+    started: Option<std::time::Instant>,
     pool_wait: bool,
 }
 
 impl Timer {
     /// Times a statement.
     pub(crate) fn db() -> Timer {
-        Timer {
-            started: std::time::Instant::now(),
-            pool_wait: false,
-        }
+        Timer::start(false)
     }
 
     /// Times the wait for a pooled connection.
     pub(crate) fn pool_wait() -> Timer {
+        Timer::start(true)
+    }
+
+    fn start(pool_wait: bool) -> Timer {
+        let timed = CURRENT.try_with(|info| info.timed).unwrap_or(false);
         Timer {
-            started: std::time::Instant::now(),
-            pool_wait: true,
+            started: timed.then(std::time::Instant::now),
+            pool_wait,
         }
     }
 }
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        let spent = self.started.elapsed();
+        let Some(started) = self.started else {
+            return;
+        };
+        let spent = started.elapsed();
         if self.pool_wait {
             note_pool_wait(spent);
         } else {
@@ -274,6 +286,29 @@ impl AuthFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn timers_read_the_clock_only_when_the_times_are_read() {
+        assert!(Timer::db().started.is_none(), "outside a request");
+        let untimed = Arc::new(RequestInfo::new(false));
+        scope(untimed.clone(), async {
+            let timer = Timer::db();
+            assert!(timer.started.is_none(), "nothing reads the times");
+        })
+        .await;
+        assert_eq!(untimed.db_nanos.load(Ordering::Relaxed), 0);
+
+        let timed = Arc::new(RequestInfo::new(true));
+        scope(timed.clone(), async {
+            let wait = Timer::pool_wait();
+            let db = Timer::db();
+            assert!(wait.started.is_some() && db.started.is_some());
+            std::thread::sleep(Duration::from_millis(2));
+        })
+        .await;
+        assert!(timed.db_nanos.load(Ordering::Relaxed) >= 2_000_000);
+        assert!(timed.wait().is_some_and(|w| w >= Duration::from_millis(2)));
+    }
 
     #[test]
     fn kinds_in_order() {

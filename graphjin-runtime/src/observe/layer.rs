@@ -104,7 +104,10 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let started = Instant::now();
+        // The clock is read only for what reads the times: the closing line (at `info`,
+        // this module's target) or the metrics.
+        let timed = self.metrics.is_some() || tracing::enabled!(tracing::Level::INFO);
+        let started = timed.then(Instant::now);
         let header = HEADER;
         let id = RequestId::from_header(req.headers().get(&header));
         req.headers_mut().insert(header, id.header_value().clone());
@@ -126,7 +129,7 @@ where
             )
         };
         req.extensions_mut().insert(id.clone());
-        let info = Arc::new(RequestInfo::new());
+        let info = Arc::new(RequestInfo::new(timed));
         // The inner service was polled ready; its future owns what it needs, so no clone
         // of the service is made per request.
         let work = {
@@ -149,7 +152,8 @@ where
 
 /// What the closing line and the metrics need once the response is ready.
 struct Ended {
-    started: Instant,
+    /// When the request came in; `None` when nothing reads its times.
+    started: Option<Instant>,
     id: RequestId,
     info: Arc<RequestInfo>,
     metrics: Option<Arc<Table>>,
@@ -188,7 +192,7 @@ where
             Poll::Ready(Ok(response)) => response,
         };
         if let Some(ended) = this.ended.take() {
-            let elapsed = ended.started.elapsed();
+            let elapsed = ended.started.map(|s| s.elapsed()).unwrap_or_default();
             response
                 .headers_mut()
                 .insert(HEADER, ended.id.header_value().clone());
