@@ -41,8 +41,11 @@ impl RequestId {
         let mut text = [0u8; 24];
         hex(u64::from(prefix), &mut text[..8]);
         hex(n, &mut text[8..]);
-        // Hex digits are always a valid header value.
-        RequestId(HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("0")))
+        // One allocation, shared by every clone (the id goes to the request, its
+        // extensions and the response); a copied slice would allocate again when first
+        // cloned. Hex digits are always a valid header value.
+        HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
+            .map_or_else(|_| RequestId(HeaderValue::from_static("0")), RequestId)
     }
 
     /// The id as text.
@@ -98,5 +101,7 @@ mod tests {
         let b = RequestId::generate();
         assert_ne!(a, b);
         assert!(a.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(a.as_str().len(), 24);
+        assert_eq!(a.clone(), a, "a clone is the same id");
     }
 }
