@@ -38,7 +38,10 @@
 //! with its median and spread: one run gives the spread the ratio has on this machine.
 //!
 //! `BENCH_ROUNDS_ONLY=1` measures only (c) against (g), in `1 + BENCH_HTTP_ROUNDS` rounds:
-//! the quick way to compare two builds of the runtime on this one figure.
+//! the quick way to compare two builds of the runtime on this one figure. The interleaved
+//! rounds last `BENCH_SECONDS` after the same warm-up as the main sides unless
+//! `BENCH_ROUND_MS` and `BENCH_ROUND_WARMUP_MS` say otherwise: many short rounds expose
+//! both sides alike to the machine's slower and faster spells.
 //!
 //! `cargo bench -p graphjin-tests --bench http_vs_raw`; `BENCH_SECONDS` (default 10) and
 //! `BENCH_CONNECTIONS` (default 32) change the duration and concurrency;
@@ -140,6 +143,10 @@ struct Settings {
     rounds: usize,
     /// Only (c) against (g): no other side.
     rounds_only: bool,
+    /// Each interleaved round's length and warm-up (the servers and pool are warm by
+    /// then; only the client's connections are new).
+    round_ms: u64,
+    round_warmup: Duration,
 }
 
 impl Settings {
@@ -151,6 +158,11 @@ impl Settings {
             connections: env_number("BENCH_CONNECTIONS", 32).max(1) as usize,
             rounds: env_number("BENCH_HTTP_ROUNDS", 2) as usize,
             rounds_only: env_number("BENCH_ROUNDS_ONLY", 0) != 0,
+            round_ms: env_number("BENCH_ROUND_MS", seconds * 1000).max(100),
+            round_warmup: Duration::from_millis(env_number(
+                "BENCH_ROUND_WARMUP_MS",
+                (seconds / 5).clamp(1, 3) * 1000,
+            )),
             pool: {
                 let d = PoolOptions::default();
                 PoolOptions {
@@ -165,6 +177,10 @@ impl Settings {
 
     fn duration(&self) -> Duration {
         Duration::from_secs(self.seconds)
+    }
+
+    fn round(&self) -> Duration {
+        Duration::from_millis(self.round_ms)
     }
 
     fn warmup(&self) -> Duration {
@@ -308,7 +324,8 @@ async fn interleave(ours: SocketAddr, theirs: SocketAddr, settings: &Settings) -
         for addr in order {
             let name = if addr == ours { "(c)" } else { "(g)" };
             let workers = http_workers(addr, settings.connections).await;
-            rows.push(measure_side(name, workers, settings).await);
+            let row = measure_after(name, workers, settings.round_warmup, settings.round()).await;
+            rows.push(row);
         }
         let (second, first) = (
             rows.pop().expect("two sides"),
@@ -611,9 +628,19 @@ async fn http_workers(addr: SocketAddr, n: usize) -> Vec<HttpWorker> {
 
 /// A warm-up, then the measurement, with one task per worker.
 async fn measure_side<W: Worker>(name: &str, workers: Vec<W>, settings: &Settings) -> Row {
-    let (workers, _) = measure(workers, settings.warmup()).await;
+    measure_after(name, workers, settings.warmup(), settings.duration()).await
+}
+
+/// `warmup`, then `duration` measured, with one task per worker.
+async fn measure_after<W: Worker>(
+    name: &str,
+    workers: Vec<W>,
+    warmup: Duration,
+    duration: Duration,
+) -> Row {
+    let (workers, _) = measure(workers, warmup).await;
     let before = cpu::Sample::now();
-    let (_, run) = measure(workers, settings.duration()).await;
+    let (_, run) = measure(workers, duration).await;
     let spent = cpu::Sample::now().since(&before);
     let mut row = run.into_row(name);
     row.cpu = Some(spent.per_request(row.requests));
