@@ -147,31 +147,33 @@ struct Settings {
     /// then; only the client's connections are new).
     round_ms: u64,
     round_warmup: Duration,
+    /// The connections (g) takes in turn.
+    hand_conns: usize,
 }
 
 impl Settings {
     fn from_env() -> Settings {
         let seconds = env_number("BENCH_SECONDS", 10).max(1);
+        let warmup_seconds = (seconds / 5).clamp(1, 3);
+        let d = PoolOptions::default();
+        let pool = PoolOptions {
+            max_size: env_number("BENCH_POOL_SIZE", d.max_size as u64) as usize,
+            pipeline_depth: env_number("BENCH_PIPELINE_DEPTH", d.pipeline_depth as u64) as usize,
+            ..d
+        };
         Settings {
             seconds,
-            warmup_seconds: (seconds / 5).clamp(1, 3),
+            warmup_seconds,
             connections: env_number("BENCH_CONNECTIONS", 32).max(1) as usize,
             rounds: env_number("BENCH_HTTP_ROUNDS", 2) as usize,
             rounds_only: env_number("BENCH_ROUNDS_ONLY", 0) != 0,
             round_ms: env_number("BENCH_ROUND_MS", seconds * 1000).max(100),
             round_warmup: Duration::from_millis(env_number(
                 "BENCH_ROUND_WARMUP_MS",
-                (seconds / 5).clamp(1, 3) * 1000,
+                warmup_seconds * 1000,
             )),
-            pool: {
-                let d = PoolOptions::default();
-                PoolOptions {
-                    max_size: env_number("BENCH_POOL_SIZE", d.max_size as u64) as usize,
-                    pipeline_depth: env_number("BENCH_PIPELINE_DEPTH", d.pipeline_depth as u64)
-                        as usize,
-                    ..d
-                }
-            },
+            hand_conns: env_number("HAND_CONNS", pool.max_size as u64).max(1) as usize,
+            pool,
         }
     }
 
@@ -273,9 +275,9 @@ async fn rounds_only(url: &str, settings: &Settings) -> (Row, Row, Vec<(Row, Row
     let http_row = measure_side("(c) HTTP POST, hyper http1 client", http, settings).await;
     let (handwritten_row, handwritten_addr) = measure_handwritten(url, addr, settings).await;
     let rounds = interleave(addr, handwritten_addr, settings).await;
-    let moved = db.pool_stats().moved_total - moved;
-    let requests: usize = http_row.requests + rounds.iter().map(|(c, _)| c.requests).sum::<usize>();
     let stats = db.pool_stats();
+    let moved = stats.moved_total - moved;
+    let requests: usize = http_row.requests + rounds.iter().map(|(c, _)| c.requests).sum::<usize>();
     println!(
         "(c): {moved} reads moved off a lagging connection (run twice) in {requests} requests; \
          {} connections open, {} opened in all",
@@ -291,8 +293,7 @@ async fn measure_handwritten(
     ours: SocketAddr,
     settings: &Settings,
 ) -> (Row, SocketAddr) {
-    let n = env_number("HAND_CONNS", settings.pool.max_size as u64) as usize;
-    let conns = raw_workers(url, get_product_sql(), n).await;
+    let conns = raw_workers(url, get_product_sql(), settings.hand_conns).await;
     let addr = handwritten::serve(conns).await;
     let mut theirs = http_workers(addr, 1).await.remove(0);
     let mut mine = http_workers(ours, 1).await.remove(0);
@@ -304,7 +305,7 @@ async fn measure_handwritten(
         );
     }
     let http = http_workers(addr, settings.connections).await;
-    let name = format!("(g) hand-written axum, {} conns", settings.pool.max_size);
+    let name = format!("(g) hand-written axum, {} conns", settings.hand_conns);
     (measure_side(&name, http, settings).await, addr)
 }
 
